@@ -1,0 +1,77 @@
+"""`incident-bot`: run the bot, or migrate its database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot import __version__
+from bot.config import Mode, Settings
+from bot.store.database import apply_migrations, describe
+
+
+def banner(settings: Settings) -> str:
+    """What a person starting the bot needs to see first."""
+    lines = [
+        f"incident-bot {__version__}",
+        f"  endpoint : http://{settings.listen_host}:{settings.port}/api/messages",
+        f"  mode     : {settings.mode.value}",
+        f"  database : {describe(settings.database_url)}",
+        f"  video    : {settings.effective_video_provider}",
+    ]
+    if settings.mode is Mode.LOCAL:
+        lines.append(
+            "  WARNING  : no MicrosoftAppId/MicrosoftAppPassword set: requests are NOT "
+            "authenticated, so the bot listens on 127.0.0.1 only. Set the credentials "
+            "before exposing it."
+        )
+    return "\n".join(lines)
+
+
+def _run(settings: Settings, *, migrate: bool) -> None:
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    print(banner(settings), flush=True)
+    web.run_app(
+        create_app(settings, migrate=migrate),
+        host=settings.listen_host,
+        port=settings.port,
+        print=lambda line: print(line, flush=True),
+        access_log=None,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = argparse.ArgumentParser(
+        prog="incident-bot",
+        description="Incident response in Microsoft Teams. Configuration comes from the "
+        "environment and .env (see DESIGN.md).",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="serve /api/messages (applies migrations first)")
+    run.add_argument("--no-migrate", action="store_true",
+                     help="skip migrations (when a separate step runs `migrate`)")
+    sub.add_parser("migrate", help="create or upgrade the database schema")
+    args = parser.parse_args(argv)
+
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "migrate":
+        asyncio.run(apply_migrations(settings.database_url))
+        print(f"database {describe(settings.database_url)} is up to date")
+        return 0
+    _run(settings, migrate=not args.no_migrate)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""create_app(settings): wires the adapter, services, database and routes for one process."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+
+from bot.config import Mode, Settings
+from bot.store import outbox
+from bot.store.database import close_database, open_database
+from bot.store.jobs import JobRunner
+from bot.store.unit_of_work import UnitOfWork
+from bot.teams.adapter import TeamsAdapter
+from bot.teams.app_token import AppTokenProvider
+from bot.teams.auth import BotFrameworkAuth
+from bot.teams.connector import ConnectorClient
+from bot.teams.handler import IncidentBot
+from bot.teams.outbox import OutboxDispatcher
+from bot.teams.signing_keys import SigningKeys
+from bot.web.errors import error_middleware
+from bot.web.health import get_healthz
+from bot.web.messages import post_messages
+from bot.web.recent import RecentActivities
+
+log = logging.getLogger(__name__)
+
+# Teams messages are at most ~28 KB; anything far larger is not a real activity.
+MAX_BODY_BYTES = 256 * 1024
+
+
+@dataclass
+class Runtime:
+    """Everything one running app holds; built at start-up, torn down at clean-up."""
+
+    settings: Settings
+    session: aiohttp.ClientSession
+    connector: ConnectorClient
+    adapter: TeamsAdapter
+    bot: IncidentBot
+    dispatcher: OutboxDispatcher
+    jobs: JobRunner
+    auth: BotFrameworkAuth | None
+    recent: RecentActivities = field(default_factory=RecentActivities)
+
+
+def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
+    """An aiohttp application; the database opens and workers start when it starts."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app.router.add_post("/api/messages", post_messages)
+    app.router.add_get("/healthz", get_healthz)
+
+    async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+        if migrate:
+            from bot.store.database import apply_migrations
+
+            await apply_migrations(settings.database_url)
+        await open_database(settings.database_url)
+        runtime = await _start_runtime(settings)
+        app["runtime"] = runtime
+        try:
+            yield
+        finally:
+            await runtime.dispatcher.stop()
+            await runtime.jobs.stop()
+            await runtime.session.close()
+            await close_database()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+async def _start_runtime(settings: Settings) -> Runtime:
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
+        timeout=aiohttp.ClientTimeout(total=15),
+    )
+    connector = ConnectorClient(session, AppTokenProvider(settings, session))
+    dispatcher = OutboxDispatcher(connector)
+
+    async def defer(**fields) -> None:  # type: ignore[no-untyped-def]
+        async with UnitOfWork(on_commit=dispatcher.wake) as uow:
+            await uow.enqueue(**fields)
+
+    auth = None
+    if settings.mode is Mode.AUTHENTICATED:
+        auth = BotFrameworkAuth(settings, SigningKeys(session, settings.bot_openid_metadata_url))
+    runtime = Runtime(
+        settings=settings,
+        session=session,
+        connector=connector,
+        adapter=TeamsAdapter(connector, defer=defer),
+        bot=IncidentBot(),
+        dispatcher=dispatcher,
+        jobs=JobRunner(),
+        auth=auth,
+    )
+    dispatcher.start()
+    runtime.jobs.start()
+    log.info("outbox holds %d undelivered messages at start", await outbox.depth())
+    return runtime

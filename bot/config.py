@@ -1,0 +1,130 @@
+"""The one configuration object, read from the environment (and `.env`) once.
+
+Names follow the contract in DESIGN.md; Microsoft's sample names are kept for the Bot
+Framework credentials so that an existing Azure Bot registration can be reused as is.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PUBLIC_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+PUBLIC_TOKEN_ISSUER = "https://api.botframework.com"
+PUBLIC_TOKEN_URL = "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token"
+BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
+
+
+class Mode(str, Enum):
+    """Whether incoming requests are authenticated."""
+
+    LOCAL = "local"
+    AUTHENTICATED = "authenticated"
+
+
+def _env(name: str, *more: str) -> AliasChoices:
+    return AliasChoices(name, *more)
+
+
+class Settings(BaseSettings):
+    """Everything the bot can be told from outside; passed down explicitly, never global."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, case_sensitive=False
+    )
+
+    app_id: str = Field("", validation_alias=_env("MicrosoftAppId", "app_id"))
+    app_password: SecretStr = Field(
+        SecretStr(""), validation_alias=_env("MicrosoftAppPassword", "app_password")
+    )
+    app_type: str = Field("MultiTenant", validation_alias=_env("MicrosoftAppType", "app_type"))
+    app_tenant_id: str = Field(
+        "", validation_alias=_env("MicrosoftAppTenantId", "app_tenant_id")
+    )
+    port: int = Field(3978, validation_alias=_env("PORT", "port"))
+    host: str = Field("", validation_alias=_env("HOST", "host"))
+    database_url: str = Field(
+        "sqlite://incident-bot.sqlite3", validation_alias=_env("DATABASE_URL", "database_url")
+    )
+    video_provider: str = Field("", validation_alias=_env("VIDEO_PROVIDER", "video_provider"))
+    zoom_account_id: str = Field("", validation_alias=_env("ZOOM_ACCOUNT_ID", "zoom_account_id"))
+    zoom_client_id: str = Field("", validation_alias=_env("ZOOM_CLIENT_ID", "zoom_client_id"))
+    zoom_client_secret: SecretStr = Field(
+        SecretStr(""), validation_alias=_env("ZOOM_CLIENT_SECRET", "zoom_client_secret")
+    )
+    google_service_account_file: str = Field(
+        "", validation_alias=_env("GOOGLE_SERVICE_ACCOUNT_FILE", "google_service_account_file")
+    )
+    google_delegated_user: str = Field(
+        "", validation_alias=_env("GOOGLE_DELEGATED_USER", "google_delegated_user")
+    )
+    jitsi_base_url: str = Field(
+        "https://meet.jit.si", validation_alias=_env("JITSI_BASE_URL", "jitsi_base_url")
+    )
+    allowed_tenant_ids: str = Field(
+        "", validation_alias=_env("ALLOWED_TENANT_IDS", "allowed_tenant_ids")
+    )
+    bot_openid_metadata_url: str = Field(
+        PUBLIC_OPENID_METADATA_URL,
+        validation_alias=_env("BOT_OPENID_METADATA_URL", "bot_openid_metadata_url"),
+    )
+    bot_token_issuer: str = Field(
+        PUBLIC_TOKEN_ISSUER, validation_alias=_env("BOT_TOKEN_ISSUER", "bot_token_issuer")
+    )
+    bot_token_url: str = Field("", validation_alias=_env("BOT_TOKEN_URL", "bot_token_url"))
+    public_base_url: str = Field(
+        "", validation_alias=_env("PUBLIC_BASE_URL", "public_base_url")
+    )
+    log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL", "log_level"))
+
+    @property
+    def mode(self) -> Mode:
+        """Local mode means no Bot Framework credentials, hence no token checks."""
+        return Mode.AUTHENTICATED if self.app_id else Mode.LOCAL
+
+    @property
+    def listen_host(self) -> str:
+        """Loopback unless credentials are set: an unauthenticated bot must not be reachable."""
+        if self.mode is Mode.LOCAL:
+            return "127.0.0.1"
+        return self.host or "0.0.0.0"
+
+    @property
+    def token_url(self) -> str:
+        """Entra endpoint for the bot's own outgoing token; single-tenant apps use their tenant."""
+        if self.bot_token_url:
+            return self.bot_token_url
+        if self.app_type.lower() == "singletenant" and self.app_tenant_id:
+            return f"https://login.microsoftonline.com/{self.app_tenant_id}/oauth2/v2.0/token"
+        return PUBLIC_TOKEN_URL
+
+    @property
+    def allowed_tenants(self) -> frozenset[str]:
+        """Tenants that may talk to the bot; empty means any."""
+        listed = {t.strip() for t in self.allowed_tenant_ids.split(",") if t.strip()}
+        if not listed and self.app_type.lower() == "singletenant" and self.app_tenant_id:
+            listed = {self.app_tenant_id}
+        return frozenset(listed)
+
+    @property
+    def effective_video_provider(self) -> str:
+        """The provider named, else the first one whose credentials are present."""
+        if self.video_provider:
+            return self.video_provider
+        if self.zoom_account_id and self.zoom_client_id:
+            return "zoom"
+        if self.google_service_account_file:
+            return "meet"
+        return "jitsi"
+
+    @property
+    def base_url(self) -> str:
+        """Where people reach the bot's own pages."""
+        return self.public_base_url or f"http://{self.listen_host}:{self.port}"
+
+    def secrets(self) -> list[str]:
+        """Every configured secret, so logs and messages can be checked for leaks."""
+        values = [self.app_password, self.zoom_client_secret]
+        return [v.get_secret_value() for v in values if v.get_secret_value()]

@@ -1,0 +1,69 @@
+"""The bot's small error tree.
+
+    BotError
+    ├── CommandError        text is safe to show the user as is
+    │   ├── NotAllowedError the actor may not do this
+    │   └── NotFoundError   the thing named does not exist
+    ├── BadActivityError    the request body is not a usable activity (HTTP 400)
+    ├── AuthError           the request is not authenticated (HTTP 401)
+    │   └── TenantNotAllowedError  authenticated, but from a tenant we do not serve (403)
+    ├── ConnectorError      the Bot Connector refused or failed a call
+    └── BridgeError         a video provider failed
+
+Anything else is a bug: logged with its stack trace and an error id the user also sees.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+
+def new_error_id() -> str:
+    """A short id a user can quote and an operator can grep the logs for."""
+    return uuid.uuid4().hex[:10]
+
+
+class BotError(Exception):
+    """Base of every error the bot raises on purpose."""
+
+
+class CommandError(BotError):
+    """A user's command cannot be carried out; the message is shown to them."""
+
+
+class NotAllowedError(CommandError):
+    """The actor may not do this."""
+
+
+class NotFoundError(CommandError):
+    """The thing named does not exist."""
+
+
+class BadActivityError(BotError):
+    """The request body is not a usable Bot Framework activity."""
+
+
+class AuthError(BotError):
+    """The request is not authenticated as the Bot Framework requires."""
+
+
+class TenantNotAllowedError(AuthError):
+    """The activity comes from a tenant this deployment does not serve."""
+
+
+class ConnectorError(BotError):
+    """A Bot Connector call failed; `status` is the HTTP status, 0 for network errors."""
+
+    def __init__(self, message: str, *, status: int = 0, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        """Throttling, server errors and network failures are worth another try."""
+        return self.status in (0, 408, 412, 429) or self.status >= 500
+
+
+class BridgeError(BotError):
+    """A video provider could not create a room."""

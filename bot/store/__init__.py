@@ -1,0 +1,1 @@
+"""Persistence: Tortoise models, migrations, the outbox, durable jobs and idempotency."""

@@ -1,0 +1,83 @@
+"""Opening, migrating and checking the database, SQLite or PostgreSQL alike."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate as tortoise_migrate
+
+log = logging.getLogger(__name__)
+
+APP_LABEL = "bot"
+MODEL_MODULES = ["bot.store.models"]
+MIGRATIONS_MODULE = "bot.store.migrations"
+
+
+def normalise_url(url: str) -> str:
+    """Accept `postgresql://` too, and give SQLite a busy timeout so writers queue, not fail."""
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url[len("postgresql://") :]
+    if url.startswith("sqlite://") and "busy_timeout" not in url:
+        url += ("&" if "?" in url else "?") + "busy_timeout=5000"
+    return url
+
+
+def tortoise_config(url: str) -> dict[str, Any]:
+    """The Tortoise configuration for one database URL."""
+    return {
+        "connections": {"default": normalise_url(url)},
+        "apps": {
+            APP_LABEL: {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def describe(url: str) -> str:
+    """The URL without its password, for banners and logs."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+def dialect() -> str:
+    """`sqlite` or `postgres`: a few queries differ (row locks)."""
+    return connections.get("default").capabilities.dialect
+
+
+async def apply_migrations(url: str) -> None:
+    """Bring the schema up to date; safe to run on every start and from several replicas."""
+    try:
+        await tortoise_migrate(config=tortoise_config(url))
+    finally:
+        await Tortoise.close_connections()
+
+
+async def open_database(url: str) -> None:
+    """Connect Tortoise for this process (models are then usable from any task)."""
+    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+
+
+async def close_database() -> None:
+    """Close every connection (the pool on PostgreSQL)."""
+    await Tortoise.close_connections()
+
+
+async def ping() -> bool:
+    """True when the database answers a trivial query."""
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any driver error means "not reachable"
+        log.warning("database ping failed: %s", exc)
+        return False
+    return True

@@ -1,0 +1,157 @@
+"""Durable timers: reminders, due dates and retries live in the `job` table, not in memory.
+
+Features schedule a job inside their own transaction; a `JobRunner` on each replica claims
+due jobs (one holder at a time, see `leases`) and calls the handler registered for the
+job's kind. A handler that raises is retried with backoff; a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from bot.store.clock import now_ms
+from bot.store.leases import claim_due
+from bot.store.models import Job, JobStatus
+from bot.store.outbox import backoff_s
+
+log = logging.getLogger(__name__)
+
+JobHandler = Callable[[Job], Awaitable[None]]
+LEASE_MS = 120_000
+
+
+async def schedule(
+    kind: str,
+    *,
+    due_ms: int,
+    payload: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+    max_attempts: int = 8,
+    conn: BaseDBAsyncClient | None = None,
+) -> Job:
+    """Add a job; with a `dedupe_key`, replace the live job of that key (a moved reminder)."""
+    if dedupe_key is not None:
+        await Job.filter(dedupe_key=dedupe_key).using_db(conn).delete()
+    return await Job.create(
+        kind=kind,
+        payload=payload or {},
+        dedupe_key=dedupe_key,
+        due_ms=due_ms,
+        max_attempts=max_attempts,
+        using_db=conn,
+    )
+
+
+async def cancel(dedupe_key: str, *, conn: BaseDBAsyncClient | None = None) -> int:
+    """Cancel the pending job with this key (an accepted handover needs no reminder)."""
+    return await Job.filter(dedupe_key=dedupe_key, status=JobStatus.PENDING).using_db(
+        conn
+    ).update(status=JobStatus.CANCELLED, dedupe_key=None)
+
+
+class JobRunner:
+    """Polls for due jobs and runs them; `wake()` shortens the wait after a new schedule."""
+
+    def __init__(self, *, poll_interval_s: float = 1.0, batch: int = 20) -> None:
+        self._handlers: dict[str, JobHandler] = {}
+        self._poll = poll_interval_s
+        self._batch = batch
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def register(self, kind: str, handler: JobHandler) -> None:
+        """Say which coroutine runs jobs of `kind`."""
+        self._handlers[kind] = handler
+
+    def wake(self) -> None:
+        """Look for due jobs now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run in the background until `stop()`."""
+        self._task = asyncio.create_task(self._loop(), name="job-runner")
+
+    async def stop(self) -> None:
+        """Stop polling; a job cut short is picked up again once its lease runs out."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def run_due(self) -> int:
+        """Claim and run the jobs due now; the number run."""
+        jobs = await claim_due(
+            Job,
+            pending=JobStatus.PENDING,
+            claimed=JobStatus.RUNNING,
+            limit=self._batch,
+            lease_ms=LEASE_MS,
+        )
+        for job in jobs:
+            await self._run(job)
+        return len(jobs)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                while await self.run_due():
+                    pass
+            except Exception:  # noqa: BLE001 - a database hiccup must not kill the timers
+                log.exception("job runner poll failed; trying again")
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def _run(self, job: Job) -> None:
+        handler = self._handlers.get(job.kind)
+        if handler is None:
+            await self._finish(job, JobStatus.FAILED, f"no handler for job kind {job.kind!r}")
+            return
+        try:
+            await handler(job)
+        except Exception as exc:  # noqa: BLE001 - recorded on the row and retried
+            log.exception("job %s (%s) failed", job.id, job.kind)
+            await self._retry_or_fail(job, f"{type(exc).__name__}: {exc}")
+            return
+        await self._finish(job, JobStatus.DONE, None)
+
+    async def _retry_or_fail(self, job: Job, error: str) -> None:
+        attempts = job.attempts + 1
+        if attempts >= job.max_attempts:
+            await self._finish(job, JobStatus.FAILED, error, attempts=attempts)
+            return
+        await Job.filter(id=job.id).update(
+            status=JobStatus.PENDING,
+            attempts=attempts,
+            last_error=error[:2000],
+            due_ms=now_ms() + int(backoff_s(attempts) * 1000),
+            locked_until_ms=0,
+        )
+
+    async def _finish(
+        self, job: Job, status: JobStatus, error: str | None, *, attempts: int | None = None
+    ) -> None:
+        # Clearing the key lets the same reminder be scheduled again later.
+        await Job.filter(id=job.id).update(
+            status=status,
+            last_error=error,
+            attempts=attempts if attempts is not None else job.attempts + 1,
+            finished_at=dt.datetime.now(dt.timezone.utc),
+            dedupe_key=None,
+            locked_until_ms=0,
+        )
+
+    async def lag_ms(self) -> int:
+        """How late the oldest due pending job is (0 when none is waiting)."""
+        oldest = await Job.filter(status=JobStatus.PENDING, due_ms__lte=now_ms()).order_by(
+            "due_ms"
+        ).first()
+        return max(0, now_ms() - oldest.due_ms) if oldest else 0

@@ -1,0 +1,100 @@
+"""Tables shared by every feature: idempotency, the outbox and durable jobs.
+
+Model docstrings become table comments, and the SQLite migration runner splits SQL on
+semicolons and breaks on quotes: keep both out of model docstrings.
+
+Scheduling columns hold epoch milliseconds (`*_ms`) rather than timestamps: comparisons
+then mean the same on SQLite (which stores text) and PostgreSQL, whatever the time zone.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class ProcessedActivity(Model):
+    """An incoming activity that changed state. Its key makes retries from Teams harmless."""
+
+    id = fields.BigIntField(primary_key=True)
+    # sha256 of conversation id + activity id: fixed length whatever Teams' ids look like.
+    key = fields.CharField(max_length=64, unique=True)
+    processed_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "processed_activity"
+
+
+class OutboxStatus(str, Enum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxOperation(str, Enum):
+    SEND = "send"
+    REPLY = "reply"
+    UPDATE = "update"
+    DELETE = "delete"
+    CREATE_CONVERSATION = "create_conversation"
+
+
+class OutboxMessage(Model):
+    """A call to the Bot Connector, committed with the change that caused it."""
+
+    id = fields.BigIntField(primary_key=True)
+    operation = fields.CharEnumField(OutboxOperation, max_length=32)
+    service_url = fields.CharField(max_length=512)
+    conversation_id = fields.CharField(max_length=512, null=True)
+    # reply-to id for REPLY, the message id for UPDATE and DELETE
+    activity_id = fields.CharField(max_length=256, null=True)
+    payload = fields.JSONField(null=True)
+    # Messages with the same ordering key leave strictly in id order (one thread, one order).
+    ordering_key = fields.CharField(max_length=512, db_index=True)
+    # Optional name, so that a feature can find what a message produced (a card's id).
+    name = fields.CharField(max_length=255, null=True, unique=True)
+    status = fields.CharEnumField(OutboxStatus, max_length=16, default=OutboxStatus.PENDING)
+    attempts = fields.IntField(default=0)
+    due_ms = fields.BigIntField(db_index=True)
+    locked_until_ms = fields.BigIntField(default=0)
+    last_error = fields.TextField(null=True)
+    result = fields.JSONField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox_message"
+        indexes = (("status", "due_ms"),)
+
+
+class JobStatus(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Job(Model):
+    """A timer: something to do at `due_ms`, claimed by one replica at a time."""
+
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharField(max_length=64)
+    payload = fields.JSONField(default=dict)
+    # At most one live job per key (e.g. "reminder:incident:42"); scheduling again replaces it.
+    dedupe_key = fields.CharField(max_length=255, null=True, unique=True)
+    status = fields.CharEnumField(JobStatus, max_length=16, default=JobStatus.PENDING)
+    attempts = fields.IntField(default=0)
+    max_attempts = fields.IntField(default=8)
+    due_ms = fields.BigIntField(db_index=True)
+    locked_until_ms = fields.BigIntField(default=0)
+    last_error = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "job"
+        indexes = (("status", "due_ms"),)

@@ -1,0 +1,130 @@
+"""The outbox: Bot Connector calls stored in the same transaction as the change behind them.
+
+A dispatcher (`bot.teams.outbox`) sends them afterwards and retries; so a state change
+that committed is never without its messages, and a crash between commit and send only
+delays them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.functions import Min
+
+from bot.store.clock import now_ms
+from bot.store.leases import claim_due
+from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus
+
+LEASE_MS = 60_000
+# Keep trying for about a day; a message still undeliverable by then is marked failed.
+MAX_ATTEMPTS = 40
+_BACKOFF_CAP_S = 300.0
+
+
+async def enqueue(
+    conn: BaseDBAsyncClient,
+    *,
+    operation: OutboxOperation,
+    service_url: str,
+    conversation_id: str | None,
+    activity_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+    name: str | None = None,
+    ordering_key: str | None = None,
+) -> OutboxMessage:
+    """Store one connector call inside the caller's transaction."""
+    key = ordering_key or conversation_id or service_url
+    return await OutboxMessage.create(
+        operation=operation,
+        service_url=service_url,
+        conversation_id=conversation_id,
+        activity_id=activity_id,
+        payload=payload,
+        name=name,
+        ordering_key=key,
+        due_ms=now_ms(),
+        using_db=conn,
+    )
+
+
+async def claim_batch(limit: int = 50) -> list[OutboxMessage]:
+    """Due messages that are first in line for their thread, claimed for sending."""
+    rows = await claim_due(
+        OutboxMessage,
+        pending=OutboxStatus.PENDING,
+        claimed=OutboxStatus.SENDING,
+        limit=limit,
+        lease_ms=LEASE_MS,
+    )
+    if not rows:
+        return rows
+    heads = await _first_unsent_per_key({r.ordering_key for r in rows})
+    ready = [r for r in rows if heads.get(r.ordering_key) == r.id]
+    held = [r.id for r in rows if heads.get(r.ordering_key) != r.id]
+    if held:
+        # An earlier message of the same thread is still waiting: give these back untouched.
+        await OutboxMessage.filter(id__in=held).update(
+            status=OutboxStatus.PENDING, locked_until_ms=0
+        )
+    return ready
+
+
+async def _first_unsent_per_key(keys: set[str]) -> dict[str, int]:
+    rows = (
+        await OutboxMessage.filter(
+            ordering_key__in=list(keys),
+            status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING],
+        )
+        .annotate(first=Min("id"))
+        .group_by("ordering_key")
+        .values("ordering_key", "first")
+    )
+    return {row["ordering_key"]: row["first"] for row in rows}
+
+
+async def mark_sent(message: OutboxMessage, result: dict[str, Any]) -> None:
+    """Record success and what the connector answered (ids of what was created)."""
+    await OutboxMessage.filter(id=message.id).update(
+        status=OutboxStatus.SENT,
+        result=result,
+        sent_at=dt.datetime.now(dt.timezone.utc),
+        attempts=message.attempts + 1,
+        locked_until_ms=0,
+    )
+
+
+async def mark_failed_attempt(
+    message: OutboxMessage, error: str, *, retry_after: float | None, retryable: bool
+) -> bool:
+    """Schedule another try (honouring Retry-After) or give up; True if it will retry."""
+    attempts = message.attempts + 1
+    if not retryable or attempts >= MAX_ATTEMPTS:
+        await OutboxMessage.filter(id=message.id).update(
+            status=OutboxStatus.FAILED, attempts=attempts, last_error=error[:2000]
+        )
+        return False
+    delay = max(retry_after or 0.0, backoff_s(attempts))
+    await OutboxMessage.filter(id=message.id).update(
+        status=OutboxStatus.PENDING,
+        attempts=attempts,
+        last_error=error[:2000],
+        due_ms=now_ms() + int(delay * 1000),
+        locked_until_ms=0,
+    )
+    return True
+
+
+def backoff_s(attempts: int) -> float:
+    """Exponential backoff with full jitter: 1 s, 2 s, 4 s ... capped at five minutes."""
+    ceiling = min(_BACKOFF_CAP_S, 2.0 ** (attempts - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+async def depth() -> int:
+    """Messages not yet delivered."""
+    return await OutboxMessage.filter(
+        status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING]
+    ).count()

@@ -1,0 +1,70 @@
+"""One command, one transaction: its state change, timeline and outgoing messages together.
+
+Also where "every incoming activity is processed at most once" is enforced: the activity's
+key is inserted in the same transaction, so a retried delivery either finds it (and does
+nothing) or the first delivery never committed (and this one does the work).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from bot.store import outbox
+from bot.store.models import OutboxMessage, OutboxOperation, ProcessedActivity
+
+
+class AlreadyProcessed(Exception):
+    """This activity already changed state once; the retry must do nothing."""
+
+
+def activity_key(conversation_id: str, activity_id: str) -> str:
+    """A fixed-length key for one delivery of one activity."""
+    return hashlib.sha256(f"{conversation_id}\n{activity_id}".encode()).hexdigest()
+
+
+class UnitOfWork:
+    """`async with UnitOfWork(...) as uow:` then use `uow.conn` and `uow.enqueue(...)`."""
+
+    def __init__(
+        self, *, activity_key: str | None = None, on_commit: Callable[[], None] | None = None
+    ) -> None:
+        self._activity_key = activity_key
+        self._on_commit = on_commit
+        self._tx: Any = None
+        self.conn: BaseDBAsyncClient
+        self.enqueued: list[OutboxMessage] = []
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._tx = in_transaction()
+        self.conn = await self._tx.__aenter__()
+        if self._activity_key is not None:
+            try:
+                await ProcessedActivity.create(key=self._activity_key, using_db=self.conn)
+            except IntegrityError:
+                await self._tx.__aexit__(AlreadyProcessed, AlreadyProcessed(), None)
+                raise AlreadyProcessed(self._activity_key) from None
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        result = await self._tx.__aexit__(exc_type, exc, tb)
+        if exc_type is None and self.enqueued and self._on_commit is not None:
+            self._on_commit()
+        return result
+
+    async def enqueue(self, *, operation: OutboxOperation, **fields: Any) -> OutboxMessage:
+        """Add a connector call that leaves only if this transaction commits."""
+        message = await outbox.enqueue(self.conn, operation=operation, **fields)
+        self.enqueued.append(message)
+        return message

@@ -1,0 +1,99 @@
+"""Mentions in Teams messages: strip the bot's own, turn everyone else's into people.
+
+botbuilder's `remove_recipient_mention` re-subs the bot's name everywhere in the text (so
+"declare Incident Bot outage" loses words) and leaves other `<at>` tags behind
+(TEAMS-PROTOCOL.md section 5). Here each mention entity removes exactly the `<at>` span it
+describes, and other people's spans become `@N` placeholders the command parser resolves.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+from botbuilder.schema import Activity
+
+_AT_TAG = re.compile(r"<at>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+_SPACES = re.compile(r"[ \t\u00a0]+")
+PLACEHOLDER = re.compile(r"@(\d+)\b")
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone in Teams, as the bot can address and recognise them."""
+
+    id: str
+    name: str
+    aad_object_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedText:
+    """Message text without the bot's mention; `@N` stands for `people[N]`."""
+
+    text: str
+    people: tuple[Person, ...]
+
+
+def sender(activity: Activity) -> Person:
+    """The person who sent the activity: the only identity the bot trusts."""
+    account = activity.from_property
+    return Person(
+        id=account.id,
+        name=account.name or "someone",
+        aad_object_id=getattr(account, "aad_object_id", None),
+    )
+
+
+def _mention_entities(activity: Activity) -> list[tuple[str, str, str, str | None]]:
+    found = []
+    for entity in activity.entities or []:
+        if str(getattr(entity, "type", "") or "").lower() != "mention":
+            continue
+        data = getattr(entity, "additional_properties", None) or {}
+        mentioned = data.get("mentioned") or {}
+        if not isinstance(mentioned, dict) or not isinstance(mentioned.get("id"), str):
+            continue
+        text = data.get("text") if isinstance(data.get("text"), str) else ""
+        found.append((text, mentioned["id"], str(mentioned.get("name") or ""),
+                      mentioned.get("aadObjectId")))
+    return found
+
+
+def parse_text(activity: Activity) -> ParsedText:
+    """Remove the bot's mention and number the other people mentioned, in order."""
+    text = activity.text if isinstance(activity.text, str) else ""
+    bot_id = activity.recipient.id if activity.recipient else None
+    entities = _mention_entities(activity)
+    people: list[Person] = []
+    index_of: dict[str, int] = {}
+    pieces: list[str] = []
+    position = 0
+    for match in _AT_TAG.finditer(text):
+        pieces.append(text[position : match.start()])
+        position = match.end()
+        entity = _take_entity(entities, match.group(0))
+        if entity is None or entity[1] == bot_id:
+            # The bot's own mention, or an <at> no entity backs: neither names a person.
+            pieces.append(" " if entity else match.group(1))
+            continue
+        _, person_id, name, aad = entity
+        if person_id not in index_of:
+            index_of[person_id] = len(people)
+            people.append(Person(id=person_id, name=name or match.group(1), aad_object_id=aad))
+        pieces.append(f" @{index_of[person_id]} ")
+    pieces.append(text[position:])
+    plain = html.unescape("".join(pieces))
+    # Teams splits "Jane Doe" into two mentions of one id: "@0 @0" is one person.
+    plain = re.sub(r"(@\d+)(\s+\1\b)+", r"\1", _SPACES.sub(" ", plain))
+    return ParsedText(text=plain.strip(), people=tuple(people))
+
+
+def _take_entity(
+    entities: list[tuple[str, str, str, str | None]], span: str
+) -> tuple[str, str, str, str | None] | None:
+    for i, entity in enumerate(entities):
+        if entity[0] == span:
+            return entities.pop(i)
+    return None

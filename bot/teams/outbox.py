@@ -1,0 +1,103 @@
+"""Delivers outbox rows to the Bot Connector, retrying 429/5xx with backoff.
+
+Rows of one thread go strictly in order (the store hands out only the first unsent row
+of each ordering key); different threads are sent concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+
+from bot.errors import ConnectorError
+from bot.store import outbox as store
+from bot.store.models import OutboxMessage, OutboxOperation
+from bot.teams.connector import ConnectorClient
+
+log = logging.getLogger(__name__)
+
+
+class OutboxDispatcher:
+    """Background sender; `wake()` after a commit makes delivery immediate."""
+
+    def __init__(
+        self, connector: ConnectorClient, *, poll_interval_s: float = 1.0, batch: int = 50
+    ) -> None:
+        self._connector = connector
+        self._poll = poll_interval_s
+        self._batch = batch
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.delivered = 0
+
+    def wake(self) -> None:
+        """New rows were committed: look now."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run in the background until `stop()`."""
+        self._task = asyncio.create_task(self._loop(), name="outbox-dispatcher")
+
+    async def stop(self) -> None:
+        """Stop; a row being sent is retried by whoever claims it after its lease."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                while await self.dispatch_once():
+                    pass
+            except Exception:  # noqa: BLE001 - a database hiccup must not stop delivery
+                log.exception("outbox poll failed; trying again")
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def dispatch_once(self) -> int:
+        """Send what is due now; the number of rows attempted."""
+        rows = await store.claim_batch(self._batch)
+        by_thread: dict[str, list[OutboxMessage]] = defaultdict(list)
+        for row in rows:
+            by_thread[row.ordering_key].append(row)
+        await asyncio.gather(*(self._send_in_order(group) for group in by_thread.values()))
+        return len(rows)
+
+    async def _send_in_order(self, rows: list[OutboxMessage]) -> None:
+        for row in rows:
+            if not await self._send(row):
+                return  # later rows of this thread wait for this one
+
+    async def _send(self, row: OutboxMessage) -> bool:
+        try:
+            result = await self._call(row)
+        except ConnectorError as exc:
+            retrying = await store.mark_failed_attempt(
+                row, str(exc), retry_after=exc.retry_after, retryable=exc.retryable
+            )
+            level = logging.INFO if retrying else logging.ERROR
+            log.log(level, "outbox %s %s failed (retry=%s): %s", row.id, row.operation.value,
+                    retrying, exc)
+            return False
+        await store.mark_sent(row, result)
+        self.delivered += 1
+        return True
+
+    async def _call(self, row: OutboxMessage) -> dict:
+        c, op = self._connector, row.operation
+        payload = row.payload or {}
+        if op is OutboxOperation.CREATE_CONVERSATION:
+            return await c.create_conversation(row.service_url, payload)
+        conversation = row.conversation_id or ""
+        if op is OutboxOperation.SEND:
+            return await c.send(row.service_url, conversation, payload)
+        if op is OutboxOperation.REPLY:
+            return await c.reply(row.service_url, conversation, row.activity_id or "", payload)
+        if op is OutboxOperation.UPDATE:
+            return await c.update(row.service_url, conversation, row.activity_id or "", payload)
+        return await c.delete(row.service_url, conversation, row.activity_id or "")

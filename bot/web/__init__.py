@@ -1,0 +1,1 @@
+"""HTTP: the aiohttp routes Teams and operators talk to."""

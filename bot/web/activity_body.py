@@ -1,0 +1,59 @@
+"""Checks an incoming body is an activity the bot can act on, with a reason when not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.errors import BadActivityError
+
+
+def _text(data: dict[str, Any], key: str, *, where: str = "") -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise BadActivityError(f"'{where}{key}' must be a non-empty string")
+    return value
+
+
+def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise BadActivityError(f"'{key}' must be an object")
+    return value
+
+
+def validate_activity(data: Any) -> dict[str, Any]:
+    """Raise `BadActivityError` unless `data` has what every turn relies on."""
+    if not isinstance(data, dict):
+        raise BadActivityError("body must be a JSON object")
+    _text(data, "type")
+    _text(data, "channelId")
+    service_url = _text(data, "serviceUrl")
+    if not service_url.startswith(("https://", "http://")):
+        raise BadActivityError("'serviceUrl' must be an http(s) URL")
+    _text(_object(data, "conversation"), "id", where="conversation.")
+    _text(_object(data, "from"), "id", where="from.")
+    recipient = data.get("recipient")
+    if recipient is not None and not isinstance(recipient, dict):
+        raise BadActivityError("'recipient' must be an object")
+    for key in ("text", "id", "replyToId", "name"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise BadActivityError(f"'{key}' must be a string")
+    for key in ("entities", "attachments", "membersAdded", "membersRemoved"):
+        items = data.get(key)
+        if items is not None and not (
+            isinstance(items, list) and all(isinstance(i, dict) for i in items)
+        ):
+            raise BadActivityError(f"'{key}' must be a list of objects")
+    channel_data = data.get("channelData")
+    if channel_data is not None and not isinstance(channel_data, dict):
+        raise BadActivityError("'channelData' must be an object")
+    return data
+
+
+def tenant_of(data: dict[str, Any]) -> str | None:
+    """The Entra tenant the activity comes from (channelData first, as Teams fills it)."""
+    tenant = (data.get("channelData") or {}).get("tenant")
+    if isinstance(tenant, dict) and isinstance(tenant.get("id"), str):
+        return tenant["id"]
+    conversation_tenant = data["conversation"].get("tenantId")
+    return conversation_tenant if isinstance(conversation_tenant, str) else None
