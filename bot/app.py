@@ -20,6 +20,7 @@ from bot.teams.connector import ConnectorClient
 from bot.teams.handler import IncidentBot
 from bot.teams.outbox import OutboxDispatcher
 from bot.teams.signing_keys import SigningKeys
+from bot.web import RUNTIME
 from bot.web.errors import error_middleware
 from bot.web.health import get_healthz
 from bot.web.messages import post_messages
@@ -59,7 +60,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
             await apply_migrations(settings.database_url)
         await open_database(settings.database_url)
         runtime = await _start_runtime(settings)
-        app["runtime"] = runtime
+        app[RUNTIME] = runtime
         try:
             yield
         finally:

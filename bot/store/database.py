@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as tortoise_migrate
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ async def apply_migrations(url: str) -> None:
 
 async def open_database(url: str) -> None:
     """Connect Tortoise for this process (models are then usable from any task)."""
+    # Tortoise caches INSERT statements per connection *name*, not per dialect: a process
+    # that opens SQLite and then PostgreSQL (the test suite) would reuse `?` placeholders.
+    EXECUTOR_CACHE.clear()
     await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
 
 

@@ -51,7 +51,11 @@ async def enqueue(
 
 
 async def claim_batch(limit: int = 50) -> list[OutboxMessage]:
-    """Due messages that are first in line for their thread, claimed for sending."""
+    """Due messages whose thread has nothing older unsent, claimed for sending in id order.
+
+    A thread's messages come back together (oldest first) only when its oldest unsent
+    message is among them; the sender must stop at the first failure and `release` the rest.
+    """
     rows = await claim_due(
         OutboxMessage,
         pending=OutboxStatus.PENDING,
@@ -62,14 +66,19 @@ async def claim_batch(limit: int = 50) -> list[OutboxMessage]:
     if not rows:
         return rows
     heads = await _first_unsent_per_key({r.ordering_key for r in rows})
-    ready = [r for r in rows if heads.get(r.ordering_key) == r.id]
-    held = [r.id for r in rows if heads.get(r.ordering_key) != r.id]
-    if held:
-        # An earlier message of the same thread is still waiting: give these back untouched.
-        await OutboxMessage.filter(id__in=held).update(
+    claimed_ids = {r.id for r in rows}
+    ready = [r for r in rows if heads.get(r.ordering_key) in claimed_ids]
+    # An older message of the same thread is waiting (for a retry): give these back.
+    await release([r for r in rows if heads.get(r.ordering_key) not in claimed_ids])
+    return ready
+
+
+async def release(messages: list[OutboxMessage]) -> None:
+    """Hand claimed messages back untouched, to be claimed again when their turn comes."""
+    if messages:
+        await OutboxMessage.filter(id__in=[m.id for m in messages]).update(
             status=OutboxStatus.PENDING, locked_until_ms=0
         )
-    return ready
 
 
 async def _first_unsent_per_key(keys: set[str]) -> dict[str, int]:

@@ -69,9 +69,11 @@ class OutboxDispatcher:
         return len(rows)
 
     async def _send_in_order(self, rows: list[OutboxMessage]) -> None:
-        for row in rows:
+        for position, row in enumerate(rows):
             if not await self._send(row):
-                return  # later rows of this thread wait for this one
+                # Later messages of this thread wait until this one has gone.
+                await store.release(rows[position + 1 :])
+                return
 
     async def _send(self, row: OutboxMessage) -> bool:
         try:

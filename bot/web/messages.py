@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.errors import AuthError, BadActivityError, TenantNotAllowedError
 from bot.teams.activity_json import activity_from_dict, to_json
 from bot.teams.auth import check_tenant
+from bot.web import RUNTIME
 from bot.web.activity_body import tenant_of, validate_activity
 from bot.web.errors import problem
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 async def post_messages(request: web.Request) -> web.Response:
     """Authenticate, parse and run one activity; an invoke gets its response body."""
-    runtime: Runtime = request.app["runtime"]
+    runtime: Runtime = request.app[RUNTIME]
     if request.content_type != "application/json":
         return problem(415, "Content-Type must be application/json")
     try:

@@ -1,0 +1,108 @@
+"""One measured round against one server, and a single-message probe before the rounds.
+
+The load generator runs as a child process; replies are counted on the fake connector
+before and after it, so a server that answers 2xx without replying is caught.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from bench.load import LoadResult
+from bench.message import channel_message
+from bench.processes import Children, get_json
+from bench.servers import REPO_ROOT, Server
+
+
+@dataclass
+class RoundResult:
+    """The load generator's figures plus the replies the connector saw meanwhile."""
+
+    load: LoadResult
+    replies: int
+
+    @property
+    def replies_complete(self) -> bool:
+        return self.replies >= self.load.ok_total
+
+
+@dataclass
+class Probe:
+    """What one message did: the HTTP answer and the reply (if any) it produced."""
+
+    status: int
+    body: str
+    replies: int
+    reply: str
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300 and self.replies >= 1
+
+
+def reply_count(connector: Server) -> int:
+    return int(get_json(f"{connector.base_url}/count")["replies"])
+
+
+def probe(server: Server, connector: Server) -> Probe:
+    """Post one message and report the answer and the reply it caused."""
+    before = reply_count(connector)
+    message = channel_message(activity_id=f"probe-{uuid.uuid4().hex}",
+                              service_url=f"{connector.base_url}/")
+    request = urllib.request.Request(
+        server.messages_url, data=json.dumps(message).encode(), method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read()
+    seen = get_json(f"{connector.base_url}/count")
+    return Probe(status=status, body=body[:500].decode(errors="replace"),
+                 replies=int(seen["replies"]) - before, reply=describe_reply(seen["last_reply"]))
+
+
+def describe_reply(reply: Any) -> str:
+    """A one-line summary of a reply activity: its type, text and card types."""
+    if not isinstance(reply, dict):
+        return repr(reply)[:120]
+    kinds = [a.get("contentType", "?") for a in reply.get("attachments") or []]
+    text = reply.get("text")
+    parts = [str(reply.get("type"))] + ([f"text={text!r}"] if text else []) + kinds
+    return " ".join(parts)
+
+
+def measure(server: Server, connector: Server, children: Children, *, concurrency: int,
+            duration: float, warmup: float) -> RoundResult:
+    """Run the load generator once against `server` and count the replies it caused."""
+    before = reply_count(connector)
+    argv = [sys.executable, "-m", "bench.load", "--url", server.messages_url,
+            "--service-url", f"{connector.base_url}/", "--concurrency", str(concurrency),
+            "--duration", str(duration), "--warmup", str(warmup)]
+    load = children.start(f"load-{server.name}", argv, cwd=REPO_ROOT, separate_stdout=True)
+    returncode = load.popen.wait(timeout=warmup + duration + 120)
+    children.stop(load)
+    if returncode != 0:
+        raise RuntimeError(f"load generator failed ({returncode}):\n{load.log_tail()}")
+    lines = load.out_path.read_text().splitlines()
+    load.out_path.unlink()  # the next round's generator writes a fresh result
+    result = LoadResult(**json.loads(lines[-1]))
+    return RoundResult(load=result, replies=settled_replies(connector, before, result.ok_total))
+
+
+def settled_replies(connector: Server, before: int, expected: int, *, wait: float = 2.0) -> int:
+    """Replies since `before`, waiting briefly for stragglers if fewer than `expected`."""
+    deadline = time.monotonic() + wait
+    while True:
+        replies = reply_count(connector) - before
+        if replies >= expected or time.monotonic() > deadline:
+            return replies
+        time.sleep(0.1)

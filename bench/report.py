@@ -1,0 +1,141 @@
+"""The Markdown the bench prints and saves: medians per server, ratios, per-round detail.
+
+Throughput is only meaningful as a ratio against the bare floor measured in the same
+run, so the ratios (and the target) are part of the report, not left to the reader.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench.measurement import RoundResult
+
+TARGET = 0.5  # the bot answering `help` should keep at least half the bare throughput
+
+
+@dataclass
+class ServerRounds:
+    """Every round of one server, plus anything odd seen outside the numbers."""
+
+    name: str
+    rounds: list[RoundResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def requests_per_s(self) -> float:
+        return statistics.median(r.load.requests_per_s for r in self.rounds)
+
+    @property
+    def p50_ms(self) -> float:
+        return statistics.median(r.load.p50_ms for r in self.rounds)
+
+    @property
+    def p99_ms(self) -> float:
+        return statistics.median(r.load.p99_ms for r in self.rounds)
+
+    @property
+    def errors(self) -> int:
+        return sum(r.load.errors for r in self.rounds)
+
+    def replies_cell(self) -> str:
+        replies = sum(r.replies for r in self.rounds)
+        ok = sum(r.load.ok_total for r in self.rounds)
+        verdict = "ok" if all(r.replies_complete for r in self.rounds) else "MISSING"
+        return f"{replies:,} / {ok:,} answered ({verdict})"
+
+
+@dataclass
+class RunSettings:
+    """How the run was made; printed with the results so they can be compared later."""
+
+    concurrency: int
+    duration: float
+    warmup: float
+    rounds: int
+
+
+def summary_table(servers: list[ServerRounds]) -> str:
+    """Medians of the rounds; errors and replies are totals over all rounds."""
+    lines = ["| server | req/s | p50 ms | p99 ms | errors | replies seen |",
+             "|---|---:|---:|---:|---:|---|"]
+    for s in servers:
+        if not s.rounds:
+            lines.append(f"| {s.name} | - | - | - | - | not measured |")
+            continue
+        lines.append(f"| {s.name} | {s.requests_per_s:,.0f} | {s.p50_ms:.1f} | "
+                     f"{s.p99_ms:.1f} | {s.errors:,} | {s.replies_cell()} |")
+    return "\n".join(lines)
+
+
+def ratio_lines(servers: list[ServerRounds]) -> list[str]:
+    """Throughput ratios between the servers that were measured, and the target verdict."""
+    rps = {s.name: s.requests_per_s for s in servers if s.rounds}
+
+    def ratio(a: str, b: str) -> float | None:
+        return rps[a] / rps[b] if a in rps and b in rps and rps[b] > 0 else None
+
+    lines = []
+    for a, b in (("bot", "bare"), ("stock", "bare"), ("bot", "stock")):
+        value = ratio(a, b)
+        lines.append(f"- {a}/{b} throughput: {'n/a' if value is None else f'{value:.3f}'}")
+    value = ratio("bot", "bare")
+    verdict = "n/a" if value is None else ("MET" if value >= TARGET else "NOT MET")
+    lines.append(f'- target "bot help >= {TARGET} x bare": {verdict}')
+    return lines
+
+
+def rounds_table(servers: list[ServerRounds]) -> str:
+    """Every round, in the order it ran, so a noisy round is visible."""
+    lines = ["| round | server | req/s | p50 ms | p99 ms | errors | replies / answered |",
+             "|---:|---|---:|---:|---:|---:|---|"]
+    count = max((len(s.rounds) for s in servers), default=0)
+    for index in range(count):
+        for s in servers:
+            if index < len(s.rounds):
+                r = s.rounds[index]
+                lines.append(f"| {index + 1} | {s.name} | {r.load.requests_per_s:,.0f} | "
+                             f"{r.load.p50_ms:.1f} | {r.load.p99_ms:.1f} | {r.load.errors} | "
+                             f"{r.replies:,} / {r.load.ok_total:,} |")
+    return "\n".join(lines)
+
+
+def results_markdown(servers: list[ServerRounds]) -> str:
+    """The summary table and ratios (what stdout shows)."""
+    return "\n".join([summary_table(servers), "", *ratio_lines(servers)])
+
+
+def environment_lines(run: RunSettings) -> list[str]:
+    """Where and how the numbers were taken."""
+    return [
+        f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
+        f"- machine: {platform.machine()} (uname -m), nproc {len(os.sched_getaffinity(0))}",
+        f"- Python {platform.python_version()}",
+        f"- load: {run.concurrency} concurrent senders, closed loop, {run.duration:g} s "
+        f"measured after {run.warmup:g} s warm-up, {run.rounds} interleaved rounds (median)",
+    ]
+
+
+def notes_lines(servers: list[ServerRounds]) -> list[str]:
+    return [f"- {s.name}: {note}" for s in servers for note in s.notes]
+
+
+def results_file(servers: list[ServerRounds], run: RunSettings) -> str:
+    """The whole RESULTS.md: environment, summary, ratios, rounds, notes."""
+    parts = ["# Benchmark results", "", *environment_lines(run), "",
+             "Medians of the rounds; errors (non-2xx or failed requests, warm-up included) "
+             "and replies are totals over all rounds. Replies are counted on the fake "
+             "connector and must be at least the number of answered requests.", "",
+             results_markdown(servers), "", "## Rounds", "", rounds_table(servers)]
+    notes = notes_lines(servers)
+    if notes:
+        parts += ["", "## Notes", "", *notes]
+    return "\n".join(parts) + "\n"
+
+
+def write_results(path: Path, servers: list[ServerRounds], run: RunSettings) -> None:
+    path.write_text(results_file(servers, run))

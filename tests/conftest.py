@@ -1,0 +1,161 @@
+"""Fixtures: a database per test (SQLite always, PostgreSQL when reachable), the loopback
+fakes, and the real app served on a real port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestServer
+
+from bot.app import create_app
+from bot.config import Settings
+from bot.store.database import apply_migrations, close_database, open_database
+from tests.fakes.connector import FakeConnector
+from tests.fakes.identity import FakeIdentity
+
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+_pg_state: dict[str, str | None] = {}
+
+
+async def _pg_unreachable_reason() -> str | None:
+    if "reason" not in _pg_state:
+        try:
+            conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+            await conn.close()
+            _pg_state["reason"] = None
+        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+            _pg_state["reason"] = f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}"
+    return _pg_state["reason"]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+    """A fresh, empty database: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path}/bot.sqlite3"
+        return
+    reason = await _pg_unreachable_reason()
+    if reason:
+        pytest.skip(reason)
+    name = f"bot_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """A SQLite file database, for tests whose subject is not the store."""
+    return f"sqlite://{tmp_path}/bot.sqlite3"
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[str]:
+    """The database migrated and opened for direct use by store tests."""
+    await apply_migrations(database_url)
+    await open_database(database_url)
+    yield database_url
+    await close_database()
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[FakeConnector]:
+    fake = FakeConnector()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def identity() -> AsyncIterator[FakeIdentity]:
+    fake = FakeIdentity()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for a test, ignoring any .env file on the machine."""
+    return Settings(_env_file=None, database_url=database_url, **overrides)
+
+
+@dataclass
+class RunningBot:
+    """The real app on a real loopback port, and a client to post activities to it."""
+
+    server: TestServer
+    session: aiohttp.ClientSession
+    settings: Settings
+
+    @property
+    def url(self) -> str:
+        return str(self.server.make_url("/api/messages"))
+
+    async def post(self, activity: Any, *, headers: dict[str, str] | None = None,
+                   raw: bytes | None = None) -> tuple[int, Any]:
+        """POST an activity; the status and the JSON body (or None)."""
+        send_headers = {"Content-Type": "application/json", **(headers or {})}
+        data = raw if raw is not None else None
+        kwargs: dict[str, Any] = {"data": data} if raw is not None else {"json": activity}
+        if raw is None:
+            send_headers.pop("Content-Type")
+        async with self.session.post(self.url, headers=send_headers, **kwargs) as resp:
+            text = await resp.text()
+            try:
+                body = await resp.json(content_type=None) if text else None
+            except ValueError:
+                body = text
+            return resp.status, body
+
+    async def get(self, path: str) -> tuple[int, Any]:
+        async with self.session.get(self.server.make_url(path)) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+
+BotFactory = Callable[..., "asyncio.Future[RunningBot]"]
+
+
+@pytest.fixture
+async def start_bot() -> AsyncIterator[Callable[..., Any]]:
+    """Start the real app with the given settings; stopped at the end of the test."""
+    started: list[RunningBot] = []
+
+    async def start(settings: Settings) -> RunningBot:
+        server = TestServer(create_app(settings), host="127.0.0.1")
+        await server.start_server()
+        running = RunningBot(server, aiohttp.ClientSession(), settings)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        await running.session.close()
+        await running.server.close()
+
+
+@pytest.fixture
+async def bot(start_bot, database_url: str) -> RunningBot:
+    """The bot in local mode (no credentials), on each database."""
+    return await start_bot(make_settings(database_url))
+
+
+@pytest.fixture
+async def local_bot(start_bot, sqlite_url: str) -> RunningBot:
+    """The bot in local mode on SQLite, for tests about the transport only."""
+    return await start_bot(make_settings(sqlite_url))

@@ -1,0 +1,163 @@
+"""Builders for activities shaped as Teams sends them (channel, group chat, 1:1, invokes)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+BOT_ID = "28:00000000-0000-0000-0000-00000000b0t1"
+BOT_NAME = "incident"
+TENANT = "72f988bf-0000-0000-0000-000000000001"
+TEAM_ID = "19:team-general@thread.tacv2"
+CHANNEL_ID = "19:incidents-channel@thread.tacv2"
+
+_ids = itertools.count(1_764_000_000_000)
+
+
+@dataclass(frozen=True)
+class User:
+    """A Teams user: `29:` MRI, Entra object id and display name."""
+
+    id: str
+    name: str
+    aad_object_id: str
+
+    def account(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name, "aadObjectId": self.aad_object_id}
+
+    def mention(self) -> tuple[str, dict[str, Any]]:
+        """The `<at>` text and the entity Teams sends with it."""
+        text = f"<at>{self.name}</at>"
+        return text, {"type": "mention", "text": text,
+                      "mentioned": {"id": self.id, "name": self.name}}
+
+
+ADA = User("29:1ada-lovelace", "Ada Lovelace", "aad-ada")
+GRACE = User("29:1grace-hopper", "Grace Hopper", "aad-grace")
+LINUS = User("29:1linus", "Linus T", "aad-linus")
+BOT_MENTION_TEXT = f"<at>{BOT_NAME}</at>"
+BOT_MENTION = {"type": "mention", "text": BOT_MENTION_TEXT,
+               "mentioned": {"id": BOT_ID, "name": BOT_NAME}}
+
+
+def new_id() -> str:
+    return str(next(_ids))
+
+
+def _base(service_url: str, sender: User, conversation: dict, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "timestamp": "2026-11-27T10:00:00.1234567Z",
+        "localTimestamp": "2026-11-27T10:00:00.1234567+00:00",
+        "serviceUrl": service_url,
+        "channelId": "msteams",
+        "from": sender.account(),
+        "conversation": conversation,
+        "recipient": {"id": BOT_ID, "name": BOT_NAME},
+        "locale": "en-US",
+        **extra,
+    }
+
+
+def _mentions_in(text: str, mentions: list[User]) -> list[dict[str, Any]]:
+    entities = [BOT_MENTION] if BOT_MENTION_TEXT in text else []
+    entities += [user.mention()[1] for user in mentions]
+    entities.append({"type": "clientInfo", "locale": "en-US", "country": "GB",
+                     "platform": "Web", "timezone": "Europe/London"})
+    return entities
+
+
+def channel_message(
+    service_url: str, text: str, *, sender: User = ADA, mentions: list[User] = (),  # type: ignore[assignment]
+    root_id: str | None = None, channel_id: str = CHANNEL_ID,
+) -> dict[str, Any]:
+    """A message in a channel: new post, or a reply in the thread `root_id`."""
+    activity_id = new_id()
+    root = root_id or activity_id
+    activity = _base(
+        service_url, sender,
+        {"isGroup": True, "conversationType": "channel", "tenantId": TENANT,
+         "id": f"{channel_id};messageid={root}"},
+        type="message", textFormat="plain", text=text,
+        entities=_mentions_in(text, list(mentions)),
+        channelData={"teamsChannelId": channel_id, "teamsTeamId": TEAM_ID,
+                     "channel": {"id": channel_id}, "team": {"id": TEAM_ID},
+                     "tenant": {"id": TENANT}},
+    )
+    activity["id"] = activity_id
+    if root_id:
+        activity["replyToId"] = root_id
+    return activity
+
+
+def group_chat_message(service_url: str, text: str, *, sender: User = ADA,
+                       mentions: list[User] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    """A message in a group chat (no team, no channel)."""
+    return _base(
+        service_url, sender,
+        {"isGroup": True, "conversationType": "groupChat", "tenantId": TENANT,
+         "id": "19:group-chat-1@thread.v2"},
+        type="message", textFormat="plain", text=text,
+        entities=_mentions_in(text, list(mentions)),
+        channelData={"tenant": {"id": TENANT}},
+    )
+
+
+def personal_message(service_url: str, text: str, *, sender: User = ADA) -> dict[str, Any]:
+    """A 1:1 chat message: no mention needed, conversation id starts with `a:`."""
+    return _base(
+        service_url, sender,
+        {"conversationType": "personal", "tenantId": TENANT, "id": f"a:1on1-{sender.id}"},
+        type="message", textFormat="plain", text=text,
+        entities=_mentions_in(text, []),
+        channelData={"tenant": {"id": TENANT}},
+    )
+
+
+def card_action(service_url: str, *, verb: str, data: dict[str, Any], card_id: str,
+                sender: User = ADA, conversation_id: str | None = None) -> dict[str, Any]:
+    """An `adaptiveCard/action` invoke, as Teams sends for Action.Execute."""
+    return _base(
+        service_url, sender,
+        {"isGroup": True, "conversationType": "channel", "tenantId": TENANT,
+         "id": conversation_id or f"{CHANNEL_ID};messageid={card_id}"},
+        type="invoke", name="adaptiveCard/action", replyToId=card_id,
+        value={"action": {"type": "Action.Execute", "verb": verb, "data": data},
+               "trigger": "manual"},
+        channelData={"tenant": {"id": TENANT}, "source": {"name": "message"}},
+    )
+
+
+def card_submit(service_url: str, *, data: dict[str, Any], card_id: str,
+                sender: User = ADA) -> dict[str, Any]:
+    """What older clients send for Action.Submit: a message with `value` and no text."""
+    return _base(
+        service_url, sender,
+        {"isGroup": True, "conversationType": "channel", "tenantId": TENANT,
+         "id": f"{CHANNEL_ID};messageid={card_id}"},
+        type="message", replyToId=card_id, value=data,
+        channelData={"tenant": {"id": TENANT}},
+    )
+
+
+def conversation_update(service_url: str, *, added: list[dict[str, str]]) -> dict[str, Any]:
+    """Members added to a team (the bot itself when it is installed)."""
+    return _base(
+        service_url, ADA,
+        {"isGroup": True, "conversationType": "channel", "tenantId": TENANT, "id": TEAM_ID},
+        type="conversationUpdate", membersAdded=added,
+        channelData={"eventType": "teamMemberAdded", "team": {"id": TEAM_ID},
+                     "tenant": {"id": TENANT}},
+    )
+
+
+def installation_update(service_url: str, *, action: str = "add") -> dict[str, Any]:
+    """The app installed in (or removed from) a team."""
+    return _base(
+        service_url, ADA,
+        {"isGroup": True, "conversationType": "channel", "tenantId": TENANT, "id": TEAM_ID},
+        type="installationUpdate", action=action,
+        channelData={"team": {"id": TEAM_ID}, "tenant": {"id": TENANT},
+                     "settings": {"selectedChannel": {"id": TEAM_ID}}},
+    )

@@ -1,0 +1,183 @@
+"""A loopback Bot Connector that records every call the bot makes.
+
+It speaks the REST shapes of `/v3/conversations/...` as Teams' service does (ids in the
+answers, `;messageid=` thread suffixes in channel conversation ids) and can be told to
+answer with errors, throttling or a hang, so retries are tested against real HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Call:
+    """One request the bot made."""
+
+    method: str
+    path: str
+    body: Any
+    headers: dict[str, str]
+    conversation_id: str | None = None
+    activity_id: str | None = None
+    answered: int = 200
+
+    @property
+    def kind(self) -> str:
+        """send, reply, update, delete, create_conversation or get_member."""
+        if self.path.endswith("/v3/conversations"):
+            return "create_conversation"
+        if "/members/" in self.path:
+            return "get_member"
+        return {"PUT": "update", "DELETE": "delete"}.get(
+            self.method, "reply" if self.activity_id else "send"
+        )
+
+    @property
+    def text(self) -> str:
+        """The message text, or the text of every TextBlock of an attached card."""
+        body = self.body or {}
+        parts = [body.get("text") or ""]
+        for attachment in body.get("attachments") or []:
+            parts.extend(_card_texts(attachment.get("content") or {}))
+        return "\n".join(p for p in parts if p)
+
+
+def _card_texts(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["text"]] if isinstance(node.get("text"), str) else []
+        found += [f"{f.get('title')} {f.get('value')}" for f in node.get("facts") or []]
+        for value in node.values():
+            if isinstance(value, (dict, list)):
+                found += _card_texts(value)
+        return found
+    if isinstance(node, list):
+        return [t for item in node for t in _card_texts(item)]
+    return []
+
+
+@dataclass
+class Fault:
+    status: int
+    retry_after: str | None = None
+    hang_s: float = 0.0
+
+
+@dataclass
+class FakeConnector:
+    """Start with `await fake.start()`; `fake.url` is the serviceUrl to put in activities."""
+
+    calls: list[Call] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    members: dict[str, dict] = field(default_factory=dict)
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        self._ids = itertools.count(1_700_000_000_001)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def fail_next(self, status: int, *, times: int = 1, retry_after: str | None = None) -> None:
+        """Answer the next `times` calls with `status`."""
+        self.faults.extend(Fault(status, retry_after) for _ in range(times))
+
+    def hang_next(self, seconds: float, *, times: int = 1) -> None:
+        """Hold the next calls for `seconds` before answering normally (a slow service)."""
+        self.faults.extend(Fault(0, hang_s=seconds) for _ in range(times))
+
+    def of_kind(self, kind: str) -> list[Call]:
+        """Successful calls of one kind, in arrival order."""
+        return [c for c in self.calls if c.kind == kind and c.answered < 300]
+
+    @property
+    def delivered(self) -> list[Call]:
+        """Every call that was answered with success."""
+        return [c for c in self.calls if c.answered < 300]
+
+    async def wait_for(self, count: int, *, kind: str | None = None, timeout: float = 10) -> list[Call]:
+        """Wait until `count` successful calls (of `kind`) arrived; fail the test otherwise."""
+
+        def matching() -> list[Call]:
+            return self.of_kind(kind) if kind else self.delivered
+
+        async with self._changed:
+            try:
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: len(matching()) >= count), timeout
+                )
+            except asyncio.TimeoutError:
+                raise AssertionError(
+                    f"expected {count} {kind or ''} calls, got {[(c.method, c.path, c.answered) for c in self.calls]}"
+                ) from None
+        return matching()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.json() if request.can_read_body else None
+        conversation_id, activity_id = _ids_from(request.path)
+        call = Call(request.method, request.path, body, dict(request.headers),
+                    conversation_id, activity_id)
+        response = await self._answer(call)
+        call.answered = response.status
+        self.calls.append(call)
+        async with self._changed:
+            self._changed.notify_all()
+        return response
+
+    async def _answer(self, call: Call) -> web.Response:
+        if self.faults:
+            fault = self.faults.pop(0)
+            if fault.hang_s:
+                await asyncio.sleep(fault.hang_s)
+            else:
+                headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                return web.json_response(
+                    {"error": {"code": "Fault", "message": "injected"}},
+                    status=fault.status, headers=headers,
+                )
+        new_id = str(next(self._ids))
+        kind = call.kind
+        if kind == "create_conversation":
+            channel = ((call.body or {}).get("channelData") or {}).get("channel") or {}
+            if channel.get("id"):
+                return web.json_response(
+                    {"id": f"{channel['id']};messageid={new_id}", "activityId": new_id}, status=201
+                )
+            return web.json_response({"id": f"a:1on1-{new_id}"}, status=201)
+        if kind == "get_member":
+            member = self.members.get(call.path.rsplit("/", 1)[1])
+            if member is None:
+                return web.json_response({"error": {"code": "MemberNotFoundInConversation"}},
+                                         status=404)
+            return web.json_response(member)
+        if kind == "delete":
+            return web.Response(status=200)
+        if kind == "update":
+            return web.json_response({"id": call.activity_id})
+        return web.json_response({"id": new_id}, status=201)
+
+
+def _ids_from(path: str) -> tuple[str | None, str | None]:
+    parts = path.split("/")
+    # /v3/conversations/{conversation}/activities/{activity}
+    conversation = parts[3] if len(parts) > 3 else None
+    activity = parts[5] if len(parts) > 5 and parts[4] == "activities" else None
+    return conversation, activity

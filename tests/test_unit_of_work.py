@@ -1,0 +1,59 @@
+"""One command, one transaction; an activity changes state at most once."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.store.models import OutboxMessage, OutboxOperation, ProcessedActivity
+from bot.store.unit_of_work import AlreadyProcessed, UnitOfWork, activity_key
+
+
+async def _command(key: str, text: str) -> None:
+    async with UnitOfWork(activity_key=key) as uow:
+        await uow.enqueue(operation=OutboxOperation.SEND, service_url="http://127.0.0.1:1/",
+                          conversation_id="a:1", payload={"text": text})
+
+
+async def test_the_same_activity_twice_changes_state_once(db):
+    key = activity_key("19:c@thread.tacv2;messageid=1", "1764000000001")
+
+    await _command(key, "first delivery")
+    with pytest.raises(AlreadyProcessed):
+        await _command(key, "redelivery")
+
+    assert [m.payload["text"] for m in await OutboxMessage.all()] == ["first delivery"]
+    assert await ProcessedActivity.filter(key=key).count() == 1
+
+
+async def test_a_failed_command_does_not_mark_its_activity_processed(db):
+    key = activity_key("a:1", "1764000000002")
+
+    with pytest.raises(ValueError):
+        async with UnitOfWork(activity_key=key) as uow:
+            await uow.enqueue(operation=OutboxOperation.SEND, service_url="http://x/",
+                              conversation_id="a:1", payload={})
+            raise ValueError("validation failed half way")
+
+    assert await ProcessedActivity.all().count() == 0
+    assert await OutboxMessage.all().count() == 0
+    await _command(key, "retry succeeds")
+    assert await OutboxMessage.all().count() == 1
+
+
+async def test_commit_wakes_the_dispatcher_only_when_something_was_enqueued(db):
+    woken: list[bool] = []
+
+    async with UnitOfWork(on_commit=lambda: woken.append(True)):
+        pass
+    async with UnitOfWork(on_commit=lambda: woken.append(True)) as uow:
+        await uow.enqueue(operation=OutboxOperation.SEND, service_url="http://x/",
+                          conversation_id="a:1", payload={})
+
+    assert woken == [True]
+
+
+def test_activity_keys_differ_per_conversation_and_are_fixed_length():
+    a = activity_key("conv-1", "1")
+    b = activity_key("conv-2", "1")
+    assert a != b
+    assert len(a) == len(b) == 64
