@@ -135,4 +135,8 @@ def note(rounds: ServerRounds, text: str, child: Child | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        say("interrupted; every child process was stopped")
+        sys.exit(130)

@@ -33,9 +33,16 @@ class SigningKey:
 class SigningKeys:
     """Cache of the keys published at one OpenID metadata URL."""
 
-    def __init__(self, session: aiohttp.ClientSession, metadata_url: str) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        metadata_url: str,
+        *,
+        min_refetch_s: float = _MIN_REFETCH_S,
+    ) -> None:
         self._session = session
         self._metadata_url = metadata_url
+        self._min_refetch_s = min_refetch_s
         self._keys: dict[str, SigningKey] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
@@ -48,7 +55,7 @@ class SigningKeys:
         elif time.monotonic() - self._fetched_at > _REFRESH_AFTER_S:
             self._refresh_in_background()
         key = self._keys.get(kid)
-        if key is None and time.monotonic() - self._fetched_at > _MIN_REFETCH_S:
+        if key is None and time.monotonic() - self._fetched_at >= self._min_refetch_s:
             await self._refresh(force=True)
             key = self._keys.get(kid)
         return key
