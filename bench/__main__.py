@@ -76,22 +76,29 @@ def run_bench(names: list[str], children: Children, *, work_dir: Path,
         check_probe(server, connector, results[name])
     for index in range(args.rounds):
         for name, server in running.items():
-            if not server.child.alive():
-                note(results[name], f"exited with {server.child.popen.returncode}",
-                     server.child)
-                continue
             say(f"round {index + 1}/{args.rounds}: {name} ...")
-            result = measure(server, connector, children, concurrency=args.concurrency,
-                             duration=args.duration, warmup=args.warmup)
-            results[name].rounds.append(result)
-            say(f"  {result.load.requests_per_s:,.0f} req/s, p50 {result.load.p50_ms:.1f} ms,"
-                f" p99 {result.load.p99_ms:.1f} ms, {result.load.errors} errors, "
-                f"{result.replies:,} replies / {result.load.ok_total:,} answered")
-            for sample in result.load.error_samples:
-                note(results[name], f"error sample: {sample}")
+            run_round(server, connector, children, results[name], args=args)
     for name, server in running.items():
         scan_log(server.child, results[name])
     return list(results.values())
+
+
+def run_round(server: Server, connector: Server, children: Children, rounds: ServerRounds,
+              *, args: argparse.Namespace) -> None:
+    """Measure `server` once and add the result (or why there is none) to `rounds`."""
+    if not server.child.alive():
+        note(rounds, f"exited with {server.child.popen.returncode}", server.child)
+        return
+    result = measure(server, connector, children, concurrency=args.concurrency,
+                     duration=args.duration, warmup=args.warmup)
+    rounds.rounds.append(result)
+    load = result.load
+    say(f"  {load.requests_per_s:,.0f} req/s, p50 {load.p50_ms:.1f} ms, "
+        f"p99 {load.p99_ms:.1f} ms, {load.errors} errors, {result.replies:,} replies / "
+        f"{load.ok_total:,} answered, server {result.server_cpu_us_per_request:,.0f} µs "
+        f"CPU/req, load gen {result.load_cpu_share:.0%} CPU")
+    for sample in load.error_samples:
+        note(rounds, f"error sample: {sample}")
 
 
 def start_servers(names: list[str], children: Children, *, work_dir: Path,

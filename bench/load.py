@@ -16,7 +16,7 @@ import math
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from time import perf_counter
+from time import perf_counter, process_time
 
 import aiohttp
 
@@ -59,6 +59,8 @@ class LoadResult:
     errors: int
     ok_total: int
     measured: int
+    cpu_s: float
+    wall_s: float
     error_samples: list[str]
 
 
@@ -104,6 +106,7 @@ async def run_load(*, url: str, service_url: str, concurrency: int, duration: fl
     body_for = body_factory(service_url=service_url)
     counter = itertools.count()
     prefix = uuid.uuid4().hex[:12]
+    cpu_start = process_time()
     now = perf_counter()
     window = Window(start=now + warmup, end=now + warmup + duration)
     tally = Tally()
@@ -115,11 +118,13 @@ async def run_load(*, url: str, service_url: str, concurrency: int, duration: fl
                    next_id=lambda: f"{prefix}-{next(counter)}", window=window, tally=tally)
             for _ in range(concurrency)
         ))
+    cpu_s, wall_s = process_time() - cpu_start, perf_counter() - now
     latencies = sorted(tally.latencies)
     return LoadResult(
         requests_per_s=len(latencies) / duration,
         p50_ms=percentile(latencies, 0.50) * 1000, p99_ms=percentile(latencies, 0.99) * 1000,
         errors=tally.errors, ok_total=tally.ok_total, measured=len(latencies),
+        cpu_s=cpu_s, wall_s=wall_s,
         error_samples=tally.error_samples,
     )
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.load import LoadResult
 from bench.message import channel_message
-from bench.processes import Children, get_json
+from bench.processes import Children, cpu_seconds, get_json
 from bench.servers import REPO_ROOT, Server
 
 
@@ -27,6 +27,17 @@ class RoundResult:
 
     load: LoadResult
     replies: int
+    server_cpu_s: float
+
+    @property
+    def server_cpu_us_per_request(self) -> float:
+        """What one answered request cost the server, in CPU microseconds."""
+        return self.server_cpu_s / max(self.load.ok_total, 1) * 1e6
+
+    @property
+    def load_cpu_share(self) -> float:
+        """How busy the load generator was (1.0 = one full core): near 1 means it limits."""
+        return self.load.cpu_s / max(self.load.wall_s, 1e-9)
 
     @property
     def replies_complete(self) -> bool:
@@ -84,6 +95,7 @@ def measure(server: Server, connector: Server, children: Children, *, concurrenc
             duration: float, warmup: float) -> RoundResult:
     """Run the load generator once against `server` and count the replies it caused."""
     before = reply_count(connector)
+    cpu_before = cpu_seconds(server.child.pid)
     argv = [sys.executable, "-m", "bench.load", "--url", server.messages_url,
             "--service-url", f"{connector.base_url}/", "--concurrency", str(concurrency),
             "--duration", str(duration), "--warmup", str(warmup)]
@@ -95,7 +107,9 @@ def measure(server: Server, connector: Server, children: Children, *, concurrenc
     lines = load.out_path.read_text().splitlines()
     load.out_path.unlink()  # the next round's generator writes a fresh result
     result = LoadResult(**json.loads(lines[-1]))
-    return RoundResult(load=result, replies=settled_replies(connector, before, result.ok_total))
+    replies = settled_replies(connector, before, result.ok_total)
+    return RoundResult(load=result, replies=replies,
+                       server_cpu_s=cpu_seconds(server.child.pid) - cpu_before)
 
 
 def settled_replies(connector: Server, before: int, expected: int, *, wait: float = 2.0) -> int:

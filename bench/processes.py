@@ -115,6 +115,13 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         pass
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # After the command name: state is field 3, utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def get_json(url: str, *, timeout: float = 5.0) -> Any:
     """GET a JSON document from a loopback server."""
     with urllib.request.urlopen(url, timeout=timeout) as response:

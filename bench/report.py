@@ -91,8 +91,9 @@ def ratio_lines(servers: list[ServerRounds]) -> list[str]:
 
 def rounds_table(servers: list[ServerRounds]) -> str:
     """Every round, in the order it ran, so a noisy round is visible."""
-    lines = ["| round | server | req/s | p50 ms | p99 ms | errors | replies / answered |",
-             "|---:|---|---:|---:|---:|---:|---|"]
+    lines = ["| round | server | req/s | p50 ms | p99 ms | errors | replies / answered "
+             "| server CPU µs/req | load gen CPU |",
+             "|---:|---|---:|---:|---:|---:|---|---:|---:|"]
     count = max((len(s.rounds) for s in servers), default=0)
     for index in range(count):
         for s in servers:
@@ -100,7 +101,8 @@ def rounds_table(servers: list[ServerRounds]) -> str:
                 r = s.rounds[index]
                 lines.append(f"| {index + 1} | {s.name} | {r.load.requests_per_s:,.0f} | "
                              f"{r.load.p50_ms:.1f} | {r.load.p99_ms:.1f} | {r.load.errors} | "
-                             f"{r.replies:,} / {r.load.ok_total:,} |")
+                             f"{r.replies:,} / {r.load.ok_total:,} | "
+                             f"{r.server_cpu_us_per_request:,.0f} | {r.load_cpu_share:.0%} |")
     return "\n".join(lines)
 
 
@@ -130,7 +132,11 @@ def results_file(servers: list[ServerRounds], run: RunSettings) -> str:
              "Medians of the rounds; errors (non-2xx or failed requests, warm-up included) "
              "and replies are totals over all rounds. Replies are counted on the fake "
              "connector and must be at least the number of answered requests.", "",
-             results_markdown(servers), "", "## Rounds", "", rounds_table(servers)]
+             results_markdown(servers), "", "## Rounds", "",
+             "Server CPU is the server process's CPU time over the whole load run divided "
+             "by the requests it answered. A load generator near 100% of a core is what "
+             "limits the fastest server: its figure is then a lower bound of the floor.", "",
+             rounds_table(servers)]
     notes = notes_lines(servers)
     if notes:
         parts += ["", "## Notes", "", *notes]

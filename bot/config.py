@@ -54,11 +54,25 @@ class Settings(BaseSettings):
     zoom_client_secret: SecretStr = Field(
         SecretStr(""), validation_alias=_env("ZOOM_CLIENT_SECRET", "zoom_client_secret")
     )
+    zoom_api_base_url: str = Field(
+        "https://api.zoom.us/v2", validation_alias=_env("ZOOM_API_BASE_URL", "zoom_api_base_url")
+    )
+    zoom_oauth_url: str = Field(
+        "https://zoom.us/oauth/token", validation_alias=_env("ZOOM_OAUTH_URL", "zoom_oauth_url")
+    )
+    zoom_host_user: str = Field("me", validation_alias=_env("ZOOM_HOST_USER", "zoom_host_user"))
     google_service_account_file: str = Field(
         "", validation_alias=_env("GOOGLE_SERVICE_ACCOUNT_FILE", "google_service_account_file")
     )
     google_delegated_user: str = Field(
         "", validation_alias=_env("GOOGLE_DELEGATED_USER", "google_delegated_user")
+    )
+    google_api_endpoint: str = Field(
+        "", validation_alias=_env("GOOGLE_API_ENDPOINT", "google_api_endpoint")
+    )
+    video_fallback: str = Field("", validation_alias=_env("VIDEO_FALLBACK", "video_fallback"))
+    video_timeout_s: float = Field(
+        15.0, validation_alias=_env("VIDEO_TIMEOUT_SECONDS", "video_timeout_s")
     )
     jitsi_base_url: str = Field(
         "https://meet.jit.si", validation_alias=_env("JITSI_BASE_URL", "jitsi_base_url")
@@ -118,6 +132,18 @@ class Settings(BaseSettings):
         if self.google_service_account_file:
             return "meet"
         return "jitsi"
+
+    @property
+    def video_chain(self) -> list[str]:
+        """Providers to try in order: the configured one, then the fallbacks (default Jitsi)."""
+        if self.effective_video_provider == "none":
+            return []
+        chain = [self.effective_video_provider]
+        listed = [p.strip() for p in self.video_fallback.split(",") if p.strip()]
+        for name in listed or ["jitsi"]:
+            if name not in chain and name != "none":
+                chain.append(name)
+        return chain
 
     @property
     def base_url(self) -> str:
