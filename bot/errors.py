@@ -66,4 +66,12 @@ class ConnectorError(BotError):
 
 
 class BridgeError(BotError):
-    """A video provider could not create a room."""
+    """A video provider could not create a room; `retryable` for timeouts, 429 and 5xx.
+
+    The message must never contain a credential: it is shown in the incident thread.
+    """
+
+    def __init__(self, message: str, *, provider: str, retryable: bool = True):
+        super().__init__(message)
+        self.provider = provider
+        self.retryable = retryable
