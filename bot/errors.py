@@ -61,8 +61,8 @@ class ConnectorError(BotError):
 
     @property
     def retryable(self) -> bool:
-        """Throttling, server errors and network failures are worth another try."""
-        return self.status in (0, 408, 412, 429) or self.status >= 500
+        """Throttling, server errors, network failures and "too early" are worth another try."""
+        return self.status in (0, 408, 412, 425, 429) or self.status >= 500
 
 
 class BridgeError(BotError):

@@ -56,6 +56,11 @@ class OutboxMessage(Model):
     ordering_key = fields.CharField(max_length=512, db_index=True)
     # Optional name, so that a feature can find what a message produced (a card's id).
     name = fields.CharField(max_length=255, null=True, unique=True)
+    # The named message whose answer fills in a missing conversation or activity id
+    # (a reply into a thread that the outbox has not created yet).
+    after = fields.CharField(max_length=255, null=True)
+    # A newer message with the same key replaces this one while it is unsent (card updates).
+    coalesce_key = fields.CharField(max_length=255, null=True, db_index=True)
     status = fields.CharEnumField(OutboxStatus, max_length=16, default=OutboxStatus.PENDING)
     attempts = fields.IntField(default=0)
     due_ms = fields.BigIntField(db_index=True)

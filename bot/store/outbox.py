@@ -34,9 +34,19 @@ async def enqueue(
     payload: dict[str, Any] | None = None,
     name: str | None = None,
     ordering_key: str | None = None,
+    after: str | None = None,
+    coalesce_key: str | None = None,
 ) -> OutboxMessage:
-    """Store one connector call inside the caller's transaction."""
+    """Store one connector call inside the caller's transaction.
+
+    `after` names an earlier message whose answer supplies a missing conversation id or
+    activity id; give both the same ordering key so the earlier one is sent first.
+    """
     key = ordering_key or conversation_id or service_url
+    if coalesce_key is not None:
+        await OutboxMessage.filter(
+            coalesce_key=coalesce_key, status=OutboxStatus.PENDING
+        ).using_db(conn).delete()
     return await OutboxMessage.create(
         operation=operation,
         service_url=service_url,
@@ -45,6 +55,8 @@ async def enqueue(
         payload=payload,
         name=name,
         ordering_key=key,
+        after=after,
+        coalesce_key=coalesce_key,
         due_ms=now_ms(),
         using_db=conn,
     )
@@ -130,6 +142,17 @@ def backoff_s(attempts: int) -> float:
     """Exponential backoff with full jitter: 1 s, 2 s, 4 s ... capped at five minutes."""
     ceiling = min(_BACKOFF_CAP_S, 2.0 ** (attempts - 1))
     return random.uniform(ceiling / 2, ceiling)
+
+
+async def result_of(name: str) -> dict[str, Any] | None:
+    """What the connector answered to the named message, once it was sent."""
+    row = await OutboxMessage.filter(name=name, status=OutboxStatus.SENT).first()
+    return row.result if row is not None else None
+
+
+async def has_failed(name: str) -> bool:
+    """True when the named message was given up on."""
+    return await OutboxMessage.filter(name=name, status=OutboxStatus.FAILED).exists()
 
 
 async def depth() -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 
 from bot.errors import ConnectorError
 from bot.store import outbox as store
@@ -17,14 +18,23 @@ from bot.teams.connector import ConnectorClient
 
 log = logging.getLogger(__name__)
 
+# Told about every delivered message, e.g. to record the id of a thread the bot created.
+SentHook = Callable[[OutboxMessage, dict], Awaitable[None]]
+
 
 class OutboxDispatcher:
     """Background sender; `wake()` after a commit makes delivery immediate."""
 
     def __init__(
-        self, connector: ConnectorClient, *, poll_interval_s: float = 1.0, batch: int = 50
+        self,
+        connector: ConnectorClient,
+        *,
+        poll_interval_s: float = 1.0,
+        batch: int = 50,
+        on_sent: SentHook | None = None,
     ) -> None:
         self._connector = connector
+        self._on_sent = on_sent
         self._poll = poll_interval_s
         self._batch = batch
         self._wake = asyncio.Event()
@@ -77,6 +87,7 @@ class OutboxDispatcher:
 
     async def _send(self, row: OutboxMessage) -> bool:
         try:
+            await self._fill_from_predecessor(row)
             result = await self._call(row)
         except ConnectorError as exc:
             retrying = await store.mark_failed_attempt(
@@ -88,7 +99,26 @@ class OutboxDispatcher:
             return False
         await store.mark_sent(row, result)
         self.delivered += 1
+        if self._on_sent is not None:
+            try:
+                await self._on_sent(row, result)
+            except Exception:  # noqa: BLE001 - delivery happened; the hook's failure is logged
+                log.exception("after-send hook failed for outbox %s (%s)", row.id, row.name)
         return True
+
+    async def _fill_from_predecessor(self, row: OutboxMessage) -> None:
+        if not row.after or (row.conversation_id and row.activity_id):
+            return
+        result = await store.result_of(row.after)
+        if result is None:
+            if await store.has_failed(row.after):
+                # The predecessor failed for good: this message has nowhere to go.
+                raise ConnectorError(f"{row.after} was never delivered", status=410)
+            raise ConnectorError(f"{row.after} is not delivered yet", status=425)
+        # A created channel thread answers {"id": "<channel>;messageid=N", "activityId": "N"}.
+        row.conversation_id = row.conversation_id or result.get("id")
+        if row.operation in (OutboxOperation.REPLY, OutboxOperation.UPDATE, OutboxOperation.DELETE):
+            row.activity_id = row.activity_id or result.get("activityId") or result.get("id")
 
     async def _call(self, row: OutboxMessage) -> dict:
         c, op = self._connector, row.operation

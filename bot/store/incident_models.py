@@ -1,0 +1,244 @@
+"""Tables of the incident domain: incidents, roles, handovers, the timeline and its parts.
+
+Model docstrings become table comments, and the SQLite migration runner splits SQL on
+semicolons and breaks on quotes: keep both out of model docstrings.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class TeamSettings(Model):
+    """Per team settings, set from Teams with the setup command."""
+
+    id = fields.IntField(primary_key=True)
+    tenant_id = fields.CharField(max_length=64)
+    team_id = fields.CharField(max_length=256)
+    service_url = fields.CharField(max_length=512)
+    incidents_channel_id = fields.CharField(max_length=256, null=True)
+    stakeholder_channel_id = fields.CharField(max_length=256, null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "team_settings"
+        unique_together = (("tenant_id", "team_id"),)
+
+
+class IncidentCounter(Model):
+    """The last incident number given out in a tenant."""
+
+    tenant_id = fields.CharField(max_length=64, primary_key=True)
+    last_number = fields.IntField(default=0)
+
+    class Meta:
+        table = "incident_counter"
+
+
+class IncidentStatus(str, Enum):
+    INVESTIGATING = "investigating"
+    MITIGATED = "mitigated"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class ReviewState(str, Enum):
+    PENDING = "pending"
+    DONE = "done"
+    WAIVED = "waived"
+
+
+class Incident(Model):
+    """One incident, with its current roles and where its thread lives."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant_id = fields.CharField(max_length=64)
+    number = fields.IntField()
+    title = fields.CharField(max_length=200)
+    description = fields.TextField(null=True)
+    affected = fields.TextField(null=True)
+    impact = fields.TextField(null=True)
+    severity = fields.SmallIntField()
+    status = fields.CharEnumField(IncidentStatus, max_length=16,
+                                  default=IncidentStatus.INVESTIGATING)
+    review_state = fields.CharEnumField(ReviewState, max_length=16, default=ReviewState.PENDING)
+    declared_at = fields.DatetimeField()
+    mitigated_at = fields.DatetimeField(null=True)
+    resolved_at = fields.DatetimeField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+    declared_by_id = fields.CharField(max_length=256)
+    declared_by_name = fields.CharField(max_length=256)
+    investigator_id = fields.CharField(max_length=256, null=True)
+    investigator_name = fields.CharField(max_length=256, null=True)
+    investigator_aad = fields.CharField(max_length=64, null=True)
+    commander_id = fields.CharField(max_length=256, null=True)
+    commander_name = fields.CharField(max_length=256, null=True)
+    commander_aad = fields.CharField(max_length=64, null=True)
+    service_url = fields.CharField(max_length=512)
+    team_id = fields.CharField(max_length=256, null=True)
+    channel_id = fields.CharField(max_length=256)
+    thread_id = fields.CharField(max_length=512, null=True, db_index=True)
+    card_activity_id = fields.CharField(max_length=256, null=True)
+    last_update = fields.TextField(null=True)
+    last_update_at = fields.DatetimeField(null=True)
+    room_provider = fields.CharField(max_length=16, null=True)
+    room_url = fields.CharField(max_length=1024, null=True)
+    room_note = fields.CharField(max_length=512, null=True)
+
+    class Meta:
+        table = "incident"
+        unique_together = (("tenant_id", "number"),)
+        indexes = (("tenant_id", "status"),)
+
+
+class Participant(Model):
+    """Someone helping with an incident: an extra investigator."""
+
+    id = fields.BigIntField(primary_key=True)
+    incident = fields.ForeignKeyField("bot.Incident", related_name="participants")
+    person_id = fields.CharField(max_length=256)
+    name = fields.CharField(max_length=256)
+    aad_object_id = fields.CharField(max_length=64, null=True)
+    role = fields.CharField(max_length=32)
+    added_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "participant"
+        unique_together = (("incident", "person_id", "role"),)
+
+
+class HandoverStatus(str, Enum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+
+
+class Handover(Model):
+    """A request for someone to take a role, which only they can accept or decline."""
+
+    id = fields.BigIntField(primary_key=True)
+    incident = fields.ForeignKeyField("bot.Incident", related_name="handovers")
+    role = fields.CharField(max_length=32)
+    to_id = fields.CharField(max_length=256)
+    to_name = fields.CharField(max_length=256)
+    to_aad = fields.CharField(max_length=64, null=True)
+    from_id = fields.CharField(max_length=256, null=True)
+    from_name = fields.CharField(max_length=256, null=True)
+    requested_by_id = fields.CharField(max_length=256)
+    requested_by_name = fields.CharField(max_length=256)
+    status = fields.CharEnumField(HandoverStatus, max_length=16, default=HandoverStatus.PENDING)
+    requested_at = fields.DatetimeField()
+    answered_at = fields.DatetimeField(null=True)
+    card_activity_id = fields.CharField(max_length=256, null=True)
+
+    class Meta:
+        table = "handover"
+        indexes = (("incident_id", "role", "status"),)
+
+
+class CommandeerStatus(str, Enum):
+    PENDING = "pending"
+    JOINING = "joining"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+
+
+class Commandeer(Model):
+    """Someone pulled into an incident by the Commander, and what they answered."""
+
+    id = fields.BigIntField(primary_key=True)
+    incident = fields.ForeignKeyField("bot.Incident", related_name="commandeers")
+    person_id = fields.CharField(max_length=256)
+    name = fields.CharField(max_length=256)
+    aad_object_id = fields.CharField(max_length=64, null=True)
+    why = fields.TextField(null=True)
+    requested_by_id = fields.CharField(max_length=256)
+    requested_by_name = fields.CharField(max_length=256)
+    status = fields.CharEnumField(CommandeerStatus, max_length=16,
+                                  default=CommandeerStatus.PENDING)
+    requested_at = fields.DatetimeField()
+    answered_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "commandeer"
+
+
+class TimelineEvent(Model):
+    """Something that happened in an incident, who did it and when."""
+
+    id = fields.BigIntField(primary_key=True)
+    incident = fields.ForeignKeyField("bot.Incident", related_name="timeline")
+    at = fields.DatetimeField()
+    kind = fields.CharField(max_length=32)
+    actor_id = fields.CharField(max_length=256, null=True)
+    actor_name = fields.CharField(max_length=256, null=True)
+    text = fields.TextField()
+    data = fields.JSONField(null=True)
+
+    class Meta:
+        table = "timeline_event"
+        indexes = (("incident_id", "at"),)
+
+
+class ItemStatus(str, Enum):
+    OPEN = "open"
+    CONFIRMED = "confirmed"
+    DISPROVED = "disproved"
+    DONE = "done"
+
+
+class Hypothesis(Model):
+    """A possible root cause, open until confirmed or disproved."""
+
+    id = fields.BigIntField(primary_key=True)
+    incident = fields.ForeignKeyField("bot.Incident", related_name="hypotheses")
+    number = fields.IntField()
+    text = fields.TextField()
+    status = fields.CharEnumField(ItemStatus, max_length=16, default=ItemStatus.OPEN)
+    author_id = fields.CharField(max_length=256)
+    author_name = fields.CharField(max_length=256)
+    created_at = fields.DatetimeField()
+    resolved_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "hypothesis"
+        unique_together = (("incident", "number"),)
+
+
+class Task(Model):
+    """A piece of work someone was given during the incident."""
+
+    id = fields.BigIntField(primary_key=True)
+    incident = fields.ForeignKeyField("bot.Incident", related_name="tasks")
+    number = fields.IntField()
+    text = fields.TextField()
+    assignee_id = fields.CharField(max_length=256, null=True)
+    assignee_name = fields.CharField(max_length=256, null=True)
+    status = fields.CharEnumField(ItemStatus, max_length=16, default=ItemStatus.OPEN)
+    created_by_id = fields.CharField(max_length=256)
+    created_by_name = fields.CharField(max_length=256)
+    created_at = fields.DatetimeField()
+    done_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "task"
+        unique_together = (("incident", "number"),)
+
+
+class DirectConversation(Model):
+    """The 1 to 1 chat between the bot and a person, once it exists."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant_id = fields.CharField(max_length=64)
+    user_id = fields.CharField(max_length=256)
+    conversation_id = fields.CharField(max_length=512)
+    service_url = fields.CharField(max_length=512)
+
+    class Meta:
+        table = "direct_conversation"
+        unique_together = (("tenant_id", "user_id"),)
