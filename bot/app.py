@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass, field
 
@@ -61,6 +62,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
         await open_database(settings.database_url)
         runtime = await _start_runtime(settings)
         app[RUNTIME] = runtime
+        _tune_garbage_collector()
         try:
             yield
         finally:
@@ -71,6 +73,16 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
 
     app.cleanup_ctx.append(lifecycle)
     return app
+
+
+def _tune_garbage_collector() -> None:
+    """Every turn allocates thousands of short-lived objects (msrest models, dicts). With
+    the default thresholds, `help` under load (bench/) had a p99 of 44 ms; freezing what is
+    alive after start-up and collecting the young generation less often gave 18 ms and 9%
+    more throughput. Cycles are still collected."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
 
 
 async def _start_runtime(settings: Settings) -> Runtime:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import json
 import time
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import orjson
 from yarl import URL
 
 from bot.errors import ConnectorError
@@ -92,13 +92,14 @@ class ConnectorClient:
         self, method: str, service_url: str, path: str, body: dict | None
     ) -> dict[str, Any]:
         url = URL(service_url.rstrip("/") + "/" + path, encoded=True)
-        headers = {}
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        data = orjson.dumps(body) if body is not None else None
         authorization = await self._tokens.authorization()
         if authorization:
             headers["Authorization"] = authorization
         try:
             async with self._session.request(
-                method, url, json=body, headers=headers, timeout=self._timeout
+                method, url, data=data, headers=headers, timeout=self._timeout
             ) as resp:
                 if resp.status == 401:
                     self._tokens.invalidate()
@@ -109,11 +110,11 @@ class ConnectorClient:
                         status=resp.status,
                         retry_after=_retry_after(resp.headers.get("Retry-After")),
                     )
-                text = await resp.text()
+                raw = await resp.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise ConnectorError(f"{method} connector unreachable: {type(exc).__name__}") from exc
         try:
-            data = json.loads(text) if text.strip() else {}
-        except ValueError:
+            answer = orjson.loads(raw) if raw.strip() else {}
+        except orjson.JSONDecodeError:
             return {}
-        return data if isinstance(data, dict) else {}
+        return answer if isinstance(answer, dict) else {}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING
 
+import orjson
 from aiohttp import web
 
 from bot.errors import AuthError, BadActivityError, TenantNotAllowedError
@@ -27,8 +27,8 @@ async def post_messages(request: web.Request) -> web.Response:
     if request.content_type != "application/json":
         return problem(415, "Content-Type must be application/json")
     try:
-        data = validate_activity(json.loads(await request.read()))
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = validate_activity(orjson.loads(await request.read()))
+    except orjson.JSONDecodeError as exc:
         return problem(400, f"body is not JSON: {type(exc).__name__}")
     except BadActivityError as exc:
         return problem(400, str(exc))
@@ -72,4 +72,4 @@ def _answer(answer: tuple[int, object] | None) -> web.Response:
     status, body = answer
     if body is None:
         return web.Response(status=status)
-    return web.json_response(body, status=status)
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
