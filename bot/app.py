@@ -18,7 +18,11 @@ from bot.teams.adapter import TeamsAdapter
 from bot.teams.app_token import AppTokenProvider
 from bot.teams.auth import BotFrameworkAuth
 from bot.teams.connector import ConnectorClient
-from bot.teams.handler import IncidentBot
+from bot.incidents.context import Policy
+from bot.teams.deliveries import record_delivery
+from bot.teams.incident_bot import IncidentBot
+from bot.teams.render import Renderer
+from bot.teams.timers import register_timers
 from bot.teams.outbox import OutboxDispatcher
 from bot.teams.signing_keys import SigningKeys
 from bot.web import RUNTIME
@@ -91,7 +95,21 @@ async def _start_runtime(settings: Settings) -> Runtime:
         timeout=aiohttp.ClientTimeout(total=15),
     )
     connector = ConnectorClient(session, AppTokenProvider(settings, session))
-    dispatcher = OutboxDispatcher(connector)
+    dispatcher = OutboxDispatcher(connector, on_sent=record_delivery)
+    jobs = JobRunner()
+
+    def wake() -> None:
+        dispatcher.wake()
+        jobs.wake()
+
+    policy = Policy(
+        handover_timeout_s=settings.handover_timeout_minutes * 60,
+        commandeer_timeout_s=settings.commandeer_timeout_minutes * 60,
+        checkin_interval_s=settings.checkin_interval_minutes * 60,
+        admin_ids=settings.admins,
+    )
+    renderer = Renderer(bot_id=f"28:{settings.app_id}" if settings.app_id else "28:incident-bot")
+    register_timers(jobs, renderer=renderer, policy=policy, wake=wake)
 
     async def defer(**fields) -> None:  # type: ignore[no-untyped-def]
         async with UnitOfWork(on_commit=dispatcher.wake) as uow:
@@ -105,9 +123,9 @@ async def _start_runtime(settings: Settings) -> Runtime:
         session=session,
         connector=connector,
         adapter=TeamsAdapter(connector, defer=defer),
-        bot=IncidentBot(),
+        bot=IncidentBot(renderer=renderer, policy=policy, wake=wake),
         dispatcher=dispatcher,
-        jobs=JobRunner(),
+        jobs=jobs,
         auth=auth,
     )
     dispatcher.start()

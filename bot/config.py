@@ -92,6 +92,17 @@ class Settings(BaseSettings):
         "", validation_alias=_env("PUBLIC_BASE_URL", "public_base_url")
     )
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL", "log_level"))
+    admin_user_ids: str = Field("", validation_alias=_env("ADMIN_USER_IDS", "admin_user_ids"))
+    handover_timeout_minutes: int = Field(
+        15, ge=1, validation_alias=_env("HANDOVER_TIMEOUT_MINUTES", "handover_timeout_minutes")
+    )
+    commandeer_timeout_minutes: int = Field(
+        10, ge=1,
+        validation_alias=_env("COMMANDEER_TIMEOUT_MINUTES", "commandeer_timeout_minutes"),
+    )
+    checkin_interval_minutes: int = Field(
+        60, ge=1, validation_alias=_env("CHECKIN_INTERVAL_MINUTES", "checkin_interval_minutes")
+    )
 
     @property
     def mode(self) -> Mode:
@@ -149,6 +160,11 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """Where people reach the bot's own pages."""
         return self.public_base_url or f"http://{self.listen_host}:{self.port}"
+
+    @property
+    def admins(self) -> frozenset[str]:
+        """Teams ids or Entra object ids that may act on any incident."""
+        return frozenset(a.strip() for a in self.admin_user_ids.split(",") if a.strip())
 
     def secrets(self) -> list[str]:
         """Every configured secret, so logs and messages can be checked for leaks."""

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot.teams.handler import IncidentBot
+from bot.teams.incident_bot import IncidentBot
 from tests.fakes import activities as teams
 
 

@@ -144,15 +144,9 @@ def backoff_s(attempts: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-async def result_of(name: str) -> dict[str, Any] | None:
-    """What the connector answered to the named message, once it was sent."""
-    row = await OutboxMessage.filter(name=name, status=OutboxStatus.SENT).first()
-    return row.result if row is not None else None
-
-
-async def has_failed(name: str) -> bool:
-    """True when the named message was given up on."""
-    return await OutboxMessage.filter(name=name, status=OutboxStatus.FAILED).exists()
+async def named(name: str) -> OutboxMessage | None:
+    """The message enqueued under `name`, whatever its state."""
+    return await OutboxMessage.filter(name=name).first()
 
 
 async def depth() -> int:

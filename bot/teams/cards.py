@@ -45,3 +45,34 @@ def help_card(commands: Iterable[tuple[str, str]], *, intro: str) -> Card:
             {"type": "FactSet", "facts": facts},
         ]
     )
+
+
+def execute(title: str, verb: str, data: dict[str, Any], *, style: str | None = None) -> dict:
+    """A button: Action.Execute for current Teams, Action.Submit for clients without it.
+
+    Both carry the verb in their data so either path reaches the same handler.
+    """
+    payload = {"verb": verb, **data}
+    action: dict[str, Any] = {
+        "type": "Action.Execute", "title": title, "verb": verb, "data": payload,
+        "fallback": {"type": "Action.Submit", "title": title, "data": payload},
+    }
+    if style:
+        action["style"] = style
+    return action
+
+
+def facts(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """A FactSet of title/value rows."""
+    return {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in pairs]}
+
+
+def with_mentions(result: Card, people: Iterable[Any]) -> Card:
+    """Make `<at>Name</at>` in the card's text notify those people (Teams card mentions)."""
+    entities = [
+        {"type": "mention", "text": f"<at>{p.name}</at>", "mentioned": {"id": p.id, "name": p.name}}
+        for p in people
+    ]
+    if entities:
+        result["msteams"] = {"entities": entities, "width": "Full"}
+    return result

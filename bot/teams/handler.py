@@ -1,6 +1,8 @@
 """The Teams activity handler: strip the mention, parse, call the service, render.
 
-Command methods are marked with `@command`; their docstrings are what `help` shows.
+Command methods (in the mixins) are marked with `@command`; their docstrings are what
+`help` shows. State-changing work runs through `execute`: one transaction holding the
+change, its timeline and its outgoing messages, at most once per activity.
 """
 
 from __future__ import annotations
@@ -10,20 +12,25 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from botbuilder.core import ActivityHandler, CardFactory, MessageFactory, TurnContext
 from botbuilder.core.bot_framework_adapter import BotFrameworkAdapter
-from botbuilder.schema import ActivityTypes, ChannelAccount, InvokeResponse
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, InvokeResponse
 
+from bot.errors import CommandError
+from bot.incidents.context import Ctx, Origin, Policy
+from bot.store.unit_of_work import AlreadyProcessed, UnitOfWork, activity_key
 from bot.teams import cards
 from bot.teams.commands import Command, parse_command
-from bot.teams.mentions import parse_text
+from bot.teams.mentions import parse_text, sender
+from bot.teams.render import Renderer
 
 log = logging.getLogger(__name__)
 
 CommandMethod = Callable[[Any, TurnContext, Command], Awaitable[None]]
 INVOKE_RESPONSE_KEY = BotFrameworkAdapter._INVOKE_RESPONSE_KEY  # noqa: SLF001 - SDK's own key
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,29 +53,84 @@ def command(verb: str, usage: str | None = None) -> Callable[[CommandMethod], Co
     return mark
 
 
-class IncidentBot(ActivityHandler):
-    """Routes Teams activities to commands and card actions."""
+def origin_of(activity: Activity) -> Origin:
+    """Tenant, team, channel and conversation, as Teams puts them in an activity."""
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    conversation = activity.conversation
+    tenant = (data.get("tenant") or {}).get("id") or getattr(conversation, "tenant_id", "") or ""
+    channel = (data.get("channel") or {}).get("id") or data.get("teamsChannelId")
+    return Origin(
+        tenant_id=tenant,
+        service_url=activity.service_url,
+        conversation_id=conversation.id,
+        conversation_type=conversation.conversation_type or "",
+        team_id=(data.get("team") or {}).get("id") or data.get("teamsTeamId"),
+        channel_id=channel,
+    )
 
-    def __init__(self) -> None:
+
+class BaseBot(ActivityHandler):
+    """Routing, help and the transaction around every state change."""
+
+    def __init__(self, *, renderer: Renderer, policy: Policy,
+                 wake: Callable[[], None] = lambda: None) -> None:
+        self.renderer = renderer
+        self.policy = policy
+        self._wake = wake
         self.commands: dict[str, CommandSpec] = {}
         for _, method in inspect.getmembers(type(self), inspect.isfunction):
             marked = getattr(method, "__command__", None)
             if marked:
-                summary = inspect.getdoc(method) or ""
-                self.commands[marked[0]] = CommandSpec(
-                    verb=marked[0], usage=marked[1], summary=summary.splitlines()[0],
-                    method=method,
-                )
+                summary = (inspect.getdoc(method) or "").splitlines()[0]
+                self.commands[marked[0]] = CommandSpec(marked[0], marked[1], summary, method)
+
+    def context(self, activity: Activity) -> Ctx:
+        """The domain's view of who acts from where."""
+        return Ctx(actor=sender(activity), origin=origin_of(activity), policy=self.policy)
+
+    async def execute(self, turn: TurnContext, work: Callable[[Ctx], Awaitable[T]]) -> T | None:
+        """Run `work` in one transaction with its messages; None if already processed."""
+        activity = turn.activity
+        ctx = self.context(activity)
+        key = activity_key(activity.conversation.id, activity.id) if activity.id else None
+        try:
+            async with UnitOfWork(activity_key=key, on_commit=self._wake) as uow:
+                result = await work(ctx)
+                await self.renderer.render(uow, ctx.notices, incoming=activity, now=ctx.now)
+        except AlreadyProcessed:
+            log.info("activity %s already processed; ignoring the redelivery", activity.id)
+            return None
+        return result
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        recipient = turn_context.activity.recipient
+        if recipient is not None and recipient.id:
+            self.renderer.bot_id = recipient.id
+        if turn_context.activity.type == ActivityTypes.invoke:
+            response = await self.on_invoke_activity(turn_context)
+            turn_context.turn_state[INVOKE_RESPONSE_KEY] = response
+            return
+        await super().on_turn(turn_context)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
-        parsed = parse_text(turn_context.activity)
-        cmd = parse_command(parsed)
-        spec = self.commands.get(cmd.verb)
-        if spec is None:
-            await self.send_help(turn_context, intro=f"I don't know '{cmd.verb[:60]}'. "
-                                 "Here is what I can do:")
+        activity = turn_context.activity
+        if isinstance(activity.value, dict) and not (activity.text or "").strip():
+            await self.on_card_submit(turn_context, activity.value)
             return
-        await spec.method(self, turn_context, cmd)
+        cmd = parse_command(parse_text(activity))
+        spec = self.commands.get(cmd.verb)
+        try:
+            if spec is None:
+                await self.send_help(turn_context, intro=f"I don't know '{cmd.verb[:60]}'. "
+                                     "Here is what I can do:")
+                return
+            await spec.method(self, turn_context, cmd)
+        except CommandError as exc:
+            await turn_context.send_activity(str(exc))
+
+    async def on_card_submit(self, turn_context: TurnContext, data: dict[str, Any]) -> None:
+        """Action.Submit from older clients; the card-actions mixin handles it."""
+        await turn_context.send_activity("This card is out of date; mention me with 'help'.")
 
     @command("help")
     async def cmd_help(self, turn_context: TurnContext, cmd: Command) -> None:
@@ -78,8 +140,7 @@ class IncidentBot(ActivityHandler):
     async def send_help(self, turn_context: TurnContext, *, intro: str) -> None:
         """Reply with the help card."""
         listing = [(f"@incident {s.usage}", s.summary) for s in self.commands.values()]
-        card = cards.help_card(listing, intro=intro)
-        await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
+        await send_card(turn_context, cards.help_card(listing, intro=intro))
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await self.send_help(turn_context, intro="Thanks for adding me. Mention me with a command:")
@@ -97,14 +158,20 @@ class IncidentBot(ActivityHandler):
         if activity.name != "adaptiveCard/action":
             return InvokeResponse(status=int(HTTPStatus.BAD_REQUEST),
                                   body={"error": f"unsupported invoke {activity.name!r}"})
+        value = activity.value if isinstance(activity.value, dict) else {}
+        action = value.get("action") if isinstance(value.get("action"), dict) else {}
+        data = action.get("data") if isinstance(action.get("data"), dict) else {}
+        return await self.on_card_action(turn_context, str(action.get("verb") or ""), data)
+
+    async def on_card_action(self, turn_context: TurnContext, verb: str,
+                             data: dict[str, Any]) -> InvokeResponse:
+        """Action.Execute; the card-actions mixin handles it."""
         return card_message_response("This card is out of date; mention me with 'help'.")
 
-    async def on_turn(self, turn_context: TurnContext) -> None:
-        if turn_context.activity.type == ActivityTypes.invoke:
-            response = await self.on_invoke_activity(turn_context)
-            turn_context.turn_state[INVOKE_RESPONSE_KEY] = response
-            return
-        await super().on_turn(turn_context)
+
+async def send_card(turn_context: TurnContext, card: cards.Card) -> None:
+    """Reply with one Adaptive Card."""
+    await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(card)))
 
 
 def card_message_response(message: str) -> InvokeResponse:
@@ -113,4 +180,12 @@ def card_message_response(message: str) -> InvokeResponse:
         status=200,
         body={"statusCode": 200, "type": "application/vnd.microsoft.activity.message",
               "value": message},
+    )
+
+
+def card_response(card: cards.Card) -> InvokeResponse:
+    """An Action.Execute answer that replaces the card the person pressed."""
+    return InvokeResponse(
+        status=200,
+        body={"statusCode": 200, "type": "application/vnd.microsoft.card.adaptive", "value": card},
     )

@@ -12,20 +12,13 @@ import html
 import re
 from dataclasses import dataclass
 
+from bot.incidents.people import Person
+
 from botbuilder.schema import Activity
 
 _AT_TAG = re.compile(r"<at>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _SPACES = re.compile(r"[ \t\u00a0]+")
 PLACEHOLDER = re.compile(r"@(\d+)\b")
-
-
-@dataclass(frozen=True)
-class Person:
-    """Someone in Teams, as the bot can address and recognise them."""
-
-    id: str
-    name: str
-    aad_object_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.errors import ConnectorError
 from bot.store import outbox as store
-from bot.store.models import OutboxMessage, OutboxOperation
+from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus
 from bot.teams.connector import ConnectorClient
 
 log = logging.getLogger(__name__)
@@ -109,16 +109,22 @@ class OutboxDispatcher:
     async def _fill_from_predecessor(self, row: OutboxMessage) -> None:
         if not row.after or (row.conversation_id and row.activity_id):
             return
-        result = await store.result_of(row.after)
-        if result is None:
-            if await store.has_failed(row.after):
-                # The predecessor failed for good: this message has nowhere to go.
-                raise ConnectorError(f"{row.after} was never delivered", status=410)
+        before = await store.named(row.after)
+        if before is None or before.status is OutboxStatus.FAILED:
+            # The predecessor failed for good: this message has nowhere to go.
+            raise ConnectorError(f"{row.after} was never delivered", status=410)
+        if before.status is not OutboxStatus.SENT:
             raise ConnectorError(f"{row.after} is not delivered yet", status=425)
-        # A created channel thread answers {"id": "<channel>;messageid=N", "activityId": "N"}.
-        row.conversation_id = row.conversation_id or result.get("id")
+        result = before.result or {}
+        if before.operation is OutboxOperation.CREATE_CONVERSATION:
+            # A channel thread answers {"id": "<channel>;messageid=N", "activityId": "N"},
+            # a 1:1 chat {"id": "a:..."}.
+            conversation, activity = result.get("id"), result.get("activityId")
+        else:
+            conversation, activity = before.conversation_id, result.get("id")
+        row.conversation_id = row.conversation_id or conversation
         if row.operation in (OutboxOperation.REPLY, OutboxOperation.UPDATE, OutboxOperation.DELETE):
-            row.activity_id = row.activity_id or result.get("activityId") or result.get("id")
+            row.activity_id = row.activity_id or activity
 
     async def _call(self, row: OutboxMessage) -> dict:
         c, op = self._connector, row.operation

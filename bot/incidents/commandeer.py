@@ -1,0 +1,82 @@
+"""Commandeering: the Commander pulls anyone into the incident; their answer is recorded.
+
+Guide: "declaring an incident grants the ability to the Incident Commander to commandeer
+any person within the company at any level".
+"""
+
+from __future__ import annotations
+
+from bot.errors import CommandError, NotAllowedError, NotFoundError
+from bot.incidents import notices as say
+from bot.incidents.context import Ctx
+from bot.incidents.limits import clip
+from bot.incidents.people import Person
+from bot.incidents.roles import require_commandeerer
+from bot.incidents.timeline import record
+from bot.store import jobs
+from bot.store.incident_models import Commandeer, CommandeerStatus, Incident
+
+REMINDER_JOB = "commandeer.remind"
+
+
+async def commandeer(ctx: Ctx, incident: Incident, person: Person, why: str) -> Commandeer:
+    """Message `person` 1:1 with the incident and a join/can't answer."""
+    require_commandeerer(ctx, incident)
+    if person.id == ctx.actor.id:
+        raise CommandError("You cannot commandeer yourself.")
+    request = await Commandeer.create(
+        incident=incident, person_id=person.id, name=person.name,
+        aad_object_id=person.aad_object_id, why=clip(why) if why else None,
+        requested_by_id=ctx.actor.id, requested_by_name=ctx.actor.name, requested_at=ctx.now,
+    )
+    reason = f": {clip(why, 200)}" if why else ""
+    await record(ctx, incident, "commandeered",
+                 f"{ctx.actor.name} commandeered {person.name}{reason}",
+                 {"commandeer": request.id, "person": person.id})
+    await jobs.schedule(REMINDER_JOB, due_ms=ctx.now_ms + ctx.policy.commandeer_timeout_s * 1000,
+                        payload={"commandeer_id": request.id},
+                        dedupe_key=f"commandeer:{request.id}")
+    ctx.tell(say.CommandeerRequested(request.id),
+             say.Reply(f"Asked {person.name} privately to join INC-{incident.number}. "
+                       "Their answer will show here."))
+    return request
+
+
+async def answer(ctx: Ctx, commandeer_id: int, *, joining: bool) -> Commandeer:
+    """The commandeered person answers; only they can."""
+    request = await Commandeer.get_or_none(id=commandeer_id)
+    if request is None:
+        raise NotFoundError("That request no longer exists.")
+    if ctx.actor.id != request.person_id:
+        raise NotAllowedError(f"This request is for {request.name}.")
+    incident = await Incident.filter(id=request.incident_id).select_for_update().get()
+    if request.status not in (CommandeerStatus.PENDING, CommandeerStatus.EXPIRED):
+        raise CommandError(f"You already answered: {request.status.value}.")
+    request.status = CommandeerStatus.JOINING if joining else CommandeerStatus.DECLINED
+    request.answered_at = ctx.now
+    await request.save()
+    await jobs.cancel(f"commandeer:{request.id}")
+    verdict = "is joining" if joining else "can't join"
+    text = f"{request.name} {verdict} (asked by {request.requested_by_name})."
+    await record(ctx, incident, "commandeer_answer", text,
+                 {"commandeer": request.id, "joining": joining})
+    commander = Person(request.requested_by_id, request.requested_by_name)
+    ctx.tell(say.ThreadPost(incident.id, text, (commander,)))
+    return request
+
+
+async def remind(ctx: Ctx, commandeer_id: int) -> None:
+    """No answer in time: remind whoever asked (the request stays open for a late answer)."""
+    request = await Commandeer.get_or_none(id=commandeer_id)
+    if request is None or request.status is not CommandeerStatus.PENDING:
+        return
+    incident = await Incident.get(id=request.incident_id)
+    request.status = CommandeerStatus.EXPIRED
+    await request.save()
+    minutes = ctx.policy.commandeer_timeout_s // 60
+    text = f"{request.name} has not answered the commandeer request after {minutes} min."
+    await record(ctx, incident, "commandeer_unanswered", text, {"commandeer": request.id})
+    commander = Person(request.requested_by_id, request.requested_by_name)
+    ctx.tell(say.DirectMessage(incident.id, commander, f"INC-{incident.number}: {text} Try someone else, "
+                               "or call them."),
+             say.ThreadPost(incident.id, text, (commander,)))

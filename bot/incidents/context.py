@@ -1,0 +1,51 @@
+"""Who is acting, from where, under which rules: what every domain service is given."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from bot.incidents.notices import Notice
+from bot.incidents.people import Person
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a command came from; empty for timers."""
+
+    tenant_id: str
+    service_url: str
+    conversation_id: str = ""
+    conversation_type: str = ""  # channel, groupChat or personal
+    team_id: str | None = None
+    channel_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Timings and privileges an organisation can set."""
+
+    handover_timeout_s: int = 15 * 60
+    commandeer_timeout_s: int = 10 * 60
+    checkin_interval_s: int = 60 * 60
+    admin_ids: frozenset[str] = frozenset()
+
+
+@dataclass
+class Ctx:
+    """One command's (or timer's) view: actor, origin, rules, the clock, what to say."""
+
+    actor: Person
+    origin: Origin
+    policy: Policy = field(default_factory=Policy)
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    notices: list[Notice] = field(default_factory=list)
+
+    def tell(self, *notices: Notice) -> None:
+        """Queue messages; they leave only if the transaction commits."""
+        self.notices.extend(notices)
+
+    @property
+    def now_ms(self) -> int:
+        """`now` in the unit of the job table."""
+        return int(self.now.timestamp() * 1000)

@@ -1,0 +1,74 @@
+"""Declaring an incident: a number, roles filled, a thread, an announcement.
+
+Guide: "until you know otherwise assume the higher severity if this is unclear"; the
+on-call engineer (here: the declarer, until on-call schedules exist) becomes Investigator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.errors import CommandError
+from bot.incidents import checkins, handovers
+from bot.incidents import notices as say
+from bot.incidents import severity as sev
+from bot.incidents.context import Ctx
+from bot.incidents.limits import MAX_TITLE, clip
+from bot.incidents.numbering import next_number
+from bot.incidents.people import Person
+from bot.incidents.roles import Role, set_holder
+from bot.incidents.team_settings import incidents_channel
+from bot.incidents.timeline import record
+from bot.store.incident_models import Incident
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What the declarer said (from the command line or the form card)."""
+
+    title: str
+    severity: int | None = None
+    investigator: Person | None = None
+    commander: Person | None = None
+    description: str | None = None
+    affected: str | None = None
+
+
+async def declare(ctx: Ctx, what: Declaration) -> Incident:
+    """Open the incident; the thread and card are created by the outbox right after commit."""
+    title = clip(what.title, MAX_TITLE)
+    if not title:
+        raise CommandError("An incident needs a title: `@incident declare <title> [sev1-4]`.")
+    channel_id, team_id = await incidents_channel(ctx)
+    level = what.severity or sev.HIGHEST
+    incident = await Incident.create(
+        tenant_id=ctx.origin.tenant_id, number=await next_number(ctx.origin.tenant_id),
+        title=title, severity=level, declared_at=ctx.now,
+        description=clip(what.description) if what.description else None,
+        affected=clip(what.affected) if what.affected else None,
+        declared_by_id=ctx.actor.id, declared_by_name=ctx.actor.name,
+        service_url=ctx.origin.service_url, team_id=team_id, channel_id=channel_id,
+    )
+    set_holder(incident, Role.INVESTIGATOR, ctx.actor)
+    await incident.save()
+    assumed = "" if what.severity else " (severity not given: assuming the highest until known)"
+    await record(ctx, incident, "declared",
+                 f"{ctx.actor.name} declared INC-{incident.number} {sev.name(level)}: "
+                 f"{title}{assumed}", {"severity": level})
+    ctx.tell(say.ThreadOpened(incident.id))
+    await _ask_for_roles(ctx, incident, what)
+    await checkins.schedule_next(ctx, incident)
+    ctx.tell(say.Reply(
+        f"Declared INC-{incident.number} {sev.name(level)}: {title}.{assumed} "
+        f"{ctx.actor.name} is the Investigator until someone else accepts. All talk about "
+        "it goes in its thread in the incidents channel."))
+    return incident
+
+
+async def _ask_for_roles(ctx: Ctx, incident: Incident, what: Declaration) -> None:
+    if what.investigator is not None and what.investigator.id != ctx.actor.id:
+        await handovers.request_role(ctx, incident, Role.INVESTIGATOR, what.investigator)
+    if what.commander is not None:
+        if what.commander.id == ctx.actor.id and what.investigator is None:
+            raise CommandError("You are the Investigator; name someone else as Commander.")
+        await handovers.request_role(ctx, incident, Role.COMMANDER, what.commander)

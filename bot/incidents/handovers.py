@@ -1,0 +1,158 @@
+"""Handing a role over: the old holder keeps it until the new one accepts on the card.
+
+The guide: "You may only let go of a role when the person stepping into the role has
+acknowledged that they have taken over." A pending request expires (a durable job) and
+the requester is reminded; only the person asked can answer.
+"""
+
+from __future__ import annotations
+
+from bot.errors import CommandError, NotAllowedError, NotFoundError
+from bot.incidents import notices as say
+from bot.incidents.context import Ctx
+from bot.incidents.people import Person
+from bot.incidents.roles import Role, holder, set_holder
+from bot.incidents.timeline import record
+from bot.store import jobs
+from bot.store.incident_models import Handover, HandoverStatus, Incident, Participant
+
+EXPIRY_JOB = "handover.expire"
+
+
+def _job_key(handover_id: int) -> str:
+    return f"handover:{handover_id}"
+
+
+async def request_role(ctx: Ctx, incident: Incident, role: Role, person: Person) -> Handover:
+    """Ask `person` to take `role`; the current holder keeps it until they accept."""
+    current = holder(incident, role)
+    if current is not None and current.id == person.id:
+        raise CommandError(f"{person.name} is already the {role.title} of INC-{incident.number}.")
+    if role is Role.ASSISTANT and await Participant.filter(
+        incident=incident, person_id=person.id, role=role.value
+    ).exists():
+        raise CommandError(f"{person.name} is already helping investigate INC-{incident.number}.")
+    other = Role.COMMANDER if role is Role.INVESTIGATOR else Role.INVESTIGATOR
+    other_holder = holder(incident, other)
+    if role.single and other_holder is not None and other_holder.id == person.id:
+        raise CommandError(
+            f"{person.name} is the {other.title}; one person cannot hold both roles. "
+            f"Hand the {other.title} role to someone else first."
+        )
+    await _supersede_pending(ctx, incident, role, person)
+    handover = await Handover.create(
+        incident=incident, role=role.value, to_id=person.id, to_name=person.name,
+        to_aad=person.aad_object_id, from_id=current.id if current else None,
+        from_name=current.name if current else None, requested_by_id=ctx.actor.id,
+        requested_by_name=ctx.actor.name, requested_at=ctx.now,
+    )
+    keeps = f" {current.name} keeps the role until then." if current else ""
+    await record(ctx, incident, "role_requested",
+                 f"{ctx.actor.name} asked {person.name} to take the {role.title} role.{keeps}",
+                 {"handover": handover.id, "role": role.value, "to": person.id})
+    await jobs.schedule(EXPIRY_JOB, due_ms=ctx.now_ms + ctx.policy.handover_timeout_s * 1000,
+                        payload={"handover_id": handover.id}, dedupe_key=_job_key(handover.id))
+    ctx.tell(say.RoleRequested(handover.id), say.CardChanged(incident.id))
+    return handover
+
+
+async def _supersede_pending(ctx: Ctx, incident: Incident, role: Role, person: Person) -> None:
+    """A single role has at most one open request: a newer request replaces older ones."""
+    query = Handover.filter(incident=incident, role=role.value, status=HandoverStatus.PENDING)
+    if not role.single:
+        query = query.filter(to_id=person.id)
+    for old in await query:
+        await Handover.filter(id=old.id).update(status=HandoverStatus.SUPERSEDED,
+                                                answered_at=ctx.now)
+        await jobs.cancel(_job_key(old.id))
+        ctx.tell(say.HandoverAnswered(old.id))
+
+
+async def pending_for(incident: Incident) -> list[Handover]:
+    """Open requests, oldest first (the card shows them)."""
+    return list(await Handover.filter(incident=incident, status=HandoverStatus.PENDING)
+                .order_by("id"))
+
+
+async def answer(ctx: Ctx, handover_id: int, *, accept: bool) -> Handover:
+    """Accept or decline; only the person asked may, and only once."""
+    handover = await Handover.get_or_none(id=handover_id)
+    if handover is None:
+        raise NotFoundError("That role request no longer exists.")
+    incident = await Incident.filter(id=handover.incident_id).select_for_update().get()
+    if ctx.actor.id != handover.to_id:
+        raise NotAllowedError(f"Only {handover.to_name} can answer this request.")
+    status = HandoverStatus.ACCEPTED if accept else HandoverStatus.DECLINED
+    # Conditional update: of two answers racing, exactly one finds it still pending.
+    changed = await Handover.filter(id=handover.id, status=HandoverStatus.PENDING).update(
+        status=status, answered_at=ctx.now)
+    if not changed:
+        await handover.refresh_from_db()
+        raise CommandError(f"This request is already {handover.status.value}.")
+    handover.status, handover.answered_at = status, ctx.now
+    await jobs.cancel(_job_key(handover.id))
+    role = Role(handover.role)
+    if accept:
+        await _take_role(ctx, incident, role, handover)
+    else:
+        keeps = f"{handover.from_name} keeps it." if handover.from_name else "It stays open."
+        await record(ctx, incident, "role_declined",
+                     f"{handover.to_name} declined the {role.title} role. {keeps}",
+                     {"handover": handover.id, "role": role.value})
+        ctx.tell(say.ThreadPost(incident.id, f"{handover.to_name} declined the {role.title} "
+                                f"role. {keeps}", (_requester(handover),)))
+    ctx.tell(say.HandoverAnswered(handover.id), say.CardChanged(incident.id))
+    return handover
+
+
+async def _take_role(ctx: Ctx, incident: Incident, role: Role, handover: Handover) -> None:
+    person = Person(handover.to_id, handover.to_name, handover.to_aad)
+    previous = holder(incident, role)
+    if role.single:
+        set_holder(incident, role, person)
+        await incident.save()
+        # Someone taking a single role no longer counts as an extra investigator.
+        await Participant.filter(incident=incident, person_id=person.id).delete()
+    else:
+        await Participant.create(incident=incident, person_id=person.id, name=person.name,
+                                 aad_object_id=person.aad_object_id, role=role.value)
+    released = f" {previous.name} is released." if previous and role.single else ""
+    text = f"{person.name} accepted and is now {_article(role)}{role.title}.{released}"
+    await record(ctx, incident, "role_accepted", text,
+                 {"handover": handover.id, "role": role.value, "from": handover.from_id})
+    mentions = (person,) + ((previous,) if previous and role.single else ())
+    ctx.tell(say.ThreadPost(incident.id, text, mentions))
+
+
+def _article(role: Role) -> str:
+    return "an " if role is Role.ASSISTANT else "the "
+
+
+def _requester(handover: Handover) -> Person:
+    return Person(handover.requested_by_id, handover.requested_by_name)
+
+
+async def expire(ctx: Ctx, handover_id: int) -> None:
+    """The timer ran out: the old holder keeps the role and the requester is told."""
+    handover = await Handover.get_or_none(id=handover_id)
+    if handover is None:
+        return
+    incident = await Incident.filter(id=handover.incident_id).select_for_update().get()
+    changed = await Handover.filter(id=handover.id, status=HandoverStatus.PENDING).update(
+        status=HandoverStatus.EXPIRED, answered_at=ctx.now)
+    if not changed:
+        return
+    role = Role(handover.role)
+    keeps = f"{handover.from_name} keeps it." if handover.from_name else "It is still open."
+    minutes = ctx.policy.handover_timeout_s // 60
+    text = (f"{handover.to_name} did not answer the request to take the {role.title} role "
+            f"within {minutes} min. {keeps}")
+    await record(ctx, incident, "role_expired", text, {"handover": handover.id})
+    ctx.tell(
+        say.HandoverAnswered(handover.id),
+        say.CardChanged(incident.id),
+        say.DirectMessage(incident.id, _requester(handover),
+                          f"INC-{incident.number}: {text} Ask someone else with "
+                          f"`@incident {role.value} @name`."),
+        say.ThreadPost(incident.id, text),
+    )

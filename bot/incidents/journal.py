@@ -1,0 +1,119 @@
+"""What people learn and decide during an incident: notes, updates, impact, hypotheses,
+tasks. Each is a timeline event with its author and time."""
+
+from __future__ import annotations
+
+from bot.errors import CommandError, NotAllowedError, NotFoundError
+from bot.incidents import notices as say
+from bot.incidents.context import Ctx
+from bot.incidents.limits import clip
+from bot.incidents.people import Person
+from bot.incidents.roles import holds_any_role, is_admin, require_role_holder
+from bot.incidents.team_settings import stakeholder_channel
+from bot.incidents.timeline import record
+from bot.store.incident_models import Hypothesis, Incident, ItemStatus, Task
+
+
+def _text(text: str, usage: str) -> str:
+    cleaned = clip(text)
+    if not cleaned:
+        raise CommandError(f"Usage: `@incident {usage}`")
+    return cleaned
+
+
+async def note(ctx: Ctx, incident: Incident, text: str) -> None:
+    """Evidence, links to dashboards, what was tried: anyone may add."""
+    body = _text(text, "note <text>")
+    await record(ctx, incident, "note", body)
+    ctx.tell(say.Reply(f"Noted on INC-{incident.number}'s timeline."))
+
+
+async def update(ctx: Ctx, incident: Incident, text: str) -> None:
+    """A status update: in the thread, on the card, and to the stakeholder channel."""
+    await require_role_holder(ctx, incident, "post status updates")
+    body = _text(text, "update <text>")
+    incident.last_update, incident.last_update_at = body, ctx.now
+    await incident.save()
+    await record(ctx, incident, "update", body)
+    ctx.tell(say.ThreadPost(incident.id, f"Status update from {ctx.actor.name}: {body}"),
+             say.CardChanged(incident.id))
+    if await stakeholder_channel(incident.tenant_id, incident.team_id):
+        ctx.tell(say.StakeholderPost(incident.id, body))
+
+
+async def impact(ctx: Ctx, incident: Incident, text: str) -> None:
+    """Which customers and systems are affected."""
+    await require_role_holder(ctx, incident, "record the impact")
+    body = _text(text, "impact <customers and systems affected>")
+    incident.impact = body
+    await incident.save()
+    await record(ctx, incident, "impact", body)
+    ctx.tell(say.CardChanged(incident.id), say.Reply("Impact recorded."))
+
+
+async def _next(model: type[Hypothesis] | type[Task], incident: Incident) -> int:
+    last = await model.filter(incident=incident).order_by("-number").first()
+    return (last.number if last else 0) + 1
+
+
+async def hypothesis(ctx: Ctx, incident: Incident, text: str) -> Hypothesis:
+    """A possible root cause to prove or disprove."""
+    body = _text(text, "hypothesis <text>")
+    item = await Hypothesis.create(incident=incident, number=await _next(Hypothesis, incident),
+                                   text=body, author_id=ctx.actor.id,
+                                   author_name=ctx.actor.name, created_at=ctx.now)
+    await record(ctx, incident, "hypothesis", f"Hypothesis {item.number}: {body}",
+                 {"hypothesis": item.number})
+    ctx.tell(say.Reply(f"Hypothesis {item.number} recorded. Close it with "
+                       f"`@incident hypothesis {item.number} confirmed|disproved`."))
+    return item
+
+
+async def settle_hypothesis(ctx: Ctx, incident: Incident, number: int, confirmed: bool) -> None:
+    """Mark a hypothesis confirmed or disproved."""
+    await require_role_holder(ctx, incident, "settle hypotheses")
+    item = await Hypothesis.get_or_none(incident=incident, number=number)
+    if item is None:
+        raise NotFoundError(f"INC-{incident.number} has no hypothesis {number}.")
+    item.status = ItemStatus.CONFIRMED if confirmed else ItemStatus.DISPROVED
+    item.resolved_at = ctx.now
+    await item.save()
+    verdict = item.status.value
+    await record(ctx, incident, "hypothesis_settled",
+                 f"Hypothesis {number} {verdict}: {item.text}", {"hypothesis": number,
+                                                                 "result": verdict})
+    ctx.tell(say.ThreadPost(incident.id, f"Hypothesis {number} {verdict} by "
+                            f"{ctx.actor.name}: {item.text}"))
+
+
+async def task(ctx: Ctx, incident: Incident, assignee: Person | None, text: str) -> Task:
+    """Give someone a piece of work; they are mentioned in the thread."""
+    body = _text(text, "task @person <text>")
+    item = await Task.create(incident=incident, number=await _next(Task, incident), text=body,
+                             assignee_id=assignee.id if assignee else None,
+                             assignee_name=assignee.name if assignee else None,
+                             created_by_id=ctx.actor.id, created_by_name=ctx.actor.name,
+                             created_at=ctx.now)
+    who = assignee.name if assignee else "anyone"
+    await record(ctx, incident, "task", f"Task {item.number} for {who}: {body}",
+                 {"task": item.number, "assignee": assignee.id if assignee else None})
+    mentions = (assignee,) if assignee else ()
+    ctx.tell(say.ThreadPost(incident.id, f"Task {item.number} for {who}: {body}", mentions))
+    return item
+
+
+async def task_done(ctx: Ctx, incident: Incident, number: int) -> None:
+    """The assignee, the creator or a role holder closes a task."""
+    item = await Task.get_or_none(incident=incident, number=number)
+    if item is None:
+        raise NotFoundError(f"INC-{incident.number} has no task {number}.")
+    allowed = ctx.actor.id in (item.assignee_id, item.created_by_id)
+    if not (allowed or await holds_any_role(incident, ctx.actor) or is_admin(ctx, ctx.actor)):
+        raise NotAllowedError(f"Task {number} belongs to {item.assignee_name or 'its creator'}.")
+    if item.status is ItemStatus.DONE:
+        raise CommandError(f"Task {number} is already done.")
+    item.status, item.done_at = ItemStatus.DONE, ctx.now
+    await item.save()
+    await record(ctx, incident, "task_done", f"Task {number} done: {item.text}", {"task": number})
+    ctx.tell(say.Reply(f"Task {number} done."))
+

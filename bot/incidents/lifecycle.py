@@ -1,0 +1,93 @@
+"""Severity and status: investigating, mitigated ("the bleeding has stopped"), resolved,
+closed (once the review is done or waived by the Commander)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bot.errors import CommandError
+from bot.incidents import checkins
+from bot.incidents import notices as say
+from bot.incidents import severity as sev
+from bot.incidents.context import Ctx
+from bot.incidents.limits import clip
+from bot.incidents.roles import require_commander, require_role_holder
+from bot.incidents.timeline import record
+from bot.store.incident_models import Incident, IncidentStatus, ReviewState
+
+
+def duration(start: dt.datetime, end: dt.datetime) -> str:
+    """"1 h 05 min" or "7 min"."""
+    minutes = max(0, int((end - start).total_seconds() // 60))
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+async def set_severity(ctx: Ctx, incident: Incident, level: int) -> None:
+    """Raise or lower the severity."""
+    await require_role_holder(ctx, incident, "change the severity")
+    if level == incident.severity:
+        raise CommandError(f"INC-{incident.number} is already {sev.name(level)}.")
+    before = incident.severity
+    incident.severity = level
+    await incident.save()
+    text = f"Severity changed from {sev.name(before)} to {sev.name(level)} by {ctx.actor.name}."
+    await record(ctx, incident, "severity", text, {"from": before, "to": level})
+    ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
+
+
+async def mitigated(ctx: Ctx, incident: Incident) -> None:
+    """The impact has stopped; the cause may still be there."""
+    await require_role_holder(ctx, incident, "mark it mitigated")
+    if incident.status is not IncidentStatus.INVESTIGATING:
+        raise CommandError(f"INC-{incident.number} is already {incident.status.value}.")
+    incident.status, incident.mitigated_at = IncidentStatus.MITIGATED, ctx.now
+    await incident.save()
+    text = (f"Mitigated by {ctx.actor.name}, {duration(incident.declared_at, ctx.now)} after "
+            "it was declared. Keep preserving evidence for the review.")
+    await record(ctx, incident, "mitigated", text)
+    ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
+
+
+async def resolved(ctx: Ctx, incident: Incident) -> None:
+    """Service restored for good; check-ins stop."""
+    await require_role_holder(ctx, incident, "mark it resolved")
+    if incident.status in (IncidentStatus.RESOLVED, IncidentStatus.CLOSED):
+        raise CommandError(f"INC-{incident.number} is already {incident.status.value}.")
+    incident.status, incident.resolved_at = IncidentStatus.RESOLVED, ctx.now
+    incident.mitigated_at = incident.mitigated_at or ctx.now
+    await incident.save()
+    await checkins.stop(incident)
+    text = (f"Resolved by {ctx.actor.name}, {duration(incident.declared_at, ctx.now)} after "
+            "it was declared. Next: the Post Incident Review, due within one working day.")
+    await record(ctx, incident, "resolved", text)
+    ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
+
+
+async def waive_review(ctx: Ctx, incident: Incident, reason: str) -> None:
+    """The Commander decides this incident needs no review."""
+    require_commander(ctx, incident, "waive the review")
+    why = clip(reason, 500)
+    if not why:
+        raise CommandError("Say why: `@incident review waive <reason>`.")
+    incident.review_state = ReviewState.WAIVED
+    await incident.save()
+    await record(ctx, incident, "review_waived", f"Review waived by {ctx.actor.name}: {why}")
+    ctx.tell(say.CardChanged(incident.id), say.Reply("Review waived; the incident can close."))
+
+
+async def close(ctx: Ctx, incident: Incident) -> None:
+    """Close a resolved incident whose review is done or waived."""
+    await require_role_holder(ctx, incident, "close it")
+    if incident.status is IncidentStatus.CLOSED:
+        raise CommandError(f"INC-{incident.number} is already closed.")
+    if incident.status is not IncidentStatus.RESOLVED:
+        raise CommandError(f"INC-{incident.number} is {incident.status.value}: mark it "
+                           "`resolved` before closing.")
+    if incident.review_state is ReviewState.PENDING:
+        raise CommandError(f"INC-{incident.number} closes once its review is done, or waived "
+                           "by the Commander with `@incident review waive <reason>`.")
+    incident.status, incident.closed_at = IncidentStatus.CLOSED, ctx.now
+    await incident.save()
+    await record(ctx, incident, "closed", f"Closed by {ctx.actor.name}.")
+    ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, "Incident closed."))

@@ -1,0 +1,15 @@
+"""Bounds on what people can store, so one paste cannot bloat every card and page."""
+
+from __future__ import annotations
+
+import re
+
+MAX_TITLE = 200
+MAX_TEXT = 4000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clip(text: str, limit: int = MAX_TEXT) -> str:
+    """Strip control characters and cut to `limit` characters, marking the cut."""
+    cleaned = _CONTROL.sub("", text).strip()
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1].rstrip() + "…"

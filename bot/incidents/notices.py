@@ -1,0 +1,98 @@
+"""What the domain wants said, to whom; the transport decides how it looks in Teams."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.incidents.people import Person
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A short answer to the person who gave the command, where they gave it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyCard:
+    """A card answer to the person who gave the command (`kind` names the card)."""
+
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ThreadOpened:
+    """A new incident: open its thread with the live card, and announce it."""
+
+    incident_id: int
+
+
+@dataclass(frozen=True)
+class ThreadPost:
+    """A message in the incident's thread, mentioning `mentions` (notified by Teams)."""
+
+    incident_id: int
+    text: str
+    mentions: tuple[Person, ...] = ()
+
+
+@dataclass(frozen=True)
+class CardChanged:
+    """The incident changed: update its live card in place."""
+
+    incident_id: int
+
+
+@dataclass(frozen=True)
+class RoleRequested:
+    """Ask someone, in the thread, to accept or decline a role."""
+
+    handover_id: int
+
+
+@dataclass(frozen=True)
+class HandoverAnswered:
+    """A role request was answered or expired: update its card."""
+
+    handover_id: int
+
+
+@dataclass(frozen=True)
+class CommandeerRequested:
+    """Message someone 1:1 that the Commander needs them."""
+
+    commandeer_id: int
+
+
+@dataclass(frozen=True)
+class DirectMessage:
+    """A private message to one person about an incident."""
+
+    incident_id: int
+    person: Person
+    text: str
+
+
+@dataclass(frozen=True)
+class StakeholderPost:
+    """A status update for the team's stakeholder channel."""
+
+    incident_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class CheckInRequested:
+    """Ask the Investigator privately how they are doing."""
+
+    incident_id: int
+    person: Person
+
+
+Notice = (
+    Reply | ReplyCard | ThreadOpened | ThreadPost | CardChanged | RoleRequested
+    | HandoverAnswered | CommandeerRequested | DirectMessage | StakeholderPost | CheckInRequested
+)

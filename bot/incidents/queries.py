@@ -1,0 +1,101 @@
+"""Finding the incident a command is about, and the current picture of one."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.errors import CommandError, NotFoundError
+from bot.incidents.context import Ctx
+from bot.incidents.handovers import pending_for
+from bot.incidents.roles import assistants
+from bot.incidents.timeline import recent
+from bot.store.incident_models import (
+    Handover,
+    Hypothesis,
+    Incident,
+    IncidentStatus,
+    ItemStatus,
+    Participant,
+    Task,
+    TimelineEvent,
+)
+
+_REFERENCE = re.compile(r"^(?:inc-?)?(\d+)$", re.IGNORECASE)
+OPEN = (IncidentStatus.INVESTIGATING, IncidentStatus.MITIGATED, IncidentStatus.RESOLVED)
+
+
+def split_reference(args: str) -> tuple[int | None, str]:
+    """`INC-42 rest` -> (42, "rest"); no reference -> (None, args)."""
+    first, _, rest = args.partition(" ")
+    match = _REFERENCE.match(first) if first.lower().startswith("inc") else None
+    return (int(match.group(1)), rest.strip()) if match else (None, args)
+
+
+async def find_incident(ctx: Ctx, number: int | None, *, lock: bool = True) -> Incident:
+    """The incident whose thread this is, the one named, or the only one the actor works on.
+
+    Locked for update so that commands on one incident run one after another.
+    """
+    query = Incident.filter(tenant_id=ctx.origin.tenant_id)
+    if number is not None:
+        query = query.filter(number=number)
+    elif ctx.origin.conversation_id:
+        in_thread = await Incident.filter(thread_id=ctx.origin.conversation_id).first()
+        if in_thread is not None:
+            query = query.filter(id=in_thread.id)
+        else:
+            query = query.filter(id__in=await _working_on(ctx))
+    found = await (query.select_for_update() if lock else query).all()
+    if len(found) == 1:
+        return found[0]
+    if number is not None:
+        raise NotFoundError(f"There is no INC-{number}.")
+    raise CommandError("Which incident? Say it in the incident's thread, or start with its "
+                       "number: `@incident note INC-42 ...`.")
+
+
+async def _working_on(ctx: Ctx) -> list[int]:
+    me = ctx.actor.id
+    holding = await Incident.filter(
+        tenant_id=ctx.origin.tenant_id, status__in=OPEN
+    ).filter(investigator_id=me).values_list("id", flat=True)
+    commanding = await Incident.filter(
+        tenant_id=ctx.origin.tenant_id, status__in=OPEN, commander_id=me
+    ).values_list("id", flat=True)
+    helping = await Participant.filter(person_id=me, incident__status__in=OPEN,
+                                       incident__tenant_id=ctx.origin.tenant_id
+                                       ).values_list("incident_id", flat=True)
+    return sorted(set(holding) | set(commanding) | set(helping))
+
+
+@dataclass
+class Picture:
+    """Everything `status` and the card show."""
+
+    incident: Incident
+    assistants: list
+    pending: list[Handover]
+    hypotheses: list[Hypothesis]
+    tasks: list[Task]
+    recent: list[TimelineEvent]
+
+
+async def picture(incident: Incident) -> Picture:
+    """The current state of one incident."""
+    return Picture(
+        incident=incident,
+        assistants=await assistants(incident),
+        pending=await pending_for(incident),
+        hypotheses=list(await Hypothesis.filter(incident=incident, status=ItemStatus.OPEN)
+                        .order_by("number")),
+        tasks=list(await Task.filter(incident=incident, status=ItemStatus.OPEN)
+                   .order_by("number")),
+        recent=await recent(incident, 5),
+    )
+
+
+async def open_incidents(tenant_id: str, limit: int = 25) -> list[Incident]:
+    """Incidents not yet closed, most severe and newest first."""
+    return list(await Incident.filter(tenant_id=tenant_id, status__in=OPEN)
+                .order_by("severity", "-declared_at").limit(limit))

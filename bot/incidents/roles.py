@@ -1,0 +1,102 @@
+"""Roles and who may do what: one module, so the rules can be read (and tested) at once.
+
+Roles: one Investigator (owns the diagnosis), extra investigators, one Incident Commander.
+A role changes hands only when the new holder accepts (see `handovers`).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from bot.errors import NotAllowedError
+from bot.incidents.context import Ctx
+from bot.incidents.people import Person
+from bot.store.incident_models import Incident, Participant
+
+
+class Role(str, Enum):
+    INVESTIGATOR = "investigator"
+    COMMANDER = "commander"
+    ASSISTANT = "assistant"
+
+    @property
+    def title(self) -> str:
+        """How the guide names the role."""
+        return {"investigator": "Investigator", "commander": "Incident Commander",
+                "assistant": "extra investigator"}[self.value]
+
+    @property
+    def single(self) -> bool:
+        """Held by exactly one person at a time."""
+        return self is not Role.ASSISTANT
+
+
+def holder(incident: Incident, role: Role) -> Person | None:
+    """The current holder of a single role."""
+    if role is Role.INVESTIGATOR and incident.investigator_id:
+        return Person(incident.investigator_id, incident.investigator_name or "",
+                      incident.investigator_aad)
+    if role is Role.COMMANDER and incident.commander_id:
+        return Person(incident.commander_id, incident.commander_name or "",
+                      incident.commander_aad)
+    return None
+
+
+def set_holder(incident: Incident, role: Role, person: Person) -> None:
+    """Give a single role to `person` (the caller saves the incident)."""
+    prefix = role.value
+    setattr(incident, f"{prefix}_id", person.id)
+    setattr(incident, f"{prefix}_name", person.name)
+    setattr(incident, f"{prefix}_aad", person.aad_object_id)
+
+
+async def assistants(incident: Incident) -> list[Person]:
+    """Extra investigators, in the order they joined."""
+    rows = await Participant.filter(incident=incident, role=Role.ASSISTANT.value).order_by("id")
+    return [Person(r.person_id, r.name, r.aad_object_id) for r in rows]
+
+
+def is_admin(ctx: Ctx, person: Person) -> bool:
+    """Admins listed in configuration may act on any incident."""
+    ids = ctx.policy.admin_ids
+    return person.id in ids or (person.aad_object_id or "") in ids
+
+
+async def holds_any_role(incident: Incident, person: Person) -> bool:
+    """Investigator, Commander or extra investigator."""
+    if person.id in (incident.investigator_id, incident.commander_id):
+        return True
+    return await Participant.filter(incident=incident, person_id=person.id).exists()
+
+
+async def require_role_holder(ctx: Ctx, incident: Incident, action: str) -> None:
+    """Severity, status, roles and broadcasts: role holders and admins only."""
+    if await holds_any_role(incident, ctx.actor) or is_admin(ctx, ctx.actor):
+        return
+    raise NotAllowedError(
+        f"Only the people working INC-{incident.number} (or an admin) can {action}. "
+        f"{_who(incident)}"
+    )
+
+
+def require_commandeerer(ctx: Ctx, incident: Incident) -> None:
+    """The guide gives the power to commandeer to the Commander (and the Investigator)."""
+    if ctx.actor.id in (incident.commander_id, incident.investigator_id):
+        return
+    raise NotAllowedError(
+        f"Only the Incident Commander or the Investigator of INC-{incident.number} can "
+        f"commandeer people. {_who(incident)}"
+    )
+
+
+def require_commander(ctx: Ctx, incident: Incident, action: str) -> None:
+    """Decisions the guide leaves to the Commander (waiving the review)."""
+    if ctx.actor.id == incident.commander_id or is_admin(ctx, ctx.actor):
+        return
+    raise NotAllowedError(f"Only the Incident Commander can {action}. {_who(incident)}")
+
+
+def _who(incident: Incident) -> str:
+    commander = incident.commander_name or "nobody yet"
+    investigator = incident.investigator_name or "nobody yet"
+    return f"Commander: {commander}. Investigator: {investigator}."

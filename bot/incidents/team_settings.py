@@ -1,0 +1,56 @@
+"""Per-team settings made from Teams: where incidents go, where stakeholders hear."""
+
+from __future__ import annotations
+
+from bot.errors import CommandError
+from bot.incidents import notices as say
+from bot.incidents.context import Ctx
+from bot.store.incident_models import TeamSettings
+
+
+async def setup(ctx: Ctx, *, stakeholders: bool) -> TeamSettings:
+    """Make the current channel the team's incidents (or stakeholder) channel."""
+    origin = ctx.origin
+    if not origin.channel_id or not origin.team_id:
+        raise CommandError("Run `setup` in a team channel: that channel becomes the one "
+                           "incidents are announced in.")
+    settings, _ = await TeamSettings.get_or_create(
+        tenant_id=origin.tenant_id, team_id=origin.team_id,
+        defaults={"service_url": origin.service_url},
+    )
+    settings.service_url = origin.service_url
+    if stakeholders:
+        settings.stakeholder_channel_id = origin.channel_id
+        ctx.tell(say.Reply("This channel now receives every incident's status updates."))
+    else:
+        settings.incidents_channel_id = origin.channel_id
+        ctx.tell(say.Reply("This channel is now the team's incidents channel: each declared "
+                           "incident gets its own thread here."))
+    await settings.save()
+    return settings
+
+
+async def incidents_channel(ctx: Ctx) -> tuple[str, str | None]:
+    """Where a new incident's thread goes: the team's incidents channel, else this channel."""
+    origin = ctx.origin
+    if origin.team_id:
+        settings = await TeamSettings.get_or_none(tenant_id=origin.tenant_id,
+                                                  team_id=origin.team_id)
+        if settings and settings.incidents_channel_id:
+            return settings.incidents_channel_id, origin.team_id
+        if origin.channel_id:
+            return origin.channel_id, origin.team_id
+    configured = await TeamSettings.filter(tenant_id=origin.tenant_id,
+                                           incidents_channel_id__isnull=False).all()
+    if len(configured) == 1:
+        return configured[0].incidents_channel_id or "", configured[0].team_id
+    raise CommandError("I don't know which channel this incident belongs in: declare it in "
+                       "a team channel, or run `@incident setup` in your incidents channel.")
+
+
+async def stakeholder_channel(tenant_id: str, team_id: str | None) -> str | None:
+    """The channel that hears status updates, if the team set one."""
+    if not team_id:
+        return None
+    settings = await TeamSettings.get_or_none(tenant_id=tenant_id, team_id=team_id)
+    return settings.stakeholder_channel_id if settings else None

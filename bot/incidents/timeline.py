@@ -1,0 +1,31 @@
+"""The incident's timeline: every change, with who did it and when."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.incidents.context import Ctx
+from bot.incidents.limits import clip
+from bot.store.incident_models import Incident, TimelineEvent
+
+
+async def record(
+    ctx: Ctx, incident: Incident, kind: str, text: str, data: dict[str, Any] | None = None
+) -> TimelineEvent:
+    """Add an event at `ctx.now` by `ctx.actor` (None for the bot's own timers)."""
+    actor = ctx.actor if ctx.actor.id else None
+    return await TimelineEvent.create(
+        incident=incident,
+        at=ctx.now,
+        kind=kind,
+        actor_id=actor.id if actor else None,
+        actor_name=actor.name if actor else None,
+        text=clip(text),
+        data=data,
+    )
+
+
+async def recent(incident: Incident, limit: int = 5) -> list[TimelineEvent]:
+    """The latest events, oldest first."""
+    events = await TimelineEvent.filter(incident=incident).order_by("-at", "-id").limit(limit)
+    return list(reversed(events))

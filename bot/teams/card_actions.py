@@ -1,0 +1,138 @@
+"""Buttons on cards: Action.Execute invokes (current Teams) and Action.Submit messages
+(older clients) reach the same code. The actor is always the activity's sender, never
+anything in the card's data; ids in the data must match what is stored."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botbuilder.core import TurnContext
+from botbuilder.schema import InvokeResponse
+
+from bot.errors import CommandError, NotFoundError
+from bot.incidents import checkins, commandeer, handovers
+from bot.incidents.context import Ctx
+from bot.incidents.declare import Declaration, declare
+from bot.store.incident_models import Commandeer, Handover, Incident
+from bot.teams import incident_cards
+from bot.teams.cards import Card
+from bot.teams.handler import BaseBot, card_message_response, card_response
+
+
+@dataclass(frozen=True)
+class CardAction:
+    """What a button does (`work`) and what the pressed card then shows (`view`)."""
+
+    work: Callable[[Ctx, dict[str, Any]], Awaitable[Any]]
+    view: Callable[[dict[str, Any]], Awaitable[Card | str]]
+
+
+def _id(data: dict[str, Any], key: str) -> int:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+        raise NotFoundError("This card is missing what it refers to; it may be out of date.")
+    return int(value)
+
+
+async def _matching_handover(data: dict[str, Any]) -> Handover:
+    handover = await Handover.get_or_none(id=_id(data, "handoverId"))
+    if handover is None or handover.incident_id != _id(data, "incidentId"):
+        raise NotFoundError("That role request does not exist.")
+    return handover
+
+
+async def _answer_handover(ctx: Ctx, data: dict[str, Any], accept: bool) -> None:
+    handover = await _matching_handover(data)
+    await handovers.answer(ctx, handover.id, accept=accept)
+
+
+async def _handover_view(data: dict[str, Any]) -> Card:
+    handover = await _matching_handover(data)
+    return incident_cards.role_request_card(handover, await Incident.get(id=handover.incident_id))
+
+
+async def _matching_commandeer(data: dict[str, Any]) -> Commandeer:
+    request = await Commandeer.get_or_none(id=_id(data, "commandeerId"))
+    if request is None or request.incident_id != _id(data, "incidentId"):
+        raise NotFoundError("That request does not exist.")
+    return request
+
+
+async def _answer_commandeer(ctx: Ctx, data: dict[str, Any], joining: bool) -> None:
+    request = await _matching_commandeer(data)
+    await commandeer.answer(ctx, request.id, joining=joining)
+
+
+async def _commandeer_view(data: dict[str, Any]) -> Card:
+    request = await _matching_commandeer(data)
+    return incident_cards.commandeer_card(request, await Incident.get(id=request.incident_id))
+
+
+async def _checkin(ctx: Ctx, data: dict[str, Any], ok: bool) -> None:
+    await checkins.answer(ctx, _id(data, "incidentId"), ok=ok)
+
+
+def _checkin_view(answer: str) -> Callable[[dict[str, Any]], Awaitable[Card]]:
+    async def view(data: dict[str, Any]) -> Card:
+        incident = await Incident.get(id=_id(data, "incidentId"))
+        return incident_cards.checkin_card(incident, answered=answer)
+
+    return view
+
+
+async def _declare(ctx: Ctx, data: dict[str, Any]) -> Incident:
+    level = str(data.get("severity") or "1")
+    return await declare(ctx, Declaration(
+        title=str(data.get("title") or ""),
+        severity=int(level) if level in ("1", "2", "3", "4") else None,
+        description=str(data.get("description") or "") or None,
+        affected=str(data.get("affected") or "") or None,
+    ))
+
+
+async def _declared_view(data: dict[str, Any]) -> str:
+    return "Declared. The incident's thread and card are in the incidents channel."
+
+
+ACTIONS: dict[str, CardAction] = {
+    "handover.accept": CardAction(lambda c, d: _answer_handover(c, d, True), _handover_view),
+    "handover.decline": CardAction(lambda c, d: _answer_handover(c, d, False), _handover_view),
+    "commandeer.join": CardAction(lambda c, d: _answer_commandeer(c, d, True), _commandeer_view),
+    "commandeer.decline": CardAction(lambda c, d: _answer_commandeer(c, d, False),
+                                     _commandeer_view),
+    "checkin.ok": CardAction(lambda c, d: _checkin(c, d, True), _checkin_view("Thanks. Keep going.")),
+    "checkin.help": CardAction(lambda c, d: _checkin(c, d, False),
+                               _checkin_view("The Incident Commander has been told.")),
+    "declare.submit": CardAction(_declare, _declared_view),
+}
+
+
+class CardActions(BaseBot):
+    """Runs a card's button: the change in one transaction, then the card's new look."""
+
+    async def on_card_action(self, turn_context: TurnContext, verb: str,
+                             data: dict[str, Any]) -> InvokeResponse:
+        action = ACTIONS.get(verb)
+        if action is None:
+            return card_message_response("This card is out of date; mention me with 'help'.")
+        try:
+            await self.execute(turn_context, lambda ctx: action.work(ctx, data))
+            shown = await action.view(data)
+        except CommandError as exc:
+            return card_message_response(str(exc))
+        return card_message_response(shown) if isinstance(shown, str) else card_response(shown)
+
+    async def on_card_submit(self, turn_context: TurnContext, data: dict[str, Any]) -> None:
+        action = ACTIONS.get(str(data.get("verb") or ""))
+        if action is None:
+            await turn_context.send_activity("This card is out of date; mention me with 'help'.")
+            return
+        try:
+            await self.execute(turn_context, lambda ctx: action.work(ctx, data))
+        except CommandError as exc:
+            await turn_context.send_activity(str(exc))
+            return
+        shown = await action.view(data)
+        await turn_context.send_activity(shown if isinstance(shown, str) else "Done.")

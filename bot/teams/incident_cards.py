@@ -1,0 +1,224 @@
+"""The cards people see during an incident: the live incident card, role requests,
+commandeer and check-in messages, the declare form, status and list."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import quote
+
+from bot.incidents import severity as sev
+from bot.incidents.lifecycle import duration
+from bot.incidents.people import Person
+from bot.incidents.queries import Picture
+from bot.incidents.roles import Role
+from bot.store.incident_models import (
+    Commandeer,
+    Handover,
+    HandoverStatus,
+    Incident,
+    ReviewState,
+)
+from bot.teams.cards import Card, card, execute, facts, text, with_mentions
+
+_STATUS = {"investigating": "Investigating", "mitigated": "Mitigated", "resolved": "Resolved",
+           "closed": "Closed"}
+_CRITERIA = [
+    "There may be visible impact for customers",
+    "You need to involve a second team/squad to fix the problem",
+    "The issue is unresolved after an hour of concentrated analysis",
+    "There may be significant financial impact",
+]
+
+
+def reference(incident: Incident) -> str:
+    """"INC-42"."""
+    return f"INC-{incident.number}"
+
+
+def _when(moment: dt.datetime | None) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+
+def thread_link(incident: Incident) -> str | None:
+    """A link that opens the incident's thread in Teams, once the thread exists."""
+    if not incident.card_activity_id:
+        return None
+    return (f"https://teams.microsoft.com/l/message/{quote(incident.channel_id)}/"
+            f"{incident.card_activity_id}?tenantId={quote(incident.tenant_id)}"
+            f"&parentMessageId={incident.card_activity_id}")
+
+
+def room_line(incident: Incident) -> str:
+    """The Incident Command Room as the card shows it."""
+    if incident.room_url:
+        return f"[Join the Incident Command Room]({incident.room_url})"
+    return incident.room_note or "No video room is configured yet"
+
+
+def _role_line(picture: Picture, role: Role) -> str:
+    incident = picture.incident
+    name = getattr(incident, f"{role.value}_name") or "nobody yet"
+    asked = [h.to_name for h in picture.pending if h.role == role.value]
+    return f"{name} (asked: {', '.join(asked)}, not yet accepted)" if asked else name
+
+
+def incident_card(picture: Picture, *, now: dt.datetime) -> Card:
+    """The one live card per incident, updated in place on every change."""
+    incident = picture.incident
+    rows = [
+        ("Severity", sev.name(incident.severity)),
+        ("Status", _STATUS[incident.status.value]),
+        ("Investigator", _role_line(picture, Role.INVESTIGATOR)),
+        ("Commander", _role_line(picture, Role.COMMANDER)),
+    ]
+    helpers = [p.name for p in picture.assistants]
+    helpers += [f"{h.to_name} (asked)" for h in picture.pending if h.role == Role.ASSISTANT.value]
+    if helpers:
+        rows.append(("Also investigating", ", ".join(helpers)))
+    rows.append(("Declared", f"{_when(incident.declared_at)} "
+                             f"({duration(incident.declared_at, now)} ago) by "
+                             f"{incident.declared_by_name}"))
+    if incident.mitigated_at:
+        rows.append(("Mitigated", f"{_when(incident.mitigated_at)} (after "
+                                  f"{duration(incident.declared_at, incident.mitigated_at)})"))
+    if incident.resolved_at:
+        rows.append(("Resolved", _when(incident.resolved_at)))
+    if incident.review_state is not ReviewState.PENDING:
+        rows.append(("Review", incident.review_state.value))
+    body = [
+        text(f"{reference(incident)} · {sev.name(incident.severity)} · "
+             f"{_STATUS[incident.status.value]}", weight="Bolder", color="Attention"),
+        text(incident.title, size="Large", weight="Bolder"),
+        facts(rows),
+        text(f"📹 {room_line(incident)}"),
+    ]
+    if incident.impact:
+        body.append(text(f"**Impact:** {incident.impact}"))
+    update = incident.last_update or "No status update yet"
+    when = f" ({_when(incident.last_update_at)})" if incident.last_update_at else ""
+    body.append(text(f"**Last update{when}:** {update}", isSubtle=not incident.last_update))
+    return card(body)
+
+
+def role_request_card(handover: Handover, incident: Incident) -> Card:
+    """Asks one person to take a role; after the answer it shows the outcome."""
+    role = Role(handover.role)
+    keeps = (f"{handover.from_name} keeps the role until you accept."
+             if handover.from_name else "The role is open until you accept.")
+    body = [
+        text(f"{reference(incident)} · {sev.name(incident.severity)}: {incident.title}",
+             weight="Bolder"),
+        text(f"<at>{handover.to_name}</at>, {handover.requested_by_name} asks you to take the "
+             f"**{role.title}** role."),
+    ]
+    actions = None
+    if handover.status is HandoverStatus.PENDING:
+        body.append(text(keeps, isSubtle=True))
+        data = {"handoverId": handover.id, "incidentId": incident.id}
+        actions = [execute("Accept", "handover.accept", data, style="positive"),
+                   execute("Decline", "handover.decline", data)]
+    else:
+        body.append(text(_handover_outcome(handover), weight="Bolder"))
+    return with_mentions(card(body, actions), [_to(handover)])
+
+
+def _to(handover: Handover) -> Person:
+    return Person(handover.to_id, handover.to_name, handover.to_aad)
+
+
+def _handover_outcome(handover: Handover) -> str:
+    when = _when(handover.answered_at)
+    return {
+        HandoverStatus.ACCEPTED: f"✅ Accepted by {handover.to_name} at {when}.",
+        HandoverStatus.DECLINED: f"Declined by {handover.to_name} at {when}.",
+        HandoverStatus.EXPIRED: f"Expired at {when} without an answer.",
+        HandoverStatus.SUPERSEDED: "Replaced by a newer request.",
+    }.get(handover.status, handover.status.value)
+
+
+def commandeer_card(request: Commandeer, incident: Incident) -> Card:
+    """The 1:1 message to someone the Commander needs."""
+    rows = [("Severity", sev.name(incident.severity)),
+            ("Asked by", request.requested_by_name)]
+    if request.why:
+        rows.append(("Why", request.why))
+    body = [
+        text(f"You are needed on {reference(incident)}", weight="Bolder", size="Medium"),
+        text(incident.title, weight="Bolder"),
+        facts(rows),
+        text(f"📹 {room_line(incident)}"),
+    ]
+    link = thread_link(incident)
+    if link:
+        body.append(text(f"[Open the incident thread]({link})"))
+    data = {"commandeerId": request.id, "incidentId": incident.id}
+    actions = [execute("I'm joining", "commandeer.join", data, style="positive"),
+               execute("I can't", "commandeer.decline", data)]
+    if request.answered_at:
+        actions = None
+        body.append(text(f"You answered: {request.status.value} at {_when(request.answered_at)}.",
+                         weight="Bolder"))
+    return card(body, actions)
+
+
+def checkin_card(incident: Incident, *, answered: str | None = None) -> Card:
+    """The Investigator's private check-in."""
+    body = [
+        text(f"Check-in: {reference(incident)} · {incident.title}", weight="Bolder"),
+        text("How are you doing? If you feel panicky or overwhelmed, ask for support: "
+             "the Incident Commander is told at once."),
+    ]
+    if answered:
+        return card(body + [text(answered, weight="Bolder")])
+    data = {"incidentId": incident.id}
+    return card(body, [execute("I'm OK", "checkin.ok", data, style="positive"),
+                       execute("I need support", "checkin.help", data, style="destructive")])
+
+
+def declare_form_card() -> Card:
+    """The form `declare` alone answers with."""
+    choices = [{"title": label, "value": str(level)} for level, label in sev.LABELS.items()]
+    body = [
+        text("Declare an incident", weight="Bolder", size="Medium"),
+        text("It is an incident if any of these is true:", isSubtle=True),
+        text("\n".join(f"- {c}" for c in _CRITERIA)),
+        text("Declare early: a simple fix is better than a larger incident later. "
+             "If unsure of the severity, assume the higher one.", isSubtle=True),
+        {"type": "Input.Text", "id": "title", "label": "Title", "isRequired": True,
+         "errorMessage": "A title is required", "maxLength": 200},
+        {"type": "Input.ChoiceSet", "id": "severity", "label": "Severity", "value": "1",
+         "choices": choices},
+        {"type": "Input.Text", "id": "description", "label": "What is happening",
+         "isMultiline": True, "maxLength": 4000},
+        {"type": "Input.Text", "id": "affected", "label": "Affected customers or systems",
+         "isMultiline": True, "maxLength": 4000},
+    ]
+    return card(body, [execute("Declare", "declare.submit", {}, style="destructive")])
+
+
+def status_card(picture: Picture, *, now: dt.datetime) -> Card:
+    """`status`: the live card plus open hypotheses, tasks and the latest events."""
+    result = incident_card(picture, now=now)
+    body = result["body"]
+    if picture.hypotheses:
+        body.append(text("**Open hypotheses**"))
+        body.append(text("\n".join(f"{h.number}. {h.text}" for h in picture.hypotheses)))
+    if picture.tasks:
+        body.append(text("**Open tasks**"))
+        body.append(text("\n".join(
+            f"{t.number}. {t.text} ({t.assignee_name or 'unassigned'})" for t in picture.tasks)))
+    if picture.recent:
+        body.append(text("**Latest**"))
+        body.append(text("\n".join(f"{e.at.strftime('%H:%M')} {e.text}" for e in picture.recent),
+                         isSubtle=True))
+    return result
+
+
+def list_card(incidents: list[Incident], *, now: dt.datetime) -> Card:
+    """`list`: open incidents, most severe first."""
+    if not incidents:
+        return card([text("No open incidents. 🎉")])
+    rows = [(f"{reference(i)} {sev.name(i.severity)}",
+             f"{i.title} · {_STATUS[i.status.value]} · Commander: {i.commander_name or 'none'}"
+             f" · {duration(i.declared_at, now)}") for i in incidents]
+    return card([text("Open incidents", weight="Bolder"), facts(rows)])

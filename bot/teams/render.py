@@ -1,0 +1,202 @@
+"""Turns the domain's notices into Bot Connector calls in the outbox, inside the same
+transaction as the change that caused them.
+
+Everything about one incident shares the ordering key `incident:<id>`, so the thread is
+created before anything is posted into it; a message whose thread does not exist yet
+names the creating message (`after`) and takes the thread's id from its answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from botbuilder.schema import Activity
+
+from bot.incidents import notices as say
+from bot.incidents.people import Person
+from bot.incidents.queries import picture
+from bot.incidents.team_settings import stakeholder_channel
+from bot.store.incident_models import Commandeer, DirectConversation, Handover, Incident
+from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus
+from bot.store.unit_of_work import UnitOfWork
+from bot.teams import incident_cards
+from bot.teams.cards import Card
+
+ADAPTIVE = "application/vnd.microsoft.card.adaptive"
+
+
+def message(text: str | None = None, *, card: Card | None = None,
+            mentions: tuple[Person, ...] = ()) -> dict[str, Any]:
+    """A message activity body; `<at>Name</at>` in the text becomes a mention of that person."""
+    body: dict[str, Any] = {"type": "message"}
+    if text is not None:
+        for person in mentions:
+            text = text.replace(person.name, f"<at>{person.name}</at>", 1)
+        body["text"] = text
+        if mentions:
+            body["entities"] = [{"type": "mention", "text": f"<at>{p.name}</at>",
+                                 "mentioned": {"id": p.id, "name": p.name}}
+                                for p in mentions if f"<at>{p.name}</at>" in text]
+    if card is not None:
+        body["attachments"] = [{"contentType": ADAPTIVE, "content": card}]
+    return body
+
+
+def thread_name(incident_id: int) -> str:
+    """The outbox name of the message that creates an incident's thread."""
+    return f"incident:{incident_id}:thread"
+
+
+def handover_card_name(handover_id: int) -> str:
+    return f"handover:{handover_id}:card"
+
+
+def dm_name(tenant_id: str, user_id: str) -> str:
+    return f"dm:{tenant_id}:{user_id}"
+
+
+class Renderer:
+    """Writes notices as outbox rows; knows the bot's own account for new conversations."""
+
+    def __init__(self, *, bot_id: str) -> None:
+        self.bot_id = bot_id
+
+    async def render(self, uow: UnitOfWork, notices: list[say.Notice], *,
+                     incoming: Activity | None, now: dt.datetime) -> None:
+        """Enqueue every notice (in order), each at most once."""
+        seen: set[say.Notice] = set()
+        for notice in notices:
+            if notice in seen:
+                continue
+            seen.add(notice)
+            await self._one(uow, notice, incoming, now)
+
+    async def _one(self, uow: UnitOfWork, notice: say.Notice, incoming: Activity | None,
+                   now: dt.datetime) -> None:
+        if isinstance(notice, say.Reply):
+            await self._reply(uow, incoming, message(notice.text))
+        elif isinstance(notice, say.ReplyCard):
+            raise TypeError("cards for the actor are answered by the handler")
+        elif isinstance(notice, say.ThreadOpened):
+            await self._open_thread(uow, await Incident.get(id=notice.incident_id), now)
+        elif isinstance(notice, say.ThreadPost):
+            incident = await Incident.get(id=notice.incident_id)
+            await self._into_thread(uow, incident, message(notice.text, mentions=notice.mentions))
+        elif isinstance(notice, say.CardChanged):
+            await self._refresh_card(uow, await Incident.get(id=notice.incident_id), now)
+        elif isinstance(notice, (say.RoleRequested, say.HandoverAnswered)):
+            await self._handover_card(uow, notice)
+        elif isinstance(notice, say.CommandeerRequested):
+            request = await Commandeer.get(id=notice.commandeer_id).prefetch_related("incident")
+            person = Person(request.person_id, request.name, request.aad_object_id)
+            body = message(card=incident_cards.commandeer_card(request, request.incident))
+            await self._direct(uow, request.incident.tenant_id,
+                               request.incident.service_url, person, body)
+        elif isinstance(notice, say.CheckInRequested):
+            incident = await Incident.get(id=notice.incident_id)
+            body = message(card=incident_cards.checkin_card(incident))
+            await self._direct(uow, incident.tenant_id, incident.service_url, notice.person, body)
+        elif isinstance(notice, say.DirectMessage):
+            await self._direct_text(uow, notice)
+        elif isinstance(notice, say.StakeholderPost):
+            await self._stakeholders(uow, notice)
+
+    async def _reply(self, uow: UnitOfWork, incoming: Activity | None, body: dict) -> None:
+        if incoming is None:
+            return  # a timer has nobody to answer
+        await uow.enqueue(operation=OutboxOperation.REPLY, service_url=incoming.service_url,
+                          conversation_id=incoming.conversation.id,
+                          activity_id=incoming.id, payload=body)
+
+    async def _open_thread(self, uow: UnitOfWork, incident: Incident, now: dt.datetime) -> None:
+        card = incident_cards.incident_card(await picture(incident), now=now)
+        await uow.enqueue(
+            operation=OutboxOperation.CREATE_CONVERSATION, service_url=incident.service_url,
+            conversation_id=None, name=thread_name(incident.id),
+            ordering_key=f"incident:{incident.id}",
+            payload={"isGroup": True, "bot": {"id": self.bot_id}, "tenantId": incident.tenant_id,
+                     "channelData": {"channel": {"id": incident.channel_id},
+                                     "tenant": {"id": incident.tenant_id}},
+                     "activity": message(card=card)},
+        )
+
+    async def _into_thread(self, uow: UnitOfWork, incident: Incident, body: dict,
+                           *, name: str | None = None) -> None:
+        await uow.enqueue(
+            operation=OutboxOperation.REPLY, service_url=incident.service_url,
+            conversation_id=incident.thread_id, activity_id=incident.card_activity_id,
+            after=thread_name(incident.id), ordering_key=f"incident:{incident.id}",
+            payload=body, name=name,
+        )
+
+    async def _refresh_card(self, uow: UnitOfWork, incident: Incident, now: dt.datetime) -> None:
+        card = incident_cards.incident_card(await picture(incident), now=now)
+        await uow.enqueue(
+            operation=OutboxOperation.UPDATE, service_url=incident.service_url,
+            conversation_id=incident.thread_id, activity_id=incident.card_activity_id,
+            after=thread_name(incident.id), ordering_key=f"incident:{incident.id}",
+            coalesce_key=f"incident:{incident.id}:card", payload=message(card=card),
+        )
+
+    async def _handover_card(self, uow: UnitOfWork,
+                             notice: say.RoleRequested | say.HandoverAnswered) -> None:
+        handover = await Handover.get(id=notice.handover_id).prefetch_related("incident")
+        incident = handover.incident
+        body = message(card=incident_cards.role_request_card(handover, incident))
+        if isinstance(notice, say.RoleRequested):
+            await self._into_thread(uow, incident, body, name=handover_card_name(handover.id))
+            return
+        await uow.enqueue(
+            operation=OutboxOperation.UPDATE, service_url=incident.service_url,
+            conversation_id=incident.thread_id, activity_id=handover.card_activity_id,
+            after=handover_card_name(handover.id), ordering_key=f"incident:{incident.id}",
+            coalesce_key=handover_card_name(handover.id), payload=body,
+        )
+
+    async def _direct_text(self, uow: UnitOfWork, notice: say.DirectMessage) -> None:
+        incident = await Incident.get(id=notice.incident_id)
+        await self._direct(uow, incident.tenant_id, incident.service_url, notice.person,
+                           message(notice.text))
+
+    async def _direct(self, uow: UnitOfWork, tenant_id: str, service_url: str, person: Person,
+                      body: dict) -> None:
+        """A 1:1 message; the chat is created first when the bot has none with them yet."""
+        key = dm_name(tenant_id, person.id)
+        known = await DirectConversation.get_or_none(tenant_id=tenant_id, user_id=person.id)
+        if known is not None:
+            await uow.enqueue(operation=OutboxOperation.SEND, service_url=known.service_url,
+                              conversation_id=known.conversation_id, ordering_key=key,
+                              payload=body)
+            return
+        creating = await OutboxMessage.get_or_none(name=key)
+        if creating is not None and creating.status is OutboxStatus.FAILED:
+            await OutboxMessage.filter(id=creating.id).update(name=None)
+            creating = None
+        if creating is None:
+            await uow.enqueue(
+                operation=OutboxOperation.CREATE_CONVERSATION, service_url=service_url,
+                conversation_id=None, name=key, ordering_key=key,
+                payload={"isGroup": False, "bot": {"id": self.bot_id},
+                         "members": [{"id": person.id}], "tenantId": tenant_id,
+                         "channelData": {"tenant": {"id": tenant_id}}},
+            )
+        await uow.enqueue(operation=OutboxOperation.SEND, service_url=service_url,
+                          conversation_id=None, after=key, ordering_key=key, payload=body)
+
+    async def _stakeholders(self, uow: UnitOfWork, notice: say.StakeholderPost) -> None:
+        incident = await Incident.get(id=notice.incident_id)
+        channel = await stakeholder_channel(incident.tenant_id, incident.team_id)
+        if channel is None:
+            return
+        text = (f"{incident_cards.reference(incident)} ({incident.title}) status update: "
+                f"{notice.text}")
+        link = incident_cards.thread_link(incident)
+        await uow.enqueue(
+            operation=OutboxOperation.CREATE_CONVERSATION, service_url=incident.service_url,
+            conversation_id=None, ordering_key=f"stakeholders:{channel}",
+            payload={"isGroup": True, "bot": {"id": self.bot_id}, "tenantId": incident.tenant_id,
+                     "channelData": {"channel": {"id": channel},
+                                     "tenant": {"id": incident.tenant_id}},
+                     "activity": message(text + (f" [Thread]({link})" if link else ""))},
+        )

@@ -1,0 +1,49 @@
+"""Runs the domain's timers (durable jobs) and sends what they have to say."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.incidents import checkins, commandeer, handovers
+from bot.incidents.context import Ctx, Origin, Policy
+from bot.incidents.people import Person
+from bot.store.incident_models import Commandeer, Handover, Incident
+from bot.store.jobs import JobRunner
+from bot.store.models import Job
+from bot.store.unit_of_work import UnitOfWork
+from bot.teams.render import Renderer
+
+BOT = Person(id="", name="incident bot")
+Work = Callable[[Ctx, int], Awaitable[Any]]
+
+
+def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
+                    wake: Callable[[], None]) -> None:
+    """Give the job runner a handler for every timer kind the domain schedules."""
+
+    def handler(work: Work, key: str, incident_of: Callable[[int], Awaitable[int]]):  # type: ignore[no-untyped-def]
+        async def run(job: Job) -> None:
+            target = int(job.payload[key])
+            async with UnitOfWork(on_commit=wake) as uow:
+                incident = await Incident.get(id=await incident_of(target))
+                ctx = Ctx(actor=BOT, policy=policy,
+                          origin=Origin(incident.tenant_id, incident.service_url))
+                await work(ctx, target)
+                await renderer.render(uow, ctx.notices, incoming=None, now=ctx.now)
+
+        return run
+
+    async def of_handover(handover_id: int) -> int:
+        return (await Handover.get(id=handover_id)).incident_id
+
+    async def of_commandeer(commandeer_id: int) -> int:
+        return (await Commandeer.get(id=commandeer_id)).incident_id
+
+    async def itself(incident_id: int) -> int:
+        return incident_id
+
+    runner.register(handovers.EXPIRY_JOB, handler(handovers.expire, "handover_id", of_handover))
+    runner.register(commandeer.REMINDER_JOB,
+                    handler(commandeer.remind, "commandeer_id", of_commandeer))
+    runner.register(checkins.CHECKIN_JOB, handler(checkins.run, "incident_id", itself))
