@@ -1,0 +1,65 @@
+"""Builds the configured video bridges from Settings, without touching the network."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.config import Settings
+from bot.errors import BridgeError
+from integrations.google_meet import MeetBridge
+from integrations.jitsi import JitsiBridge
+from integrations.video import VideoBridge
+from integrations.zoom import ZoomBridge
+
+
+def build_bridge(name: str, settings: Settings) -> VideoBridge:
+    """Build the bridge for provider `name` ("zoom", "meet" or "jitsi")."""
+    try:
+        builder = _BUILDERS[name]
+    except KeyError:
+        known = ", ".join(_BUILDERS)
+        raise ValueError(f"unknown video provider {name!r}; expected one of {known}") from None
+    return builder(settings)
+
+
+def _zoom(settings: Settings) -> VideoBridge:
+    secret = settings.zoom_client_secret.get_secret_value()
+    if not (settings.zoom_account_id and settings.zoom_client_id and secret):
+        raise _missing("zoom", "ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET")
+    # No token yet: the bridge fetches it in a worker thread when the first room is made.
+    return ZoomBridge(
+        account_id=settings.zoom_account_id,
+        client_id=settings.zoom_client_id,
+        client_secret=secret,
+        api_base_url=settings.zoom_api_base_url,
+        oauth_url=settings.zoom_oauth_url,
+        host_user=settings.zoom_host_user,
+        timeout_s=settings.video_timeout_s,
+    )
+
+
+def _meet(settings: Settings) -> VideoBridge:
+    if not (settings.google_service_account_file and settings.google_delegated_user):
+        raise _missing("meet", "GOOGLE_SERVICE_ACCOUNT_FILE and GOOGLE_DELEGATED_USER")
+    # Reads the key file (local disk only); tokens are fetched on first use.
+    return MeetBridge(
+        service_account_file=settings.google_service_account_file,
+        delegated_user=settings.google_delegated_user,
+        api_endpoint=settings.google_api_endpoint,
+        timeout_s=settings.video_timeout_s,
+    )
+
+
+def _jitsi(settings: Settings) -> VideoBridge:
+    return JitsiBridge(settings.jitsi_base_url)
+
+
+def _missing(provider: str, names: str) -> BridgeError:
+    return BridgeError(f"{provider} needs {names} to be set", provider=provider, retryable=False)
+
+
+_BUILDERS: dict[str, Callable[[Settings], VideoBridge]] = {
+    "zoom": _zoom,
+    "meet": _meet,
+    "jitsi": _jitsi,
+}

@@ -1,0 +1,217 @@
+"""A loopback Zoom: Server-to-Server OAuth tokens and "Create a meeting", as Zoom answers.
+
+`POST /oauth/token` checks the account_credentials grant and the app's Basic auth;
+`POST /v2/users/{userId}/meetings` checks the Bearer token and answers 201 with the
+fields Zoom documents (including `start_url` with a host key, which must never leak).
+Faults: the next calls to an endpoint can answer an error status or hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Request:
+    """One request that reached the fake."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    status: int = 0
+
+
+@dataclass
+class Fault:
+    status: int = 0
+    retry_after: str | None = None
+    hang_s: float = 0.0
+
+
+@dataclass
+class FakeZoom:
+    """Start with `await fake.start()`; point zoomus at `api_url` and `oauth_url`."""
+
+    account_id: str = "AcctFake-8dT2kq"
+    client_id: str = "zFakeClientId0001"
+    client_secret: str = "zFakeSecret-" + "s3cr3t" * 4
+    users: set[str] = field(default_factory=lambda: {"me", "oncall@example.com"})
+    requests: list[Request] = field(default_factory=list)
+    issued_tokens: list[str] = field(default_factory=list)
+    valid_tokens: set[str] = field(default_factory=set)
+    meetings: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        self._faults: dict[str, list[Fault]] = {"token": [], "meetings": []}
+        self._ids = itertools.count(85_746_065_432)
+        self._release = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/v2"
+
+    @property
+    def oauth_url(self) -> str:
+        return f"{self.url}/oauth/token"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/oauth/token", self._token)
+        app.router.add_post("/v2/users/{user_id}/meetings", self._create_meeting)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        self._release.set()  # let hung requests finish so the server can close
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def fail_next(self, status: int, *, endpoint: str = "meetings", times: int = 1,
+                  retry_after: str | None = None) -> None:
+        """Answer the next `times` calls to `endpoint` ("token" or "meetings") with `status`."""
+        self._faults[endpoint].extend(Fault(status, retry_after) for _ in range(times))
+
+    def hang_next(self, seconds: float, *, endpoint: str = "meetings") -> None:
+        """Hold the next call to `endpoint` for `seconds`, then answer normally."""
+        self._faults[endpoint].append(Fault(hang_s=seconds))
+
+    def revoke_tokens(self) -> None:
+        """Expire every token issued so far, as an hour passing would."""
+        self.valid_tokens.clear()
+
+    def calls(self, endpoint: str) -> list[Request]:
+        """Requests to "token" or "meetings", in arrival order."""
+        marker = "/oauth/token" if endpoint == "token" else "/meetings"
+        return [r for r in self.requests if r.path.endswith(marker)]
+
+    async def _token(self, request: web.Request) -> web.StreamResponse:
+        form = dict(await request.post())
+        recorded = self._record(request, form)
+        response = await self._fault("token") or self._issue_token(request, form)
+        recorded.status = response.status
+        return response
+
+    def _issue_token(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        if request.headers.get("Authorization") != f"Basic {expected}":
+            return web.json_response(
+                {"reason": "Invalid client_id or client_secret", "error": "invalid_client"},
+                status=401,
+            )
+        if form.get("grant_type") != "account_credentials":
+            return web.json_response(
+                {"reason": "Unsupported grant type", "error": "unsupported_grant_type"},
+                status=400,
+            )
+        if form.get("account_id") != self.account_id:
+            return web.json_response(
+                {"reason": "Invalid request : Account ID is not valid",
+                 "error": "invalid_request"},
+                status=400,
+            )
+        token = "eyJzdiI6IjAwMDAwMSIsImFsZyI6IkhTNTEyIn0." + secrets.token_urlsafe(48)
+        self.issued_tokens.append(token)
+        self.valid_tokens.add(token)
+        return web.json_response({
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": 3599,
+            "scope": "meeting:write:meeting:admin meeting:read:meeting:admin",
+            "api_url": "https://api.zoom.us",
+        })
+
+    async def _create_meeting(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json() if request.can_read_body else None
+        recorded = self._record(request, body)
+        response = await self._fault("meetings") or self._meeting(request, body or {})
+        recorded.status = response.status
+        return response
+
+    def _meeting(self, request: web.Request, body: dict[str, Any]) -> web.Response:
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or auth[len("Bearer "):] not in self.valid_tokens:
+            return web.json_response({"code": 124, "message": "Invalid access token."},
+                                     status=401)
+        user_id = request.match_info["user_id"]
+        if user_id not in self.users:
+            return web.json_response(
+                {"code": 1001, "message": f"User does not exist: {user_id}."}, status=404
+            )
+        meeting = self._meeting_json(body)
+        self.meetings.append(meeting)
+        return web.json_response(meeting, status=201)
+
+    def _meeting_json(self, body: dict[str, Any]) -> dict[str, Any]:
+        meeting_id = next(self._ids)
+        password = secrets.token_hex(3)
+        pwd = secrets.token_urlsafe(24)
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        settings = {
+            "host_video": False, "participant_video": False, "join_before_host": False,
+            "jbh_time": 0, "mute_upon_entry": False, "waiting_room": True,
+            "approval_type": 2, "audio": "voip", "auto_recording": "none",
+            **(body.get("settings") or {}),
+        }
+        return {
+            "uuid": base64.b64encode(secrets.token_bytes(16)).decode(),
+            "id": meeting_id,
+            "host_id": "KDcuGIm1QgePTO8WbOqwIQ",
+            "host_email": "oncall@example.com",
+            "topic": body.get("topic", "Zoom meeting"),
+            "type": body.get("type", 2),
+            "status": "waiting",
+            "start_time": body.get("start_time", now),
+            "duration": body.get("duration", 60),
+            "timezone": body.get("timezone", "UTC"),
+            "created_at": now,
+            "start_url": f"https://us05web.zoom.us/s/{meeting_id}?zak={self.host_key}",
+            "join_url": f"https://us05web.zoom.us/j/{meeting_id}?pwd={pwd}.1",
+            "password": password,
+            "h323_password": "583761",
+            "pstn_password": "583761",
+            "encrypted_password": secrets.token_urlsafe(24),
+            "settings": settings,
+            "pre_schedule": False,
+        }
+
+    @property
+    def host_key(self) -> str:
+        """The zak in every start_url: whoever has it can start the meeting as the host."""
+        return "eyJ0eXAiOiJKV1QiLCJzdiI6IjAwMDAwMSIsInptX3NrbSI6InptX28ybSJ9.HostKeyFake"
+
+    def _record(self, request: web.Request, body: Any) -> Request:
+        recorded = Request(request.method, request.path, dict(request.headers), body)
+        self.requests.append(recorded)
+        return recorded
+
+    async def _fault(self, endpoint: str) -> web.Response | None:
+        if not self._faults[endpoint]:
+            return None
+        fault = self._faults[endpoint].pop(0)
+        if fault.hang_s:
+            try:
+                await asyncio.wait_for(self._release.wait(), fault.hang_s)
+            except asyncio.TimeoutError:
+                pass
+            return None
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+        body = {429: {"code": 429, "message": "You have reached the maximum per-second rate "
+                      "limit for this API. Try again later."},
+                401: {"code": 124, "message": "Invalid access token."}}.get(
+            fault.status, {"code": fault.status, "message": "Internal error"})
+        return web.json_response(body, status=fault.status, headers=headers)
