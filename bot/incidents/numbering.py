@@ -19,6 +19,6 @@ async def next_number(tenant_id: str) -> int:
     """The next free number in the tenant; call inside the declaring transaction."""
     placeholder = "$1" if dialect() == "postgres" else "?"
     conn = connections.get("default")
-    _, rows = await conn.execute_query(_SQL.format(p1=placeholder), [tenant_id])
-    row = rows[0]
-    return int(row["last_number"] if hasattr(row, "keys") else row[0])
+    # execute_query_dict, because Tortoise's execute_query drops RETURNING rows of an INSERT.
+    rows = await conn.execute_query_dict(_SQL.format(p1=placeholder), [tenant_id])
+    return int(rows[0]["last_number"])

@@ -42,6 +42,8 @@ class Call:
     def text(self) -> str:
         """The message text, or the text of every TextBlock of an attached card."""
         body = self.body or {}
+        if isinstance(body.get("activity"), dict):  # create conversation with a first message
+            body = body["activity"]
         parts = [body.get("text") or ""]
         for attachment in body.get("attachments") or []:
             parts.extend(_card_texts(attachment.get("content") or {}))

@@ -1,0 +1,97 @@
+"""Driving the bot the way a team does during an incident, for end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.store.incident_models import Handover, Incident
+from bot.store.models import Job, OutboxMessage
+from bot.web import RUNTIME
+from tests.conftest import RunningBot
+from tests.fakes import activities as teams
+from tests.fakes.activities import User
+from tests.fakes.connector import Call, FakeConnector
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 10) -> Any:
+    """Poll until `check()` is truthy (the outbox and timers work in the background)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class Team:
+    """A Teams team with an incidents channel, talking to the bot."""
+
+    bot: RunningBot
+    connector: FakeConnector
+
+    async def say(self, text: str, *, sender: User = teams.ADA, mentions: tuple[User, ...] = (),
+                  thread: Incident | None = None, channel: str = teams.CHANNEL_ID) -> dict:
+        """Post `@incident <text>`: in the incident's thread when given, else a new post."""
+        for user in mentions:
+            text = text.replace(f"@{user.name.split()[0]}", user.mention()[0])
+        message = teams.channel_message(
+            self.connector.url, f"{teams.BOT_MENTION_TEXT} {text}", sender=sender,
+            mentions=list(mentions), channel_id=channel,
+            root_id=thread.card_activity_id if thread else None,
+        )
+        status, _ = await self.bot.post(message)
+        assert status == 200
+        return message
+
+    async def press(self, verb: str, data: dict[str, Any], *, sender: User,
+                    card_id: str = "1", conversation_id: str | None = None) -> dict:
+        """Press a card button (Action.Execute); the invoke response body."""
+        invoke = teams.card_action(self.connector.url, verb=verb, data={"verb": verb, **data},
+                                   card_id=card_id, sender=sender,
+                                   conversation_id=conversation_id)
+        status, body = await self.bot.post(invoke)
+        assert status == 200
+        return body
+
+    async def declare(self, text: str, *, sender: User = teams.ADA,
+                      mentions: tuple[User, ...] = ()) -> Incident:
+        """Declare and wait until its thread exists."""
+        before = await Incident.all().count()
+        await self.say(f"declare {text}", sender=sender, mentions=mentions)
+        await eventually(lambda: _thread_count_above(before))
+        return await Incident.all().order_by("-id").first()
+
+    async def latest_handover(self) -> Handover:
+        return await Handover.all().order_by("-id").first()
+
+    def card_updates(self) -> list[Call]:
+        return self.connector.of_kind("update")
+
+    async def fire_timers(self, kind: str) -> None:
+        """Time passes: jobs of `kind` become due, and the runner is woken."""
+        await Job.filter(kind=kind, status="pending").update(due_ms=0)
+        self.bot.server.app[RUNTIME].jobs.wake()
+
+    async def settle(self) -> None:
+        """Wait until every queued message has been delivered."""
+        await eventually(lambda: _no_unsent(OutboxMessage))
+
+
+async def _thread_count_above(before: int) -> bool:
+    return await Incident.filter(thread_id__isnull=False).count() > before
+
+
+async def _no_unsent(model: Any) -> bool:
+    return not await model.filter(status__in=["pending", "sending"]).exists()
+
+
+def thread_posts(connector: FakeConnector, incident: Incident) -> list[Call]:
+    """Messages the bot posted into the incident's thread (card updates excluded)."""
+    return [c for c in connector.of_kind("reply")
+            if c.conversation_id == incident.thread_id]
