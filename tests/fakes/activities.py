@@ -125,8 +125,17 @@ def card_action(service_url: str, *, verb: str, data: dict[str, Any], card_id: s
         type="invoke", name="adaptiveCard/action", replyToId=card_id,
         value={"action": {"type": "Action.Execute", "verb": verb, "data": data},
                "trigger": "manual"},
-        channelData={"tenant": {"id": TENANT}, "source": {"name": "message"}},
+        channelData=_invoke_channel_data(conversation_id),
     )
+
+
+def _invoke_channel_data(conversation_id: str | None) -> dict[str, Any]:
+    """Teams sends the team and channel with invokes from channel cards, not from 1:1."""
+    data: dict[str, Any] = {"tenant": {"id": TENANT}, "source": {"name": "message"}}
+    if conversation_id is None or conversation_id.startswith("19:"):
+        data.update(teamsChannelId=CHANNEL_ID, teamsTeamId=TEAM_ID,
+                    channel={"id": CHANNEL_ID}, team={"id": TEAM_ID})
+    return data
 
 
 def card_submit(service_url: str, *, data: dict[str, Any], card_id: str,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ class Call:
     conversation_id: str | None = None
     activity_id: str | None = None
     answered: int = 200
+    response: Any = None
 
     @property
     def kind(self) -> str:
@@ -139,6 +141,8 @@ class FakeConnector:
                     conversation_id, activity_id)
         response = await self._answer(call)
         call.answered = response.status
+        if isinstance(response.body, bytes) and response.body:
+            call.response = json.loads(response.body)
         self.calls.append(call)
         async with self._changed:
             self._changed.notify_all()
