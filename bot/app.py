@@ -30,6 +30,7 @@ from bot.web.errors import error_middleware
 from bot.web.health import get_healthz
 from bot.web.messages import post_messages
 from bot.web.recent import RecentActivities
+from integrations.video_factory import Bridges
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +108,11 @@ async def _start_runtime(settings: Settings) -> Runtime:
         commandeer_timeout_s=settings.commandeer_timeout_minutes * 60,
         checkin_interval_s=settings.checkin_interval_minutes * 60,
         admin_ids=settings.admins,
+        video_chain=tuple(settings.video_chain),
     )
     renderer = Renderer(bot_id=f"28:{settings.app_id}" if settings.app_id else "28:incident-bot")
-    register_timers(jobs, renderer=renderer, policy=policy, wake=wake)
+    register_timers(jobs, renderer=renderer, policy=policy, wake=wake,
+                    bridges=Bridges(settings))
 
     async def defer(**fields) -> None:  # type: ignore[no-untyped-def]
         async with UnitOfWork(on_commit=dispatcher.wake) as uow:

@@ -138,9 +138,10 @@ class Settings(BaseSettings):
         """The provider named, else the first one whose credentials are present."""
         if self.video_provider:
             return self.video_provider
-        if self.zoom_account_id and self.zoom_client_id:
+        if (self.zoom_account_id and self.zoom_client_id
+                and self.zoom_client_secret.get_secret_value()):
             return "zoom"
-        if self.google_service_account_file:
+        if self.google_service_account_file and self.google_delegated_user:
             return "meet"
         return "jitsi"
 

@@ -22,6 +22,23 @@ def build_bridge(name: str, settings: Settings) -> VideoBridge:
     return builder(settings)
 
 
+class Bridges:
+    """One bridge per provider for the life of the process (Zoom's token is reused)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._built: dict[str, VideoBridge] = {}
+
+    def get(self, name: str) -> VideoBridge:
+        """The bridge for `name`; `BridgeError` (not retryable) if it cannot be built."""
+        if name not in self._built:
+            try:
+                self._built[name] = build_bridge(name, self._settings)
+            except ValueError as exc:
+                raise BridgeError(str(exc), provider=name, retryable=False) from None
+        return self._built[name]
+
+
 def _zoom(settings: Settings) -> VideoBridge:
     secret = settings.zoom_client_secret.get_secret_value()
     if not (settings.zoom_account_id and settings.zoom_client_id and secret):

@@ -45,10 +45,12 @@ def test_environment_names_follow_the_design_contract(monkeypatch):
 
 def test_the_video_provider_follows_the_credentials_present():
     assert make_settings("sqlite://x").effective_video_provider == "jitsi"
+    assert make_settings("sqlite://x", zoom_account_id="a", zoom_client_id="c",
+                         zoom_client_secret="s").effective_video_provider == "zoom"
     assert make_settings("sqlite://x", zoom_account_id="a", zoom_client_id="c"
-                         ).effective_video_provider == "zoom"
-    assert make_settings("sqlite://x", google_service_account_file="/sa.json"
-                         ).effective_video_provider == "meet"
+                         ).effective_video_provider == "jitsi"
+    assert make_settings("sqlite://x", google_service_account_file="/sa.json",
+                         google_delegated_user="ic@example.com").effective_video_provider == "meet"
     assert make_settings("sqlite://x", video_provider="none").effective_video_provider == "none"
 
 

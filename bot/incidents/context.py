@@ -29,6 +29,8 @@ class Policy:
     commandeer_timeout_s: int = 10 * 60
     checkin_interval_s: int = 60 * 60
     admin_ids: frozenset[str] = frozenset()
+    # Video providers to try for the Incident Command Room, in order (empty: none).
+    video_chain: tuple[str, ...] = ("jitsi",)
 
 
 @dataclass

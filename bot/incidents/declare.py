@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.errors import CommandError
-from bot.incidents import checkins, handovers
+from bot.incidents import checkins, handovers, rooms
 from bot.incidents import notices as say
 from bot.incidents import severity as sev
 from bot.incidents.context import Ctx
@@ -55,6 +55,7 @@ async def declare(ctx: Ctx, what: Declaration) -> Incident:
     await record(ctx, incident, "declared",
                  f"{ctx.actor.name} declared INC-{incident.number} {sev.name(level)}: "
                  f"{title}{assumed}", {"severity": level})
+    await rooms.request_room(ctx, incident, ctx.policy.video_chain)
     ctx.tell(say.ThreadOpened(incident.id))
     await _ask_for_roles(ctx, incident, what)
     await checkins.schedule_next(ctx, incident)

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from botbuilder.core import TurnContext
 
 from bot.errors import CommandError
-from bot.incidents import commandeer, handovers, journal, lifecycle, team_settings
+from bot.incidents import commandeer, handovers, journal, lifecycle, rooms, team_settings
 from bot.incidents import severity as sev
 from bot.incidents.context import Ctx
 from bot.incidents.declare import Declaration, declare
@@ -175,6 +175,17 @@ class IncidentCommands(BaseBot):
     async def cmd_close(self, turn: TurnContext, cmd: Command) -> None:
         """Close a resolved incident whose review is done or waived."""
         await self.on_incident(turn, cmd, lambda ctx, inc, rest: lifecycle.close(ctx, inc))
+
+    @command("room", "room [zoom|meet|jitsi]")
+    async def cmd_room(self, turn: TurnContext, cmd: Command) -> None:
+        """Show the Incident Command Room link, or make a new room on a provider."""
+        number, rest = split_reference(cmd.args)
+        if not rest:
+            incident = await find_incident(self.context(turn.activity), number, lock=False)
+            await turn.send_activity(rooms.show_room(incident))
+            return
+        await self.on_incident(turn, cmd, lambda ctx, inc, provider: rooms.ask_for_room(
+            ctx, inc, provider.strip().lower(), ctx.policy.video_chain))
 
     @command("status", "status [INC-n]")
     async def cmd_status(self, turn: TurnContext, cmd: Command) -> None:

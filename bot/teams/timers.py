@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.incidents import checkins, commandeer, handovers
+from bot.errors import BridgeError
+from bot.incidents import checkins, commandeer, handovers, rooms
 from bot.incidents.context import Ctx, Origin, Policy
 from bot.incidents.people import Person
 from bot.store.incident_models import Commandeer, Handover, Incident
@@ -13,14 +14,39 @@ from bot.store.jobs import JobRunner
 from bot.store.models import Job
 from bot.store.unit_of_work import UnitOfWork
 from bot.teams.render import Renderer
+from integrations.video_factory import Bridges
 
 BOT = Person(id="", name="incident bot")
 Work = Callable[[Ctx, int], Awaitable[Any]]
 
 
 def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
-                    wake: Callable[[], None]) -> None:
+                    wake: Callable[[], None], bridges: Bridges) -> None:
     """Give the job runner a handler for every timer kind the domain schedules."""
+
+    async def in_transaction(incident_id: int, work: Callable[[Ctx], Awaitable[Any]]) -> None:
+        async with UnitOfWork(on_commit=wake) as uow:
+            incident = await Incident.get(id=incident_id)
+            ctx = Ctx(actor=BOT, policy=policy,
+                      origin=Origin(incident.tenant_id, incident.service_url))
+            await work(ctx)
+            await renderer.render(uow, ctx.notices, incoming=None, now=ctx.now)
+
+    async def create_room(job: Job) -> None:
+        # The provider call (up to VIDEO_TIMEOUT_SECONDS) runs outside any transaction.
+        payload = job.payload
+        incident = await Incident.get(id=payload["incident_id"])
+        try:
+            bridge = bridges.get(payload["chain"][0])
+            room = await bridge.create_room(topic=rooms.topic(incident),
+                                            request_id=payload["request_id"])
+        except BridgeError as exc:
+            await in_transaction(incident.id, lambda ctx: rooms.room_failed(
+                ctx, incident.id, payload, exc))
+            return
+        await in_transaction(incident.id, lambda ctx: rooms.room_created(ctx, incident.id, room))
+
+    runner.register(rooms.ROOM_JOB, create_room)
 
     def handler(work: Work, key: str, incident_of: Callable[[int], Awaitable[int]]):  # type: ignore[no-untyped-def]
         async def run(job: Job) -> None:

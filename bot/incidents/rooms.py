@@ -1,0 +1,111 @@
+"""The Incident Command Room: created in the background when an incident is declared.
+
+Guide: the Commander "creates an Incident Command Room as a video conference (Zoom or
+Meet)". Declaring never waits for the provider: a durable job creates the room, retries
+with backoff, then falls back along the configured chain (default: the provider, then
+Jitsi), and the card and thread say what happened.
+"""
+
+from __future__ import annotations
+
+import random
+
+from bot.errors import BridgeError, CommandError
+from bot.incidents import notices as say
+from bot.incidents.context import Ctx
+from bot.incidents.roles import require_role_holder
+from bot.incidents.timeline import record
+from bot.store import jobs
+from bot.store.incident_models import Incident
+from integrations.video import Room
+
+ROOM_JOB = "room.create"
+TRIES_PER_PROVIDER = 3
+PROVIDERS = {"zoom": "Zoom", "meet": "Google Meet", "jitsi": "Jitsi"}
+
+
+def label(provider: str) -> str:
+    """"meet" -> "Google Meet"."""
+    return PROVIDERS.get(provider, provider)
+
+
+async def request_room(ctx: Ctx, incident: Incident, chain: tuple[str, ...]) -> None:
+    """Queue the room's creation; the card says it is on its way."""
+    if not chain:
+        incident.room_note = "No video room is configured (VIDEO_PROVIDER=none)"
+        await incident.save()
+        return
+    incident.room_note = f"Creating the Incident Command Room on {label(chain[0])}…"
+    await incident.save()
+    await jobs.schedule(ROOM_JOB, due_ms=ctx.now_ms, max_attempts=1, payload={
+        "incident_id": incident.id, "chain": list(chain), "attempt": 0,
+        "request_id": f"incident-{incident.id}-{ctx.now_ms}",
+    })
+
+
+async def ask_for_room(ctx: Ctx, incident: Incident, provider: str,
+                       fallback: tuple[str, ...]) -> None:
+    """`room zoom|meet|jitsi`: a new room on that provider (then the usual fallback)."""
+    if provider not in PROVIDERS:
+        raise CommandError("Usage: `@incident room` or `@incident room zoom|meet|jitsi`.")
+    await require_role_holder(ctx, incident, "replace the room")
+    chain = (provider,) + tuple(p for p in fallback if p != provider)
+    await request_room(ctx, incident, chain)
+    await record(ctx, incident, "room_requested", f"{ctx.actor.name} asked for a new room on "
+                 f"{label(provider)}.")
+    ctx.tell(say.CardChanged(incident.id), say.Reply(f"Creating a {label(provider)} room; the "
+                                                     "card will show its link."))
+
+
+def show_room(incident: Incident) -> str:
+    """`room`: the link, or what is happening to it."""
+    if incident.room_url:
+        return (f"INC-{incident.number} Incident Command Room ({label(incident.room_provider or '')}):"
+                f" {incident.room_url}")
+    return f"INC-{incident.number}: {incident.room_note or 'no room yet'}."
+
+
+def topic(incident: Incident) -> str:
+    """The meeting's name, as people will see it in their calendar or client."""
+    return f"INC-{incident.number}: {incident.title}"[:200]
+
+
+async def room_created(ctx: Ctx, incident_id: int, room: Room) -> None:
+    """Put the link on the card and in the thread."""
+    incident = await Incident.filter(id=incident_id).select_for_update().get()
+    incident.room_url, incident.room_provider, incident.room_note = (
+        room.join_url, room.provider, None)
+    await incident.save()
+    passcode = f" (passcode {room.passcode})" if room.passcode else ""
+    text = f"Incident Command Room on {label(room.provider)}: {room.join_url}{passcode}"
+    await record(ctx, incident, "room", text, {"provider": room.provider})
+    ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
+
+
+async def room_failed(ctx: Ctx, incident_id: int, payload: dict, error: BridgeError) -> None:
+    """Retry the same provider with backoff, else move down the chain, else say so."""
+    incident = await Incident.filter(id=incident_id).select_for_update().get()
+    chain, attempt = list(payload["chain"]), int(payload["attempt"]) + 1
+    provider = label(chain[0])
+    if error.retryable and attempt < TRIES_PER_PROVIDER:
+        delay_ms = int(random.uniform(0.5, 1.0) * 2 ** attempt * 1000)
+        await jobs.schedule(ROOM_JOB, due_ms=ctx.now_ms + delay_ms, max_attempts=1,
+                            payload={**payload, "attempt": attempt})
+        incident.room_note = (f"{provider} did not create the room yet (try {attempt} of "
+                              f"{TRIES_PER_PROVIDER}); retrying…")
+        await incident.save()
+        ctx.tell(say.CardChanged(incident.id))
+        return
+    rest = chain[1:]
+    reason = f"{provider} could not create the Incident Command Room ({error})."
+    if rest:
+        await jobs.schedule(ROOM_JOB, due_ms=ctx.now_ms, max_attempts=1,
+                            payload={**payload, "chain": rest, "attempt": 0})
+        incident.room_note = f"Creating the Incident Command Room on {label(rest[0])}…"
+        text = f"{reason} Using {label(rest[0])} instead."
+    else:
+        incident.room_note = "No Incident Command Room: every provider failed"
+        text = f"{reason} No other provider is left: please open a call by hand."
+    await incident.save()
+    await record(ctx, incident, "room_failed", text, {"provider": chain[0]})
+    ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
