@@ -58,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--no-migrate", action="store_true",
                      help="skip migrations (when a separate step runs `migrate`)")
     sub.add_parser("migrate", help="create or upgrade the database schema")
+    package = sub.add_parser("package", help="write the Teams app package (zip) to upload")
+    package.add_argument("--out", default="dist/incident-bot.zip", help="where to write it")
+    imports = sub.add_parser("import-oncall",
+                             help="load a squad's on-call schedule from an iCalendar file")
+    imports.add_argument("--tenant", required=True, help="Entra tenant id of the team")
+    imports.add_argument("--squad", required=True, help="squad name (created from Teams)")
+    imports.add_argument("file", help="the .ics file")
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -69,7 +76,39 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(apply_migrations(settings.database_url))
         print(f"database {describe(settings.database_url)} is up to date")
         return 0
+    if args.command == "package":
+        from bot.app_package import build_package
+
+        try:
+            print(f"wrote {build_package(settings, args.out)}")
+        except ValueError as exc:
+            print(f"cannot package: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    if args.command == "import-oncall":
+        return asyncio.run(_import_oncall(settings, args.tenant, args.squad, args.file))
     _run(settings, migrate=not args.no_migrate)
+    return 0
+
+
+async def _import_oncall(settings: Settings, tenant: str, squad: str, path: str) -> int:
+    from bot.errors import CommandError
+    from bot.incidents.oncall_import import import_ical
+    from bot.store.database import close_database, open_database
+
+    await apply_migrations(settings.database_url)
+    await open_database(settings.database_url)
+    try:
+        with open(path, "rb") as handle:
+            result = await import_ical(tenant, squad, handle.read())
+    except (CommandError, OSError) as exc:
+        print(f"import failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await close_database()
+    print(f"imported {result.imported} on-call periods into {squad}")
+    for problem in result.skipped:
+        print(f"skipped: {problem}")
     return 0
 
 

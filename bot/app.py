@@ -21,6 +21,7 @@ from bot.teams.connector import ConnectorClient
 from bot.incidents.context import Policy
 from bot.teams.deliveries import record_delivery
 from bot.teams.incident_bot import IncidentBot
+from bot.teams.members import MemberDirectory
 from bot.teams.render import Renderer
 from bot.teams.timers import register_timers
 from bot.teams.outbox import OutboxDispatcher
@@ -30,6 +31,8 @@ from bot.web.errors import error_middleware
 from bot.web.health import get_healthz
 from bot.web.messages import post_messages
 from bot.web.recent import RecentActivities
+from integrations.graph_presence import GraphPresence
+from integrations.presence import NoPresence, PresenceSource
 from integrations.video_factory import Bridges
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,14 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     return app
 
 
+def _presence(settings: Settings, session: aiohttp.ClientSession) -> PresenceSource:
+    if not settings.graph_enabled:
+        return NoPresence()
+    return GraphPresence(session, api_url=settings.graph_api_url, token_url=settings.graph_token,
+                         client_id=settings.graph_client_id,
+                         client_secret=settings.graph_client_secret.get_secret_value())
+
+
 def _tune_garbage_collector() -> None:
     """Every turn allocates thousands of short-lived objects (msrest models, dicts). With
     the default thresholds, `help` under load (bench/) had a p99 of 44 ms; freezing what is
@@ -109,10 +120,11 @@ async def _start_runtime(settings: Settings) -> Runtime:
         checkin_interval_s=settings.checkin_interval_minutes * 60,
         admin_ids=settings.admins,
         video_chain=tuple(settings.video_chain),
+        oncall_answer_s=settings.oncall_answer_minutes * 60,
     )
     renderer = Renderer(bot_id=f"28:{settings.app_id}" if settings.app_id else "28:incident-bot")
     register_timers(jobs, renderer=renderer, policy=policy, wake=wake,
-                    bridges=Bridges(settings))
+                    bridges=Bridges(settings), presence=_presence(settings, session))
 
     async def defer(**fields) -> None:  # type: ignore[no-untyped-def]
         async with UnitOfWork(on_commit=dispatcher.wake) as uow:
@@ -126,7 +138,8 @@ async def _start_runtime(settings: Settings) -> Runtime:
         session=session,
         connector=connector,
         adapter=TeamsAdapter(connector, defer=defer),
-        bot=IncidentBot(renderer=renderer, policy=policy, wake=wake),
+        bot=IncidentBot(renderer=renderer, policy=policy, wake=wake,
+                        members=MemberDirectory(connector)),
         dispatcher=dispatcher,
         jobs=jobs,
         auth=auth,

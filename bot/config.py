@@ -92,6 +92,20 @@ class Settings(BaseSettings):
         "", validation_alias=_env("PUBLIC_BASE_URL", "public_base_url")
     )
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL", "log_level"))
+    graph_tenant_id: str = Field("", validation_alias=_env("GRAPH_TENANT_ID", "graph_tenant_id"))
+    graph_client_id: str = Field("", validation_alias=_env("GRAPH_CLIENT_ID", "graph_client_id"))
+    graph_client_secret: SecretStr = Field(
+        SecretStr(""), validation_alias=_env("GRAPH_CLIENT_SECRET", "graph_client_secret")
+    )
+    graph_api_url: str = Field(
+        "https://graph.microsoft.com/v1.0", validation_alias=_env("GRAPH_API_URL", "graph_api_url")
+    )
+    graph_token_url: str = Field(
+        "", validation_alias=_env("GRAPH_TOKEN_URL", "graph_token_url")
+    )
+    oncall_answer_minutes: int = Field(
+        10, ge=1, validation_alias=_env("ONCALL_ANSWER_MINUTES", "oncall_answer_minutes")
+    )
     admin_user_ids: str = Field("", validation_alias=_env("ADMIN_USER_IDS", "admin_user_ids"))
     handover_timeout_minutes: int = Field(
         15, ge=1, validation_alias=_env("HANDOVER_TIMEOUT_MINUTES", "handover_timeout_minutes")
@@ -167,7 +181,19 @@ class Settings(BaseSettings):
         """Teams ids or Entra object ids that may act on any incident."""
         return frozenset(a.strip() for a in self.admin_user_ids.split(",") if a.strip())
 
+    @property
+    def graph_enabled(self) -> bool:
+        """Presence is looked up only when a Graph app is configured."""
+        return bool(self.graph_client_id and self.graph_client_secret.get_secret_value()
+                    and (self.graph_tenant_id or self.graph_token_url))
+
+    @property
+    def graph_token(self) -> str:
+        """Entra token endpoint for the Graph app."""
+        return self.graph_token_url or (
+            f"https://login.microsoftonline.com/{self.graph_tenant_id}/oauth2/v2.0/token")
+
     def secrets(self) -> list[str]:
         """Every configured secret, so logs and messages can be checked for leaks."""
-        values = [self.app_password, self.zoom_client_secret]
+        values = [self.app_password, self.zoom_client_secret, self.graph_client_secret]
         return [v.get_secret_value() for v in values if v.get_secret_value()]

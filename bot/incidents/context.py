@@ -28,6 +28,8 @@ class Policy:
     handover_timeout_s: int = 15 * 60
     commandeer_timeout_s: int = 10 * 60
     checkin_interval_s: int = 60 * 60
+    # How long someone asked by the on-call defaults has before the next one is asked.
+    oncall_answer_s: int = 10 * 60
     admin_ids: frozenset[str] = frozenset()
     # Video providers to try for the Incident Command Room, in order (empty: none).
     video_chain: tuple[str, ...] = ("jitsi",)

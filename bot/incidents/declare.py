@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.errors import CommandError
-from bot.incidents import checkins, handovers, rooms
+from bot.incidents import checkins, handovers, oncall, rooms, staffing
 from bot.incidents import notices as say
 from bot.incidents import severity as sev
 from bot.incidents.context import Ctx
@@ -20,6 +20,7 @@ from bot.incidents.roles import Role, set_holder
 from bot.incidents.team_settings import incidents_channel
 from bot.incidents.timeline import record
 from bot.store.incident_models import Incident
+from bot.store.oncall_models import Squad
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,14 @@ class Declaration:
     commander: Person | None = None
     description: str | None = None
     affected: str | None = None
+    # The last word of the title may name a squad whose on-call fills the roles.
+    squad_in_title: bool = True
 
 
 async def declare(ctx: Ctx, what: Declaration) -> Incident:
     """Open the incident; the thread and card are created by the outbox right after commit."""
-    title = clip(what.title, MAX_TITLE)
+    title, squad = await _squad_from_title(ctx, what)
+    title = clip(title, MAX_TITLE)
     if not title:
         raise CommandError("An incident needs a title: `@incident declare <title> [sev1-4]`.")
     channel_id, team_id = await incidents_channel(ctx)
@@ -58,12 +62,21 @@ async def declare(ctx: Ctx, what: Declaration) -> Incident:
     await rooms.request_room(ctx, incident, ctx.policy.video_chain)
     ctx.tell(say.ThreadOpened(incident.id))
     await _ask_for_roles(ctx, incident, what)
+    if squad is not None and what.investigator is None and what.commander is None:
+        await staffing.plan(ctx, incident, squad)
     await checkins.schedule_next(ctx, incident)
     ctx.tell(say.Reply(
         f"Declared INC-{incident.number} {sev.name(level)}: {title}.{assumed} "
         f"{ctx.actor.name} is the Investigator until someone else accepts. All talk about "
         "it goes in its thread in the incidents channel."))
     return incident
+
+
+async def _squad_from_title(ctx: Ctx, what: Declaration) -> tuple[str, Squad | None]:
+    head, _, last = what.title.strip().rpartition(" ")
+    if what.squad_in_title and head and await oncall.is_squad(ctx.origin.tenant_id, last):
+        return head, await oncall.squad_named(ctx.origin.tenant_id, last)
+    return what.title, await oncall.squad_for(ctx, None)
 
 
 async def _ask_for_roles(ctx: Ctx, incident: Incident, what: Declaration) -> None:

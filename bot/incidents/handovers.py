@@ -23,8 +23,13 @@ def _job_key(handover_id: int) -> str:
     return f"handover:{handover_id}"
 
 
-async def request_role(ctx: Ctx, incident: Incident, role: Role, person: Person) -> Handover:
-    """Ask `person` to take `role`; the current holder keeps it until they accept."""
+async def request_role(ctx: Ctx, incident: Incident, role: Role, person: Person, *,
+                       reason: str | None = None, next_candidates: list[dict] | None = None,
+                       timeout_s: int | None = None) -> Handover:
+    """Ask `person` to take `role`; the current holder keeps it until they accept.
+
+    `next_candidates` (on-call defaults) are asked in turn if this person does not accept.
+    """
     current = holder(incident, role)
     if current is not None and current.id == person.id:
         raise CommandError(f"{person.name} is already the {role.title} of INC-{incident.number}.")
@@ -44,13 +49,15 @@ async def request_role(ctx: Ctx, incident: Incident, role: Role, person: Person)
         incident=incident, role=role.value, to_id=person.id, to_name=person.name,
         to_aad=person.aad_object_id, from_id=current.id if current else None,
         from_name=current.name if current else None, requested_by_id=ctx.actor.id,
-        requested_by_name=ctx.actor.name, requested_at=ctx.now,
+        requested_by_name=ctx.actor.name, requested_at=ctx.now, reason=reason,
+        next_candidates=next_candidates,
     )
     keeps = f" {current.name} keeps the role until then." if current else ""
     await record(ctx, incident, "role_requested",
                  f"{ctx.actor.name} asked {person.name} to take the {role.title} role.{keeps}",
                  {"handover": handover.id, "role": role.value, "to": person.id})
-    await jobs.schedule(EXPIRY_JOB, due_ms=ctx.now_ms + ctx.policy.handover_timeout_s * 1000,
+    timeout = timeout_s or ctx.policy.handover_timeout_s
+    await jobs.schedule(EXPIRY_JOB, due_ms=ctx.now_ms + timeout * 1000,
                         payload={"handover_id": handover.id}, dedupe_key=_job_key(handover.id))
     ctx.tell(say.RoleRequested(handover.id), say.CardChanged(incident.id))
     return handover
@@ -101,6 +108,7 @@ async def answer(ctx: Ctx, handover_id: int, *, accept: bool) -> Handover:
                      {"handover": handover.id, "role": role.value})
         ctx.tell(say.ThreadPost(incident.id, f"{handover.to_name} declined the {role.title} "
                                 f"role. {keeps}", (_requester(handover),)))
+        await ask_next(ctx, incident, handover, "declined")
     ctx.tell(say.HandoverAnswered(handover.id), say.CardChanged(incident.id))
     return handover
 
@@ -116,6 +124,8 @@ async def _take_role(ctx: Ctx, incident: Incident, role: Role, handover: Handove
     else:
         await Participant.create(incident=incident, person_id=person.id, name=person.name,
                                  aad_object_id=person.aad_object_id, role=role.value)
+    if role.single:
+        await _withdraw_other_single_role(ctx, incident, role, person)
     released = f" {previous.name} is released." if previous and role.single else ""
     text = f"{person.name} accepted and is now {_article(role)}{role.title}.{released}"
     await record(ctx, incident, "role_accepted", text,
@@ -156,3 +166,41 @@ async def expire(ctx: Ctx, handover_id: int) -> None:
                           f"`@incident {role.value} @name`."),
         say.ThreadPost(incident.id, text),
     )
+    await ask_next(ctx, incident, handover, "did not answer")
+
+
+async def _withdraw_other_single_role(ctx: Ctx, incident: Incident, role: Role,
+                                      person: Person) -> None:
+    """Someone who took one single role cannot take the other: move that request on."""
+    other = Role.COMMANDER if role is Role.INVESTIGATOR else Role.INVESTIGATOR
+    for pending in await Handover.filter(incident=incident, role=other.value, to_id=person.id,
+                                         status=HandoverStatus.PENDING):
+        await Handover.filter(id=pending.id).update(status=HandoverStatus.SUPERSEDED,
+                                                    answered_at=ctx.now)
+        await jobs.cancel(_job_key(pending.id))
+        ctx.tell(say.HandoverAnswered(pending.id))
+        await ask_next(ctx, incident, pending, f"took the {role.title} role")
+
+
+async def ask_next(ctx: Ctx, incident: Incident, handover: Handover, why: str) -> None:
+    """On-call defaults: ask the next candidate, in the guide's order, and say why."""
+    role = Role(handover.role)
+    candidates = list(handover.next_candidates or [])
+    busy = {incident.investigator_id, incident.commander_id}
+    while candidates:
+        candidate = candidates.pop(0)
+        if candidate["id"] in busy:
+            continue
+        person = Person(candidate["id"], candidate["name"], candidate.get("aad"))
+        await request_role(ctx, incident, role, person, reason=candidate.get("why"),
+                           next_candidates=candidates,
+                           timeout_s=ctx.policy.oncall_answer_s)
+        reason = f" ({handover.reason})" if handover.reason else ""
+        ctx.tell(say.ThreadPost(
+            incident.id, f"{handover.to_name}{reason} {why}; asking {person.name} "
+            f"({candidate.get('why')}) to be {_article(role)}{role.title} next.", (person,)))
+        return
+    if handover.next_candidates is not None:
+        ctx.tell(say.ThreadPost(
+            incident.id, f"Nobody from the rotation took the {role.title} role. Name someone: "
+            f"`@incident {role.value} @name`."))

@@ -87,6 +87,9 @@ class Incident(Model):
     room_provider = fields.CharField(max_length=16, null=True)
     room_url = fields.CharField(max_length=1024, null=True)
     room_note = fields.CharField(max_length=512, null=True)
+    # The latest room request: an older request finishing late must not replace its result.
+    room_request = fields.CharField(max_length=64, null=True)
+    squad = fields.CharField(max_length=64, null=True)
 
     class Meta:
         table = "incident"
@@ -135,6 +138,10 @@ class Handover(Model):
     requested_at = fields.DatetimeField()
     answered_at = fields.DatetimeField(null=True)
     card_activity_id = fields.CharField(max_length=256, null=True)
+    # Why this person was asked (primary on-call, ...) and whom to ask next if they do not
+    # accept: the on-call defaults walk this list.
+    reason = fields.CharField(max_length=256, null=True)
+    next_candidates = fields.JSONField(null=True)
 
     class Meta:
         table = "handover"

@@ -23,6 +23,7 @@ from bot.incidents.context import Ctx, Origin, Policy
 from bot.store.unit_of_work import AlreadyProcessed, UnitOfWork, activity_key
 from bot.teams import cards
 from bot.teams.commands import Command, parse_command
+from bot.teams.members import MemberDirectory
 from bot.teams.mentions import parse_text, sender
 from bot.teams.render import Renderer
 
@@ -73,8 +74,10 @@ class BaseBot(ActivityHandler):
     """Routing, help and the transaction around every state change."""
 
     def __init__(self, *, renderer: Renderer, policy: Policy,
-                 wake: Callable[[], None] = lambda: None) -> None:
+                 wake: Callable[[], None] = lambda: None,
+                 members: MemberDirectory | None = None) -> None:
         self.renderer = renderer
+        self.members = members
         self.policy = policy
         self._wake = wake
         self.commands: dict[str, CommandSpec] = {}

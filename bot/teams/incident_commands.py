@@ -8,13 +8,23 @@ from collections.abc import Awaitable, Callable
 from botbuilder.core import TurnContext
 
 from bot.errors import CommandError
-from bot.incidents import commandeer, handovers, journal, lifecycle, rooms, team_settings
+from bot.incidents import (
+    commandeer,
+    handovers,
+    journal,
+    lifecycle,
+    oncall,
+    rooms,
+    team_settings,
+)
 from bot.incidents import severity as sev
 from bot.incidents.context import Ctx
 from bot.incidents.declare import Declaration, declare
 from bot.incidents.people import Person
 from bot.incidents.queries import find_incident, open_incidents, picture, split_reference
+from bot.incidents import notices as say
 from bot.incidents.roles import Role, require_role_holder
+from bot.incidents.rotation import WEEKDAYS
 from bot.store.incident_models import Incident
 from bot.teams import incident_cards
 from bot.teams.commands import Command
@@ -187,6 +197,41 @@ class IncidentCommands(BaseBot):
         await self.on_incident(turn, cmd, lambda ctx, inc, provider: rooms.ask_for_room(
             ctx, inc, provider.strip().lower(), ctx.policy.video_chain))
 
+    @command("oncall", "oncall [<squad> rotation|primary|secondary|override|default ...]")
+    async def cmd_oncall(self, turn: TurnContext, cmd: Command) -> None:
+        """Who is on call; set a squad's rotation, today's cover or an override."""
+        words = cmd.args.split()
+        if not words:
+            await turn.send_activity(await oncall.show(self.context(turn.activity)))
+            return
+        squad, action, rest = words[0], (words[1].lower() if len(words) > 1 else ""), words[2:]
+        people = [p for w in rest if (p := cmd.person(w))]
+        if people and self.members is not None:
+            # Presence lookups need Entra ids, which mentions do not carry.
+            people = await self.members.complete(turn.activity, people)
+        plain = [w for w in rest if not cmd.person(w)]
+
+        async def work(ctx: Ctx) -> object:
+            if action == "rotation":
+                return await _rotation(ctx, squad, plain, people)
+            if action in oncall.SLOTS and people:
+                return await oncall.cover(ctx, squad, action, people[0])
+            if action == "override" and people and "until" in [w.lower() for w in plain]:
+                slot = "secondary" if plain[0].lower() == "secondary" else "primary"
+                target = await oncall.squad_named(ctx.origin.tenant_id, squad)
+                when = " ".join(plain[[w.lower() for w in plain].index("until") + 1 :])
+                until = oncall.parse_until(when, now=ctx.now, zone=target.timezone)
+                return await oncall.cover(ctx, squad, slot, people[0], until)
+            if action == "default":
+                return await oncall.set_channel_squad(ctx, squad)
+            if not action:
+                target = await oncall.squad_named(ctx.origin.tenant_id, squad)
+                ctx.tell(say.Reply(await oncall.show_one(ctx, target)))
+                return None
+            raise CommandError(ONCALL_USAGE)
+
+        await self.execute(turn, work)
+
     @command("status", "status [INC-n]")
     async def cmd_status(self, turn: TurnContext, cmd: Command) -> None:
         """The current picture: roles, what is known, open hypotheses and tasks."""
@@ -201,6 +246,23 @@ class IncidentCommands(BaseBot):
         ctx = self.context(turn.activity)
         incidents = await open_incidents(ctx.origin.tenant_id)
         await send_card(turn, incident_cards.list_card(incidents, now=ctx.now))
+
+
+ONCALL_USAGE = (
+    "Usage: `@incident oncall` | `oncall <squad> rotation weekly 09:00 mon Europe/London @a @b"
+    " @c` | `oncall <squad> primary @x` | `oncall <squad> secondary @y` | `oncall <squad> "
+    "override @z until 2026-11-28 18:00` | `oncall <squad> default` (this channel's squad)")
+
+
+async def _rotation(ctx: Ctx, squad: str, words: list[str], people: list[Person]) -> object:
+    """`rotation daily|weekly HH:MM [weekday] [Area/City] @people...`."""
+    if len(words) < 2:
+        raise CommandError(ONCALL_USAGE)
+    period, handoff, extra = words[0].lower(), words[1], words[2:]
+    weekday = next((w.lower()[:3] for w in extra if w.lower()[:3] in WEEKDAYS), "mon")
+    zone = next((w for w in extra if "/" in w or w.upper() == "UTC"), "UTC")
+    return await oncall.define_rotation(ctx, squad, period=period, handoff=handoff,
+                                        weekday=weekday, zone=zone, people=people)
 
 
 def _first_person(cmd: Command, rest: str, usage: str) -> Person:

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.errors import BridgeError
-from bot.incidents import checkins, commandeer, handovers, rooms
+from bot.incidents import checkins, commandeer, handovers, rooms, staffing
 from bot.incidents.context import Ctx, Origin, Policy
 from bot.incidents.people import Person
 from bot.store.incident_models import Commandeer, Handover, Incident
@@ -14,6 +14,7 @@ from bot.store.jobs import JobRunner
 from bot.store.models import Job
 from bot.store.unit_of_work import UnitOfWork
 from bot.teams.render import Renderer
+from integrations.presence import PresenceSource
 from integrations.video_factory import Bridges
 
 BOT = Person(id="", name="incident bot")
@@ -21,7 +22,8 @@ Work = Callable[[Ctx, int], Awaitable[Any]]
 
 
 def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
-                    wake: Callable[[], None], bridges: Bridges) -> None:
+                    wake: Callable[[], None], bridges: Bridges,
+                    presence: PresenceSource) -> None:
     """Give the job runner a handler for every timer kind the domain schedules."""
 
     async def in_transaction(incident_id: int, work: Callable[[Ctx], Awaitable[Any]]) -> None:
@@ -47,6 +49,16 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
         await in_transaction(incident.id, lambda ctx: rooms.room_created(ctx, incident.id, room))
 
     runner.register(rooms.ROOM_JOB, create_room)
+
+    async def staff(job: Job) -> None:
+        # Presence (Graph) is asked outside any transaction; it only orders the candidates.
+        incident_id, squad_id = int(job.payload["incident_id"]), int(job.payload["squad_id"])
+        people = await staffing.people_to_check(squad_id)
+        seen = await presence.lookup(p.aad_object_id for p in people if p.aad_object_id)
+        await in_transaction(incident_id, lambda ctx: staffing.staff(ctx, incident_id,
+                                                                    squad_id, seen))
+
+    runner.register(staffing.STAFF_JOB, staff)
 
     def handler(work: Work, key: str, incident_of: Callable[[int], Awaitable[int]]):  # type: ignore[no-untyped-def]
         async def run(job: Job) -> None:

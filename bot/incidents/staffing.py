@@ -1,0 +1,105 @@
+"""On-call defaults at declaration, in the guide's order.
+
+"By default: the on-call engineer becomes the Investigator; if on-call is not available
+then the secondary becomes the Investigator; secondary on-call becomes the Incident
+Commander; if the secondary is not available look for an online member of the
+appropriate squad first." Everyone is asked on a card; the declarer keeps the
+Investigator role until someone accepts.
+"""
+
+from __future__ import annotations
+
+from bot.incidents import handovers
+from bot.incidents import notices as say
+from bot.incidents.context import Ctx
+from bot.incidents.oncall import Duty, current, members
+from bot.incidents.people import Person
+from bot.incidents.roles import Role
+from bot.incidents.timeline import record
+from bot.store import jobs
+from bot.store.incident_models import Incident
+from bot.store.oncall_models import Squad
+from integrations.presence import Availability
+
+STAFF_JOB = "incident.staff"
+
+
+async def plan(ctx: Ctx, incident: Incident, squad: Squad) -> None:
+    """Ask the squad's on-call right after the declaration commits (presence is looked up
+    outside the transaction)."""
+    incident.squad = squad.name
+    await incident.save()
+    await jobs.schedule(STAFF_JOB, due_ms=ctx.now_ms,
+                        payload={"incident_id": incident.id, "squad_id": squad.id})
+
+
+async def people_to_check(squad_id: int) -> list[Person]:
+    """Everyone whose presence matters for this squad."""
+    return await members(await Squad.get(id=squad_id))
+
+
+def _candidate(duty: Duty) -> dict:
+    p = duty.person
+    return {"id": p.id, "name": p.name, "aad": p.aad_object_id, "why": duty.why}
+
+
+async def staff(ctx: Ctx, incident_id: int, squad_id: int,
+                presence: dict[str, Availability]) -> None:
+    """Ask for Investigator and Commander from the rotation, passing over the unavailable."""
+    incident = await Incident.filter(id=incident_id).select_for_update().get()
+    squad = await Squad.get(id=squad_id)
+    primary, secondary = await current(squad, ctx.now)
+    skipped: list[str] = []
+
+    def available(duty: Duty | None) -> bool:
+        if duty is None:
+            return False
+        state = presence.get(duty.person.aad_object_id or "")
+        reason = state.unavailable_because if state else None
+        if reason:
+            skipped.append(f"{duty.person.name} ({duty.why}) is {reason}")
+        return reason is None
+
+    on_duty = [d for d in (primary, secondary) if available(d)]
+    others = await _online_first(squad, presence, exclude={d.person.id for d in (primary,
+                                                                                secondary) if d})
+    # The secondary commands when the primary investigates; else the squad is searched.
+    commanders = ([secondary] if len(on_duty) == 2 and secondary else []) + others
+    await _ask(ctx, incident, Role.INVESTIGATOR, on_duty)
+    await _ask(ctx, incident, Role.COMMANDER, commanders)
+    summary = f"On-call defaults for squad {squad.name}."
+    if skipped:
+        summary += " Passed over: " + "; ".join(skipped) + "."
+    await record(ctx, incident, "oncall", summary)
+    ctx.tell(say.ThreadPost(incident.id, summary), say.CardChanged(incident.id))
+
+
+async def _online_first(squad: Squad, presence: dict[str, Availability], *,
+                        exclude: set[str]) -> list[Duty]:
+    """Other squad members who can be asked, those shown Available first."""
+    people = [p for p in await members(squad) if p.id not in exclude]
+    usable = []
+    for person in people:
+        state = presence.get(person.aad_object_id or "")
+        if state is None or state.unavailable_because is None:
+            usable.append((0 if state and state.online else 1, person))
+    usable.sort(key=lambda item: item[0])
+    return [Duty(p, f"{'online ' if rank == 0 else ''}member of {squad.name}")
+            for rank, p in usable]
+
+
+async def _ask(ctx: Ctx, incident: Incident, role: Role, duties: list[Duty]) -> None:
+    holder_id = incident.investigator_id if role is Role.INVESTIGATOR else incident.commander_id
+    other_id = incident.commander_id if role is Role.INVESTIGATOR else incident.investigator_id
+    queue = [d for d in duties if d.person.id != other_id]
+    if queue and queue[0].person.id == holder_id:
+        return  # the declarer is on call: they already hold the role
+    queue = [d for d in queue if d.person.id != holder_id]
+    if not queue:
+        return
+    first, rest = queue[0], queue[1:]
+    await handovers.request_role(ctx, incident, role, first.person, reason=first.why,
+                                 next_candidates=[_candidate(d) for d in rest],
+                                 timeout_s=ctx.policy.oncall_answer_s)
+    ctx.tell(say.ThreadPost(incident.id, f"Asking {first.person.name} ({first.why}) to be the "
+                            f"{role.title}.", (first.person,)))
