@@ -1,8 +1,10 @@
-"""Loopback Bot Connector: accepts replies, answers `{"id": n}`, counts what arrived.
+"""Loopback Bot Connector: accepts replies, thread creations and card updates, and counts them.
 
 Run as its own process (`python -m bench.fake_connector --port P`) so its CPU is not
 charged to the server under test. `GET /count` lets the bench check that every answered
-request really produced a reply, and shows anything the servers sent elsewhere.
+request really produced a reply, and shows anything the servers sent elsewhere. Declaring
+an incident also creates a channel thread (`POST /v3/conversations`) and updates its card
+(`PUT .../activities/{aid}`), so those are answered the way Teams answers them.
 """
 
 from __future__ import annotations
@@ -13,12 +15,18 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+# The bot announces a finished room in the incident's thread with this text.
+ROOM_ANNOUNCEMENT = "Incident Command Room on "
+
 
 @dataclass
 class Tally:
     """What the connector has received since it started."""
 
     replies: int = 0
+    conversations: int = 0
+    updates: int = 0
+    room_posts: int = 0
     other: int = 0
     last_reply: bytes = b""
     last_other: str = ""
@@ -32,7 +40,33 @@ async def post_activity(request: web.Request) -> web.Response:
     tally = request.app[TALLY]
     tally.last_reply = await request.read()
     tally.replies += 1
+    if ROOM_ANNOUNCEMENT.encode() in tally.last_reply:
+        tally.room_posts += 1
     return web.json_response({"id": str(tally.replies)})
+
+
+async def post_conversation(request: web.Request) -> web.Response:
+    """Create a conversation: a channel thread when the body names a channel, else a 1:1 chat."""
+    tally = request.app[TALLY]
+    tally.conversations += 1
+    number = tally.conversations
+    try:
+        body = json.loads(await request.read())
+    except ValueError:
+        return web.json_response({"error": {"code": "BadSyntax"}}, status=400)
+    channel = ((body.get("channelData") or {}).get("channel") or {}).get("id")
+    if channel:
+        return web.json_response({"id": f"{channel};messageid={number}",
+                                  "activityId": str(number)}, status=201)
+    return web.json_response({"id": f"a:{number}"}, status=201)
+
+
+async def put_activity(request: web.Request) -> web.Response:
+    """Record one message update (a refreshed card), like `PUT .../activities/{aid}`."""
+    tally = request.app[TALLY]
+    await request.read()
+    tally.updates += 1
+    return web.json_response({"id": request.match_info["aid"]})
 
 
 async def unexpected(request: web.Request) -> web.Response:
@@ -44,21 +78,25 @@ async def unexpected(request: web.Request) -> web.Response:
 
 
 async def get_count(request: web.Request) -> web.Response:
-    """How many replies arrived (plus the last one, to show what the server sent)."""
+    """How many calls of each kind arrived (plus the last reply, to show what was sent)."""
     tally = request.app[TALLY]
     try:
         last = json.loads(tally.last_reply) if tally.last_reply else None
     except ValueError:
         last = tally.last_reply[:200].decode(errors="replace")
-    return web.json_response({"replies": tally.replies, "other": tally.other,
-                              "last_other": tally.last_other, "last_reply": last})
+    return web.json_response({"replies": tally.replies, "conversations": tally.conversations,
+                              "updates": tally.updates, "room_posts": tally.room_posts,
+                              "other": tally.other, "last_other": tally.last_other,
+                              "last_reply": last})
 
 
 def create_app() -> web.Application:
     """The connector's routes; one `Tally` per app."""
     app = web.Application()
     app[TALLY] = Tally()
+    app.router.add_post("/v3/conversations", post_conversation)
     app.router.add_post("/v3/conversations/{cid}/activities/{aid}", post_activity)
+    app.router.add_put("/v3/conversations/{cid}/activities/{aid}", put_activity)
     app.router.add_post("/v3/conversations/{cid}/activities", post_activity)
     app.router.add_get("/count", get_count)
     app.router.add_route("*", "/{tail:.*}", unexpected)

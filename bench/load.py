@@ -3,7 +3,8 @@
 Runs as its own process (`python -m bench.load ...`), never inside a server, and prints
 one JSON object: requests/s, p50/p99 latency of the HTTP answer, errors. Requests that
 finish during the warm-up are not measured; every request gets a new activity id,
-because Teams (and our bot) treat a repeated id as a redelivery.
+because Teams (and our bot) treat a repeated id as a redelivery. `--text` picks the
+command (default `help`); a `{n}` in it becomes the request's sequence number.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from time import perf_counter, process_time
 
 import aiohttp
 
-from bench.message import body_factory
+from bench.message import HELP_TEXT, body_factory
 
 HEADERS = {"Content-Type": "application/json"}
 MAX_ERROR_SAMPLES = 5
@@ -76,11 +77,11 @@ async def post_once(session: aiohttp.ClientSession, url: str, body: bytes) -> st
         return f"{type(exc).__name__}: {exc}"
 
 
-async def sender(*, session: aiohttp.ClientSession, url: str, body_for: Callable[[str], bytes],
-                 next_id: Callable[[], str], window: Window, tally: Tally) -> None:
+async def sender(*, session: aiohttp.ClientSession, url: str, next_body: Callable[[], bytes],
+                 window: Window, tally: Tally) -> None:
     """Send back to back until the window closes."""
     while perf_counter() < window.end:
-        body = body_for(next_id())
+        body = next_body()
         started = perf_counter()
         problem = await post_once(session, url, body)
         finished = perf_counter()
@@ -101,11 +102,16 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 async def run_load(*, url: str, service_url: str, concurrency: int, duration: float,
-                   warmup: float) -> LoadResult:
+                   warmup: float, text: str = HELP_TEXT) -> LoadResult:
     """Drive the server for warm-up + duration seconds and summarise the window."""
-    body_for = body_factory(service_url=service_url)
+    body_for = body_factory(service_url=service_url, text=text)
     counter = itertools.count()
     prefix = uuid.uuid4().hex[:12]
+
+    def next_body() -> bytes:
+        number = next(counter)
+        return body_for(f"{prefix}-{number}", number)
+
     cpu_start = process_time()
     now = perf_counter()
     window = Window(start=now + warmup, end=now + warmup + duration)
@@ -114,8 +120,7 @@ async def run_load(*, url: str, service_url: str, concurrency: int, duration: fl
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         await asyncio.gather(*(
-            sender(session=session, url=url, body_for=body_for,
-                   next_id=lambda: f"{prefix}-{next(counter)}", window=window, tally=tally)
+            sender(session=session, url=url, next_body=next_body, window=window, tally=tally)
             for _ in range(concurrency)
         ))
     cpu_s, wall_s = process_time() - cpu_start, perf_counter() - now
@@ -136,10 +141,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--text", default=HELP_TEXT, help="message text; {n} = sequence no.")
     args = parser.parse_args()
     result = asyncio.run(run_load(url=args.url, service_url=args.service_url,
                                   concurrency=args.concurrency, duration=args.duration,
-                                  warmup=args.warmup))
+                                  warmup=args.warmup, text=args.text))
     print(json.dumps(asdict(result)), flush=True)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.load import LoadResult
-from bench.message import channel_message
+from bench.message import HELP_TEXT, channel_message
 from bench.processes import Children, cpu_seconds, get_json
 from bench.servers import REPO_ROOT, Server
 
@@ -92,13 +92,13 @@ def describe_reply(reply: Any) -> str:
 
 
 def measure(server: Server, connector: Server, children: Children, *, concurrency: int,
-            duration: float, warmup: float) -> RoundResult:
+            duration: float, warmup: float, text: str = HELP_TEXT) -> RoundResult:
     """Run the load generator once against `server` and count the replies it caused."""
     before = reply_count(connector)
     cpu_before = cpu_seconds(server.child.pid)
     argv = [sys.executable, "-m", "bench.load", "--url", server.messages_url,
             "--service-url", f"{connector.base_url}/", "--concurrency", str(concurrency),
-            "--duration", str(duration), "--warmup", str(warmup)]
+            "--duration", str(duration), "--warmup", str(warmup), "--text", text]
     load = children.start(f"load-{server.name}", argv, cwd=REPO_ROOT, separate_stdout=True)
     returncode = load.popen.wait(timeout=warmup + duration + 120)
     children.stop(load)

@@ -1,4 +1,8 @@
-"""The Teams channel message every server is sent, with a fresh activity id per request."""
+"""The Teams channel message every server is sent, with a fresh activity id per request.
+
+A text may carry `{n}` (the request's sequence number), so each declared incident gets
+its own title, as people declaring real incidents would give.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,13 @@ from typing import Any
 
 BOT_ID = "28:bot-app-id"
 HELP_TEXT = "<at>incident</at> help"
+DECLARE_TEXT = "<at>incident</at> declare bench incident {n}"
+NUMBER = "{n}"
 CONVERSATION_ID = "19:abc@thread.tacv2;messageid=1700000000000"
 CHANNEL_ID = "19:abc@thread.tacv2"
 TEAM_ID = "19:team@thread.tacv2"
 _ID_MARK = "@@activity-id@@"
+_NUMBER_MARK = "@@number@@"
 
 
 def channel_message(*, activity_id: str, service_url: str, text: str = HELP_TEXT) -> dict[str, Any]:
@@ -37,11 +44,18 @@ def channel_message(*, activity_id: str, service_url: str, text: str = HELP_TEXT
     }
 
 
-def body_factory(*, service_url: str, text: str = HELP_TEXT) -> Callable[[str], bytes]:
-    """Request bodies by activity id; encoded once so the client's CPU goes to HTTP."""
+def body_factory(*, service_url: str,
+                 text: str = HELP_TEXT) -> Callable[[str, int], bytes]:
+    """Request bodies by activity id and sequence number; encoded once, so the client's CPU
+    goes to HTTP rather than to JSON."""
     template = json.dumps(
-        channel_message(activity_id=_ID_MARK, service_url=service_url, text=text),
+        channel_message(activity_id=_ID_MARK, service_url=service_url,
+                        text=text.replace(NUMBER, _NUMBER_MARK)),
         separators=(",", ":"),
     )
     head, tail = (part.encode() for part in template.split(_ID_MARK))
-    return lambda activity_id: head + activity_id.encode() + tail
+    if _NUMBER_MARK not in template:
+        return lambda activity_id, number: head + activity_id.encode() + tail
+    before, after = (part.encode() for part in tail.decode().split(_NUMBER_MARK))
+    return lambda activity_id, number: (head + activity_id.encode() + before
+                                        + str(number).encode() + after)

@@ -1,4 +1,5 @@
-"""The Markdown the bench prints and saves: medians per server, ratios, per-round detail.
+"""The Markdown the bench prints and saves: the `help` section (medians per server, ratios,
+per-round detail) and the frame of RESULTS.md that holds every scenario's section.
 
 Throughput is only meaningful as a ratio against the bare floor measured in the same
 run, so the ratios (and the target) are part of the report, not left to the reader.
@@ -51,7 +52,7 @@ class ServerRounds:
 
 @dataclass
 class RunSettings:
-    """How the run was made; printed with the results so they can be compared later."""
+    """How the `help` rounds were run; printed with the results so they can be compared."""
 
     concurrency: int
     duration: float
@@ -111,14 +112,12 @@ def results_markdown(servers: list[ServerRounds]) -> str:
     return "\n".join([summary_table(servers), "", *ratio_lines(servers)])
 
 
-def environment_lines(run: RunSettings) -> list[str]:
-    """Where and how the numbers were taken."""
+def environment_lines() -> list[str]:
+    """Where the numbers were taken."""
     return [
         f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
         f"- machine: {platform.machine()} (uname -m), nproc {len(os.sched_getaffinity(0))}",
         f"- Python {platform.python_version()}",
-        f"- load: {run.concurrency} concurrent senders, closed loop, {run.duration:g} s "
-        f"measured after {run.warmup:g} s warm-up, {run.rounds} interleaved rounds (median)",
     ]
 
 
@@ -126,22 +125,29 @@ def notes_lines(servers: list[ServerRounds]) -> list[str]:
     return [f"- {s.name}: {note}" for s in servers for note in s.notes]
 
 
-def results_file(servers: list[ServerRounds], run: RunSettings) -> str:
-    """The whole RESULTS.md: environment, summary, ratios, rounds, notes."""
-    parts = ["# Benchmark results", "", *environment_lines(run), "",
+def help_section(servers: list[ServerRounds], run: RunSettings) -> list[str]:
+    """The `help` section of RESULTS.md: load, summary, ratios, rounds, notes."""
+    parts = ["## Throughput answering `help` (`--scenario help`)", "",
+             f"- load: `@incident help`, {run.concurrency} concurrent senders, closed loop, "
+             f"{run.duration:g} s measured after {run.warmup:g} s warm-up, {run.rounds} "
+             "interleaved rounds (median)", "",
              "Medians of the rounds; errors (non-2xx or failed requests, warm-up included) "
              "and replies are totals over all rounds. Replies are counted on the fake "
              "connector and must be at least the number of answered requests.", "",
-             results_markdown(servers), "", "## Rounds", "",
+             results_markdown(servers), "", "### Rounds", "",
              "Server CPU is the server process's CPU time over the whole load run divided "
              "by the requests it answered. A load generator near 100% of a core is what "
              "limits the fastest server: its figure is then a lower bound of the floor.", "",
              rounds_table(servers)]
     notes = notes_lines(servers)
     if notes:
-        parts += ["", "## Notes", "", *notes]
-    return "\n".join(parts) + "\n"
+        parts += ["", "### Notes", "", *notes]
+    return parts
 
 
-def write_results(path: Path, servers: list[ServerRounds], run: RunSettings) -> None:
-    path.write_text(results_file(servers, run))
+def write_results(path: Path, sections: list[list[str]]) -> None:
+    """RESULTS.md: where the numbers were taken, then each scenario's section that ran."""
+    parts = ["# Benchmark results", "", *environment_lines()]
+    for section in sections:
+        parts += ["", *section]
+    path.write_text("\n".join(parts) + "\n")

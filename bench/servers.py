@@ -1,7 +1,8 @@
-"""How to start each process of the bench: the three servers and the fake connector.
+"""How to start each process of the bench: the servers, the fake connector and fake Zoom.
 
 Every server listens on its own free loopback port and is told nothing about the others;
-only the messages posted to it name the fake connector (`serviceUrl`).
+only the messages posted to it name the fake connector (`serviceUrl`), and only a bot
+given Zoom settings (`extra_env`) ever calls the fake Zoom.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BOT_SCRIPT = Path(sys.executable).parent / "incident-bot"
 # Bot Framework credentials the bot reads; cleared so it runs in local (anonymous) mode.
 CREDENTIAL_VARIABLES = ("microsoftappid", "microsoftapppassword", "app_id", "app_password")
+# Integration settings inherited from the shell are dropped too, so the video provider
+# (Jitsi unless a scenario says otherwise) and outside calls are the bench's choice.
+INTEGRATION_PREFIXES = ("zoom_", "google_", "video_", "jitsi_", "graph_")
 
 
 @dataclass
@@ -38,39 +42,58 @@ def _python_module(module: str, port: int) -> list[str]:
     return [sys.executable, "-m", module, "--port", str(port)]
 
 
-def start_connector(children: Children) -> Server:
-    """The loopback fake Bot Connector every server replies to."""
+def start_connector(children: Children, name: str = "connector") -> Server:
+    """The loopback fake Bot Connector every server replies to (one per scenario)."""
     port = free_port()
-    child = children.start("connector", _python_module("bench.fake_connector", port),
-                           cwd=REPO_ROOT)
-    server = Server("connector", child, f"http://127.0.0.1:{port}")
+    child = children.start(name, _python_module("bench.fake_connector", port), cwd=REPO_ROOT)
+    server = Server(name, child, f"http://127.0.0.1:{port}")
+    wait_ready(child, f"{server.base_url}/count", timeout=30)
+    return server
+
+
+def start_fake_zoom(children: Children, *, delay_s: float) -> Server:
+    """The loopback Zoom API whose meeting creation takes `delay_s` seconds."""
+    port = free_port()
+    child = children.start("fake-zoom", _python_module("bench.fake_zoom", port)
+                           + ["--delay", str(delay_s)], cwd=REPO_ROOT)
+    server = Server("fake-zoom", child, f"http://127.0.0.1:{port}")
     wait_ready(child, f"{server.base_url}/count", timeout=30)
     return server
 
 
 def start_server(name: str, children: Children, *, work_dir: Path) -> Server:
     """Start one of `SERVERS` and wait until it answers its health check."""
-    port = free_port()
     if name == "bot":
-        child = children.start("bot", [str(BOT_SCRIPT), "run"],
-                               env=bot_environment(port, work_dir), cwd=work_dir)
-        timeout = 90.0  # imports, migrations and database open
-    else:
-        module = {"bare": "bench.bare_echo", "stock": "bench.stock_echo"}[name]
-        child = children.start(name, _python_module(module, port), cwd=REPO_ROOT)
-        timeout = 30.0
+        return start_bot("bot", children, work_dir=work_dir)
+    port = free_port()
+    module = {"bare": "bench.bare_echo", "stock": "bench.stock_echo"}[name]
+    child = children.start(name, _python_module(module, port), cwd=REPO_ROOT)
     server = Server(name, child, f"http://127.0.0.1:{port}")
-    wait_ready(child, f"{server.base_url}/healthz", timeout=timeout)
+    wait_ready(child, f"{server.base_url}/healthz", timeout=30.0)
     return server
 
 
-def bot_environment(port: int, work_dir: Path) -> dict[str, str]:
-    """The bot's env: local mode, a throw-away SQLite file, this run's port."""
+def start_bot(name: str, children: Children, *, work_dir: Path,
+              extra_env: dict[str, str] | None = None) -> Server:
+    """Start `incident-bot run` as `name` (its log is `<name>.log`) on its own SQLite file."""
+    port = free_port()
+    env = bot_environment(port, work_dir / f"{name}.sqlite3")
+    env.update(extra_env or {})
+    child = children.start(name, [str(BOT_SCRIPT), "run"], env=env, cwd=work_dir)
+    server = Server(name, child, f"http://127.0.0.1:{port}")
+    # imports, migrations and database open
+    wait_ready(child, f"{server.base_url}/healthz", timeout=90.0)
+    return server
+
+
+def bot_environment(port: int, database: Path) -> dict[str, str]:
+    """The bot's env: local mode, Jitsi, a throw-away SQLite file, this run's port."""
     env = {key: value for key, value in os.environ.items()
-           if key.lower() not in CREDENTIAL_VARIABLES}
+           if key.lower() not in CREDENTIAL_VARIABLES
+           and not key.lower().startswith(INTEGRATION_PREFIXES)}
     env.update({
         "PORT": str(port),
-        "DATABASE_URL": f"sqlite://{work_dir / 'bench.sqlite3'}",
+        "DATABASE_URL": f"sqlite://{database}",
         "MicrosoftAppId": "",
         "MicrosoftAppPassword": "",
     })
