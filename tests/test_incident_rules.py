@@ -8,6 +8,7 @@ import pytest
 
 from bot.incidents import checkins, commandeer, handovers
 from bot.store.incident_models import (
+    Commandeer,
     Handover,
     HandoverStatus,
     Incident,
@@ -282,3 +283,41 @@ async def _stakeholder_post(connector):
              if (c.body.get("channelData") or {}).get("channel", {}).get("id")
              == "19:stakeholders@thread.tacv2"]
     return found[-1] if found else None
+
+
+async def test_two_racing_commandeer_answers_record_exactly_one(team, connector):
+    incident = await team.declare("db down")
+    await team.say("commandeer @Grace", mentions=(GRACE,), thread=incident)
+    request = await eventually(lambda: Commandeer.first())
+    data = {"commandeerId": request.id, "incidentId": incident.id}
+
+    await asyncio.gather(team.press("commandeer.join", data, sender=GRACE),
+                         team.press("commandeer.decline", data, sender=GRACE))
+
+    answers = await TimelineEvent.filter(incident=incident, kind="commandeer_answer").count()
+    assert answers == 1
+
+
+async def test_nobody_ends_up_holding_both_single_roles(local_team):
+    incident = await local_team.declare("db down")
+    await local_team.say("commander @Grace", mentions=(GRACE,), thread=incident)
+    command = await local_team.latest_handover()
+    await local_team.say("investigator @Grace", mentions=(GRACE,), thread=incident)
+    investigate = await local_team.latest_handover()
+
+    await local_team.press("handover.accept", {"handoverId": command.id,
+                                               "incidentId": incident.id}, sender=GRACE)
+    late = await local_team.press("handover.accept", {"handoverId": investigate.id,
+                                                      "incidentId": incident.id}, sender=GRACE)
+
+    incident = await Incident.get(id=incident.id)
+    assert (incident.commander_id, incident.investigator_id) == (GRACE.id, ADA.id)
+    assert "already superseded" in late["value"] or "cannot hold both" in late["value"]
+
+
+async def test_the_declarer_can_name_themself_commander(local_team):
+    incident = await local_team.declare("db down @Grace @Ada", mentions=(GRACE, ADA))
+
+    assert (incident.commander_id, incident.investigator_id) == (ADA.id, None)
+    handover = await local_team.latest_handover()
+    assert (handover.role, handover.to_id) == ("investigator", GRACE.id)

@@ -176,3 +176,18 @@ async def test_concurrent_dispatchers_deliver_each_message_once(db, connector):
     for k in range(5):
         in_thread = [t for t in texts if int(t[1:]) % 5 == k]
         assert in_thread == sorted(in_thread, key=lambda t: int(t[1:]))
+
+
+async def test_a_throttled_busy_thread_does_not_hold_up_other_threads(dispatcher, connector):
+    connector.fail_next(429, retry_after="60")
+    for i in range(60):  # more than one claim batch behind the throttled head
+        await _enqueue(connector, f"busy {i}")
+    await _enqueue(connector, "elsewhere", thread="a:1on1-other")
+
+    for _ in range(3):
+        await dispatcher.dispatch_once()
+
+    assert [c.body["text"] for c in connector.delivered] == ["elsewhere"]
+    waiting = await OutboxMessage.filter(ordering_key=THREAD, status=OutboxStatus.PENDING)
+    assert len(waiting) == 60
+    assert min(m.due_ms for m in waiting) >= now_ms() + 50_000

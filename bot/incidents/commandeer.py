@@ -50,11 +50,15 @@ async def answer(ctx: Ctx, commandeer_id: int, *, joining: bool) -> Commandeer:
     if ctx.actor.id != request.person_id:
         raise NotAllowedError(f"This request is for {request.name}.")
     incident = await Incident.filter(id=request.incident_id).select_for_update().get()
-    if request.status not in (CommandeerStatus.PENDING, CommandeerStatus.EXPIRED):
+    status = CommandeerStatus.JOINING if joining else CommandeerStatus.DECLINED
+    # Conditional update: of two answers racing, exactly one finds the request unanswered.
+    changed = await Commandeer.filter(
+        id=request.id, status__in=[CommandeerStatus.PENDING, CommandeerStatus.EXPIRED]
+    ).update(status=status, answered_at=ctx.now)
+    if not changed:
+        await request.refresh_from_db()
         raise CommandError(f"You already answered: {request.status.value}.")
-    request.status = CommandeerStatus.JOINING if joining else CommandeerStatus.DECLINED
-    request.answered_at = ctx.now
-    await request.save()
+    request.status, request.answered_at = status, ctx.now
     await jobs.cancel(f"commandeer:{request.id}")
     verdict = "is joining" if joining else "can't join"
     text = f"{request.name} {verdict} (asked by {request.requested_by_name})."
@@ -70,9 +74,10 @@ async def remind(ctx: Ctx, commandeer_id: int) -> None:
     request = await Commandeer.get_or_none(id=commandeer_id)
     if request is None or request.status is not CommandeerStatus.PENDING:
         return
-    incident = await Incident.get(id=request.incident_id)
-    request.status = CommandeerStatus.EXPIRED
-    await request.save()
+    incident = await Incident.filter(id=request.incident_id).select_for_update().get()
+    if not await Commandeer.filter(id=request.id, status=CommandeerStatus.PENDING).update(
+            status=CommandeerStatus.EXPIRED):
+        return  # answered meanwhile
     minutes = ctx.policy.commandeer_timeout_s // 60
     text = f"{request.name} has not answered the commandeer request after {minutes} min."
     await record(ctx, incident, "commandeer_unanswered", text, {"commandeer": request.id})

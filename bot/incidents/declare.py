@@ -80,9 +80,18 @@ async def _squad_from_title(ctx: Ctx, what: Declaration) -> tuple[str, Squad | N
 
 
 async def _ask_for_roles(ctx: Ctx, incident: Incident, what: Declaration) -> None:
-    if what.investigator is not None and what.investigator.id != ctx.actor.id:
-        await handovers.request_role(ctx, incident, Role.INVESTIGATOR, what.investigator)
-    if what.commander is not None:
-        if what.commander.id == ctx.actor.id and what.investigator is None:
+    commander, investigator = what.commander, what.investigator
+    if commander is not None and commander.id == ctx.actor.id:
+        if investigator is None or investigator.id == ctx.actor.id:
             raise CommandError("You are the Investigator; name someone else as Commander.")
-        await handovers.request_role(ctx, incident, Role.COMMANDER, what.commander)
+        # The declarer takes command at once (no one else needs to accept) and leaves the
+        # Investigator role to the person named, open until they accept.
+        set_holder(incident, Role.COMMANDER, ctx.actor)
+        for suffix in ("id", "name", "aad"):
+            setattr(incident, f"investigator_{suffix}", None)
+        await incident.save()
+        commander = None
+    if investigator is not None and investigator.id != ctx.actor.id:
+        await handovers.request_role(ctx, incident, Role.INVESTIGATOR, investigator)
+    if commander is not None:
+        await handovers.request_role(ctx, incident, Role.COMMANDER, commander)

@@ -89,6 +89,13 @@ async def answer(ctx: Ctx, handover_id: int, *, accept: bool) -> Handover:
     incident = await Incident.filter(id=handover.incident_id).select_for_update().get()
     if ctx.actor.id != handover.to_id:
         raise NotAllowedError(f"Only {handover.to_name} can answer this request.")
+    role = Role(handover.role)
+    if accept and role.single:
+        other = Role.COMMANDER if role is Role.INVESTIGATOR else Role.INVESTIGATOR
+        other_holder = holder(incident, other)
+        if other_holder is not None and other_holder.id == ctx.actor.id:
+            raise CommandError(f"You are the {other.title}; one person cannot hold both roles. "
+                               f"Hand the {other.title} role over first.")
     status = HandoverStatus.ACCEPTED if accept else HandoverStatus.DECLINED
     # Conditional update: of two answers racing, exactly one finds it still pending.
     changed = await Handover.filter(id=handover.id, status=HandoverStatus.PENDING).update(
@@ -98,7 +105,6 @@ async def answer(ctx: Ctx, handover_id: int, *, accept: bool) -> Handover:
         raise CommandError(f"This request is already {handover.status.value}.")
     handover.status, handover.answered_at = status, ctx.now
     await jobs.cancel(_job_key(handover.id))
-    role = Role(handover.role)
     if accept:
         await _take_role(ctx, incident, role, handover)
     else:

@@ -35,11 +35,13 @@ async def request_room(ctx: Ctx, incident: Incident, chain: tuple[str, ...]) -> 
         incident.room_note = "No video room is configured (VIDEO_PROVIDER=none)"
         await incident.save()
         return
+    request_id = f"incident-{incident.id}-{ctx.now_ms}"
     incident.room_note = f"Creating the Incident Command Room on {label(chain[0])}…"
+    incident.room_request = request_id
     await incident.save()
     await jobs.schedule(ROOM_JOB, due_ms=ctx.now_ms, max_attempts=1, payload={
         "incident_id": incident.id, "chain": list(chain), "attempt": 0,
-        "request_id": f"incident-{incident.id}-{ctx.now_ms}",
+        "request_id": request_id,
     })
 
 
@@ -70,9 +72,16 @@ def topic(incident: Incident) -> str:
     return f"INC-{incident.number}: {incident.title}"[:200]
 
 
-async def room_created(ctx: Ctx, incident_id: int, room: Room) -> None:
+def _superseded(incident: Incident, request_id: str) -> bool:
+    """A newer `room` request was made meanwhile: this result no longer matters."""
+    return incident.room_request is not None and incident.room_request != request_id
+
+
+async def room_created(ctx: Ctx, incident_id: int, room: Room, request_id: str) -> None:
     """Put the link on the card and in the thread."""
     incident = await Incident.filter(id=incident_id).select_for_update().get()
+    if _superseded(incident, request_id):
+        return
     incident.room_url, incident.room_provider, incident.room_note = (
         room.join_url, room.provider, None)
     await incident.save()
@@ -85,6 +94,8 @@ async def room_created(ctx: Ctx, incident_id: int, room: Room) -> None:
 async def room_failed(ctx: Ctx, incident_id: int, payload: dict, error: BridgeError) -> None:
     """Retry the same provider with backoff, else move down the chain, else say so."""
     incident = await Incident.filter(id=incident_id).select_for_update().get()
+    if _superseded(incident, payload["request_id"]):
+        return
     chain, attempt = list(payload["chain"]), int(payload["attempt"]) + 1
     provider = label(chain[0])
     if error.retryable and attempt < TRIES_PER_PROVIDER:

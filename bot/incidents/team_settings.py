@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from bot.errors import CommandError
+from bot.errors import CommandError, NotAllowedError
 from bot.incidents import notices as say
 from bot.incidents.context import Ctx
+from bot.incidents.roles import is_admin
 from bot.store.incident_models import TeamSettings
 
 
 async def setup(ctx: Ctx, *, stakeholders: bool) -> TeamSettings:
     """Make the current channel the team's incidents (or stakeholder) channel."""
     origin = ctx.origin
+    if ctx.policy.admin_ids and not is_admin(ctx, ctx.actor):
+        # Setup redirects every announcement: once admins are named, only they may.
+        raise NotAllowedError("Only the bot's admins (ADMIN_USER_IDS) can change the setup.")
     if not origin.channel_id or not origin.team_id:
         raise CommandError("Run `setup` in a team channel: that channel becomes the one "
                            "incidents are announced in.")

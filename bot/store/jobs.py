@@ -93,8 +93,9 @@ class JobRunner:
             limit=self._batch,
             lease_ms=LEASE_MS,
         )
-        for job in jobs:
-            await self._run(job)
+        # Concurrently: one slow provider call must not hold up every other timer, and the
+        # whole batch ends well inside its lease (each job is bounded by its own timeouts).
+        await asyncio.gather(*(self._run(job) for job in jobs))
         return len(jobs)
 
     async def _loop(self) -> None:

@@ -80,17 +80,23 @@ async def claim_batch(limit: int = 50) -> list[OutboxMessage]:
     heads = await _first_unsent_per_key({r.ordering_key for r in rows})
     claimed_ids = {r.id for r in rows}
     ready = [r for r in rows if heads.get(r.ordering_key) in claimed_ids]
-    # An older message of the same thread is waiting (for a retry): give these back.
-    await release([r for r in rows if heads.get(r.ordering_key) not in claimed_ids])
+    held = [r for r in rows if heads.get(r.ordering_key) not in claimed_ids]
+    for key in {r.ordering_key for r in held}:
+        # An older message of this thread waits for a retry (or is being sent elsewhere):
+        # give these back, due no sooner than it, so they do not crowd out other threads.
+        head = await OutboxMessage.get(id=heads[key])
+        not_before = max(head.due_ms, head.locked_until_ms)
+        await release([r for r in held if r.ordering_key == key], due_ms=not_before)
     return ready
 
 
-async def release(messages: list[OutboxMessage]) -> None:
-    """Hand claimed messages back untouched, to be claimed again when their turn comes."""
+async def release(messages: list[OutboxMessage], *, due_ms: int | None = None) -> None:
+    """Hand claimed messages back, to be claimed again when their turn comes."""
     if messages:
-        await OutboxMessage.filter(id__in=[m.id for m in messages]).update(
-            status=OutboxStatus.PENDING, locked_until_ms=0
-        )
+        fields: dict[str, Any] = {"status": OutboxStatus.PENDING, "locked_until_ms": 0}
+        if due_ms is not None:
+            fields["due_ms"] = due_ms
+        await OutboxMessage.filter(id__in=[m.id for m in messages]).update(**fields)
 
 
 async def _first_unsent_per_key(keys: set[str]) -> dict[str, int]:
@@ -128,13 +134,19 @@ async def mark_failed_attempt(
         )
         return False
     delay = max(retry_after or 0.0, backoff_s(attempts))
+    due = now_ms() + int(delay * 1000)
     await OutboxMessage.filter(id=message.id).update(
         status=OutboxStatus.PENDING,
         attempts=attempts,
         last_error=error[:2000],
-        due_ms=now_ms() + int(delay * 1000),
+        due_ms=due,
         locked_until_ms=0,
     )
+    # Its thread waits with it; other threads keep flowing.
+    await OutboxMessage.filter(
+        ordering_key=message.ordering_key, status=OutboxStatus.PENDING, id__gt=message.id,
+        due_ms__lt=due,
+    ).update(due_ms=due)
     return True
 
 

@@ -16,6 +16,8 @@ from botbuilder import schema
 from botbuilder.schema import teams as teams_schema
 from msrest.serialization import Model
 
+from bot.teams.cards import Card
+
 _MODELS: dict[str, type[Model]] = {
     name: obj
     for module in (schema, teams_schema)
@@ -105,6 +107,8 @@ def to_json(value: Any) -> Any:
         return out
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value.value if isinstance(value, Enum) else value
+    if isinstance(value, Card):
+        return value  # built from JSON values only and never changed: no need to walk it
     if isinstance(value, dict):
         return {k: to_json(v) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):

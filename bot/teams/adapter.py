@@ -24,6 +24,7 @@ from bot.store.models import OutboxOperation
 from bot.teams.activity_json import to_json
 from bot.teams.connector import ConnectorClient
 from bot.teams.handler import INVOKE_RESPONSE_KEY, card_message_response
+from bot.teams.turn_context import ShallowCopyTurnContext
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class TeamsAdapter(BotAdapter):
         self, activity: Activity, logic: Callable[[TurnContext], Awaitable[None]]
     ) -> InvokeResponse | None:
         """Run one turn; for an invoke, the response Teams waits for."""
-        context = TurnContext(self, activity)
+        context = ShallowCopyTurnContext(self, activity)
         await self.run_pipeline(context, logic)
         if activity.type != ActivityTypes.invoke:
             return None

@@ -19,7 +19,9 @@ async def record_delivery(message: OutboxMessage, result: dict) -> None:
     elif kind == "handover" and rest.endswith(":card"):
         await Handover.filter(id=int(rest.split(":")[0])).update(card_activity_id=result.get("id"))
     elif kind == "dm" and result.get("id"):
-        tenant_id, _, user_id = rest.partition(":")
+        # dm:<tenant>:<user id, itself with colons>:<suffix>
+        tenant_id, _, user_and_suffix = rest.partition(":")
+        user_id = user_and_suffix.rpartition(":")[0]
         await DirectConversation.update_or_create(
             tenant_id=tenant_id, user_id=user_id,
             defaults={"conversation_id": result["id"], "service_url": message.service_url},

@@ -81,6 +81,7 @@ class BaseBot(ActivityHandler):
         self.policy = policy
         self._wake = wake
         self.commands: dict[str, CommandSpec] = {}
+        self._help_cards: dict[str, cards.Card] = {}
         for _, method in inspect.getmembers(type(self), inspect.isfunction):
             marked = getattr(method, "__command__", None)
             if marked:
@@ -141,9 +142,14 @@ class BaseBot(ActivityHandler):
         await self.send_help(turn_context, intro="Mention me with one of these commands:")
 
     async def send_help(self, turn_context: TurnContext, *, intro: str) -> None:
-        """Reply with the help card."""
-        listing = [(f"@incident {s.usage}", s.summary) for s in self.commands.values()]
-        await send_card(turn_context, cards.help_card(listing, intro=intro))
+        """Reply with the help card (built once per intro: commands do not change)."""
+        card = self._help_cards.get(intro)
+        if card is None:
+            listing = [(f"@incident {s.usage}", s.summary) for s in self.commands.values()]
+            card = cards.help_card(listing, intro=intro)
+            if len(self._help_cards) < 64:  # intros naming unknown words are not kept
+                self._help_cards[intro] = card
+        await send_card(turn_context, card)
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await self.send_help(turn_context, intro="Thanks for adding me. Mention me with a command:")

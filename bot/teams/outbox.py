@@ -11,6 +11,8 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
+from tortoise.transactions import in_transaction
+
 from bot.errors import ConnectorError
 from bot.store import outbox as store
 from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus
@@ -90,20 +92,22 @@ class OutboxDispatcher:
             await self._fill_from_predecessor(row)
             result = await self._call(row)
         except ConnectorError as exc:
+            # A 401 usually means our token went stale (it was just dropped): retry a little.
+            retryable = exc.retryable or (exc.status == 401 and row.attempts < 2)
             retrying = await store.mark_failed_attempt(
-                row, str(exc), retry_after=exc.retry_after, retryable=exc.retryable
+                row, str(exc), retry_after=exc.retry_after, retryable=retryable
             )
             level = logging.INFO if retrying else logging.ERROR
             log.log(level, "outbox %s %s failed (retry=%s): %s", row.id, row.operation.value,
                     retrying, exc)
             return False
-        await store.mark_sent(row, result)
-        self.delivered += 1
-        if self._on_sent is not None:
-            try:
+        # What the answer taught us (a thread's id) is stored with the "sent" mark, so a
+        # crash cannot leave a sent thread that no command can find.
+        async with in_transaction():
+            await store.mark_sent(row, result)
+            if self._on_sent is not None:
                 await self._on_sent(row, result)
-            except Exception:  # noqa: BLE001 - delivery happened; the hook's failure is logged
-                log.exception("after-send hook failed for outbox %s (%s)", row.id, row.name)
+        self.delivered += 1
         return True
 
     async def _fill_from_predecessor(self, row: OutboxMessage) -> None:

@@ -9,6 +9,7 @@ names the creating message (`after`) and takes the thread's id from its answer.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from botbuilder.schema import Activity
@@ -53,6 +54,7 @@ def handover_card_name(handover_id: int) -> str:
 
 
 def dm_name(tenant_id: str, user_id: str) -> str:
+    """The prefix of the outbox names that create a 1:1 chat (a suffix makes each unique)."""
     return f"dm:{tenant_id}:{user_id}"
 
 
@@ -169,20 +171,23 @@ class Renderer:
                               conversation_id=known.conversation_id, ordering_key=key,
                               payload=body)
             return
-        creating = await OutboxMessage.get_or_none(name=key)
-        if creating is not None and creating.status is OutboxStatus.FAILED:
-            await OutboxMessage.filter(id=creating.id).update(name=None)
-            creating = None
+        # Reuse a chat creation still under way; else start one. Each creation has its own
+        # name, so two transactions racing to message the same person both commit (Teams
+        # answers both creations with the same 1:1 chat).
+        creating = await OutboxMessage.filter(
+            name__startswith=key + ":", status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING,
+                                                     OutboxStatus.SENT]).order_by("-id").first()
+        name = creating.name if creating is not None else f"{key}:{uuid.uuid4().hex[:12]}"
         if creating is None:
             await uow.enqueue(
                 operation=OutboxOperation.CREATE_CONVERSATION, service_url=service_url,
-                conversation_id=None, name=key, ordering_key=key,
+                conversation_id=None, name=name, ordering_key=key,
                 payload={"isGroup": False, "bot": {"id": self.bot_id},
                          "members": [{"id": person.id}], "tenantId": tenant_id,
                          "channelData": {"tenant": {"id": tenant_id}}},
             )
         await uow.enqueue(operation=OutboxOperation.SEND, service_url=service_url,
-                          conversation_id=None, after=key, ordering_key=key, payload=body)
+                          conversation_id=None, after=name, ordering_key=key, payload=body)
 
     async def _stakeholders(self, uow: UnitOfWork, notice: say.StakeholderPost) -> None:
         incident = await Incident.get(id=notice.incident_id)

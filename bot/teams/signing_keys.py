@@ -50,23 +50,27 @@ class SigningKeys:
 
     async def get(self, kid: str) -> SigningKey | None:
         """The key with this id, fetching the metadata when we have none or the id is new."""
-        if not self._keys:
-            await self._refresh(force=True)
-        elif time.monotonic() - self._fetched_at > _REFRESH_AFTER_S:
+        if self._fetched_at and time.monotonic() - self._fetched_at > _REFRESH_AFTER_S:
             self._refresh_in_background()
         key = self._keys.get(kid)
-        if key is None and time.monotonic() - self._fetched_at >= self._min_refetch_s:
-            await self._refresh(force=True)
+        if key is None:
+            await self._refresh(unknown_kid=kid)
             key = self._keys.get(kid)
         return key
 
     def _refresh_in_background(self) -> None:
         if self._background is None or self._background.done():
-            self._background = asyncio.create_task(self._refresh(force=False))
+            self._background = asyncio.create_task(self._refresh())
 
-    async def _refresh(self, *, force: bool) -> None:
+    async def _refresh(self, *, unknown_kid: str | None = None) -> None:
         async with self._lock:
-            if not force and time.monotonic() - self._fetched_at <= _REFRESH_AFTER_S:
+            age = time.monotonic() - self._fetched_at
+            if unknown_kid is not None:
+                # Checked under the lock: a burst of made-up key ids costs one fetch a minute
+                # at most, and waiters find the key a concurrent fetch just brought.
+                if unknown_kid in self._keys or (self._fetched_at and age < self._min_refetch_s):
+                    return
+            elif age <= _REFRESH_AFTER_S:
                 return
             try:
                 self._keys = await self._fetch()

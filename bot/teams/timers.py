@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from bot.teams.render import Renderer
 from integrations.presence import PresenceSource
 from integrations.video_factory import Bridges
 
+log = logging.getLogger(__name__)
 BOT = Person(id="", name="incident bot")
 Work = Callable[[Ctx, int], Awaitable[Any]]
 
@@ -43,10 +45,16 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
             room = await bridge.create_room(topic=rooms.topic(incident),
                                             request_id=payload["request_id"])
         except BridgeError as exc:
-            await in_transaction(incident.id, lambda ctx: rooms.room_failed(
-                ctx, incident.id, payload, exc))
+            error = exc
+        except Exception as exc:  # noqa: BLE001 - a provider's surprise is one more failed try
+            log.exception("room creation on %s failed unexpectedly", payload["chain"][0])
+            error = BridgeError(f"unexpected {type(exc).__name__}", provider=payload["chain"][0])
+        else:
+            await in_transaction(incident.id, lambda ctx: rooms.room_created(
+                ctx, incident.id, room, payload["request_id"]))
             return
-        await in_transaction(incident.id, lambda ctx: rooms.room_created(ctx, incident.id, room))
+        await in_transaction(incident.id, lambda ctx: rooms.room_failed(
+            ctx, incident.id, payload, error))
 
     runner.register(rooms.ROOM_JOB, create_room)
 

@@ -1,0 +1,38 @@
+"""botbuilder's TurnContext, without a deep copy of every outgoing activity.
+
+The SDK deep-copies each activity before addressing it (to protect the caller's object);
+addressing only replaces top-level attributes, so a shallow copy protects just as well,
+and the deep copy was the largest single cost of a `help` turn after the network itself.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from botbuilder.core import TurnContext
+from botbuilder.schema import Activity, ActivityTypes, DeliveryModes, ResourceResponse
+
+
+class ShallowCopyTurnContext(TurnContext):
+    """Same contract as TurnContext.send_activities; copies shallowly."""
+
+    async def send_activities(self, activities: list[Activity]) -> list[ResourceResponse]:
+        if self.activity.delivery_mode == DeliveryModes.expect_replies:
+            return await super().send_activities(activities)  # rare: keep the SDK's path
+        reference = TurnContext.get_conversation_reference(self.activity)
+        output = []
+        for activity in activities:
+            addressed = TurnContext.apply_conversation_reference(copy.copy(activity), reference)
+            addressed.type = addressed.type or ActivityTypes.message
+            addressed.input_hint = addressed.input_hint or "acceptingInput"
+            addressed.id = None
+            output.append(addressed)
+        sent_non_trace = any(a.type != ActivityTypes.trace for a in output)
+
+        async def logic() -> list[ResourceResponse]:
+            responses = await self.adapter.send_activities(self, output)
+            if sent_non_trace:
+                self.responded = True
+            return responses
+
+        return await self._emit(self._on_send_activities, output, logic())
