@@ -19,7 +19,10 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.store.database import apply_migrations, close_database, open_database
 from tests.fakes.connector import FakeConnector
+from tests.fakes.google import FakeGoogle
+from tests.fakes.graph import FakeGraph
 from tests.fakes.identity import FakeIdentity
+from tests.fakes.zoom import FakeZoom
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 _pg_state: dict[str, str | None] = {}
@@ -85,6 +88,33 @@ async def connector() -> AsyncIterator[FakeConnector]:
 @pytest.fixture
 async def identity() -> AsyncIterator[FakeIdentity]:
     fake = FakeIdentity()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def zoom() -> AsyncIterator[FakeZoom]:
+    """A loopback Zoom (OAuth and meetings API)."""
+    fake = FakeZoom()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def google() -> AsyncIterator[FakeGoogle]:
+    """A loopback Google (token, Meet and Calendar APIs)."""
+    fake = FakeGoogle()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[FakeGraph]:
+    """A loopback Microsoft Graph (token and presence)."""
+    fake = FakeGraph()
     await fake.start()
     yield fake
     await fake.stop()

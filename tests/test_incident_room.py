@@ -3,7 +3,6 @@ the real zoomus and googleapiclient code talking to loopback Zoom and Google."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -11,25 +10,9 @@ from bot.incidents.rooms import ROOM_JOB
 from bot.store.incident_models import Incident
 from tests.conftest import make_settings
 from tests.fakes.activities import GRACE
-from tests.fakes.google import FakeGoogle, write_service_account
+from tests.fakes.google import write_service_account
 from tests.fakes.zoom import FakeZoom
 from tests.scenario import Team, eventually, thread_posts
-
-
-@pytest.fixture
-async def zoom() -> AsyncIterator[FakeZoom]:
-    fake = FakeZoom()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def google() -> AsyncIterator[FakeGoogle]:
-    fake = FakeGoogle()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 def _zoom_settings(url: str, zoom: FakeZoom, **extra):

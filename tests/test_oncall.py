@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -18,20 +17,11 @@ from bot.store.oncall_models import OnCallOverride, Squad
 from tests.conftest import make_settings
 from tests.fakes import activities as teams
 from tests.fakes.activities import ADA, GRACE, LINUS, User
-from tests.fakes.graph import FakeGraph
 from tests.scenario import Team, eventually, thread_posts
 
 MARGARET = User("29:1margaret", "Margaret Hamilton", "aad-margaret")
 KEN = User("29:1ken", "Ken Thompson", "aad-ken")
 DECLARER = User("29:1dennis", "Dennis R", "aad-dennis")
-
-
-@pytest.fixture
-async def graph() -> AsyncIterator[FakeGraph]:
-    fake = FakeGraph()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def _squad(team: Team, *members: User) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +26,6 @@ from tests.fakes.google import (
 
 TOPIC = "INC-42: Checkout latency above 2 s"
 DELEGATE = "oncall@example.com"
-
-
-@pytest.fixture
-async def google() -> AsyncIterator[FakeGoogle]:
-    fake = FakeGoogle()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import calendar
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,14 +18,6 @@ from integrations.zoom import ZoomBridge
 from tests.fakes.zoom import FakeZoom
 
 TOPIC = "INC-42: Checkout latency above 2 s"
-
-
-@pytest.fixture
-async def zoom() -> AsyncIterator[FakeZoom]:
-    fake = FakeZoom()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 def zoom_settings(fake: FakeZoom, **overrides: Any) -> Settings:

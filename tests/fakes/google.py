@@ -18,6 +18,8 @@ from typing import Any
 
 import jwt
 from aiohttp import web
+
+from tests.fakes.loopback import serve
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -126,12 +128,7 @@ class FakeGoogle:
         app.router.add_post("/calendars/{calendar}/events", self._insert_event)
         app.router.add_get("/calendars/{calendar}/events/{event_id}", self._get_event)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/"
+        self._runner, self.url = await serve(app)
 
     async def stop(self) -> None:
         self._release.set()

@@ -7,6 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import serve
+
 
 @dataclass
 class FakeGraph:
@@ -21,12 +23,7 @@ class FakeGraph:
         app = web.Application()
         app.router.add_post("/token", self._token)
         app.router.add_post("/v1.0/communications/getPresencesByUserId", self._presences)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/"
+        self._runner, self.url = await serve(app)
 
     async def stop(self) -> None:
         await self._runner.cleanup()

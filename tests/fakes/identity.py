@@ -13,6 +13,8 @@ from typing import Any
 
 import jwt
 from aiohttp import web
+
+from tests.fakes.loopback import serve
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ISSUER = "https://api.botframework.com"
@@ -55,12 +57,7 @@ class FakeIdentity:
         app.router.add_get("/openidconfiguration", self._metadata)
         app.router.add_get("/keys", self._keys)
         app.router.add_post("/token", self._token)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/"
+        self._runner, self.url = await serve(app)
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -18,6 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.loopback import serve
+
 
 @dataclass
 class Request:
@@ -69,12 +71,8 @@ class FakeZoom:
         app = web.Application()
         app.router.add_post("/oauth/token", self._token)
         app.router.add_post("/v2/users/{user_id}/meetings", self._create_meeting)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, url = await serve(app)
+        self.url = url.rstrip("/")
 
     async def stop(self) -> None:
         self._release.set()  # let hung requests finish so the server can close
