@@ -1,0 +1,106 @@
+"""Everything a Post Incident Review is drafted from, as plain values.
+
+Built from the database by `bot.incidents.pir` and rendered by `bot.incidents.pir_document`
+(Markdown and HTML); keeping the record plain makes rendering testable and fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class EventLine:
+    """One timeline event."""
+
+    at: dt.datetime
+    kind: str
+    actor: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class HandoverLine:
+    """A role request and how it ended."""
+
+    requested_at: dt.datetime
+    role: str
+    to: str
+    from_: str | None
+    status: str
+    answered_at: dt.datetime | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class HypothesisLine:
+    """A hypothesis and how it ended (open, confirmed, disproved)."""
+
+    number: int
+    text: str
+    status: str
+    author: str
+    created_at: dt.datetime
+    resolved_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class CommandeerLine:
+    """Someone commandeered and when they answered."""
+
+    name: str
+    why: str | None
+    requested_by: str
+    requested_at: dt.datetime
+    status: str
+    answered_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ActionLine:
+    """A follow-up action and where it is tracked."""
+
+    number: int
+    text: str
+    owner: str | None
+    status: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class PirRecord:
+    """The incident as the review needs it."""
+
+    number: int
+    title: str
+    severity: int
+    status: str
+    declared_at: dt.datetime
+    declared_by: str
+    timezone: str
+    description: str | None = None
+    affected: str | None = None
+    impact: str | None = None
+    mitigated_at: dt.datetime | None = None
+    resolved_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    due_at: dt.datetime | None = None
+    investigator: str | None = None
+    commander: str | None = None
+    assistants: tuple[str, ...] = ()
+    room_url: str | None = None
+    severity_history: tuple[tuple[dt.datetime, int], ...] = ()
+    handovers: tuple[HandoverLine, ...] = ()
+    timeline: tuple[EventLine, ...] = ()
+    hypotheses: tuple[HypothesisLine, ...] = ()
+    notes: tuple[EventLine, ...] = ()
+    updates: tuple[EventLine, ...] = ()
+    commandeered: tuple[CommandeerLine, ...] = ()
+    actions: tuple[ActionLine, ...] = ()
+    # Written by people after the incident (empty sections are shown as prompts).
+    root_cause: str = ""
+    contributing_factors: str = ""
+    went_well: str = ""
+    went_badly: str = ""
+    external_updates: tuple[EventLine, ...] = field(default_factory=tuple)
