@@ -31,6 +31,8 @@ from bot.web.errors import error_middleware
 from bot.web.health import get_healthz
 from bot.web.messages import post_messages
 from bot.web.recent import RecentActivities
+from bot.web.review_pages import get_review
+from integrations.github_issues import GitHubIssues
 from integrations.graph_presence import GraphPresence
 from integrations.presence import NoPresence, PresenceSource
 from integrations.video_factory import Bridges
@@ -61,6 +63,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app.router.add_post("/api/messages", post_messages)
     app.router.add_get("/healthz", get_healthz)
+    app.router.add_get(r"/incidents/{incident_id}/review.{fmt:html|md}", get_review)
 
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
         if migrate:
@@ -89,6 +92,14 @@ def _presence(settings: Settings, session: aiohttp.ClientSession) -> PresenceSou
     return GraphPresence(session, api_url=settings.graph_api_url, token_url=settings.graph_token,
                          client_id=settings.graph_client_id,
                          client_secret=settings.graph_client_secret.get_secret_value())
+
+
+def _tracker(settings: Settings, session: aiohttp.ClientSession) -> GitHubIssues | None:
+    if not settings.tracker_enabled:
+        return None
+    return GitHubIssues(session, repository=settings.github_repository,
+                        token=settings.github_token.get_secret_value(),
+                        api_url=settings.github_api_url)
 
 
 def _tune_garbage_collector() -> None:
@@ -121,10 +132,18 @@ async def _start_runtime(settings: Settings) -> Runtime:
         admin_ids=settings.admins,
         video_chain=tuple(settings.video_chain),
         oncall_answer_s=settings.oncall_answer_minutes * 60,
+        timezone=settings.timezone,
+        holidays_country=settings.holidays_country,
+        base_url=settings.base_url,
+        review_link_s=settings.review_link_hours * 3600,
+        tracker_enabled=settings.tracker_enabled,
+        meeting_max_severity=settings.review_meeting_severity,
     )
+    members = MemberDirectory(connector)
     renderer = Renderer(bot_id=f"28:{settings.app_id}" if settings.app_id else "28:incident-bot")
     register_timers(jobs, renderer=renderer, policy=policy, wake=wake,
-                    bridges=Bridges(settings), presence=_presence(settings, session))
+                    bridges=Bridges(settings), presence=_presence(settings, session),
+                    tracker=_tracker(settings, session), members=members)
 
     async def defer(**fields) -> None:  # type: ignore[no-untyped-def]
         async with UnitOfWork(on_commit=dispatcher.wake) as uow:
@@ -139,7 +158,7 @@ async def _start_runtime(settings: Settings) -> Runtime:
         connector=connector,
         adapter=TeamsAdapter(connector, defer=defer),
         bot=IncidentBot(renderer=renderer, policy=policy, wake=wake,
-                        members=MemberDirectory(connector)),
+                        members=members),
         dispatcher=dispatcher,
         jobs=jobs,
         auth=auth,

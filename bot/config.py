@@ -106,6 +106,26 @@ class Settings(BaseSettings):
     oncall_answer_minutes: int = Field(
         10, ge=1, validation_alias=_env("ONCALL_ANSWER_MINUTES", "oncall_answer_minutes")
     )
+    timezone: str = Field("UTC", validation_alias=_env("TIMEZONE", "timezone"))
+    holidays_country: str = Field(
+        "", validation_alias=_env("HOLIDAYS_COUNTRY", "holidays_country")
+    )
+    github_repository: str = Field(
+        "", validation_alias=_env("GITHUB_REPOSITORY", "github_repository")
+    )
+    github_token: SecretStr = Field(
+        SecretStr(""), validation_alias=_env("GITHUB_TOKEN", "github_token")
+    )
+    github_api_url: str = Field(
+        "https://api.github.com", validation_alias=_env("GITHUB_API_URL", "github_api_url")
+    )
+    review_meeting_severity: int = Field(
+        2, ge=0, le=4,
+        validation_alias=_env("REVIEW_MEETING_SEVERITY", "review_meeting_severity"),
+    )
+    review_link_hours: int = Field(
+        72, ge=1, validation_alias=_env("REVIEW_LINK_HOURS", "review_link_hours")
+    )
     admin_user_ids: str = Field("", validation_alias=_env("ADMIN_USER_IDS", "admin_user_ids"))
     handover_timeout_minutes: int = Field(
         15, ge=1, validation_alias=_env("HANDOVER_TIMEOUT_MINUTES", "handover_timeout_minutes")
@@ -182,6 +202,11 @@ class Settings(BaseSettings):
         return frozenset(a.strip() for a in self.admin_user_ids.split(",") if a.strip())
 
     @property
+    def tracker_enabled(self) -> bool:
+        """Follow-up actions become GitHub issues only with a repository and a token."""
+        return bool(self.github_repository and self.github_token.get_secret_value())
+
+    @property
     def graph_enabled(self) -> bool:
         """Presence is looked up only when a Graph app is configured."""
         return bool(self.graph_client_id and self.graph_client_secret.get_secret_value()
@@ -195,5 +220,6 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every configured secret, so logs and messages can be checked for leaks."""
-        values = [self.app_password, self.zoom_client_secret, self.graph_client_secret]
+        values = [self.app_password, self.zoom_client_secret, self.graph_client_secret,
+                  self.github_token]
         return [v.get_secret_value() for v in values if v.get_secret_value()]

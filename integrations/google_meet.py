@@ -13,9 +13,9 @@ import asyncio
 import base64
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import httplib2
 from google.auth.exceptions import GoogleAuthError, RefreshError, TransportError
@@ -26,7 +26,7 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import HttpRequest
 
 from bot.errors import BridgeError
-from integrations.video import Room
+from integrations.video import Meeting, Room, invitees, meeting_start
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ POLL_DELAYS_S = (0.25, 0.5, 1.0, 2.0)
 # Google's reasons for a 403 that only means "slow down".
 _RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"}
 
+T = TypeVar("T")
 Service = Any  # googleapiclient builds its resources at run time from discovery JSON
 
 
@@ -79,15 +80,50 @@ class MeetBridge:
 
     async def create_room(self, *, topic: str, request_id: str) -> Room:
         """Create a Meet room now; a retry with the same `request_id` finds the same one."""
+        room = await self._guarded(self._create(topic, request_id), "create the room")
+        logger.info("meet room %s created for request %s", room.meeting_id, request_id)
+        return room
+
+    async def schedule_meeting(
+        self,
+        *,
+        topic: str,
+        starts_at: datetime,
+        duration_min: int,
+        attendees: Sequence[str],
+        request_id: str,
+    ) -> Meeting:
+        """Schedule a Calendar event with a Meet conference that Google sends to `attendees`;
+        a retry with the same `request_id` finds the same event."""
+        start = meeting_start(starts_at, duration_min)
+        emails = invitees(attendees)
+        body = _event_body(topic, request_id, start, start + timedelta(minutes=duration_min))
+        body["attendees"] = [{"email": e} for e in emails]
+        event = await self._guarded(
+            self._insert_event(body, send_updates="all"), "schedule the meeting"
+        )
+        room = _room_from_event(event)
+        meeting = Meeting(
+            provider=PROVIDER,
+            join_url=room.join_url,
+            starts_at=_event_start(event) or start,
+            meeting_id=room.meeting_id,
+            invited=emails,
+        )
+        logger.info("meet meeting %s scheduled for request %s", meeting.meeting_id, request_id)
+        return meeting
+
+    async def _guarded(self, work: Awaitable[T], action: str) -> T:
+        """Run `work` under the deadline, turning Google's failures into BridgeError."""
         try:
             async with asyncio.timeout(self._timeout_s):
-                room = await self._create(topic, request_id)
+                return await work
         except TimeoutError:
             raise BridgeError(
                 f"Google did not answer within {self._timeout_s:g} s", provider=PROVIDER
             ) from None
         except HttpError as exc:
-            raise _error_from_http(exc) from exc
+            raise _error_from_http(exc, action) from exc
         except RefreshError as exc:
             raise BridgeError(
                 f"Google refused the service account a token ({_first_line(exc)})",
@@ -98,8 +134,6 @@ class MeetBridge:
             raise BridgeError(
                 f"Google could not be reached ({type(exc).__name__})", provider=PROVIDER
             ) from exc
-        logger.info("meet room %s created for request %s", room.meeting_id, request_id)
-        return room
 
     async def _create(self, topic: str, request_id: str) -> Room:
         if not self.calendar_only:
@@ -126,12 +160,21 @@ class MeetBridge:
         )
 
     async def _create_event(self, topic: str, request_id: str) -> Room:
-        body = _event_body(topic, request_id)
+        start = datetime.now(timezone.utc).replace(microsecond=0)
+        body = _event_body(topic, request_id, start, start + EVENT_LENGTH)
+        return _room_from_event(await self._insert_event(body))
+
+    async def _insert_event(
+        self, body: dict[str, Any], *, send_updates: str | None = None
+    ) -> dict[str, Any]:
+        """Insert the event (or find it, if an earlier try of the request made it) and wait
+        while Google sets its conference up."""
+        options = {"sendUpdates": send_updates} if send_updates else {}
         try:
             event = await self._execute(
                 "calendar",
                 lambda cal: cal.events().insert(
-                    calendarId="primary", conferenceDataVersion=1, body=body
+                    calendarId="primary", conferenceDataVersion=1, body=body, **options
                 ),
             )
         except HttpError as exc:
@@ -145,7 +188,7 @@ class MeetBridge:
                 break
             await asyncio.sleep(delay)
             event = await self._get_event(event["id"])
-        return _room_from_event(event)
+        return event
 
     async def _get_event(self, event_id: str) -> dict[str, Any]:
         return await self._execute(
@@ -182,13 +225,12 @@ class MeetBridge:
         return self._services[api]
 
 
-def _event_body(topic: str, request_id: str) -> dict[str, Any]:
-    start = datetime.now(timezone.utc).replace(microsecond=0)
+def _event_body(topic: str, request_id: str, start: datetime, end: datetime) -> dict[str, Any]:
     return {
         "id": _event_id(request_id),
         "summary": topic,
         "start": {"dateTime": start.isoformat(), "timeZone": "UTC"},
-        "end": {"dateTime": (start + EVENT_LENGTH).isoformat(), "timeZone": "UTC"},
+        "end": {"dateTime": end.isoformat(), "timeZone": "UTC"},
         "conferenceData": {
             "createRequest": {
                 "requestId": request_id,
@@ -227,6 +269,18 @@ def _room_from_event(event: dict[str, Any]) -> Room:
     return Room(provider=PROVIDER, join_url=join_url, meeting_id=event.get("id"), passcode=code)
 
 
+def _event_start(event: dict[str, Any]) -> datetime | None:
+    """The event's start as Google answered it ("2025-03-04T15:00:00Z"), aware UTC."""
+    value = (event.get("start") or {}).get("dateTime")
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    if parsed is None or parsed.tzinfo is None:
+        return None
+    return parsed.astimezone(timezone.utc)
+
+
 def _meet_api_unavailable(exc: HttpError | RefreshError) -> bool:
     """The Meet API is disabled, or the service account may not use it."""
     if isinstance(exc, RefreshError):
@@ -242,13 +296,13 @@ def _reasons(exc: HttpError) -> set[str]:
     return {str(d["reason"]) for d in details if isinstance(d, dict) and "reason" in d}
 
 
-def _error_from_http(exc: HttpError) -> BridgeError:
+def _error_from_http(exc: HttpError, action: str) -> BridgeError:
     status = exc.status_code
     rate_limited = status == 403 and bool(_reasons(exc) & _RATE_LIMIT_REASONS)
     retryable = status in (408, 429) or status >= 500 or rate_limited
     reason = f": {exc.reason[:200]}" if exc.reason else ""
     return BridgeError(
-        f"Google refused to create the room (HTTP {status}{reason})",
+        f"Google refused to {action} (HTTP {status}{reason})",
         provider=PROVIDER,
         retryable=retryable,
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from collections.abc import Sequence
+from datetime import datetime
 
-from integrations.video import Room
+from integrations.video import Meeting, Room, invitees, meeting_start
 
 # Words of the topic kept in the room name, so people can tell rooms apart in a list.
 _SLUG_WORDS = 4
@@ -28,6 +30,23 @@ class JitsiBridge:
         """Return a link to a fresh room whose name cannot be guessed from the topic."""
         room = room_name(topic)
         return Room(provider=self.name, join_url=f"{self._base_url}/{room}", meeting_id=room)
+
+    async def schedule_meeting(
+        self,
+        *,
+        topic: str,
+        starts_at: datetime,
+        duration_min: int,
+        attendees: Sequence[str],
+        request_id: str,
+    ) -> Meeting:
+        """A fresh room for later; Jitsi has no calendar, so nobody is invited (`invited=()`):
+        the bot posts the invitation itself."""
+        start = meeting_start(starts_at, duration_min)
+        invitees(attendees)  # the same checks as the other providers, results unused
+        room = await self.create_room(topic=topic, request_id=request_id)
+        return Meeting(provider=self.name, join_url=room.join_url, starts_at=start,
+                       meeting_id=room.meeting_id)
 
 
 def room_name(topic: str) -> str:

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -20,7 +20,7 @@ import requests
 from zoomus import ZoomClient
 
 from bot.errors import BridgeError
-from integrations.video import Room
+from integrations.video import Meeting, Room, invitees, meeting_start
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +76,64 @@ class ZoomBridge:
 
     async def create_room(self, *, topic: str, request_id: str) -> Room:
         """Create a meeting that starts now and lets anyone with the link in."""
+        meeting = await self._create(
+            self._meeting_fields(topic, datetime.now(timezone.utc), MEETING_DURATION_MIN,
+                                 MEETING_SETTINGS)
+        )
+        # The answer's start_url carries the host's key (zak): only these fields leave here.
+        room = Room(
+            provider=PROVIDER,
+            join_url=meeting["join_url"],
+            meeting_id=str(meeting["id"]),
+            passcode=meeting.get("password") or None,
+        )
+        logger.info("zoom meeting %s created for request %s", room.meeting_id, request_id)
+        return room
+
+    async def schedule_meeting(
+        self,
+        *,
+        topic: str,
+        starts_at: datetime,
+        duration_min: int,
+        attendees: Sequence[str],
+        request_id: str,
+    ) -> Meeting:
+        """Schedule a meeting with Zoom's own invitee list (Zoom emails them only when the
+        host has a calendar integration), open to anyone with the link."""
+        start = meeting_start(starts_at, duration_min)
+        emails = invitees(attendees)
+        settings = {**MEETING_SETTINGS, "meeting_invitees": [{"email": e} for e in emails]}
+        meeting = await self._create(self._meeting_fields(topic, start, duration_min, settings))
+        scheduled = Meeting(
+            provider=PROVIDER,
+            join_url=meeting["join_url"],
+            starts_at=_zoom_time(meeting.get("start_time")) or start,
+            meeting_id=str(meeting["id"]),
+            invited=emails,
+        )
+        logger.info("zoom meeting %s scheduled for request %s", scheduled.meeting_id, request_id)
+        return scheduled
+
+    def _meeting_fields(
+        self, topic: str, start: datetime, duration_min: int, settings: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "user_id": self._host_user,
+            "topic": topic[:TOPIC_MAX_CHARS],
+            "type": MEETING_TYPE_SCHEDULED,
+            # zoomus formats this as "%Y-%m-%dT%H:%M:%SZ" without converting: give it UTC.
+            "start_time": start.astimezone(timezone.utc).replace(tzinfo=None),
+            "duration": duration_min,
+            "timezone": "UTC",
+            "settings": settings,
+        }
+
+    async def _create(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """POST one meeting under the deadline; Zoom's answer, or BridgeError."""
         try:
             async with asyncio.timeout(self._timeout_s):
-                response = await self._create_meeting(topic)
+                response = await self._create_meeting(fields)
         except TimeoutError:
             raise BridgeError(
                 f"Zoom did not answer within {self._timeout_s:g} s", provider=PROVIDER
@@ -92,20 +147,18 @@ class ZoomBridge:
             raise BridgeError(
                 f"Zoom answered something unexpected ({type(exc).__name__})", provider=PROVIDER
             ) from exc
-        room = self._room_from(response)
-        logger.info("zoom meeting %s created for request %s", room.meeting_id, request_id)
-        return room
+        return self._meeting_from(response)
 
-    async def _create_meeting(self, topic: str) -> requests.Response:
+    async def _create_meeting(self, fields: dict[str, Any]) -> requests.Response:
         client = await self._client_with_fresh_token()
         token = client.config["token"]
-        response = await asyncio.to_thread(self._post_meeting, client, topic)
+        response = await asyncio.to_thread(self._post_meeting, client, fields)
         if response.status_code != 401:
             return response
         logger.info("zoom answered 401; renewing the access token once")
         if client.config["token"] == token:
             client = await self._fetch_token()
-        response = await asyncio.to_thread(self._post_meeting, client, topic)
+        response = await asyncio.to_thread(self._post_meeting, client, fields)
         if response.status_code == 401:
             raise BridgeError(
                 "Zoom rejected a freshly issued access token (HTTP 401); check the app's "
@@ -163,36 +216,21 @@ class ZoomBridge:
         # zoomus insists on whole seconds; 0 would mean "fail at once" to requests.
         return max(1, math.ceil(self._timeout_s))
 
-    def _post_meeting(self, client: ZoomClient, topic: str) -> requests.Response:
-        return client.meeting.create(
-            user_id=self._host_user,
-            topic=topic[:TOPIC_MAX_CHARS],
-            type=MEETING_TYPE_SCHEDULED,
-            # zoomus formats this as "%Y-%m-%dT%H:%M:%SZ" without converting: give it UTC.
-            start_time=datetime.now(timezone.utc).replace(tzinfo=None),
-            duration=MEETING_DURATION_MIN,
-            timezone="UTC",
-            settings=MEETING_SETTINGS,
-        )
+    def _post_meeting(self, client: ZoomClient, fields: dict[str, Any]) -> requests.Response:
+        return client.meeting.create(**fields)
 
-    def _room_from(self, response: requests.Response) -> Room:
+    def _meeting_from(self, response: requests.Response) -> dict[str, Any]:
         if response.status_code != 201:
             raise self._error_from(response)
         try:
             meeting = response.json()
-            join_url = meeting["join_url"]
-            meeting_id = str(meeting["id"])
+            if not (isinstance(meeting["join_url"], str) and meeting["id"] is not None):
+                raise TypeError
         except (ValueError, KeyError, TypeError):
             raise BridgeError(
                 "Zoom answered 201 without a usable meeting", provider=PROVIDER, retryable=False
             ) from None
-        # start_url carries the host's key (zak): it must never leave this function.
-        return Room(
-            provider=PROVIDER,
-            join_url=join_url,
-            meeting_id=meeting_id,
-            passcode=meeting.get("password") or None,
-        )
+        return meeting
 
     def _error_from(self, response: requests.Response) -> BridgeError:
         status = response.status_code
@@ -214,6 +252,19 @@ class ZoomBridge:
             if secret:
                 text = text.replace(secret, "***")
         return text
+
+
+def _zoom_time(value: Any) -> datetime | None:
+    """Zoom's `start_time` ("2025-03-04T15:00:00Z") as an aware UTC datetime."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return parsed.astimezone(timezone.utc)
 
 
 def _zoom_message(response: requests.Response) -> str:

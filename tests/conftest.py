@@ -19,6 +19,7 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.store.database import apply_migrations, close_database, open_database
 from tests.fakes.connector import FakeConnector
+from tests.fakes.github import FakeGitHub
 from tests.fakes.google import FakeGoogle
 from tests.fakes.graph import FakeGraph
 from tests.fakes.identity import FakeIdentity
@@ -115,6 +116,15 @@ async def google() -> AsyncIterator[FakeGoogle]:
 async def graph() -> AsyncIterator[FakeGraph]:
     """A loopback Microsoft Graph (token and presence)."""
     fake = FakeGraph()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def github() -> AsyncIterator[FakeGitHub]:
+    """A loopback GitHub issues API."""
+    fake = FakeGitHub()
     await fake.start()
     yield fake
     await fake.stop()

@@ -118,7 +118,8 @@ async def test_the_whole_incident_story(team: Team, connector):
     assert kinds == [
         "declared", "role_requested", "role_accepted", "role_requested", "role_accepted",
         "commandeered", "commandeer_answer", "note", "hypothesis", "hypothesis_settled", "task",
-        "impact", "update", "task_done", "mitigated", "resolved", "review_waived", "closed",
+        "impact", "update", "task_done", "mitigated", "review_opened", "resolved", "review_waived",
+        "closed",
     ]
     await team.settle()
     final_card = [u for u in team.card_updates() if u.activity_id == incident.card_activity_id][-1]

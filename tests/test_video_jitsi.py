@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -75,3 +76,43 @@ async def test_factory_builds_jitsi_from_settings_without_credentials() -> None:
 async def test_factory_rejects_an_unknown_provider() -> None:
     with pytest.raises(ValueError, match="webex"):
         build_bridge("webex", Settings(_env_file=None))
+
+
+REVIEW_AT = datetime(2031, 6, 3, 16, 30, tzinfo=timezone(timedelta(hours=2)))
+
+
+async def test_review_meeting_is_a_fresh_room_and_invites_nobody() -> None:
+    bridge = JitsiBridge("https://jitsi.example.com")
+
+    first = await bridge.schedule_meeting(
+        topic="INC-42 Post Incident Review", starts_at=REVIEW_AT, duration_min=45,
+        attendees=["ic@example.com"], request_id="pir-42",
+    )
+    second = await bridge.schedule_meeting(
+        topic="INC-42 Post Incident Review", starts_at=REVIEW_AT, duration_min=45,
+        attendees=["ic@example.com"], request_id="pir-42",
+    )
+
+    assert first.provider == "jitsi"
+    assert first.join_url == f"https://jitsi.example.com/{first.meeting_id}"
+    assert first.meeting_id is not None
+    assert first.meeting_id.startswith("Incident-INC-42-Post-Incident-")
+    assert first.starts_at == datetime(2031, 6, 3, 14, 30, tzinfo=timezone.utc)
+    assert first.starts_at.utcoffset() == timedelta(0)
+    assert first.invited == ()
+    assert second.join_url != first.join_url
+
+
+@pytest.mark.parametrize(
+    ("starts_at", "duration_min"),
+    [(datetime(2031, 6, 3, 14, 30), 45), (REVIEW_AT, 0)],
+    ids=["naive-start", "no-duration"],
+)
+async def test_review_meeting_rejects_a_naive_start_or_no_duration(
+    starts_at: datetime, duration_min: int
+) -> None:
+    with pytest.raises(ValueError):
+        await JitsiBridge("https://meet.jit.si").schedule_meeting(
+            topic=TOPIC, starts_at=starts_at, duration_min=duration_min,
+            attendees=[], request_id="r",
+        )

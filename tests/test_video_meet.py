@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -294,3 +295,109 @@ async def test_unreadable_key_file_is_not_retryable(tmp_path: Path) -> None:
         build_bridge("meet", settings)
 
     assert caught.value.retryable is False
+
+
+# 09:30 in New York (UTC-4 in summer) is 13:30 UTC.
+REVIEW_AT = datetime(2031, 6, 3, 9, 30, 0, 250_000, tzinfo=timezone(timedelta(hours=-4)))
+REVIEW_AT_UTC = datetime(2031, 6, 3, 13, 30, tzinfo=timezone.utc)
+PEOPLE = ["ic@example.com", "", "scribe@example.com", "  ", "Ic@Example.com"]
+
+
+async def schedule(bridge: Any, **overrides: Any) -> Any:
+    values: dict[str, Any] = {
+        "topic": "INC-42 Post Incident Review", "starts_at": REVIEW_AT, "duration_min": 45,
+        "attendees": PEOPLE, "request_id": "pir-42", **overrides,
+    }
+    return await bridge.schedule_meeting(**values)
+
+
+async def test_review_meeting_is_a_calendar_event_sent_to_the_attendees(
+    google: FakeGoogle, account: ServiceAccount
+) -> None:
+    await schedule(meet_bridge(google, account))
+
+    assert google.calls("meet") == []
+    [insert, poll] = google.calls("calendar")
+    assert (insert.method, insert.path) == ("POST", "/calendars/primary/events")
+    assert insert.query["conferenceDataVersion"] == "1"
+    assert insert.query["sendUpdates"] == "all"
+    body = insert.body
+    assert body["summary"] == "INC-42 Post Incident Review"
+    assert body["start"] == {"dateTime": "2031-06-03T13:30:00+00:00", "timeZone": "UTC"}
+    assert body["end"] == {"dateTime": "2031-06-03T14:15:00+00:00", "timeZone": "UTC"}
+    assert body["attendees"] == [{"email": "ic@example.com"}, {"email": "scribe@example.com"}]
+    create = body["conferenceData"]["createRequest"]
+    assert create == {"requestId": "pir-42", "conferenceSolutionKey": {"type": "hangoutsMeet"}}
+    assert (poll.method, poll.path) == ("GET", f"/calendars/primary/events/{body['id']}")
+    assert google.invitations == [(body["id"], "ic@example.com"),
+                                  (body["id"], "scribe@example.com")]
+
+
+async def test_review_meeting_is_the_event_google_answered(
+    google: FakeGoogle, account: ServiceAccount
+) -> None:
+    meeting = await schedule(meet_bridge(google, account))
+
+    [event] = google.events.values()
+    assert meeting.provider == "meet"
+    assert meeting.join_url == event["hangoutLink"] == "https://meet.google.com/qwe-rtyu-iop"
+    assert meeting.meeting_id == event["id"]
+    assert meeting.starts_at == REVIEW_AT_UTC
+    assert meeting.starts_at.utcoffset() == timedelta(0)
+    assert meeting.invited == ("ic@example.com", "scribe@example.com")
+    assert [(a["email"], a["responseStatus"]) for a in event["attendees"]] == [
+        ("ic@example.com", "needsAction"), ("scribe@example.com", "needsAction")
+    ]
+
+
+async def test_review_meeting_goes_through_calendar_even_with_the_meet_api(
+    google: FakeGoogle, account: ServiceAccount
+) -> None:
+    bridge = meet_bridge(google, account)
+    room = await bridge.create_room(topic=TOPIC, request_id="req-1")
+
+    meeting = await schedule(bridge)
+
+    assert room.join_url == "https://meet.google.com/abc-mnop-xyz"
+    assert meeting.join_url == "https://meet.google.com/qwe-rtyu-iop"
+    assert len(google.calls("meet")) == 1
+    assert bridge.calendar_only is False
+
+
+async def test_retry_of_the_same_review_request_reuses_its_event(
+    google: FakeGoogle, account: ServiceAccount
+) -> None:
+    bridge = meet_bridge(google, account)
+    first = await schedule(bridge)
+
+    again = await schedule(bridge)
+
+    assert again == first
+    assert len(google.events) == 1
+    assert [c.status for c in google.calls("calendar")] == [200, 200, 409, 200]
+    assert len(google.invitations) == 2
+
+
+async def test_review_meeting_rejected_attendee_is_not_retryable(
+    google: FakeGoogle, account: ServiceAccount
+) -> None:
+    with pytest.raises(BridgeError) as caught:
+        await schedule(meet_bridge(google, account), attendees=["ic@example.com", "ic"])
+
+    assert caught.value.retryable is False
+    assert caught.value.provider == "meet"
+    assert "schedule the meeting" in str(caught.value)
+    assert "400" in str(caught.value)
+    assert google.events == {}
+
+
+async def test_review_meeting_calendar_server_error_is_retryable(
+    google: FakeGoogle, account: ServiceAccount
+) -> None:
+    google.fail_next(503, endpoint="calendar")
+
+    with pytest.raises(BridgeError) as caught:
+        await schedule(meet_bridge(google, account))
+
+    assert caught.value.retryable is True
+    assert "503" in str(caught.value)

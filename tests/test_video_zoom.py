@@ -7,6 +7,7 @@ import calendar
 import logging
 import socket
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -260,6 +261,102 @@ async def test_missing_zoom_credentials_are_not_retryable() -> None:
 
     assert caught.value.retryable is False
     assert caught.value.provider == "zoom"
+
+
+# 16:30:45.5 in Paris (UTC+2 in summer) is 14:30:45 UTC; Zoom works to the second.
+REVIEW_AT = datetime(2031, 6, 3, 16, 30, 45, 500_000, tzinfo=timezone(timedelta(hours=2)))
+REVIEW_AT_UTC = datetime(2031, 6, 3, 14, 30, 45, tzinfo=timezone.utc)
+PEOPLE = ["ic@example.com", "", "  ", "scribe@example.com", "IC@example.com"]
+
+
+async def schedule(bridge: Any, **overrides: Any) -> Any:
+    values: dict[str, Any] = {
+        "topic": "INC-42 Post Incident Review", "starts_at": REVIEW_AT, "duration_min": 45,
+        "attendees": PEOPLE, "request_id": "pir-42", **overrides,
+    }
+    return await bridge.schedule_meeting(**values)
+
+
+async def test_review_meeting_request_carries_utc_start_duration_and_invitees(
+    zoom: FakeZoom,
+) -> None:
+    await schedule(zoom_bridge(zoom, zoom_host_user="oncall@example.com"))
+
+    [call] = zoom.calls("meetings")
+    assert call.path == "/v2/users/oncall@example.com/meetings"
+    assert call.body["topic"] == "INC-42 Post Incident Review"
+    assert call.body["type"] == 2
+    assert call.body["start_time"] == "2031-06-03T14:30:45Z"
+    assert call.body["timezone"] == "UTC"
+    assert call.body["duration"] == 45
+    settings = call.body["settings"]
+    assert settings["meeting_invitees"] == [
+        {"email": "ic@example.com"}, {"email": "scribe@example.com"}
+    ]
+    assert settings["join_before_host"] is True
+    assert settings["waiting_room"] is False
+
+
+async def test_review_meeting_is_the_one_zoom_scheduled(zoom: FakeZoom) -> None:
+    meeting = await schedule(zoom_bridge(zoom))
+
+    created = zoom.meetings[0]
+    assert meeting.provider == "zoom"
+    assert meeting.join_url == created["join_url"]
+    assert meeting.meeting_id == str(created["id"])
+    assert meeting.starts_at == REVIEW_AT_UTC
+    assert meeting.starts_at.utcoffset() == timedelta(0)
+    assert meeting.invited == ("ic@example.com", "scribe@example.com")
+    assert created["settings"]["meeting_invitees"] == [
+        {"email": "ic@example.com"}, {"email": "scribe@example.com"}
+    ]
+    assert_no_secrets(zoom, repr(meeting))
+
+
+async def test_review_meeting_shares_the_token_and_renews_it_on_401(zoom: FakeZoom) -> None:
+    bridge = zoom_bridge(zoom)
+    await bridge.create_room(topic=TOPIC, request_id="req-1")
+    zoom.revoke_tokens()
+
+    meeting = await schedule(bridge)
+
+    assert [c.status for c in zoom.calls("meetings")] == [201, 401, 201]
+    assert len(zoom.calls("token")) == 2
+    assert meeting.join_url == zoom.meetings[-1]["join_url"]
+
+
+async def test_review_meeting_without_attendees_invites_nobody(zoom: FakeZoom) -> None:
+    meeting = await schedule(zoom_bridge(zoom), attendees=["", None])
+
+    assert zoom.calls("meetings")[0].body["settings"]["meeting_invitees"] == []
+    assert meeting.invited == ()
+
+
+async def test_review_meeting_rate_limit_is_retryable(zoom: FakeZoom) -> None:
+    zoom.fail_next(429, retry_after="3")
+
+    with pytest.raises(BridgeError) as caught:
+        await schedule(zoom_bridge(zoom))
+
+    assert caught.value.retryable is True
+    assert caught.value.provider == "zoom"
+    assert "retry after 3" in str(caught.value)
+    assert_no_secrets(zoom, str(caught.value))
+
+
+async def test_review_meeting_for_an_unknown_host_is_not_retryable(zoom: FakeZoom) -> None:
+    with pytest.raises(BridgeError) as caught:
+        await schedule(zoom_bridge(zoom, zoom_host_user="nobody@example.com"))
+
+    assert caught.value.retryable is False
+    assert "User does not exist" in str(caught.value)
+
+
+async def test_review_meeting_needs_an_aware_start(zoom: FakeZoom) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await schedule(zoom_bridge(zoom), starts_at=datetime(2031, 6, 3, 14, 30))
+
+    assert zoom.requests == []
 
 
 def _epoch(zoom_time: str) -> float:

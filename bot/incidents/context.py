@@ -33,6 +33,16 @@ class Policy:
     admin_ids: frozenset[str] = frozenset()
     # Video providers to try for the Incident Command Room, in order (empty: none).
     video_chain: tuple[str, ...] = ("jitsi",)
+    # Working-day rules for review due times, unless the team set its own.
+    timezone: str = "UTC"
+    holidays_country: str = ""
+    # Where review links point, and how long they work.
+    base_url: str = "http://127.0.0.1:3978"
+    review_link_s: int = 72 * 3600
+    # Follow-up actions become issues in a tracker (GitHub) when one is configured.
+    tracker_enabled: bool = False
+    # Incidents this severe or worse get a review meeting proposed (SEV1 and SEV2).
+    meeting_max_severity: int = 2
 
 
 @dataclass

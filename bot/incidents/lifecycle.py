@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.errors import CommandError
-from bot.incidents import checkins
+from bot.incidents import checkins, pir
 from bot.incidents import notices as say
 from bot.incidents import severity as sev
 from bot.incidents.context import Ctx
@@ -47,6 +47,7 @@ async def mitigated(ctx: Ctx, incident: Incident) -> None:
             "it was declared. Keep preserving evidence for the review.")
     await record(ctx, incident, "mitigated", text)
     ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
+    await pir.open_review(ctx, incident)
 
 
 async def resolved(ctx: Ctx, incident: Incident) -> None:
@@ -62,6 +63,7 @@ async def resolved(ctx: Ctx, incident: Incident) -> None:
             "it was declared. Next: the Post Incident Review, due within one working day.")
     await record(ctx, incident, "resolved", text)
     ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
+    await pir.open_review(ctx, incident)  # resolved without a separate mitigation
 
 
 async def waive_review(ctx: Ctx, incident: Incident, reason: str) -> None:
@@ -85,8 +87,9 @@ async def close(ctx: Ctx, incident: Incident) -> None:
         raise CommandError(f"INC-{incident.number} is {incident.status.value}: mark it "
                            "`resolved` before closing.")
     if incident.review_state is ReviewState.PENDING:
-        raise CommandError(f"INC-{incident.number} closes once its review is done, or waived "
-                           "by the Commander with `@incident review waive <reason>`.")
+        raise CommandError(f"INC-{incident.number} closes once its review is done "
+                           "(`@incident pir ready`), or waived by the Commander with "
+                           "`@incident review waive <reason>`.")
     incident.status, incident.closed_at = IncidentStatus.CLOSED, ctx.now
     await incident.save()
     await record(ctx, incident, "closed", f"Closed by {ctx.actor.name}.")

@@ -2,19 +2,71 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+
 from bot.errors import CommandError, NotAllowedError
 from bot.incidents import notices as say
 from bot.incidents.context import Ctx
+from bot.incidents.people import Person
 from bot.incidents.roles import is_admin
 from bot.store.incident_models import TeamSettings
+
+
+def _require_setup_rights(ctx: Ctx) -> None:
+    if ctx.policy.admin_ids and not is_admin(ctx, ctx.actor):
+        # Setup redirects every announcement: once admins are named, only they may.
+        raise NotAllowedError("Only the bot's admins (ADMIN_USER_IDS) can change the setup.")
+
+
+async def _team(ctx: Ctx) -> TeamSettings:
+    origin = ctx.origin
+    if not origin.team_id:
+        raise CommandError("Run `setup` in a channel of the team it is for.")
+    settings, _ = await TeamSettings.get_or_create(
+        tenant_id=origin.tenant_id, team_id=origin.team_id,
+        defaults={"service_url": origin.service_url},
+    )
+    return settings
+
+
+async def configure(ctx: Ctx, key: str, value: str, person: Person | None) -> TeamSettings:
+    """`setup cse @x`, `setup timezone Europe/Berlin`, `setup holidays DE`."""
+    _require_setup_rights(ctx)
+    settings = await _team(ctx)
+    if key == "cse":
+        if person is None:
+            raise CommandError("Mention the Customer Support Engineer: `@incident setup cse @x`.")
+        settings.cse_id, settings.cse_name = person.id, person.name
+        reply = f"{person.name} is told when a review is ready."
+    elif key == "timezone":
+        try:
+            ZoneInfo(value)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise CommandError("Give a time zone like Europe/Berlin.") from None
+        settings.timezone, reply = value, f"Review due times follow {value}."
+    elif key == "holidays":
+        code = value.upper()
+        country, _, region = code.partition("-")
+        regions = holidays.list_supported_countries().get(country)
+        if regions is None or (region and region not in regions):
+            raise CommandError("Give a country code the holidays calendar knows, like DE, or "
+                               "a country and region, like GB-ENG or DE-BY.")
+        settings.holidays_country = code
+        reply = f"Review due times skip {code} public holidays."
+    else:
+        raise CommandError("Usage: `setup`, `setup stakeholders`, `setup cse @x`, "
+                           "`setup timezone <Area/City>`, `setup holidays <country>`.")
+    await settings.save()
+    ctx.tell(say.Reply(reply))
+    return settings
 
 
 async def setup(ctx: Ctx, *, stakeholders: bool) -> TeamSettings:
     """Make the current channel the team's incidents (or stakeholder) channel."""
     origin = ctx.origin
-    if ctx.policy.admin_ids and not is_admin(ctx, ctx.actor):
-        # Setup redirects every announcement: once admins are named, only they may.
-        raise NotAllowedError("Only the bot's admins (ADMIN_USER_IDS) can change the setup.")
+    _require_setup_rights(ctx)
     if not origin.channel_id or not origin.team_id:
         raise CommandError("Run `setup` in a team channel: that channel becomes the one "
                            "incidents are announced in.")

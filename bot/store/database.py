@@ -13,7 +13,8 @@ from tortoise.migrations.api import migrate as tortoise_migrate
 log = logging.getLogger(__name__)
 
 APP_LABEL = "bot"
-MODEL_MODULES = ["bot.store.models", "bot.store.incident_models", "bot.store.oncall_models"]
+MODEL_MODULES = ["bot.store.models", "bot.store.incident_models", "bot.store.oncall_models",
+                 "bot.store.pir_models"]
 MIGRATIONS_MODULE = "bot.store.migrations"
 
 

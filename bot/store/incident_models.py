@@ -21,6 +21,13 @@ class TeamSettings(Model):
     service_url = fields.CharField(max_length=512)
     incidents_channel_id = fields.CharField(max_length=256, null=True)
     stakeholder_channel_id = fields.CharField(max_length=256, null=True)
+    # The Customer Support Engineer told when a review is ready.
+    cse_id = fields.CharField(max_length=256, null=True)
+    cse_name = fields.CharField(max_length=256, null=True)
+    # Working-day rules for review due times (the TIMEZONE / HOLIDAYS_COUNTRY defaults apply
+    # when unset).
+    timezone = fields.CharField(max_length=64, null=True)
+    holidays_country = fields.CharField(max_length=16, null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

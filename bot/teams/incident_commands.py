@@ -14,6 +14,8 @@ from bot.incidents import (
     journal,
     lifecycle,
     oncall,
+    pir,
+    review_meeting,
     rooms,
     team_settings,
 )
@@ -52,11 +54,18 @@ class IncidentCommands(BaseBot):
 
         await self.execute(turn, run)
 
-    @command("setup", "setup [stakeholders]")
+    @command("setup", "setup [stakeholders | cse @x | timezone <zone> | holidays <country>]")
     async def cmd_setup(self, turn: TurnContext, cmd: Command) -> None:
-        """Make this channel the incidents channel ('stakeholders': the one hearing updates)."""
-        stakeholders = cmd.args.strip().lower() == "stakeholders"
-        await self.execute(turn, lambda ctx: team_settings.setup(ctx, stakeholders=stakeholders))
+        """Make this channel the incidents channel; also stakeholders, CSE, working days."""
+        key, _, value = cmd.args.strip().partition(" ")
+        key = key.lower()
+        if key in ("", "stakeholders"):
+            await self.execute(turn, lambda ctx: team_settings.setup(
+                ctx, stakeholders=key == "stakeholders"))
+            return
+        person = next((p for w in value.split() if (p := cmd.person(w))), None)
+        await self.execute(turn, lambda ctx: team_settings.configure(
+            ctx, key, value.strip(), person))
 
     @command("declare", "declare <title> [sev1-4] [@investigator] [@commander]")
     async def cmd_declare(self, turn: TurnContext, cmd: Command) -> None:
@@ -170,13 +179,16 @@ class IncidentCommands(BaseBot):
         """Service is restored for good: the review comes next."""
         await self.on_incident(turn, cmd, lambda ctx, inc, rest: lifecycle.resolved(ctx, inc))
 
-    @command("review", "review waive <reason>")
+    @command("review", "review meeting <when> | waive <reason>")
     async def cmd_review(self, turn: TurnContext, cmd: Command) -> None:
-        """Commander only: decide this incident needs no review."""
+        """Commander only: schedule the review meeting, or decide no review is needed."""
         async def work(ctx: Ctx, incident: Incident, rest: str) -> None:
             verb, _, reason = rest.partition(" ")
+            if verb.lower() == "meeting":
+                return await review_meeting.request_meeting(ctx, incident, reason)
             if verb.lower() != "waive":
-                raise CommandError("Usage: `@incident review waive <reason>`.")
+                raise CommandError("Usage: `@incident review meeting 2026-11-30 14:00` or "
+                                   "`@incident review waive <reason>`.")
             await lifecycle.waive_review(ctx, incident, reason)
 
         await self.on_incident(turn, cmd, work)
@@ -231,6 +243,31 @@ class IncidentCommands(BaseBot):
             raise CommandError(ONCALL_USAGE)
 
         await self.execute(turn, work)
+
+    @command("action", "action <text> [@owner] | <n> done")
+    async def cmd_action(self, turn: TurnContext, cmd: Command) -> None:
+        """Record a follow-up action (a GitHub issue when configured), or mark one done."""
+        async def work(ctx: Ctx, incident: Incident, rest: str) -> object:
+            done = _TASK_DONE.match(rest.strip())
+            if done:
+                return await pir.action_done(ctx, incident, int(done.group(1)))
+            owner = next((p for w in rest.split() if (p := cmd.person(w))), None)
+            return await pir.add_action(ctx, incident, owner, _strip_people(rest))
+
+        await self.on_incident(turn, cmd, work)
+
+    @command("pir", "pir [ready | rootcause|factors|well|badly <text>]")
+    async def cmd_pir(self, turn: TurnContext, cmd: Command) -> None:
+        """The Post Incident Review: its link, its written sections, 'ready' (Commander)."""
+        async def work(ctx: Ctx, incident: Incident, rest: str) -> object:
+            verb, _, text = rest.strip().partition(" ")
+            if not verb:
+                return await pir.show(ctx, incident)
+            if verb.lower() == "ready":
+                return await pir.ready(ctx, incident)
+            return await pir.write_section(ctx, incident, verb.lower(), _named(cmd, text))
+
+        await self.on_incident(turn, cmd, work)
 
     @command("status", "status [INC-n]")
     async def cmd_status(self, turn: TurnContext, cmd: Command) -> None:

@@ -41,3 +41,17 @@ class MemberDirectory:
                     log.info("no member details for %s: %s", person.id, exc)
             completed.append(person)
         return completed
+
+    async def emails(self, *, service_url: str, scope: str, people: list[Person]) -> list[str]:
+        """Email addresses (or UPNs) Teams knows for these people, for calendar invitations."""
+        found = []
+        for person in people:
+            try:
+                member = await self._connector.get_member(service_url, scope, person.id)
+            except ConnectorError as exc:
+                log.info("no email for %s: %s", person.id, exc)
+                continue
+            address = member.get("email") or member.get("userPrincipalName")
+            if address:
+                found.append(str(address))
+        return found

@@ -7,14 +7,25 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.errors import BridgeError
-from bot.incidents import checkins, commandeer, handovers, rooms, staffing
+from bot.incidents import (
+    checkins,
+    commandeer,
+    handovers,
+    pir,
+    review_meeting,
+    rooms,
+    staffing,
+)
 from bot.incidents.context import Ctx, Origin, Policy
 from bot.incidents.people import Person
 from bot.store.incident_models import Commandeer, Handover, Incident
 from bot.store.jobs import JobRunner
 from bot.store.models import Job
+from bot.store.pir_models import FollowUpAction
 from bot.store.unit_of_work import UnitOfWork
+from bot.teams.members import MemberDirectory
 from bot.teams.render import Renderer
+from integrations.github_issues import GitHubIssues, TrackerError
 from integrations.presence import PresenceSource
 from integrations.video_factory import Bridges
 
@@ -25,7 +36,8 @@ Work = Callable[[Ctx, int], Awaitable[Any]]
 
 def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
                     wake: Callable[[], None], bridges: Bridges,
-                    presence: PresenceSource) -> None:
+                    presence: PresenceSource, tracker: GitHubIssues | None,
+                    members: MemberDirectory) -> None:
     """Give the job runner a handler for every timer kind the domain schedules."""
 
     async def in_transaction(incident_id: int, work: Callable[[Ctx], Awaitable[Any]]) -> None:
@@ -67,6 +79,67 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
                                                                     squad_id, seen))
 
     runner.register(staffing.STAFF_JOB, staff)
+
+    async def remind_review(job: Job) -> None:
+        incident_id = int(job.payload["incident_id"])
+        await in_transaction(incident_id, lambda ctx: pir.remind(
+            ctx, incident_id, final=bool(job.payload.get("final"))))
+
+    runner.register(pir.REMIND_JOB, remind_review)
+
+    async def track_action(job: Job) -> None:
+        # The tracker call runs outside any transaction; a retryable failure raises, and
+        # the job table retries it with backoff (the action itself is already recorded).
+        action = await FollowUpAction.get(id=int(job.payload["action_id"])).prefetch_related(
+            "incident")
+        incident = action.incident
+        if tracker is None or action.tracker_state == "created":
+            return
+        try:
+            issue = await tracker.create_issue(
+                title=f"INC-{incident.number} follow-up: {action.text[:120]}",
+                body=(f"Follow-up action {action.number} of INC-{incident.number} "
+                      f"({incident.title}).\n\n{action.text}\n\nOwner: "
+                      f"{action.owner_name or 'unassigned'}"),
+                labels=["incident-follow-up"])
+        except TrackerError as exc:
+            last_try = job.attempts + 1 >= job.max_attempts
+            if exc.retryable and not last_try:
+                raise
+            reason = str(exc)
+            await in_transaction(incident.id, lambda ctx: pir.tracking_failed(
+                ctx, action.id, reason))
+            return
+        await in_transaction(incident.id, lambda ctx: pir.tracked(ctx, action.id, issue.url))
+
+    runner.register(pir.TRACK_JOB, track_action)
+
+    async def schedule_meeting(job: Job) -> None:
+        # Emails and the provider call happen outside any transaction.
+        payload = job.payload
+        incident = await Incident.get(id=int(payload["incident_id"]))
+        invited = await review_meeting.participants(incident)
+        emails = await members.emails(service_url=incident.service_url,
+                                      scope=incident.team_id or incident.thread_id or "",
+                                      people=invited)
+        provider = (policy.video_chain or ("jitsi",))[0]
+        try:
+            meeting = await bridges.get(provider).schedule_meeting(
+                topic=f"Review of INC-{incident.number}: {incident.title}"[:200],
+                starts_at=review_meeting.starts_at(payload),
+                duration_min=review_meeting.DURATION_MIN, attendees=emails,
+                request_id=payload["request_id"])
+        except BridgeError as exc:
+            if exc.retryable and job.attempts + 1 < job.max_attempts:
+                raise
+            reason = str(exc)
+            await in_transaction(incident.id, lambda ctx: review_meeting.meeting_failed(
+                ctx, incident.id, reason))
+            return
+        await in_transaction(incident.id, lambda ctx: review_meeting.meeting_scheduled(
+            ctx, incident.id, meeting))
+
+    runner.register(review_meeting.MEETING_JOB, schedule_meeting)
 
     def handler(work: Work, key: str, incident_of: Callable[[int], Awaitable[int]]):  # type: ignore[no-untyped-def]
         async def run(job: Job) -> None:

@@ -109,6 +109,8 @@ class FakeGoogle:
     requests: list[Request] = field(default_factory=list)
     grants: list[Grant] = field(default_factory=list)
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # (event id, email) for every invitation email Calendar sent (sendUpdates=all).
+    invitations: list[tuple[str, str]] = field(default_factory=list)
     url: str = ""
 
     def __post_init__(self) -> None:
@@ -232,7 +234,15 @@ class FakeGoogle:
         event_id = body.get("id") or secrets.token_hex(13)
         if event_id in self.events:
             return _calendar_error(409, "duplicate", "The requested identifier already exists.")
-        event = _event(event_id, body, organizer=grant.sub or grant.iss)
+        attendees = body.get("attendees") or []
+        if any("@" not in str(a.get("email", "")) for a in attendees):
+            return _calendar_error(400, "invalid", "Invalid attendee email.")
+        organizer = grant.sub or grant.iss
+        event = _event(event_id, body, organizer=organizer)
+        if request.query.get("sendUpdates") in ("all", "externalOnly"):
+            self.invitations.extend(
+                (event_id, a["email"]) for a in event.get("attendees", []) if not a.get("self")
+            )
         if request.query.get("conferenceDataVersion") == "1" and "conferenceData" in body:
             create = body["conferenceData"].get("createRequest") or {}
             event["conferenceData"] = {
@@ -295,7 +305,7 @@ class FakeGoogle:
 
 def _event(event_id: str, body: dict[str, Any], *, organizer: str) -> dict[str, Any]:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    return {
+    event: dict[str, Any] = {
         "kind": "calendar#event",
         "etag": '"3426598765432000"',
         "id": event_id,
@@ -306,13 +316,33 @@ def _event(event_id: str, body: dict[str, Any], *, organizer: str) -> dict[str, 
         "summary": body.get("summary", ""),
         "creator": {"email": organizer, "self": True},
         "organizer": {"email": organizer, "self": True},
-        "start": body.get("start"),
-        "end": body.get("end"),
+        "start": _event_time(body.get("start")),
+        "end": _event_time(body.get("end")),
         "iCalUID": f"{event_id}@google.com",
         "sequence": 0,
         "reminders": {"useDefault": True},
         "eventType": "default",
     }
+    if body.get("attendees"):
+        # Guests have not answered yet; the organizer, if listed, is marked as such.
+        event["attendees"] = [
+            {"email": a["email"], "organizer": True, "self": True,
+             "responseStatus": "accepted"}
+            if a["email"].casefold() == organizer.casefold()
+            else {"email": a["email"], "responseStatus": "needsAction"}
+            for a in body["attendees"]
+        ]
+    return event
+
+
+def _event_time(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Calendar answers a UTC dateTime as "2025-03-04T15:00:00Z", whatever it was sent as."""
+    if not value or "dateTime" not in value or value.get("timeZone") != "UTC":
+        return value
+    parsed = datetime.fromisoformat(value["dateTime"])
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc)
+    return {**value, "dateTime": parsed.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def _conference_ready(event: dict[str, Any]) -> None:

@@ -150,6 +150,15 @@ class FakeZoom:
             return web.json_response(
                 {"code": 1001, "message": f"User does not exist: {user_id}."}, status=404
             )
+        invitees = (body.get("settings") or {}).get("meeting_invitees", [])
+        if not isinstance(invitees, list) or not all(
+            isinstance(i, dict) and isinstance(i.get("email"), str) for i in invitees
+        ):
+            # What Zoom answers to `"meeting_invitees": ["a@example.com"]`.
+            return web.json_response(
+                {"code": 300, "message": "Request Body should be a valid JSON object."},
+                status=400,
+            )
         meeting = self._meeting_json(body)
         self.meetings.append(meeting)
         return web.json_response(meeting, status=201)
@@ -173,7 +182,7 @@ class FakeZoom:
             "topic": body.get("topic", "Zoom meeting"),
             "type": body.get("type", 2),
             "status": "waiting",
-            "start_time": body.get("start_time", now),
+            "start_time": _zoom_time(body.get("start_time")) or now,
             "duration": body.get("duration", 60),
             "timezone": body.get("timezone", "UTC"),
             "created_at": now,
@@ -213,3 +222,14 @@ class FakeZoom:
                 401: {"code": 124, "message": "Invalid access token."}}.get(
             fault.status, {"code": fault.status, "message": "Internal error"})
         return web.json_response(body, status=fault.status, headers=headers)
+
+
+def _zoom_time(value: Any) -> str | None:
+    """Zoom answers a start_time in UTC as "2025-03-04T15:00:00Z" (the request's timezone
+    field only says how to show it)."""
+    if not isinstance(value, str):
+        return None
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,190 @@
+"""The Post Incident Review: drafted from the record at mitigation, due one working day
+later, follow-up actions tracked, the Customer Support Engineer told when it is ready.
+
+Guide: "Ensure the PIR document is complete and accurate within 1 working day of the
+incident ... Ensure follow up actions have been identified and have been added to
+appropriate systems ... and linked from the PIR", and the Commander "notifies the Customer
+Support Engineer when it is ready".
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from bot.errors import CommandError, NotFoundError
+from bot.incidents import notices as say
+from bot.incidents import review_links
+from bot.incidents.context import Ctx
+from bot.incidents.limits import clip
+from bot.incidents.people import Person
+from bot.incidents.roles import require_commander
+from bot.incidents.timeline import record
+from bot.incidents.working_days import pir_due, reminder_times
+from bot.store import jobs
+from bot.store.incident_models import Incident, ReviewState, TeamSettings
+from bot.store.pir_models import FollowUpAction, Review
+
+REMIND_JOB = "review.remind"
+TRACK_JOB = "action.track"
+SECTIONS = {"rootcause": "root_cause", "factors": "contributing_factors",
+            "well": "went_well", "badly": "went_badly"}
+
+
+async def review_rules(incident: Incident, ctx: Ctx) -> tuple[str, str | None]:
+    team = (await TeamSettings.get_or_none(tenant_id=incident.tenant_id, team_id=incident.team_id)
+            if incident.team_id else None)
+    zone = (team.timezone if team and team.timezone else None) or ctx.policy.timezone
+    country = (team.holidays_country if team and team.holidays_country else None) or (
+        ctx.policy.holidays_country or None)
+    return zone, country
+
+
+async def open_review(ctx: Ctx, incident: Incident) -> Review:
+    """Start the review when the bleeding stops: due date, reminders, the draft's link."""
+    existing = await Review.get_or_none(incident=incident)
+    if existing is not None:
+        return existing
+    zone, country = await review_rules(incident, ctx)
+    country_code, _, region = (country or "").partition("-")
+    due = pir_due(incident.mitigated_at or ctx.now, zone=zone, country=country_code or None,
+                  subdivision=region or None)
+    review = await Review.create(incident=incident, created_at=ctx.now, due_at=due)
+    for index, when in enumerate(reminder_times(due)):
+        await jobs.schedule(REMIND_JOB, due_ms=int(when.timestamp() * 1000),
+                            payload={"incident_id": incident.id, "final": index > 0},
+                            dedupe_key=f"review:{incident.id}:{index}")
+    local = due.astimezone(ZoneInfo(zone))
+    text = (f"Post Incident Review draft: {await draft_link(ctx, incident)} — due "
+            f"{local:%a %d %b %H:%M} {zone}. Add follow-ups with `@incident action <text> "
+            "[@owner]`; the Commander marks it done with `@incident pir ready`.")
+    if incident.severity <= ctx.policy.meeting_max_severity:
+        text += (" A review meeting is recommended at this severity: "
+                 "`@incident review meeting <when>`.")
+    await record(ctx, incident, "review_opened", f"Review due {due:%Y-%m-%d %H:%M} UTC.")
+    ctx.tell(say.ThreadPost(incident.id, text))
+    return review
+
+
+async def draft_link(ctx: Ctx, incident: Incident, fmt: str = "html") -> str:
+    """A signed link to the review page (or its Markdown download)."""
+    expires = int(ctx.now.timestamp()) + ctx.policy.review_link_s
+    return await review_links.link(ctx.policy.base_url, incident.id, fmt=fmt, expires=expires)
+
+
+async def review_of(incident: Incident) -> Review:
+    review = await Review.get_or_none(incident=incident)
+    if review is None:
+        raise CommandError(f"INC-{incident.number} has no review yet: it starts when the "
+                           "incident is marked `mitigated`.")
+    return review
+
+
+async def show(ctx: Ctx, incident: Incident) -> None:
+    """`pir`: the links and the due time."""
+    review = await review_of(incident)
+    state = f"ready since {review.ready_at:%Y-%m-%d %H:%M} UTC" if review.ready_at else (
+        f"due {review.due_at:%Y-%m-%d %H:%M} UTC")
+    ctx.tell(say.Reply(f"INC-{incident.number} review ({state}): "
+                       f"{await draft_link(ctx, incident)} · Markdown: "
+                       f"{await draft_link(ctx, incident, 'md')}"))
+
+
+async def write_section(ctx: Ctx, incident: Incident, section: str, text: str) -> None:
+    """`pir rootcause|factors|well|badly <text>`: the parts people write."""
+    field = SECTIONS.get(section)
+    if field is None or not text.strip():
+        raise CommandError("Usage: `@incident pir rootcause|factors|well|badly <text>`.")
+    review = await review_of(incident)
+    setattr(review, field, clip(text))
+    await review.save()
+    await record(ctx, incident, "review_edited", f"{ctx.actor.name} wrote the "
+                 f"{field.replace('_', ' ')} section.")
+    ctx.tell(say.Reply("Saved in the review."))
+
+
+async def ready(ctx: Ctx, incident: Incident) -> None:
+    """The Commander declares the review complete: thread, timeline, the CSE told."""
+    require_commander(ctx, incident, "mark the review ready")
+    review = await review_of(incident)
+    if review.ready_at:
+        raise CommandError("The review is already marked ready.")
+    review.ready_at, review.ready_by = ctx.now, ctx.actor.name
+    await review.save()
+    incident.review_state = ReviewState.DONE
+    await incident.save()
+    for index in range(2):
+        await jobs.cancel(f"review:{incident.id}:{index}")
+    link = await draft_link(ctx, incident)
+    await record(ctx, incident, "review_ready", f"Review marked ready by {ctx.actor.name}.")
+    ctx.tell(say.ThreadPost(incident.id, f"The Post Incident Review is ready: {link}"),
+             say.CardChanged(incident.id))
+    team = (await TeamSettings.get_or_none(tenant_id=incident.tenant_id, team_id=incident.team_id)
+            if incident.team_id else None)
+    if team and team.cse_id:
+        cse = Person(team.cse_id, team.cse_name or "Customer Support Engineer")
+        ctx.tell(say.DirectMessage(incident.id, cse, f"The Post Incident Review of "
+                                   f"INC-{incident.number} ({incident.title}) is ready: {link}"))
+    else:
+        ctx.tell(say.Reply("No Customer Support Engineer is set for this team "
+                           "(`@incident setup cse @name`): tell them yourself."))
+
+
+async def remind(ctx: Ctx, incident_id: int, *, final: bool) -> None:
+    """Timer: remind the Commander before the due time, and when it passes."""
+    incident = await Incident.get(id=incident_id)
+    review = await Review.get_or_none(incident=incident)
+    if review is None or review.ready_at or incident.commander_id is None:
+        return
+    commander = Person(incident.commander_id, incident.commander_name or "")
+    when = "is now overdue" if final else f"is due at {review.due_at:%H:%M} UTC"
+    text = f"The review of INC-{incident.number} {when}: {await draft_link(ctx, incident)}"
+    await record(ctx, incident, "review_reminder", f"Commander reminded: review {when}.")
+    ctx.tell(say.DirectMessage(incident.id, commander, text))
+
+
+async def add_action(ctx: Ctx, incident: Incident, owner: Person | None, text: str) -> None:
+    """A follow-up action; with a tracker configured it becomes an issue (retried)."""
+    body = clip(text)
+    if not body:
+        raise CommandError("Usage: `@incident action <text> [@owner]`.")
+    last = await FollowUpAction.filter(incident=incident).order_by("-number").first()
+    action = await FollowUpAction.create(
+        incident=incident, number=(last.number if last else 0) + 1, text=body,
+        owner_id=owner.id if owner else None, owner_name=owner.name if owner else None,
+        created_at=ctx.now, tracker_state="pending" if ctx.policy.tracker_enabled else "none")
+    if ctx.policy.tracker_enabled:
+        await jobs.schedule(TRACK_JOB, due_ms=ctx.now_ms, max_attempts=12,
+                            payload={"action_id": action.id})
+    who = f" (owner: {owner.name})" if owner else ""
+    await record(ctx, incident, "action", f"Follow-up action {action.number}: {body}{who}")
+    ctx.tell(say.Reply(f"Follow-up action {action.number} recorded{who}."))
+
+
+async def action_done(ctx: Ctx, incident: Incident, number: int) -> None:
+    """Mark a follow-up action done."""
+    action = await FollowUpAction.get_or_none(incident=incident, number=number)
+    if action is None:
+        raise NotFoundError(f"INC-{incident.number} has no follow-up action {number}.")
+    action.status, action.done_at = "done", ctx.now
+    await action.save()
+    await record(ctx, incident, "action_done", f"Follow-up action {number} done.")
+    ctx.tell(say.Reply(f"Follow-up action {number} done."))
+
+
+async def tracked(ctx: Ctx, action_id: int, url: str) -> None:
+    """The tracker made the issue: keep its link, say so in the thread."""
+    action = await FollowUpAction.get(id=action_id).prefetch_related("incident")
+    action.tracker_url, action.tracker_state = url, "created"
+    await action.save()
+    ctx.tell(say.ThreadPost(action.incident.id, f"Follow-up action {action.number} is "
+                            f"tracked at {url}"))
+
+
+async def tracking_failed(ctx: Ctx, action_id: int, error: str) -> None:
+    """The tracker refused for good: the action stays recorded here."""
+    action = await FollowUpAction.get(id=action_id).prefetch_related("incident")
+    action.tracker_state = "failed"
+    await action.save()
+    ctx.tell(say.ThreadPost(action.incident.id, f"Could not create an issue for follow-up "
+                            f"action {action.number} ({error}); it stays recorded in the review."))
+

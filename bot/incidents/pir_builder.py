@@ -1,0 +1,71 @@
+"""Gathering an incident's record into a `PirRecord` for the review document."""
+
+from __future__ import annotations
+
+from bot.incidents.pir_record import (
+    ActionLine,
+    CommandeerLine,
+    EventLine,
+    HandoverLine,
+    HypothesisLine,
+    PirRecord,
+)
+from bot.incidents.roles import assistants
+from bot.store.incident_models import (
+    Commandeer,
+    Handover,
+    Hypothesis,
+    Incident,
+    TeamSettings,
+    TimelineEvent,
+)
+from bot.store.pir_models import FollowUpAction, Review
+
+
+async def build_record(incident: Incident, *, default_zone: str = "UTC") -> PirRecord:
+    """Every part of the record the review shows, in time order."""
+    events = await TimelineEvent.filter(incident=incident).order_by("at", "id").values_list(
+        "at", "kind", "actor_name", "text", "data")
+    timeline = tuple(EventLine(at, kind, actor, text) for at, kind, actor, text, _ in events)
+    severities = tuple((at, int(data["to"])) for at, kind, _, _, data in events
+                       if kind == "severity" and data)
+    review = await Review.get_or_none(incident=incident)
+    team = (await TeamSettings.get_or_none(tenant_id=incident.tenant_id, team_id=incident.team_id)
+            if incident.team_id else None)
+    first_severity = next((int(d["severity"]) for _, k, _, _, d in events
+                           if k == "declared" and d), incident.severity)
+    return PirRecord(
+        number=incident.number, title=incident.title, severity=incident.severity,
+        status=incident.status.value, declared_at=incident.declared_at,
+        declared_by=incident.declared_by_name,
+        timezone=(team.timezone if team and team.timezone else None) or default_zone,
+        description=incident.description, affected=incident.affected, impact=incident.impact,
+        mitigated_at=incident.mitigated_at, resolved_at=incident.resolved_at,
+        closed_at=incident.closed_at, due_at=review.due_at if review else None,
+        investigator=incident.investigator_name, commander=incident.commander_name,
+        assistants=tuple(p.name for p in await assistants(incident)),
+        room_url=incident.room_url,
+        severity_history=((incident.declared_at, first_severity),) + severities,
+        handovers=tuple(
+            HandoverLine(h.requested_at, h.role, h.to_name, h.from_name, h.status.value,
+                         h.answered_at, h.reason)
+            for h in await Handover.filter(incident=incident).order_by("id")),
+        timeline=timeline,
+        hypotheses=tuple(
+            HypothesisLine(h.number, h.text, h.status.value, h.author_name, h.created_at,
+                           h.resolved_at)
+            for h in await Hypothesis.filter(incident=incident).order_by("number")),
+        notes=tuple(e for e in timeline if e.kind == "note"),
+        updates=tuple(e for e in timeline if e.kind == "update"),
+        commandeered=tuple(
+            CommandeerLine(c.name, c.why, c.requested_by_name, c.requested_at, c.status.value,
+                           c.answered_at)
+            for c in await Commandeer.filter(incident=incident).order_by("id")),
+        actions=tuple(
+            ActionLine(a.number, a.text, a.owner_name, a.status, a.tracker_url)
+            for a in await FollowUpAction.filter(incident=incident).order_by("number")),
+        root_cause=review.root_cause if review else "",
+        contributing_factors=review.contributing_factors if review else "",
+        went_well=review.went_well if review else "",
+        went_badly=review.went_badly if review else "",
+    )

@@ -1,0 +1,83 @@
+"""The review meeting: proposed for severe incidents, scheduled on the video provider with
+the incident's participants invited.
+
+Guide: "If an incident warrants it (non-trivial) then schedule a PIR meeting to review the
+PIR document and dive into the root cause and follow up actions".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from bot.incidents import notices as say
+from bot.incidents.context import Ctx
+from bot.incidents.oncall import parse_until
+from bot.incidents.people import Person
+from bot.incidents.pir import review_rules, review_of
+from bot.incidents.roles import Role, assistants, holder, require_commander
+from bot.incidents.rooms import label
+from bot.incidents.timeline import record
+from bot.store import jobs
+from bot.store.incident_models import Commandeer, CommandeerStatus, Incident
+from bot.store.pir_models import Review
+from integrations.video import Meeting
+
+MEETING_JOB = "review.meeting"
+DURATION_MIN = 45
+
+
+async def participants(incident: Incident) -> list[Person]:
+    """Who is invited: role holders, extra investigators, and the commandeered who joined."""
+    people = [p for p in (holder(incident, Role.INVESTIGATOR), holder(incident, Role.COMMANDER))
+              if p]
+    people += await assistants(incident)
+    for row in await Commandeer.filter(incident=incident, status=CommandeerStatus.JOINING):
+        people.append(Person(row.person_id, row.name, row.aad_object_id))
+    unique: dict[str, Person] = {}
+    for person in people:
+        unique.setdefault(person.id, person)
+    return list(unique.values())
+
+
+async def request_meeting(ctx: Ctx, incident: Incident, when: str) -> None:
+    """`review meeting <when>` (Commander): queue the scheduling on the video provider."""
+    require_commander(ctx, incident, "schedule the review meeting")
+    await review_of(incident)
+    zone, _ = await review_rules(incident, ctx)
+    starts = parse_until(when, now=ctx.now, zone=zone)
+    await jobs.schedule(MEETING_JOB, due_ms=ctx.now_ms, max_attempts=5, payload={
+        "incident_id": incident.id, "starts_at": starts.isoformat(),
+        "request_id": f"review-{incident.id}-{ctx.now_ms}"})
+    ctx.tell(say.Reply(f"Scheduling the review meeting for "
+                       f"{starts.astimezone(ZoneInfo(zone)):%a %d %b %H:%M} {zone}…"))
+
+
+async def meeting_scheduled(ctx: Ctx, incident_id: int, meeting: Meeting) -> None:
+    """Keep the meeting on the review, put it on the timeline and in the thread."""
+    incident = await Incident.filter(id=incident_id).select_for_update().get()
+    await Review.filter(incident=incident).update(meeting_at=meeting.starts_at,
+                                                  meeting_url=meeting.join_url)
+    invited = await participants(incident)
+    zone, _ = await review_rules(incident, ctx)
+    local = meeting.starts_at.astimezone(ZoneInfo(zone))
+    names = ", ".join(p.name for p in invited) or "nobody yet"
+    text = (f"Review meeting on {label(meeting.provider)}, {local:%a %d %b %H:%M} {zone}: "
+            f"{meeting.join_url} — invited: {names}.")
+    await record(ctx, incident, "review_meeting", text, {"provider": meeting.provider,
+                                                        "starts_at": meeting.starts_at.isoformat()})
+    ctx.tell(say.ThreadPost(incident.id, text, tuple(invited)))
+
+
+async def meeting_failed(ctx: Ctx, incident_id: int, error: str) -> None:
+    """Scheduling failed for good: say so, so the Commander can book it by hand."""
+    incident = await Incident.get(id=incident_id)
+    text = f"Could not schedule the review meeting ({error}). Please book it by hand."
+    await record(ctx, incident, "review_meeting_failed", text)
+    ctx.tell(say.ThreadPost(incident.id, text,
+                            tuple(p for p in (holder(incident, Role.COMMANDER),) if p)))
+
+
+def starts_at(payload: dict) -> dt.datetime:
+    """The meeting time a job carries."""
+    return dt.datetime.fromisoformat(payload["starts_at"])

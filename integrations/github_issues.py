@@ -1,0 +1,185 @@
+"""Follow-up actions as GitHub issues, through the REST API over aiohttp.
+
+`POST /repos/{owner}/{repo}/issues` with a fine-grained token (Issues: read and write) or
+a GitHub App installation token. Failures become `TrackerError`, whose `retryable` and
+`retry_after` follow GitHub's rate-limit guidance: wait for `retry-after` if present,
+else until `x-ratelimit-reset` when `x-ratelimit-remaining` is 0, else at least a minute.
+
+Creating an issue is not idempotent: after a timeout the issue may exist all the same,
+so a retry can make a second one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+
+import aiohttp
+
+from bot.errors import BotError
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "2022-11-28"
+USER_AGENT = "incident-bot"
+# GitHub: "if no header says how long, wait at least one minute" after a rate limit.
+DEFAULT_RATE_LIMIT_WAIT_S = 60.0
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+_GITHUB_MESSAGE_MAX_CHARS = 200
+
+
+@dataclass(frozen=True)
+class IssueRef:
+    """An issue GitHub created: its number and the page people open."""
+
+    number: int
+    url: str
+
+
+class TrackerError(BotError):
+    """The tracker did not create the issue; `status` is the HTTP status, 0 without one.
+
+    The message never contains a credential: it is shown in the incident thread.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
+                 status: int = 0) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status = status
+
+
+class IssueTracker(Protocol):
+    """Files follow-up actions somewhere people track work; raises `TrackerError`."""
+
+    async def create_issue(self, *, title: str, body: str,
+                           labels: list[str] | None = None) -> IssueRef:
+        """Create one issue and return where it is."""
+        ...
+
+
+class GitHubIssues:
+    """Creates issues in one repository with one token."""
+
+    def __init__(self, session: aiohttp.ClientSession, *, repository: str, token: str,
+                 api_url: str = "https://api.github.com", timeout_s: float = 10,
+                 clock: Callable[[], float] = time.time) -> None:
+        if not _REPOSITORY.fullmatch(repository):
+            raise ValueError(f"GitHub repository must be 'owner/name', got {repository!r}")
+        self._session = session
+        self._repository = repository
+        self._token = token
+        self._url = f"{api_url.rstrip('/')}/repos/{repository}/issues"
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"GitHubIssues(repository={self._repository!r}, url={self._url!r})"
+
+    async def create_issue(self, *, title: str, body: str,
+                           labels: list[str] | None = None) -> IssueRef:
+        """Open an issue in the repository and return its number and page."""
+        payload = {"title": title, "body": body, "labels": list(labels or [])}
+        try:
+            async with self._session.post(self._url, json=payload, headers=self._headers(),
+                                          timeout=self._timeout) as resp:
+                if resp.status >= 300:
+                    raise self._refusal(resp.status, resp.headers, await _json(resp))
+                answer, status = await _json(resp), resp.status
+        except TimeoutError:
+            raise self._failure("GitHub did not answer in time") from None
+        except aiohttp.ClientError as exc:
+            raise self._failure(f"GitHub could not be reached ({type(exc).__name__})") from None
+        return self._issue(answer, status)
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self._token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": USER_AGENT,
+        }
+
+    def _refusal(self, status: int, headers: Mapping[str, str], answer: Any) -> TrackerError:
+        said = _github_message(answer)
+        rate_limited = status == 429 or (status == 403 and (
+            "retry-after" in headers or headers.get("x-ratelimit-remaining") == "0"))
+        retryable = rate_limited or status == 408 or status >= 500
+        wait = _wait_s(headers, now=self._clock()) if retryable else None
+        if rate_limited and wait is None:
+            wait = DEFAULT_RATE_LIMIT_WAIT_S
+        verb = "failed" if status >= 500 else "refused"
+        note = ", rate limited" if rate_limited else ""
+        message = f"GitHub {verb} to create an issue in {self._repository} ({status}{note})"
+        if said:
+            message += f": {said}"
+        message = self._scrub(message)
+        log.warning("%s (retryable: %s, retry after: %s s)", message, retryable, wait)
+        return TrackerError(message, retryable=retryable, retry_after=wait, status=status)
+
+    def _failure(self, message: str) -> TrackerError:
+        log.warning("%s, creating an issue in %s", message, self._repository)
+        return TrackerError(f"{message} creating an issue in {self._repository}",
+                            retryable=True)
+
+    def _issue(self, answer: Any, status: int) -> IssueRef:
+        try:
+            return IssueRef(number=int(answer["number"]), url=str(answer["html_url"]))
+        except (TypeError, KeyError, ValueError):
+            # The issue may well exist: retrying could file it twice.
+            raise TrackerError(
+                f"GitHub's answer ({status}) to creating an issue in {self._repository} "
+                "has no issue number or link", retryable=False, status=status) from None
+
+    def _scrub(self, text: str) -> str:
+        # GitHub does not echo tokens, but a proxy in between might; never pass one on.
+        return text.replace(self._token, "[token]") if self._token else text
+
+
+async def _json(resp: aiohttp.ClientResponse) -> Any:
+    try:
+        return await resp.json(content_type=None)
+    except ValueError:  # an HTML error page from a proxy or GitHub's edge
+        return None
+
+
+def _github_message(answer: Any) -> str:
+    """GitHub's own words: `message`, plus the first validation error's code and field."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("message"), str):
+        return ""
+    said = answer["message"]
+    errors = answer.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        first = errors[0]
+        detail = first.get("message") or " ".join(
+            str(first[k]) for k in ("field", "code") if first.get(k))
+        if detail:
+            said += f" ({detail})"
+    return said[:_GITHUB_MESSAGE_MAX_CHARS]
+
+
+def _wait_s(headers: Mapping[str, str], *, now: float) -> float | None:
+    """Seconds GitHub asks us to wait, from `retry-after` or `x-ratelimit-reset`."""
+    retry_after = headers.get("retry-after")
+    if retry_after is not None:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            pass
+        try:
+            return max(0.0, parsedate_to_datetime(retry_after).timestamp() - now)
+        except (TypeError, ValueError):
+            pass
+    if headers.get("x-ratelimit-remaining") == "0":
+        try:
+            return max(0.0, float(headers.get("x-ratelimit-reset", "")) - now)
+        except ValueError:
+            pass
+    return None
+
