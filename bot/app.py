@@ -33,6 +33,7 @@ from bot.web.messages import post_messages
 from bot.web.recent import RecentActivities
 from bot.web.review_pages import get_review
 from integrations.github_issues import GitHubIssues
+from integrations.google_docs import GoogleDocsExporter
 from integrations.graph_presence import GraphPresence
 from integrations.presence import NoPresence, PresenceSource
 from integrations.video_factory import Bridges
@@ -102,6 +103,14 @@ def _tracker(settings: Settings, session: aiohttp.ClientSession) -> GitHubIssues
                         api_url=settings.github_api_url)
 
 
+def _docs(settings: Settings) -> GoogleDocsExporter | None:
+    if not settings.docs_enabled:
+        return None
+    return GoogleDocsExporter(service_account_file=settings.google_service_account_file,
+                              delegated_user=settings.google_delegated_user,
+                              api_endpoint=settings.google_api_endpoint)
+
+
 def _tune_garbage_collector() -> None:
     """Every turn allocates thousands of short-lived objects (msrest models, dicts). With
     the default thresholds, `help` under load (bench/) had a p99 of 44 ms; freezing what is
@@ -138,12 +147,14 @@ async def _start_runtime(settings: Settings) -> Runtime:
         review_link_s=settings.review_link_hours * 3600,
         tracker_enabled=settings.tracker_enabled,
         meeting_max_severity=settings.review_meeting_severity,
+        docs_enabled=settings.docs_enabled,
     )
     members = MemberDirectory(connector)
     renderer = Renderer(bot_id=f"28:{settings.app_id}" if settings.app_id else "28:incident-bot")
     register_timers(jobs, renderer=renderer, policy=policy, wake=wake,
                     bridges=Bridges(settings), presence=_presence(settings, session),
-                    tracker=_tracker(settings, session), members=members)
+                    tracker=_tracker(settings, session), members=members,
+                    docs=_docs(settings))
 
     async def defer(**fields) -> None:  # type: ignore[no-untyped-def]
         async with UnitOfWork(on_commit=dispatcher.wake) as uow:

@@ -207,6 +207,11 @@ class Settings(BaseSettings):
         return bool(self.github_repository and self.github_token.get_secret_value())
 
     @property
+    def docs_enabled(self) -> bool:
+        """Ready reviews become Google Docs when a delegated service account is set."""
+        return bool(self.google_service_account_file and self.google_delegated_user)
+
+    @property
     def graph_enabled(self) -> bool:
         """Presence is looked up only when a Graph app is configured."""
         return bool(self.graph_client_id and self.graph_client_secret.get_secret_value()

@@ -21,6 +21,7 @@ from bot.store.database import apply_migrations, close_database, open_database
 from tests.fakes.connector import FakeConnector
 from tests.fakes.github import FakeGitHub
 from tests.fakes.google import FakeGoogle
+from tests.fakes.google_drive import FakeGoogleDrive
 from tests.fakes.graph import FakeGraph
 from tests.fakes.identity import FakeIdentity
 from tests.fakes.zoom import FakeZoom
@@ -107,6 +108,15 @@ async def zoom() -> AsyncIterator[FakeZoom]:
 async def google() -> AsyncIterator[FakeGoogle]:
     """A loopback Google (token, Meet and Calendar APIs)."""
     fake = FakeGoogle()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def drive() -> AsyncIterator[FakeGoogleDrive]:
+    """A loopback Google with Drive (token, Meet, Calendar and Drive uploads)."""
+    fake = FakeGoogleDrive()
     await fake.start()
     yield fake
     await fake.stop()

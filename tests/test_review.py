@@ -221,3 +221,35 @@ async def _thread_post(connector, incident: Incident, fragment: str):
     incident = await Incident.get(id=incident.id)
     found = [c for c in thread_posts(connector, incident) if fragment in c.text]
     return found[-1] if found else None
+
+
+async def test_a_ready_review_is_exported_to_google_docs(start_bot, sqlite_url, connector, drive,
+                                                         tmp_path):
+    from bot.incidents.pir import EXPORT_JOB
+    from tests.fakes.google import write_service_account
+
+    account = write_service_account(tmp_path, drive.token_uri)
+    drive.public_key = account.public_key
+    settings = make_settings(sqlite_url, google_service_account_file=str(account.path),
+                             google_delegated_user="ic@example.com",
+                             google_api_endpoint=drive.url)
+    team = Team(await start_bot(settings), connector)
+    incident = await _commanded_incident(team)
+    await team.say("note replica lag confirmed at 09:40", sender=ADA, thread=incident)
+    await team.say("mitigated", sender=GRACE, thread=incident)
+    await eventually(lambda: Review.get_or_none(incident_id=incident.id))
+
+    await team.say("pir ready", sender=GRACE, thread=incident)
+    await team.fire_timers(EXPORT_JOB)
+
+    review = await eventually(lambda: _exported(incident))
+    [document] = drive.files.values()
+    assert review.doc_url == document.webViewLink
+    assert document.name == "PIR INC-1: Checkout latency"
+    assert "replica lag confirmed at 09:40" in document.content
+    await eventually(lambda: _thread_post(connector, incident, "also in Google Docs"))
+
+
+async def _exported(incident: Incident):
+    review = await Review.get_or_none(incident_id=incident.id)
+    return review if review and review.doc_url else None

@@ -41,6 +41,8 @@ class Policy:
     review_link_s: int = 72 * 3600
     # Follow-up actions become issues in a tracker (GitHub) when one is configured.
     tracker_enabled: bool = False
+    # A ready review is also exported as a Google Doc when Google is configured.
+    docs_enabled: bool = False
     # Incidents this severe or worse get a review meeting proposed (SEV1 and SEV2).
     meeting_max_severity: int = 2
 

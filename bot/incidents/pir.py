@@ -26,6 +26,7 @@ from bot.store.pir_models import FollowUpAction, Review
 
 REMIND_JOB = "review.remind"
 TRACK_JOB = "action.track"
+EXPORT_JOB = "review.export"
 SECTIONS = {"rootcause": "root_cause", "factors": "contributing_factors",
             "well": "went_well", "badly": "went_badly"}
 
@@ -116,6 +117,9 @@ async def ready(ctx: Ctx, incident: Incident) -> None:
         await jobs.cancel(f"review:{incident.id}:{index}")
     link = await draft_link(ctx, incident)
     await record(ctx, incident, "review_ready", f"Review marked ready by {ctx.actor.name}.")
+    if ctx.policy.docs_enabled:
+        await jobs.schedule(EXPORT_JOB, due_ms=ctx.now_ms, max_attempts=8, payload={
+            "incident_id": incident.id, "request_id": f"review-{incident.id}-{ctx.now_ms}"})
     ctx.tell(say.ThreadPost(incident.id, f"The Post Incident Review is ready: {link}"),
              say.CardChanged(incident.id))
     team = (await TeamSettings.get_or_none(tenant_id=incident.tenant_id, team_id=incident.team_id)
@@ -188,3 +192,17 @@ async def tracking_failed(ctx: Ctx, action_id: int, error: str) -> None:
     ctx.tell(say.ThreadPost(action.incident.id, f"Could not create an issue for follow-up "
                             f"action {action.number} ({error}); it stays recorded in the review."))
 
+
+
+async def exported(ctx: Ctx, incident_id: int, url: str) -> None:
+    """The review is also a Google Doc now: keep and share its link."""
+    await Review.filter(incident_id=incident_id).update(doc_url=url)
+    incident = await Incident.get(id=incident_id)
+    await record(ctx, incident, "review_exported", f"Review exported to Google Docs: {url}")
+    ctx.tell(say.ThreadPost(incident_id, f"The review is also in Google Docs: {url}"))
+
+
+async def export_failed(ctx: Ctx, incident_id: int, error: str) -> None:
+    """Google refused for good: the review stays available through the bot's link."""
+    ctx.tell(say.ThreadPost(incident_id, f"Could not export the review to Google Docs "
+                            f"({error}); the bot's link keeps working."))

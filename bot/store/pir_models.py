@@ -25,6 +25,8 @@ class Review(Model):
     went_badly = fields.TextField(default="")
     meeting_at = fields.DatetimeField(null=True)
     meeting_url = fields.CharField(max_length=1024, null=True)
+    # The Google Doc the review was exported to, when Google is configured.
+    doc_url = fields.CharField(max_length=1024, null=True)
 
     class Meta:
         table = "review"

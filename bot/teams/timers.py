@@ -18,6 +18,8 @@ from bot.incidents import (
 )
 from bot.incidents.context import Ctx, Origin, Policy
 from bot.incidents.people import Person
+from bot.incidents.pir_builder import build_record
+from bot.incidents.pir_document import render_html
 from bot.store.incident_models import Commandeer, Handover, Incident
 from bot.store.jobs import JobRunner
 from bot.store.models import Job
@@ -26,6 +28,7 @@ from bot.store.unit_of_work import UnitOfWork
 from bot.teams.members import MemberDirectory
 from bot.teams.render import Renderer
 from integrations.github_issues import GitHubIssues, TrackerError
+from integrations.google_docs import ExportError, GoogleDocsExporter
 from integrations.presence import PresenceSource
 from integrations.video_factory import Bridges
 
@@ -37,7 +40,7 @@ Work = Callable[[Ctx, int], Awaitable[Any]]
 def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
                     wake: Callable[[], None], bridges: Bridges,
                     presence: PresenceSource, tracker: GitHubIssues | None,
-                    members: MemberDirectory) -> None:
+                    members: MemberDirectory, docs: GoogleDocsExporter | None) -> None:
     """Give the job runner a handler for every timer kind the domain schedules."""
 
     async def in_transaction(incident_id: int, work: Callable[[Ctx], Awaitable[Any]]) -> None:
@@ -140,6 +143,26 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
             ctx, incident.id, meeting))
 
     runner.register(review_meeting.MEETING_JOB, schedule_meeting)
+
+    async def export_review(job: Job) -> None:
+        incident = await Incident.get(id=int(job.payload["incident_id"]))
+        if docs is None:
+            return
+        record = await build_record(incident, default_zone=policy.timezone)
+        try:
+            doc = await docs.export(title=f"PIR INC-{incident.number}: {incident.title}"[:200],
+                                    html=render_html(record),
+                                    request_id=job.payload["request_id"])
+        except ExportError as exc:
+            if exc.retryable and job.attempts + 1 < job.max_attempts:
+                raise
+            reason = str(exc)
+            await in_transaction(incident.id, lambda ctx: pir.export_failed(
+                ctx, incident.id, reason))
+            return
+        await in_transaction(incident.id, lambda ctx: pir.exported(ctx, incident.id, doc.url))
+
+    runner.register(pir.EXPORT_JOB, export_review)
 
     def handler(work: Work, key: str, incident_of: Callable[[int], Awaitable[int]]):  # type: ignore[no-untyped-def]
         async def run(job: Job) -> None:
