@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.loopback import serve
+from tests.fakes.loopback import Request, serve
 
 DOCS = "https://docs.github.com/rest/issues/issues#create-an-issue"
 SUPPORTED_API_VERSIONS = {"2022-11-28", "2026-03-10"}
@@ -26,17 +26,6 @@ NO_USER_AGENT = (
     "User-Agent header (https://docs.github.com/en/rest/overview/"
     "resources-in-the-rest-api#user-agent-required)."
 )
-
-
-@dataclass
-class Request:
-    """One request that reached the fake."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    status: int = 0
 
 
 @dataclass

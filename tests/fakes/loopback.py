@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from aiohttp import web
+
+
+@dataclass
+class Request:
+    """One request that reached a fake, as the fake saw it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    status: int = 0
 
 
 async def serve(app: web.Application) -> tuple[web.AppRunner, str]:

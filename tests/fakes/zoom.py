@@ -18,18 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.loopback import serve
-
-
-@dataclass
-class Request:
-    """One request that reached the fake."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    status: int = 0
+from tests.fakes.loopback import Request, serve
 
 
 @dataclass
