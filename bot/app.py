@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -122,6 +124,10 @@ def _tune_garbage_collector() -> None:
 
 
 async def _start_runtime(settings: Settings) -> Runtime:
+    # zoomus and google-api-python-client block, so each provider call takes a worker
+    # thread; the default pool (cores + 4) made rooms queue behind one another under load.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=32, thread_name_prefix="providers"))
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
         timeout=aiohttp.ClientTimeout(total=15),

@@ -129,3 +129,21 @@ async def test_the_background_runner_fires_a_job_when_woken(db):
         assert await runner.lag_ms() == 0
     finally:
         await runner.stop()
+
+
+async def test_a_failure_that_says_when_to_retry_is_not_retried_sooner(db):
+    class Throttled(Exception):
+        retry_after = 120.0
+
+    runner = jobs.JobRunner()
+
+    async def handle(job: Job) -> None:
+        raise Throttled("rate limited")
+
+    runner.register("remind", handle)
+    job = await jobs.schedule("remind", due_ms=now_ms(), payload={"n": 1})
+    before = now_ms()
+
+    await runner.run_due()
+
+    assert (await Job.get(id=job.id)).due_ms >= before + 120_000

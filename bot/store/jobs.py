@@ -120,20 +120,24 @@ class JobRunner:
             await handler(job)
         except Exception as exc:  # noqa: BLE001 - recorded on the row and retried
             log.exception("job %s (%s) failed", job.id, job.kind)
-            await self._retry_or_fail(job, f"{type(exc).__name__}: {exc}")
+            # Errors that know when to come back (GitHub's retry-after) are honoured.
+            wait = getattr(exc, "retry_after", None)
+            await self._retry_or_fail(job, f"{type(exc).__name__}: {exc}",
+                                      not_before_s=float(wait) if wait else 0.0)
             return
         await self._finish(job, JobStatus.DONE, None)
 
-    async def _retry_or_fail(self, job: Job, error: str) -> None:
+    async def _retry_or_fail(self, job: Job, error: str, *, not_before_s: float = 0.0) -> None:
         attempts = job.attempts + 1
         if attempts >= job.max_attempts:
             await self._finish(job, JobStatus.FAILED, error, attempts=attempts)
             return
+        delay_s = max(backoff_s(attempts), not_before_s)
         await Job.filter(id=job.id).update(
             status=JobStatus.PENDING,
             attempts=attempts,
             last_error=error[:2000],
-            due_ms=now_ms() + int(backoff_s(attempts) * 1000),
+            due_ms=now_ms() + int(delay_s * 1000),
             locked_until_ms=0,
         )
 
