@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from enum import Enum
 
-from pydantic import AliasChoices, Field, SecretStr
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PUBLIC_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
@@ -137,6 +140,27 @@ class Settings(BaseSettings):
     checkin_interval_minutes: int = Field(
         60, ge=1, validation_alias=_env("CHECKIN_INTERVAL_MINUTES", "checkin_interval_minutes")
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, OSError, ZoneInfoNotFoundError):
+            raise ValueError(f"TIMEZONE {value!r} is not a time zone like Europe/London") from None
+        return value
+
+    @field_validator("holidays_country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        code = value.strip().upper()
+        country, _, region = code.partition("-")
+        if code:
+            regions = holidays.list_supported_countries().get(country)
+            if regions is None or (region and region not in regions):
+                raise ValueError(f"HOLIDAYS_COUNTRY {value!r} is not a country (DE) or country "
+                                 "and region (GB-ENG) the holidays calendar knows")
+        return code
 
     @property
     def mode(self) -> Mode:

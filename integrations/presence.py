@@ -21,8 +21,8 @@ class Availability:
         """Why the guide would pass them over (None: they can be asked)."""
         if self.out_of_office:
             return "out of office"
-        if self.availability in ("Offline", "PresenceUnknown"):
-            return "offline"
+        if self.availability == "Offline":
+            return "offline"  # PresenceUnknown says nothing either way
         return None
 
     @property

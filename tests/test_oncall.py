@@ -124,7 +124,8 @@ async def test_an_unavailable_secondary_is_passed_over_for_an_online_squad_membe
     assert await eventually(lambda: _handover_to(ADA, "investigator"))
     commander = await eventually(lambda: _handover_to(MARGARET, "commander"))
     assert commander.reason == "online member of db"
-    assert [c["id"] for c in commander.next_candidates] == [LINUS.id]
+    # Linus (Away) next; the offline secondary only as a last resort.
+    assert [c["id"] for c in commander.next_candidates] == [LINUS.id, GRACE.id]
     assert await _handover_to(GRACE, "commander") is None
     [lookup] = graph.lookups
     assert set(lookup["ids"]) == {u.aad_object_id for u in (ADA, GRACE, LINUS, MARGARET)}
@@ -274,3 +275,40 @@ async def test_an_icalendar_schedule_becomes_overrides(db):
     # Importing again replaces, not duplicates.
     await import_ical(tenant, "db", ICS)
     assert await OnCallOverride.filter(source="ical").count() == 2
+
+
+async def test_a_secondary_who_declares_commands_and_the_primary_is_asked_to_investigate(
+    local_bot, connector
+):
+    team = Team(local_bot, connector)
+    await _squad(team, ADA, GRACE, LINUS)  # Ada primary, Grace secondary
+    await team.declare("replica lag db", sender=GRACE)
+    await team.fire_timers(STAFF_JOB)
+
+    assert await eventually(lambda: _handover_to(ADA, "investigator"))
+    incident = await eventually(lambda: _commanded_by(GRACE))
+    assert incident.investigator_id is None  # open until Ada accepts
+    assert await _handover_to(LINUS, "commander") is None
+
+
+async def _commanded_by(user: User) -> Incident | None:
+    return await Incident.filter(commander_id=user.id).first()
+
+
+def test_a_wrong_timezone_or_holiday_calendar_is_refused_at_start():
+    with pytest.raises(ValueError, match="TIMEZONE"):
+        make_settings("sqlite://x", timezone="Europe/Londn")
+    with pytest.raises(ValueError, match="HOLIDAYS_COUNTRY"):
+        make_settings("sqlite://x", holidays_country="XX")
+    assert make_settings("sqlite://x", holidays_country="gb-eng").holidays_country == "GB-ENG"
+
+
+async def test_only_admins_change_the_rotation_once_admins_are_named(start_bot, sqlite_url,
+                                                                     connector):
+    team = Team(await start_bot(make_settings(sqlite_url, admin_user_ids=ADA.id)), connector)
+    await _squad(team, ADA, GRACE)
+
+    await team.say("oncall db primary @Linus", sender=GRACE, mentions=(LINUS,))
+
+    assert await eventually(lambda: _reply(connector, "Only the bot's admins"))
+    assert not await OnCallOverride.exists()

@@ -160,18 +160,18 @@ async def expire(ctx: Ctx, handover_id: int) -> None:
         return
     role = Role(handover.role)
     keeps = f"{handover.from_name} keeps it." if handover.from_name else "It is still open."
-    minutes = ctx.policy.handover_timeout_s // 60
+    timeout = (ctx.policy.oncall_answer_s if handover.next_candidates is not None
+               else ctx.policy.handover_timeout_s)
+    minutes = timeout // 60
     text = (f"{handover.to_name} did not answer the request to take the {role.title} role "
             f"within {minutes} min. {keeps}")
     await record(ctx, incident, "role_expired", text, {"handover": handover.id})
-    ctx.tell(
-        say.HandoverAnswered(handover.id),
-        say.CardChanged(incident.id),
-        say.DirectMessage(incident.id, _requester(handover),
-                          f"INC-{incident.number}: {text} Ask someone else with "
-                          f"`@incident {role.value} @name`."),
-        say.ThreadPost(incident.id, text),
-    )
+    ctx.tell(say.HandoverAnswered(handover.id), say.CardChanged(incident.id),
+             say.ThreadPost(incident.id, text))
+    if handover.requested_by_id:  # the bot's own on-call requests have nobody to remind
+        ctx.tell(say.DirectMessage(incident.id, _requester(handover),
+                                   f"INC-{incident.number}: {text} Ask someone else with "
+                                   f"`@incident {role.value} @name`."))
     await ask_next(ctx, incident, handover, "did not answer")
 
 

@@ -74,6 +74,7 @@ async def waive_review(ctx: Ctx, incident: Incident, reason: str) -> None:
         raise CommandError("Say why: `@incident review waive <reason>`.")
     incident.review_state = ReviewState.WAIVED
     await incident.save()
+    await pir.stop_reminders(incident)
     await record(ctx, incident, "review_waived", f"Review waived by {ctx.actor.name}: {why}")
     ctx.tell(say.CardChanged(incident.id), say.Reply("Review waived; the incident can close."))
 

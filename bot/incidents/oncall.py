@@ -104,10 +104,11 @@ async def define_rotation(ctx: Ctx, name: str, *, period: str, handoff: str, wee
     try:
         parse_time(handoff)
         ZoneInfo(zone)
-    except (ValueError, ZoneInfoNotFoundError):
+    except (ValueError, OSError, ZoneInfoNotFoundError):
         raise CommandError("Give the hand-off as HH:MM and a time zone like Europe/London.")
     if weekday not in WEEKDAYS:
         raise CommandError("Give the hand-off day as mon, tue, ... sun.")
+    people = list({p.id: p for p in people}.values())  # a person named twice rotates once
     if not people:
         raise CommandError("Mention the squad's members in rotation order.")
     squad, _ = await Squad.get_or_create(tenant_id=ctx.origin.tenant_id, name=name.lower(),
@@ -156,21 +157,25 @@ async def cover(ctx: Ctx, name: str, slot: str, person: Person,
 def parse_until(text: str, *, now: dt.datetime, zone: str) -> dt.datetime:
     """"2026-11-28 18:00", "18:00" (next one) or "+4h" / "+30m" / "+2d", in the squad's zone."""
     text = text.strip()
-    relative = _RELATIVE.match(text)
-    if relative:
-        unit = {"m": "minutes", "h": "hours", "d": "days"}[relative.group(2)]
-        return now + dt.timedelta(**{unit: int(relative.group(1))})
     tz = ZoneInfo(zone)
     try:
-        if len(text) <= 5:
+        relative = _RELATIVE.match(text)
+        if relative:
+            unit = {"m": "minutes", "h": "hours", "d": "days"}[relative.group(2)]
+            moment = now + dt.timedelta(**{unit: int(relative.group(1))})
+        elif len(text) <= 5:
             local = dt.datetime.combine(now.astimezone(tz).date(), parse_time(text), tzinfo=tz)
             if local <= now:
                 local += dt.timedelta(days=1)
-            return local.astimezone(dt.timezone.utc)
-        return dt.datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=tz).astimezone(
-            dt.timezone.utc)
-    except ValueError:
-        raise CommandError("Give the end as `2026-11-28 18:00`, `18:00` or `+4h`.") from None
+            moment = local
+        else:
+            given = dt.datetime.fromisoformat(text.replace(" ", "T"))
+            moment = given if given.tzinfo else given.replace(tzinfo=tz)
+    except (ValueError, OverflowError):
+        raise CommandError("Give the time as `2026-11-28 18:00`, `18:00` or `+4h`.") from None
+    if moment <= now:
+        raise CommandError("That time has already passed.")
+    return moment.astimezone(dt.timezone.utc)
 
 
 async def set_channel_squad(ctx: Ctx, name: str) -> None:

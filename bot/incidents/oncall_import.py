@@ -12,12 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import icalendar
+from tortoise.transactions import in_transaction
 
 from bot.errors import CommandError
 from bot.incidents.oncall import members, squad_named
-from bot.store.oncall_models import OnCallOverride
+from bot.incidents.people import Person
+from bot.store.oncall_models import OnCallOverride, Squad
 
 _SLOT = re.compile(r"^\s*(primary|secondary)\s*[:\-–]\s*(.+)$", re.IGNORECASE)
 
@@ -47,22 +50,36 @@ async def import_ical(tenant_id: str, squad: str, data: bytes) -> ImportResult:
         raise CommandError(f"That is not an iCalendar file: {exc}") from None
     people = {p.name.lower(): p for p in await members(target)}
     result = ImportResult()
-    await OnCallOverride.filter(squad=target, source="ical").delete()
-    for event in calendar.walk("VEVENT"):
-        summary = str(event.get("SUMMARY") or "").strip()
-        match = _SLOT.match(summary)
-        slot, who = (match.group(1).lower(), match.group(2).strip()) if match else ("primary",
-                                                                                   summary)
-        attendee = event.get("ATTENDEE")
-        names = [who.lower()] + ([str(attendee.params.get("CN", "")).lower()] if attendee else [])
-        person = next((people[n] for n in names if n in people), None)
-        if person is None or not event.get("DTSTART") or not event.get("DTEND"):
-            result.skipped.append(f"{summary or 'an event'}: no squad member of that name")
-            continue
-        await OnCallOverride.create(
-            squad=target, slot=slot, person_id=person.id, name=person.name,
-            aad_object_id=person.aad_object_id, starts_at=_utc(event.decoded("DTSTART")),
-            ends_at=_utc(event.decoded("DTEND")), source="ical",
-        )
-        result.imported += 1
+    async with in_transaction():  # the old schedule goes only if the new one is stored
+        await OnCallOverride.filter(squad=target, source="ical").delete()
+        for event in calendar.walk("VEVENT"):
+            await _import_event(target, people, event, result)
     return result
+
+
+async def _import_event(target: Squad, people: dict[str, Person], event: Any,
+                        result: ImportResult) -> None:
+    """One VEVENT: an override for the member it names, or a reason it was skipped."""
+    if str(event.get("STATUS") or "").upper() == "CANCELLED":
+        return
+    summary = str(event.get("SUMMARY") or "").strip()
+    match = _SLOT.match(summary)
+    slot, who = (match.group(1).lower(), match.group(2).strip()) if match else ("primary",
+                                                                               summary)
+    attendees = event.get("ATTENDEE") or []
+    if not isinstance(attendees, list):
+        attendees = [attendees]
+    names = [who.lower()] + [str(a.params.get("CN", "")).lower() for a in attendees]
+    person = next((people[n] for n in names if n in people), None)
+    if person is None:
+        result.skipped.append(f"{summary or 'an event'}: no squad member of that name")
+        return
+    if not event.get("DTSTART") or not event.get("DTEND"):
+        result.skipped.append(f"{summary or 'an event'}: needs DTSTART and DTEND")
+        return
+    await OnCallOverride.create(
+        squad=target, slot=slot, person_id=person.id, name=person.name,
+        aad_object_id=person.aad_object_id, starts_at=_utc(event.decoded("DTSTART")),
+        ends_at=_utc(event.decoded("DTEND")), source="ical",
+    )
+    result.imported += 1

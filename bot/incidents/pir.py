@@ -43,12 +43,20 @@ async def review_rules(incident: Incident, ctx: Ctx) -> tuple[str, str | None]:
 async def open_review(ctx: Ctx, incident: Incident) -> Review:
     """Start the review when the bleeding stops: due date, reminders, the draft's link."""
     existing = await Review.get_or_none(incident=incident)
-    if existing is not None:
+    if existing is not None or incident.review_state is ReviewState.WAIVED:
         return existing
     zone, country = await review_rules(incident, ctx)
     country_code, _, region = (country or "").partition("-")
-    due = pir_due(incident.mitigated_at or ctx.now, zone=zone, country=country_code or None,
-                  subdivision=region or None)
+    try:
+        due = pir_due(incident.mitigated_at or ctx.now, zone=zone, country=country_code or None,
+                      subdivision=region or None)
+    except ValueError as exc:
+        # A wrong working-day setting must never block marking an incident mitigated.
+        ctx.tell(say.ThreadPost(incident.id, f"The review's working-day rules are not usable "
+                                f"({exc}); counting weekdays in UTC instead. Fix them with "
+                                "`@incident setup timezone|holidays`."))
+        zone = "UTC"
+        due = pir_due(incident.mitigated_at or ctx.now, zone=zone, country=None)
     review = await Review.create(incident=incident, created_at=ctx.now, due_at=due)
     for index, when in enumerate(reminder_times(due)):
         await jobs.schedule(REMIND_JOB, due_ms=int(when.timestamp() * 1000),
@@ -113,8 +121,7 @@ async def ready(ctx: Ctx, incident: Incident) -> None:
     await review.save()
     incident.review_state = ReviewState.DONE
     await incident.save()
-    for index in range(2):
-        await jobs.cancel(f"review:{incident.id}:{index}")
+    await stop_reminders(incident)
     link = await draft_link(ctx, incident)
     await record(ctx, incident, "review_ready", f"Review marked ready by {ctx.actor.name}.")
     if ctx.policy.docs_enabled:
@@ -133,11 +140,18 @@ async def ready(ctx: Ctx, incident: Incident) -> None:
                            "(`@incident setup cse @name`): tell them yourself."))
 
 
+async def stop_reminders(incident: Incident) -> None:
+    """No more reminders: the review is ready or was waived."""
+    for index in range(2):
+        await jobs.cancel(f"review:{incident.id}:{index}")
+
+
 async def remind(ctx: Ctx, incident_id: int, *, final: bool) -> None:
     """Timer: remind the Commander before the due time, and when it passes."""
     incident = await Incident.get(id=incident_id)
     review = await Review.get_or_none(incident=incident)
-    if review is None or review.ready_at or incident.commander_id is None:
+    if (review is None or review.ready_at or incident.commander_id is None
+            or incident.review_state is ReviewState.WAIVED):
         return
     commander = Person(incident.commander_id, incident.commander_name or "")
     when = "is now overdue" if final else f"is due at {review.due_at:%H:%M} UTC"

@@ -44,4 +44,4 @@ async def valid(incident_id: int, *, fmt: str, expires: int, signature: str, now
     if fmt not in FORMATS or expires < now:
         return False
     expected = _signature(await _key(), incident_id, fmt, expires)
-    return hmac.compare_digest(expected, signature)
+    return hmac.compare_digest(expected.encode(), signature.encode())

@@ -14,10 +14,10 @@ from bot.incidents import notices as say
 from bot.incidents.context import Ctx
 from bot.incidents.oncall import Duty, current, members
 from bot.incidents.people import Person
-from bot.incidents.roles import Role
+from bot.incidents.roles import Role, set_holder
 from bot.incidents.timeline import record
 from bot.store import jobs
-from bot.store.incident_models import Incident
+from bot.store.incident_models import Incident, IncidentStatus
 from bot.store.oncall_models import Squad
 from integrations.presence import Availability
 
@@ -47,8 +47,12 @@ async def staff(ctx: Ctx, incident_id: int, squad_id: int,
                 presence: dict[str, Availability]) -> None:
     """Ask for Investigator and Commander from the rotation, passing over the unavailable."""
     incident = await Incident.filter(id=incident_id).select_for_update().get()
+    if incident.status not in (IncidentStatus.INVESTIGATING, IncidentStatus.MITIGATED):
+        return  # resolved before the defaults ran: nobody needs paging
     squad = await Squad.get(id=squad_id)
     primary, secondary = await current(squad, ctx.now)
+    if primary and secondary and primary.person.id == secondary.person.id:
+        secondary = None  # someone covering both slots is asked once
     skipped: list[str] = []
 
     def available(duty: Duty | None) -> bool:
@@ -61,12 +65,29 @@ async def staff(ctx: Ctx, incident_id: int, squad_id: int,
         return reason is None
 
     on_duty = [d for d in (primary, secondary) if available(d)]
+    # Unavailable on-call people are asked last rather than never: better than nobody.
+    last_resort = [d for d in (primary, secondary) if d is not None and d not in on_duty]
     others = await _online_first(squad, presence, exclude={d.person.id for d in (primary,
                                                                                 secondary) if d})
-    # The secondary commands when the primary investigates; else the squad is searched.
-    commanders = ([secondary] if len(on_duty) == 2 and secondary else []) + others
-    await _ask(ctx, incident, Role.INVESTIGATOR, on_duty)
-    await _ask(ctx, incident, Role.COMMANDER, commanders)
+    pending = {h.role for h in await handovers.pending_for(incident)}
+    if (secondary in on_duty and primary in on_duty and secondary is not None
+            and secondary.person.id == incident.investigator_id):
+        # The secondary declared: they take command at once, the primary is asked to
+        # investigate (the guide's split, without asking the declarer to accept).
+        set_holder(incident, Role.COMMANDER, secondary.person)
+        for suffix in ("id", "name", "aad"):
+            setattr(incident, f"investigator_{suffix}", None)
+        await incident.save()
+        ctx.tell(say.ThreadPost(incident.id, f"{secondary.person.name} ({secondary.why}) "
+                                "declared and is the Incident Commander."))
+        on_duty, commanders = [primary], []
+    else:
+        # The secondary commands when the primary investigates; else the squad is searched.
+        commanders = ([secondary] if len(on_duty) == 2 and secondary else []) + others
+    if Role.INVESTIGATOR.value not in pending:  # a request someone made by hand stands
+        await _ask(ctx, incident, Role.INVESTIGATOR, on_duty + last_resort)
+    if Role.COMMANDER.value not in pending:
+        await _ask(ctx, incident, Role.COMMANDER, commanders + last_resort)
     summary = f"On-call defaults for squad {squad.name}."
     if skipped:
         summary += " Passed over: " + "; ".join(skipped) + "."

@@ -14,10 +14,11 @@ from bot.incidents.roles import is_admin
 from bot.store.incident_models import TeamSettings
 
 
-def _require_setup_rights(ctx: Ctx) -> None:
+def require_setup_rights(ctx: Ctx) -> None:
+    """Setup and on-call changes redirect who hears and who is paged: admins only, once named."""
     if ctx.policy.admin_ids and not is_admin(ctx, ctx.actor):
-        # Setup redirects every announcement: once admins are named, only they may.
-        raise NotAllowedError("Only the bot's admins (ADMIN_USER_IDS) can change the setup.")
+        raise NotAllowedError("Only the bot's admins (ADMIN_USER_IDS) can change the setup "
+                              "or the on-call rotation.")
 
 
 async def _team(ctx: Ctx) -> TeamSettings:
@@ -33,7 +34,7 @@ async def _team(ctx: Ctx) -> TeamSettings:
 
 async def configure(ctx: Ctx, key: str, value: str, person: Person | None) -> TeamSettings:
     """`setup cse @x`, `setup timezone Europe/Berlin`, `setup holidays DE`."""
-    _require_setup_rights(ctx)
+    require_setup_rights(ctx)
     settings = await _team(ctx)
     if key == "cse":
         if person is None:
@@ -43,7 +44,7 @@ async def configure(ctx: Ctx, key: str, value: str, person: Person | None) -> Te
     elif key == "timezone":
         try:
             ZoneInfo(value)
-        except (ValueError, ZoneInfoNotFoundError):
+        except (ValueError, OSError, ZoneInfoNotFoundError):
             raise CommandError("Give a time zone like Europe/Berlin.") from None
         settings.timezone, reply = value, f"Review due times follow {value}."
     elif key == "holidays":
@@ -66,7 +67,7 @@ async def configure(ctx: Ctx, key: str, value: str, person: Person | None) -> Te
 async def setup(ctx: Ctx, *, stakeholders: bool) -> TeamSettings:
     """Make the current channel the team's incidents (or stakeholder) channel."""
     origin = ctx.origin
-    _require_setup_rights(ctx)
+    require_setup_rights(ctx)
     if not origin.channel_id or not origin.team_id:
         raise CommandError("Run `setup` in a team channel: that channel becomes the one "
                            "incidents are announced in.")

@@ -224,6 +224,8 @@ class IncidentCommands(BaseBot):
         plain = [w for w in rest if not cmd.person(w)]
 
         async def work(ctx: Ctx) -> object:
+            if action:  # changing who gets paged: the same rights as setup
+                team_settings.require_setup_rights(ctx)
             if action == "rotation":
                 return await _rotation(ctx, squad, plain, people)
             if action in oncall.SLOTS and people:
