@@ -83,7 +83,10 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
             await runtime.dispatcher.stop()
             await runtime.jobs.stop()
             await runtime.session.close()
-            await close_database()
+            try:
+                await asyncio.wait_for(close_database(), 15)
+            except asyncio.TimeoutError:
+                log.warning("database connections did not close within 15 s; leaving them")
 
     app.cleanup_ctx.append(lifecycle)
     return app

@@ -19,6 +19,7 @@ from bot.store.clock import now_ms
 from bot.store.leases import claim_due
 from bot.store.models import Job, JobStatus
 from bot.store.outbox import backoff_s
+from bot.store.worker import PollingWorker
 
 log = logging.getLogger(__name__)
 
@@ -55,34 +56,22 @@ async def cancel(dedupe_key: str, *, conn: BaseDBAsyncClient | None = None) -> i
     ).update(status=JobStatus.CANCELLED, dedupe_key=None)
 
 
-class JobRunner:
+class JobRunner(PollingWorker):
     """Polls for due jobs and runs them; `wake()` shortens the wait after a new schedule."""
 
+    name = "job-runner"
+
     def __init__(self, *, poll_interval_s: float = 1.0, batch: int = 20) -> None:
+        super().__init__(poll_interval_s=poll_interval_s)
         self._handlers: dict[str, JobHandler] = {}
-        self._poll = poll_interval_s
         self._batch = batch
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     def register(self, kind: str, handler: JobHandler) -> None:
         """Say which coroutine runs jobs of `kind`."""
         self._handlers[kind] = handler
 
-    def wake(self) -> None:
-        """Look for due jobs now rather than at the next poll."""
-        self._wake.set()
-
-    def start(self) -> None:
-        """Run in the background until `stop()`."""
-        self._task = asyncio.create_task(self._loop(), name="job-runner")
-
-    async def stop(self) -> None:
-        """Stop polling; a job cut short is picked up again once its lease runs out."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+    async def work_once(self) -> int:
+        return await self.run_due()
 
     async def run_due(self) -> int:
         """Claim and run the jobs due now; the number run."""
@@ -97,19 +86,6 @@ class JobRunner:
         # whole batch ends well inside its lease (each job is bounded by its own timeouts).
         await asyncio.gather(*(self._run(job) for job in jobs))
         return len(jobs)
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                while await self.run_due():
-                    pass
-            except Exception:  # noqa: BLE001 - a database hiccup must not kill the timers
-                log.exception("job runner poll failed; trying again")
-            try:
-                await asyncio.wait_for(self._wake.wait(), self._poll)
-            except asyncio.TimeoutError:
-                pass
-            self._wake.clear()
 
     async def _run(self, job: Job) -> None:
         handler = self._handlers.get(job.kind)

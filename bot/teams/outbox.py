@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 from bot.errors import ConnectorError
 from bot.store import outbox as store
 from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus
+from bot.store.worker import PollingWorker
 from bot.teams.connector import ConnectorClient
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,10 @@ log = logging.getLogger(__name__)
 SentHook = Callable[[OutboxMessage, dict], Awaitable[None]]
 
 
-class OutboxDispatcher:
+class OutboxDispatcher(PollingWorker):
     """Background sender; `wake()` after a commit makes delivery immediate."""
+
+    name = "outbox-dispatcher"
 
     def __init__(
         self,
@@ -35,41 +38,14 @@ class OutboxDispatcher:
         batch: int = 50,
         on_sent: SentHook | None = None,
     ) -> None:
+        super().__init__(poll_interval_s=poll_interval_s)
         self._connector = connector
         self._on_sent = on_sent
-        self._poll = poll_interval_s
         self._batch = batch
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self.delivered = 0
 
-    def wake(self) -> None:
-        """New rows were committed: look now."""
-        self._wake.set()
-
-    def start(self) -> None:
-        """Run in the background until `stop()`."""
-        self._task = asyncio.create_task(self._loop(), name="outbox-dispatcher")
-
-    async def stop(self) -> None:
-        """Stop; a row being sent is retried by whoever claims it after its lease."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                while await self.dispatch_once():
-                    pass
-            except Exception:  # noqa: BLE001 - a database hiccup must not stop delivery
-                log.exception("outbox poll failed; trying again")
-            try:
-                await asyncio.wait_for(self._wake.wait(), self._poll)
-            except asyncio.TimeoutError:
-                pass
-            self._wake.clear()
+    async def work_once(self) -> int:
+        return await self.dispatch_once()
 
     async def dispatch_once(self) -> int:
         """Send what is due now; the number of rows attempted."""
