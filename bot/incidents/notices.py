@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from bot.incidents.people import Person
 
@@ -13,14 +12,6 @@ class Reply:
     """A short answer to the person who gave the command, where they gave it."""
 
     text: str
-
-
-@dataclass(frozen=True)
-class ReplyCard:
-    """A card answer to the person who gave the command (`kind` names the card)."""
-
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -93,6 +84,6 @@ class CheckInRequested:
 
 
 Notice = (
-    Reply | ReplyCard | ThreadOpened | ThreadPost | CardChanged | RoleRequested
+    Reply | ThreadOpened | ThreadPost | CardChanged | RoleRequested
     | HandoverAnswered | CommandeerRequested | DirectMessage | StakeholderPost | CheckInRequested
 )

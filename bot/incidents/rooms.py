@@ -8,14 +8,13 @@ Jitsi), and the card and thread say what happened.
 
 from __future__ import annotations
 
-import random
-
 from bot.errors import BridgeError, CommandError
 from bot.incidents import notices as say
 from bot.incidents.context import Ctx
 from bot.incidents.roles import require_role_holder
 from bot.incidents.timeline import record
 from bot.store import jobs
+from bot.store.outbox import backoff_s
 from bot.store.incident_models import Incident
 from integrations.video import Room
 
@@ -99,7 +98,7 @@ async def room_failed(ctx: Ctx, incident_id: int, payload: dict, error: BridgeEr
     chain, attempt = list(payload["chain"]), int(payload["attempt"]) + 1
     provider = label(chain[0])
     if error.retryable and attempt < TRIES_PER_PROVIDER:
-        delay_ms = int(random.uniform(0.5, 1.0) * 2 ** attempt * 1000)
+        delay_ms = int(backoff_s(attempt + 1) * 1000)
         await jobs.schedule(ROOM_JOB, due_ms=ctx.now_ms + delay_ms, max_attempts=1,
                             payload={**payload, "attempt": attempt})
         incident.room_note = (f"{provider} did not create the room yet (try {attempt} of "

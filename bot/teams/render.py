@@ -78,8 +78,6 @@ class Renderer:
                    now: dt.datetime) -> None:
         if isinstance(notice, say.Reply):
             await self._reply(uow, incoming, message(notice.text))
-        elif isinstance(notice, say.ReplyCard):
-            raise TypeError("cards for the actor are answered by the handler")
         elif isinstance(notice, say.ThreadOpened):
             await self._open_thread(uow, await Incident.get(id=notice.incident_id), now)
         elif isinstance(notice, say.ThreadPost):
