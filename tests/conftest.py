@@ -47,6 +47,18 @@ async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterato
     if request.param == "sqlite":
         yield f"sqlite://{tmp_path}/bot.sqlite3"
         return
+    async for url in _new_postgres_database():
+        yield url
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A new PostgreSQL database, for tests that need several processes on one database."""
+    async for url in _new_postgres_database():
+        yield url
+
+
+async def _new_postgres_database() -> AsyncIterator[str]:
     reason = await _pg_unreachable_reason()
     if reason:
         pytest.skip(reason)

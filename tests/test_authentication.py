@@ -128,15 +128,42 @@ async def test_an_hs256_token_is_refused(secured_bot, connector, identity):
     assert status == 401
 
 
-async def test_a_tenant_that_is_not_allowed_gets_403(secured_bot, connector, identity):
+def _tenant_in_channel_data(message, tenant):
+    message["channelData"]["tenant"]["id"] = tenant
+    message["conversation"].pop("tenantId", None)
+
+
+def _tenant_in_conversation_only(message, tenant):
+    message["channelData"].pop("tenant")
+    message["conversation"]["tenantId"] = tenant
+
+
+def _no_tenant(message, tenant):
+    message["channelData"].pop("tenant")
+    message["conversation"].pop("tenantId", None)
+
+
+def _tenants_disagree(message, tenant):
+    message["channelData"]["tenant"]["id"] = teams.TENANT
+    message["conversation"]["tenantId"] = tenant
+
+
+@pytest.mark.parametrize("place, expected", [
+    (_tenant_in_channel_data, 403), (_tenant_in_conversation_only, 403), (_no_tenant, 403),
+    (_tenants_disagree, 400),
+])
+async def test_a_tenant_that_is_not_allowed_is_refused_and_logged(
+        secured_bot, connector, identity, caplog, place, expected):
     message = _help(connector)
-    message["channelData"]["tenant"]["id"] = "some-other-tenant"
+    place(message, "some-other-tenant")
     token = identity.token(service_url=connector.url)
 
     status, _ = await secured_bot.post(message, headers={"Authorization": f"Bearer {token}"})
 
-    assert status == 403
+    assert status == expected
     assert connector.calls == []
+    if expected == 403:
+        assert "refused activity" in caplog.text
 
 
 async def test_a_wrong_app_password_surfaces_as_a_logged_error_not_a_500(

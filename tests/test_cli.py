@@ -3,32 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import aiohttp
 
+from tests.bot_process import SCRIPT, bot_env, free_port
 from tests.fakes import activities as teams
 
-SCRIPT = Path(sys.executable).with_name("incident-bot")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.lower().startswith(("microsoftapp", "database_url", "port", "host"))}
-    env.update(DATABASE_URL=f"sqlite://{tmp_path}/cli.sqlite3", **extra)
-    return env
+    return bot_env(f"sqlite://{tmp_path}/cli.sqlite3", **extra)
 
 
 def test_help_lists_the_commands():
@@ -63,7 +52,7 @@ async def _wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> 
 
 
 async def test_run_serves_healthz_and_answers_help_as_a_real_process(tmp_path, connector):
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [SCRIPT, "run"], env=_env(tmp_path, PORT=str(port)), cwd=tmp_path,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -86,7 +75,7 @@ async def test_run_serves_healthz_and_answers_help_as_a_real_process(tmp_path, c
 
 
 async def test_local_mode_binds_loopback_even_when_host_says_otherwise(tmp_path):
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [SCRIPT, "run"], env=_env(tmp_path, PORT=str(port), HOST="0.0.0.0"), cwd=tmp_path,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -120,6 +120,20 @@ async def test_card_data_for_another_incident_is_refused(local_team):
     assert (await Incident.get(id=incident.id)).commander_id is None
 
 
+async def test_identity_claimed_in_card_data_is_ignored(local_team):
+    """The card's data is written by whoever crafted the card: only `from` says who pressed."""
+    incident = await local_team.declare("db down @Ada @Grace", mentions=(ADA, GRACE))
+    handover = await local_team.latest_handover()
+    forged = {"handoverId": handover.id, "incidentId": incident.id, "from": {"id": GRACE.id},
+              "userId": GRACE.id, "aadObjectId": GRACE.aad_object_id, "actor": GRACE.id}
+
+    answer = await local_team.press("handover.accept", forged, sender=LINUS)
+
+    assert "only" in answer["value"].lower() or "not" in answer["value"].lower()
+    assert (await Incident.get(id=incident.id)).commander_id is None
+    assert (await Handover.get(id=handover.id)).status is HandoverStatus.PENDING
+
+
 async def test_an_unanswered_request_expires_and_the_requester_is_reminded(local_team, connector):
     incident = await local_team.declare("db down @Ada @Grace", mentions=(ADA, GRACE))
     handover = await local_team.latest_handover()

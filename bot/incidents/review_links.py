@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from urllib.parse import urlencode
 
@@ -15,9 +16,30 @@ from bot.store.pir_models import SigningSecret
 
 _KEY_NAME = "review-links"
 FORMATS = ("html", "md")
+# Loggers that write each SQL statement with its parameters at DEBUG.
+_SQL_LOGGERS = ("tortoise.db_client", "aiosqlite")
+
+
+class _NoKeyStatements(logging.Filter):
+    """Drops logged statements on the key's table: the INSERT carries the key itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except (TypeError, ValueError):
+            text = str(record.msg)
+        return SigningSecret._meta.db_table not in text
+
+
+def _keep_key_out_of_sql_logs() -> None:
+    for name in _SQL_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoKeyStatements) for f in logger.filters):
+            logger.addFilter(_NoKeyStatements())
 
 
 async def _key() -> bytes:
+    _keep_key_out_of_sql_logs()
     row = await SigningSecret.get_or_none(name=_KEY_NAME)
     if row is None:
         try:

@@ -10,6 +10,8 @@ from tortoise import Tortoise, connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as tortoise_migrate
 
+from bot.store.migration_lock import migration_lock
+
 log = logging.getLogger(__name__)
 
 APP_LABEL = "bot"
@@ -59,10 +61,11 @@ def dialect() -> str:
 
 async def apply_migrations(url: str) -> None:
     """Bring the schema up to date; safe to run on every start and from several replicas."""
-    try:
-        await tortoise_migrate(config=tortoise_config(url))
-    finally:
-        await Tortoise.close_connections()
+    async with migration_lock(normalise_url(url)):
+        try:
+            await tortoise_migrate(config=tortoise_config(url))
+        finally:
+            await Tortoise.close_connections()
 
 
 async def open_database(url: str) -> None:

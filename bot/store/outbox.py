@@ -19,6 +19,8 @@ from bot.store.leases import claim_due
 from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus
 
 LEASE_MS = 60_000
+# How soon a message held behind one that another replica is sending is looked at again.
+HELD_RECHECK_MS = 300
 # Keep trying for about a day; a message still undeliverable by then is marked failed.
 MAX_ATTEMPTS = 40
 _BACKOFF_CAP_S = 300.0
@@ -82,10 +84,13 @@ async def claim_batch(limit: int = 50) -> list[OutboxMessage]:
     ready = [r for r in rows if heads.get(r.ordering_key) in claimed_ids]
     held = [r for r in rows if heads.get(r.ordering_key) not in claimed_ids]
     for key in {r.ordering_key for r in held}:
-        # An older message of this thread waits for a retry (or is being sent elsewhere):
-        # give these back, due no sooner than it, so they do not crowd out other threads.
+        # An older message of this thread waits for a retry: give these back, due no
+        # sooner than it, so they do not crowd out other threads. If it is being sent by
+        # another replica, it is usually gone within a second: look again soon, not when
+        # that replica's lease would run out (a minute later).
         head = await OutboxMessage.get(id=heads[key])
-        not_before = max(head.due_ms, head.locked_until_ms)
+        busy_elsewhere = head.status is OutboxStatus.SENDING
+        not_before = now_ms() + HELD_RECHECK_MS if busy_elsewhere else head.due_ms
         await release([r for r in held if r.ordering_key == key], due_ms=not_before)
     return ready
 

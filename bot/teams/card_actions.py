@@ -19,6 +19,7 @@ from bot.store.incident_models import Commandeer, Handover, Incident
 from bot.teams import incident_cards
 from bot.teams.cards import Card
 from bot.teams.handler import BaseBot, card_message_response, card_response
+from bot.teams.markdown import literal
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class CardActions(BaseBot):
         try:
             await self.execute(turn_context, lambda ctx: action.work(ctx, data))
         except CommandError as exc:
-            await turn_context.send_activity(str(exc))
+            await turn_context.send_activity(literal(str(exc)))
             return
         shown = await action.view(data)
-        await turn_context.send_activity(shown if isinstance(shown, str) else "Done.")
+        await turn_context.send_activity(literal(shown) if isinstance(shown, str) else "Done.")

@@ -23,6 +23,7 @@ from bot.incidents.context import Ctx, Origin, Policy
 from bot.store.unit_of_work import AlreadyProcessed, UnitOfWork, activity_key
 from bot.teams import cards
 from bot.teams.commands import Command, parse_command
+from bot.teams.markdown import literal
 from bot.teams.members import MemberDirectory
 from bot.teams.mentions import parse_text, sender
 from bot.teams.render import Renderer
@@ -125,12 +126,12 @@ class BaseBot(ActivityHandler):
         spec = self.commands.get(cmd.verb)
         try:
             if spec is None:
-                await self.send_help(turn_context, intro=f"I don't know '{cmd.verb[:60]}'. "
+                await self.send_help(turn_context, intro=f"I don't know '{literal(cmd.verb[:60])}'. "
                                      "Here is what I can do:")
                 return
             await spec.method(self, turn_context, cmd)
         except CommandError as exc:
-            await turn_context.send_activity(str(exc))
+            await turn_context.send_activity(literal(str(exc)))
 
     async def on_card_submit(self, turn_context: TurnContext, data: dict[str, Any]) -> None:
         """Action.Submit from older clients; the card-actions mixin handles it."""

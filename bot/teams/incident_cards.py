@@ -19,6 +19,7 @@ from bot.store.incident_models import (
     ReviewState,
 )
 from bot.teams.cards import Card, card, execute, facts, text, with_mentions
+from bot.teams.markdown import literal
 
 _STATUS = {"investigating": "Investigating", "mitigated": "Mitigated", "resolved": "Resolved",
            "closed": "Closed"}
@@ -52,13 +53,13 @@ def room_line(incident: Incident) -> str:
     """The Incident Command Room as the card shows it."""
     if incident.room_url:
         return f"[Join the Incident Command Room]({incident.room_url})"
-    return incident.room_note or "No video room is configured yet"
+    return literal(incident.room_note or "No video room is configured yet")
 
 
 def _role_line(picture: Picture, role: Role) -> str:
     incident = picture.incident
-    name = getattr(incident, f"{role.value}_name") or "nobody yet"
-    asked = [h.to_name for h in picture.pending if h.role == role.value]
+    name = literal(getattr(incident, f"{role.value}_name") or "nobody yet")
+    asked = [literal(h.to_name) for h in picture.pending if h.role == role.value]
     return f"{name} (asked: {', '.join(asked)}, not yet accepted)" if asked else name
 
 
@@ -71,13 +72,13 @@ def incident_card(picture: Picture, *, now: dt.datetime) -> Card:
         ("Investigator", _role_line(picture, Role.INVESTIGATOR)),
         ("Commander", _role_line(picture, Role.COMMANDER)),
     ]
-    helpers = [p.name for p in picture.assistants]
-    helpers += [f"{h.to_name} (asked)" for h in picture.pending if h.role == Role.ASSISTANT.value]
+    helpers = [literal(p.name) for p in picture.assistants]
+    helpers += [f"{literal(h.to_name)} (asked)" for h in picture.pending if h.role == Role.ASSISTANT.value]
     if helpers:
         rows.append(("Also investigating", ", ".join(helpers)))
     rows.append(("Declared", f"{_when(incident.declared_at)} "
                              f"({duration(incident.declared_at, now)} ago) by "
-                             f"{incident.declared_by_name}"))
+                             f"{literal(incident.declared_by_name)}"))
     if incident.mitigated_at:
         rows.append(("Mitigated", f"{_when(incident.mitigated_at)} (after "
                                   f"{duration(incident.declared_at, incident.mitigated_at)})"))
@@ -88,13 +89,13 @@ def incident_card(picture: Picture, *, now: dt.datetime) -> Card:
     body = [
         text(f"{reference(incident)} · {sev.name(incident.severity)} · "
              f"{_STATUS[incident.status.value]}", weight="Bolder", color="Attention"),
-        text(incident.title, size="Large", weight="Bolder"),
+        text(literal(incident.title), size="Large", weight="Bolder"),
         facts(rows),
         text(f"📹 {room_line(incident)}"),
     ]
     if incident.impact:
-        body.append(text(f"**Impact:** {incident.impact}"))
-    update = incident.last_update or "No status update yet"
+        body.append(text(f"**Impact:** {literal(incident.impact)}"))
+    update = literal(incident.last_update or "No status update yet")
     when = f" ({_when(incident.last_update_at)})" if incident.last_update_at else ""
     body.append(text(f"**Last update{when}:** {update}", isSubtle=not incident.last_update))
     return card(body)
@@ -106,9 +107,9 @@ def role_request_card(handover: Handover, incident: Incident) -> Card:
     keeps = (f"{handover.from_name} keeps the role until you accept."
              if handover.from_name else "The role is open until you accept.")
     body = [
-        text(f"{reference(incident)} · {sev.name(incident.severity)}: {incident.title}",
+        text(f"{reference(incident)} · {sev.name(incident.severity)}: {literal(incident.title)}",
              weight="Bolder"),
-        text(f"<at>{handover.to_name}</at>, {handover.requested_by_name} asks you to take the "
+        text(f"<at>{handover.to_name}</at>, {literal(handover.requested_by_name)} asks you to take the "
              f"**{role.title}** role."),
     ]
     actions = None
@@ -127,10 +128,10 @@ def _to(handover: Handover) -> Person:
 
 
 def _handover_outcome(handover: Handover) -> str:
-    when = _when(handover.answered_at)
+    when, name = _when(handover.answered_at), literal(handover.to_name)
     return {
-        HandoverStatus.ACCEPTED: f"✅ Accepted by {handover.to_name} at {when}.",
-        HandoverStatus.DECLINED: f"Declined by {handover.to_name} at {when}.",
+        HandoverStatus.ACCEPTED: f"✅ Accepted by {name} at {when}.",
+        HandoverStatus.DECLINED: f"Declined by {name} at {when}.",
         HandoverStatus.EXPIRED: f"Expired at {when} without an answer.",
         HandoverStatus.SUPERSEDED: "Replaced by a newer request.",
     }.get(handover.status, handover.status.value)
@@ -139,12 +140,12 @@ def _handover_outcome(handover: Handover) -> str:
 def commandeer_card(request: Commandeer, incident: Incident) -> Card:
     """The 1:1 message to someone the Commander needs."""
     rows = [("Severity", sev.name(incident.severity)),
-            ("Asked by", request.requested_by_name)]
+            ("Asked by", literal(request.requested_by_name))]
     if request.why:
-        rows.append(("Why", request.why))
+        rows.append(("Why", literal(request.why)))
     body = [
         text(f"You are needed on {reference(incident)}", weight="Bolder", size="Medium"),
-        text(incident.title, weight="Bolder"),
+        text(literal(incident.title), weight="Bolder"),
         facts(rows),
         text(f"📹 {room_line(incident)}"),
     ]
@@ -164,7 +165,7 @@ def commandeer_card(request: Commandeer, incident: Incident) -> Card:
 def checkin_card(incident: Incident, *, answered: str | None = None) -> Card:
     """The Investigator's private check-in."""
     body = [
-        text(f"Check-in: {reference(incident)} · {incident.title}", weight="Bolder"),
+        text(f"Check-in: {reference(incident)} · {literal(incident.title)}", weight="Bolder"),
         text("How are you doing? If you feel panicky or overwhelmed, ask for support: "
              "the Incident Commander is told at once."),
     ]
@@ -202,14 +203,14 @@ def status_card(picture: Picture, *, now: dt.datetime) -> Card:
     body = result["body"]
     if picture.hypotheses:
         body.append(text("**Open hypotheses**"))
-        body.append(text("\n".join(f"{h.number}. {h.text}" for h in picture.hypotheses)))
+        body.append(text("\n".join(f"{h.number}. {literal(h.text)}" for h in picture.hypotheses)))
     if picture.tasks:
         body.append(text("**Open tasks**"))
         body.append(text("\n".join(
-            f"{t.number}. {t.text} ({t.assignee_name or 'unassigned'})" for t in picture.tasks)))
+            f"{t.number}. {literal(t.text)} ({literal(t.assignee_name or 'unassigned')})" for t in picture.tasks)))
     if picture.recent:
         body.append(text("**Latest**"))
-        body.append(text("\n".join(f"{e.at.strftime('%H:%M')} {e.text}" for e in picture.recent),
+        body.append(text("\n".join(f"{e.at.strftime('%H:%M')} {literal(e.text)}" for e in picture.recent),
                          isSubtle=True))
     return result
 
@@ -219,6 +220,7 @@ def list_card(incidents: list[Incident], *, now: dt.datetime) -> Card:
     if not incidents:
         return card([text("No open incidents. 🎉")])
     rows = [(f"{reference(i)} {sev.name(i.severity)}",
-             f"{i.title} · {_STATUS[i.status.value]} · Commander: {i.commander_name or 'none'}"
+             f"{literal(i.title)} · {_STATUS[i.status.value]} · "
+             f"Commander: {literal(i.commander_name or 'none')}"
              f" · {duration(i.declared_at, now)}") for i in incidents]
     return card([text("Open incidents", weight="Bolder"), facts(rows)])

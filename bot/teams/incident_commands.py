@@ -31,6 +31,7 @@ from bot.store.incident_models import Incident
 from bot.teams import incident_cards
 from bot.teams.commands import Command
 from bot.teams.handler import BaseBot, command, send_card
+from bot.teams.markdown import literal
 from bot.teams.mentions import PLACEHOLDER
 
 IncidentWork = Callable[[Ctx, Incident, str], Awaitable[object]]
@@ -204,7 +205,7 @@ class IncidentCommands(BaseBot):
         number, rest = split_reference(cmd.args)
         if not rest:
             incident = await find_incident(self.context(turn.activity), number, lock=False)
-            await turn.send_activity(rooms.show_room(incident))
+            await turn.send_activity(literal(rooms.show_room(incident)))
             return
         await self.on_incident(turn, cmd, lambda ctx, inc, provider: rooms.ask_for_room(
             ctx, inc, provider.strip().lower(), ctx.policy.video_chain))
@@ -214,7 +215,7 @@ class IncidentCommands(BaseBot):
         """Who is on call; set a squad's rotation, today's cover or an override."""
         words = cmd.args.split()
         if not words:
-            await turn.send_activity(await oncall.show(self.context(turn.activity)))
+            await turn.send_activity(literal(await oncall.show(self.context(turn.activity))))
             return
         squad, action, rest = words[0], (words[1].lower() if len(words) > 1 else ""), words[2:]
         people = [p for w in rest if (p := cmd.person(w))]

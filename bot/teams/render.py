@@ -23,17 +23,20 @@ from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus
 from bot.store.unit_of_work import UnitOfWork
 from bot.teams import incident_cards
 from bot.teams.cards import Card
+from bot.teams.markdown import literal
 
 ADAPTIVE = "application/vnd.microsoft.card.adaptive"
 
 
 def message(text: str | None = None, *, card: Card | None = None,
             mentions: tuple[Person, ...] = ()) -> dict[str, Any]:
-    """A message activity body; `<at>Name</at>` in the text becomes a mention of that person."""
+    """A message activity body from plain text (shown as typed, never as Markdown); each of
+    `mentions` named in it becomes a mention of that person."""
     body: dict[str, Any] = {"type": "message"}
     if text is not None:
+        text = literal(text)
         for person in mentions:
-            text = text.replace(person.name, f"<at>{person.name}</at>", 1)
+            text = text.replace(literal(person.name), f"<at>{person.name}</at>", 1)
         body["text"] = text
         if mentions:
             body["entities"] = [{"type": "mention", "text": f"<at>{p.name}</at>",
@@ -42,6 +45,11 @@ def message(text: str | None = None, *, card: Card | None = None,
     if card is not None:
         body["attachments"] = [{"contentType": ADAPTIVE, "content": card}]
     return body
+
+
+def _markdown(text: str) -> dict[str, Any]:
+    """A message whose text is already Teams Markdown (user parts escaped by the caller)."""
+    return {"type": "message", "text": text}
 
 
 def thread_name(incident_id: int) -> str:
@@ -192,8 +200,8 @@ class Renderer:
         channel = await stakeholder_channel(incident.tenant_id, incident.team_id)
         if channel is None:
             return
-        text = (f"{incident_cards.reference(incident)} ({incident.title}) status update: "
-                f"{notice.text}")
+        text = literal(f"{incident_cards.reference(incident)} ({incident.title}) status update: "
+                     f"{notice.text}")
         link = incident_cards.thread_link(incident)
         await uow.enqueue(
             operation=OutboxOperation.CREATE_CONVERSATION, service_url=incident.service_url,
@@ -201,5 +209,5 @@ class Renderer:
             payload={"isGroup": True, "bot": {"id": self.bot_id}, "tenantId": incident.tenant_id,
                      "channelData": {"channel": {"id": channel},
                                      "tenant": {"id": incident.tenant_id}},
-                     "activity": message(text + (f" [Thread]({link})" if link else ""))},
+                     "activity": _markdown(text + (f" [Thread]({link})" if link else ""))},
         )

@@ -53,7 +53,12 @@ def validate_activity(data: Any) -> dict[str, Any]:
 def tenant_of(data: dict[str, Any]) -> str | None:
     """The Entra tenant the activity comes from (channelData first, as Teams fills it)."""
     tenant = (data.get("channelData") or {}).get("tenant")
-    if isinstance(tenant, dict) and isinstance(tenant.get("id"), str):
-        return tenant["id"]
     conversation_tenant = data["conversation"].get("tenantId")
-    return conversation_tenant if isinstance(conversation_tenant, str) else None
+    if not isinstance(conversation_tenant, str):
+        conversation_tenant = None
+    if isinstance(tenant, dict) and isinstance(tenant.get("id"), str):
+        if conversation_tenant and conversation_tenant != tenant["id"]:
+            # Teams never sends two tenants; an activity that does is not one to act on.
+            raise BadActivityError("channelData.tenant.id and conversation.tenantId disagree")
+        return tenant["id"]
+    return conversation_tenant

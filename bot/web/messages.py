@@ -43,6 +43,8 @@ async def post_messages(request: web.Request) -> web.Response:
     except TenantNotAllowedError as exc:
         log.warning("refused activity: %s", exc)
         return problem(403, "tenant not allowed")
+    except BadActivityError as exc:
+        return problem(400, str(exc))
     except AuthError as exc:
         log.info("unauthenticated request: %s", exc)
         return problem(401, "unauthorized")

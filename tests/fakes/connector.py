@@ -8,8 +8,10 @@ answer with errors, throttling or a hang, so retries are tested against real HTT
 from __future__ import annotations
 
 import asyncio
+import html
 import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +46,13 @@ class Call:
 
     @property
     def text(self) -> str:
-        """The message text, or the text of every TextBlock of an attached card."""
+        """What a person reads: the message text, or the text of every TextBlock of an
+        attached card, with Markdown escapes and HTML entities resolved as Teams does."""
+        return as_read(self.markup)
+
+    @property
+    def markup(self) -> str:
+        """The same text exactly as the bot sent it."""
         body = self.body or {}
         if isinstance(body.get("activity"), dict):  # create conversation with a first message
             body = body["activity"]
@@ -52,6 +60,14 @@ class Call:
         for attachment in body.get("attachments") or []:
             parts.extend(_card_texts(attachment.get("content") or {}))
         return "\n".join(p for p in parts if p)
+
+
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def as_read(markup: str) -> str:
+    """Markdown backslash escapes and HTML entities resolved, as Teams shows them."""
+    return html.unescape(_ESCAPED.sub(r"\1", markup))
 
 
 def _card_texts(node: Any) -> list[str]:
