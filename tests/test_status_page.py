@@ -201,9 +201,11 @@ async def test_public_text_is_escaped_on_every_output(team: Team, connector):
     await eventually(lambda: _async(_form(connector)))
     hostile_title = '<script>alert("t")</script> & </title>'
     hostile_text = "</content><entry>forged</entry> <img src=x onerror=alert(1)> ]]> &amp;"
-    await team.press("external.publish", {
-        "incidentId": incident.id, "title": hostile_title, "components": "Dashboard",
-        "status": "monitoring", "text": hostile_text}, sender=GRACE)
+    data = {"incidentId": incident.id, "title": hostile_title, "components": "Dashboard",
+            "status": "monitoring", "text": hostile_text}
+    await team.press("external.publish", data, sender=GRACE)
+    again = await team.press("external.publish", data, sender=GRACE)  # a second press
+    assert again["value"] == "That update is already published."
 
     _, page, _ = await _fetch(team.bot, "/status")
     assert "<script>" not in page and "<img" not in page
@@ -247,6 +249,7 @@ async def test_commander_is_reminded_when_impacted_customers_were_not_told(team:
                                                                            connector):
     incident = await _commanded(team)
     await team.say("impact checkout down for all EU shoppers", sender=GRACE, thread=incident)
+    await eventually(lambda: _replied(connector, "Customers have not been told yet"))
     await team.say("mitigated", sender=GRACE, thread=incident)
     reminder = await eventually(lambda: _posted(connector, incident,
                                                 "customers have not been told"))
@@ -328,3 +331,37 @@ async def test_statuspage_client_retries_only_what_statuspage_says_to(statuspage
         with pytest.raises(StatuspageError) as refused:
             await wrong.post(post, incident_id=None)
         assert not refused.value.retryable and refused.value.status == 401
+
+
+def test_status_settings_name_one_tenant_and_map_components_to_statuspage_ids():
+    settings = make_settings("sqlite://x", allowed_tenant_ids="t-1",
+                             status_components="API=apicomp01, Checkout ,,Dashboard=",
+                             external_update_roles="Investigator, commander")
+    assert settings.status_tenant == "t-1"
+    assert settings.components == (("API", "apicomp01"), ("Checkout", ""), ("Dashboard", ""))
+    assert settings.external_update_roles == "commander,investigator"
+    assert not settings.statuspage_enabled
+    assert make_settings("sqlite://x", allowed_tenant_ids="t-1,t-2").status_tenant == ""
+    assert make_settings("sqlite://x", allowed_tenant_ids="t-1,t-2",
+                         status_page_tenant_id="t-2").status_tenant == "t-2"
+    with pytest.raises(ValueError, match="EXTERNAL_UPDATE_ROLES"):
+        make_settings("sqlite://x", external_update_roles="commander,intern")
+
+
+async def test_configured_roles_may_publish_too(start_bot, sqlite_url, connector):
+    bot = await start_bot(_settings(sqlite_url, external_update_roles="investigator"))
+    team = Team(bot, connector)
+    await team.say("setup")
+    incident = await _commanded(team)
+    await team.say("update external Searches are slow.", sender=ADA, thread=incident)
+    card = await eventually(lambda: _async(_form(connector)))
+    assert _inputs(card)["text"]["value"] == "Searches are slow."
+    answer = await team.press("external.publish", {
+        "incidentId": incident.id, "title": "Slow search", "components": "Dashboard, nope",
+        "status": "investigating", "text": "Searches are slow."}, sender=ADA)
+    assert "'nope' is not one of the components customers know" in answer["value"]
+    await team.press("external.publish", {
+        "incidentId": incident.id, "title": "Slow search", "components": "dashboard",
+        "status": "investigating", "text": "Searches are slow."}, sender=ADA)
+    public = await PublicIncident.get()
+    assert public.components == ["Dashboard"] and public.title == "Slow search"

@@ -90,6 +90,11 @@ async def submit(ctx: Ctx, incident_id: int, *, title: str, components: str, sta
     public = await public_of(incident, lock=True)
     if public is None:
         public = await _open(ctx, incident, title, components, chosen)
+    else:
+        last = await PublicUpdate.filter(public_incident=public).order_by("-id").first()
+        if last is not None and (last.text, last.status) == (body, chosen):
+            # A second press of the same card, not a new message for customers.
+            raise CommandError("That update is already published.")
     return await _publish(ctx, incident, public, body, chosen)
 
 

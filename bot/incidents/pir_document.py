@@ -448,7 +448,7 @@ _KIND_PREFIXES = (
     ("severity", "severity"), ("declared", "lifecycle"), ("mitigated", "lifecycle"),
     ("resolved", "lifecycle"), ("closed", "lifecycle"), ("review", "lifecycle"),
     ("role", "roles"), ("hypothesis", "hypotheses"), ("note", "notes"), ("update", "updates"),
-    ("impact", "updates"), ("commandeer", "people"), ("oncall", "people"),
+    ("impact", "updates"), ("external", "updates"), ("commandeer", "people"), ("oncall", "people"),
     ("checkin", "people"), ("task", "tasks"), ("room", "rooms"),
 )
 
