@@ -148,7 +148,7 @@ async def _publish(ctx: Ctx, incident: Incident, public: PublicIncident, body: s
 
 
 async def _schedule_sync(ctx: Ctx, update: PublicUpdate) -> None:
-    await jobs.schedule(SYNC_JOB, due_ms=ctx.now_ms, max_attempts=8,
+    await jobs.schedule(SYNC_JOB, due_ms=ctx.now_ms, max_attempts=12,
                         payload={"update_id": update.id})
 
 
@@ -198,13 +198,12 @@ async def at_mitigation(ctx: Ctx, incident: Incident) -> None:
 
 
 def _untold_reminder(incident: Incident) -> say.ThreadPost:
-    commander = (Person(incident.commander_id, incident.commander_name or "")
-                 if incident.commander_id else None)
-    who = f"{commander.name}: c" if commander else "C"
-    return say.ThreadPost(incident.id, (
-        f"{who}ustomer impact is recorded for INC-{incident.number} but customers have not "
-        f"been told. Publish an update with `@incident {USAGE}`."),
-        (commander,) if commander else ())
+    text = (f"Customer impact is recorded for INC-{incident.number} but customers have not "
+            f"been told. Publish an update with `@incident {USAGE}`.")
+    if not incident.commander_id:
+        return say.ThreadPost(incident.id, text)
+    commander = Person(incident.commander_id, incident.commander_name or "")
+    return say.ThreadPost(incident.id, f"{commander.name}: {text}", (commander,))
 
 
 async def customers_untold(ctx: Ctx, incident: Incident) -> bool:

@@ -79,6 +79,11 @@ def _utc(moment: dt.datetime | None) -> dt.datetime | None:
     return moment.replace(tzinfo=_UTC) if moment.tzinfo is None else moment.astimezone(_UTC)
 
 
+def _plain(status: object) -> str:
+    # `values()` gives the enum member on some backends and its text on others.
+    return str(getattr(status, "value", status))
+
+
 async def published(tenant_id: str, *, now: dt.datetime, days: int, title: str,
                     base_url: str, components: tuple[str, ...]) -> StatusView:
     """Current public incidents and those resolved in the last `days`, newest first."""
@@ -95,13 +100,12 @@ async def published(tenant_id: str, *, now: dt.datetime, days: int, title: str,
                                                "published_at"):
             listed = updates[u["public_incident_id"]]
             if len(listed) < MAX_UPDATES_PER_INCIDENT:
-                listed.append(UpdateView(u["id"], str(u["status"].value if hasattr(
-                    u["status"], "value") else u["status"]), u["text"],
-                    _utc(u["published_at"]) or now))
+                listed.append(UpdateView(u["id"], _plain(u["status"]), u["text"],
+                                         _utc(u["published_at"]) or now))
     incidents = tuple(
         IncidentView(
             id=row["id"], title=row["title"],
-            status=str(getattr(row["status"], "value", row["status"])),
+            status=_plain(row["status"]),
             components=tuple(str(c) for c in row["components"] or ()),
             published_at=_utc(row["published_at"]) or now,
             updated_at=_utc(row["updated_at"]) or now,
