@@ -202,8 +202,9 @@ async def test_public_text_is_escaped_on_every_output(team: Team, connector):
     await eventually(lambda: _async(_form(connector)))
     hostile_title = '<script>alert("t")</script> & </title>'
     hostile_text = "</content><entry>forged</entry> <img src=x onerror=alert(1)> ]]> &amp;"
+    unxml = "\ufffe"  # not a character XML can carry: replaced in the feed only
     data = {"incidentId": incident.id, "title": hostile_title, "components": "Dashboard",
-            "status": "monitoring", "text": hostile_text}
+            "status": "monitoring", "text": hostile_text + unxml}
     await team.press("external.publish", data, sender=GRACE)
     again = await team.press("external.publish", data, sender=GRACE)  # a second press
     assert again["value"] == "That update is already published."
@@ -214,10 +215,10 @@ async def test_public_text_is_escaped_on_every_output(team: Team, connector):
     _, atom, _ = await _fetch(team.bot, "/status.atom")
     feed = ET.fromstring(atom.encode())
     [entry] = feed.findall(f"{ATOM}entry")
-    assert entry.find(f"{ATOM}content").text == hostile_text
+    assert entry.find(f"{ATOM}content").text == hostile_text + "\ufffd"
     assert entry.find(f"{ATOM}title").text == f"{hostile_title}: Monitoring"
     _, raw, _ = await _fetch(team.bot, "/status.json")
-    assert json.loads(raw)["incidents"][0]["updates"][0]["text"] == hostile_text
+    assert json.loads(raw)["incidents"][0]["updates"][0]["text"] == hostile_text + unxml
 
 
 async def test_a_statuspage_refusal_is_told_in_the_thread_and_later_updates_still_sync(

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
 from bot.incidents.status_page import IncidentView, StatusView
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+# Characters XML 1.0 cannot carry at all, escaped or not (ElementTree would write them).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _LABELS = {"investigating": "Investigating", "identified": "Identified",
            "monitoring": "Monitoring", "resolved": "Resolved"}
 _CSS = """
@@ -124,7 +127,7 @@ def render_atom(view: StatusView) -> bytes:
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
         element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
         if text is not None:
-            element.text = text
+            element.text = _NOT_XML.sub("\ufffd", text)
         return element
 
     page = f"{view.base_url}/status"
