@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.incidents.pir import REMIND_JOB
 from bot.incidents.pir_builder import build_record
 from bot.incidents.pir_document import render_html, render_markdown
 from bot.store.incident_models import Incident
@@ -142,6 +143,9 @@ async def test_external_updates_reach_the_status_page_feed_json_and_statuspage(
     assert statuspage.requests[-1].body["incident"]["components"] == {
         "chkcomp01": "operational", "apicomp01": "operational"}
     await eventually(lambda: _synced_count(3))
+    await team.settle()
+    live = [u for u in team.card_updates() if u.activity_id == incident.card_activity_id][-1]
+    assert "Customers told resolved since" in live.text
 
     # The HTML page: every update, no login, nothing internal.
     status, page, headers = await _fetch(team.bot, "/status")
@@ -260,6 +264,11 @@ async def test_commander_is_reminded_when_impacted_customers_were_not_told(team:
     markdown = render_markdown(await build_record(await Incident.get(id=incident.id)))
     assert "**Customers told:** no — customer impact was recorded" in markdown
 
+    # The review reminders say it again, privately.
+    await team.fire_timers(REMIND_JOB)
+    reminded = await eventually(lambda: _sent(connector, "customers were never told"))
+    assert "@incident update external" in reminded.text
+
 
 async def test_without_a_status_tenant_nothing_is_public(start_bot, sqlite_url, connector):
     bot = await start_bot(make_settings(sqlite_url))
@@ -300,6 +309,11 @@ async def test_the_page_shows_only_its_own_tenant(start_bot, sqlite_url, connect
 async def _posted(connector: FakeConnector, incident: Incident, fragment: str):
     incident = await Incident.get(id=incident.id)
     found = [c for c in thread_posts(connector, incident) if fragment in c.text]
+    return found[-1] if found else None
+
+
+async def _sent(connector: FakeConnector, fragment: str):
+    found = [c for c in connector.of_kind("send") if fragment in c.text]
     return found[-1] if found else None
 
 

@@ -140,7 +140,8 @@ async def _publish(ctx: Ctx, incident: Incident, public: PublicIncident, body: s
                  {"public_update": update.id, "status": status.value})
     where = "the status page and Statuspage" if syncing else "the status page"
     ctx.tell(say.ThreadPost(incident.id, f"Published to customers on {where} by "
-                            f"{ctx.actor.name} ({status.value}): {body}"))
+                            f"{ctx.actor.name} ({status.value}): {body}"),
+             say.CardChanged(incident.id))
     if syncing and not await PublicUpdate.filter(
             public_incident=public, sync_state=SyncState.PENDING, id__lt=update.id).exists():
         await _schedule_sync(ctx, update)

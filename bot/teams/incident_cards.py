@@ -85,6 +85,9 @@ def incident_card(picture: Picture, *, now: dt.datetime) -> Card:
         rows.append(("Resolved", _when(incident.resolved_at)))
     if incident.review_state is not ReviewState.PENDING:
         rows.append(("Review", incident.review_state.value))
+    if picture.public is not None:
+        rows.append(("Customers told", f"{picture.public.status.value} since "
+                                        f"{_when(picture.public.published_at)}"))
     body = [
         text(f"{reference(incident)} · {sev.name(incident.severity)} · "
              f"{_STATUS[incident.status.value]}", weight="Bolder", color="Attention"),

@@ -19,8 +19,8 @@ from bot.incidents.people import Person
 from bot.incidents.queries import picture
 from bot.incidents.team_settings import stakeholder_channel
 from bot.store.incident_models import Commandeer, DirectConversation, Handover, Incident
-from bot.store.status_models import PublicIncident
 from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus
+from bot.store.status_models import PublicIncident
 from bot.store.unit_of_work import UnitOfWork
 from bot.teams import incident_cards
 from bot.teams.cards import Card
