@@ -236,9 +236,9 @@ def public_form_card(incident: Incident, *, text_value: str, status: str, closin
     """What customers will read: asked before the first external update (public title,
     components, status) and as a closing update; nothing is prefilled from internal data."""
     statuses = [{"title": label, "value": value} for value, label in _PUBLIC_STATUSES]
-    body: list[dict] = [text(
-        f"{reference(incident)}: {'closing update for customers' if closing else 'tell customers'}",
-        weight="Bolder", size="Medium")]
+    purpose = "closing update for customers" if closing else "tell customers"
+    body: list[dict] = [text(f"{reference(incident)}: {purpose}", weight="Bolder",
+                             size="Medium")]
     if public_title is None:
         body += [
             text("Customers see only what you write here: never the internal title, notes "
