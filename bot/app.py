@@ -34,10 +34,12 @@ from bot.web.health import get_healthz
 from bot.web.messages import post_messages
 from bot.web.recent import RecentActivities
 from bot.web.review_pages import get_review
+from bot.web.status_pages import get_status, get_status_atom, get_status_json
 from integrations.github_issues import GitHubIssues
 from integrations.google_docs import GoogleDocsExporter
 from integrations.graph_presence import GraphPresence
 from integrations.presence import NoPresence, PresenceSource
+from integrations.statuspage import Statuspage
 from integrations.video_factory import Bridges
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,10 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app.router.add_post("/api/messages", post_messages)
     app.router.add_get("/healthz", get_healthz)
     app.router.add_get(r"/incidents/{incident_id}/review.{fmt:html|md}", get_review)
+    # The public status page: no login, published external updates only.
+    app.router.add_get("/status", get_status)
+    app.router.add_get("/status.json", get_status_json)
+    app.router.add_get("/status.atom", get_status_atom)
 
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
         if migrate:
@@ -116,6 +122,15 @@ def _docs(settings: Settings) -> GoogleDocsExporter | None:
                               api_endpoint=settings.google_api_endpoint)
 
 
+def _statuspage(settings: Settings, session: aiohttp.ClientSession) -> Statuspage | None:
+    if not settings.statuspage_enabled:
+        return None
+    return Statuspage(session, page_id=settings.statuspage_page_id,
+                      api_key=settings.statuspage_api_key.get_secret_value(),
+                      api_url=settings.statuspage_api_url,
+                      components=dict(settings.components))
+
+
 def _tune_garbage_collector() -> None:
     """Every turn allocates thousands of short-lived objects (msrest models, dicts). With
     the default thresholds, `help` under load (bench/) had a p99 of 44 ms; freezing what is
@@ -157,13 +172,18 @@ async def _start_runtime(settings: Settings) -> Runtime:
         tracker_enabled=settings.tracker_enabled,
         meeting_max_severity=settings.review_meeting_severity,
         docs_enabled=settings.docs_enabled,
+        status_tenant_id=settings.status_tenant,
+        external_roles=frozenset(settings.external_update_roles.split(",")),
+        components=tuple(name for name, _ in settings.components),
+        statuspage_enabled=settings.statuspage_enabled,
     )
     members = MemberDirectory(connector)
-    renderer = Renderer(bot_id=f"28:{settings.app_id}" if settings.app_id else "28:incident-bot")
+    renderer = Renderer(bot_id=f"28:{settings.app_id}" if settings.app_id else "28:incident-bot",
+                        components=policy.components)
     register_timers(jobs, renderer=renderer, policy=policy, wake=wake,
                     bridges=Bridges(settings), presence=_presence(settings, session),
                     tracker=_tracker(settings, session), members=members,
-                    docs=_docs(settings))
+                    docs=_docs(settings), status_service=_statuspage(settings, session))
 
     async def defer(**fields) -> None:  # type: ignore[no-untyped-def]
         async with UnitOfWork(on_commit=dispatcher.wake) as uow:

@@ -18,6 +18,8 @@ PUBLIC_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-known/open
 PUBLIC_TOKEN_ISSUER = "https://api.botframework.com"
 PUBLIC_TOKEN_URL = "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token"
 BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
+# Who may publish external updates, besides admins (EXTERNAL_UPDATE_ROLES).
+EXTERNAL_ROLES = frozenset({"commander", "investigator", "assistant", "anyone"})
 
 
 class Mode(str, Enum):
@@ -140,6 +142,31 @@ class Settings(BaseSettings):
     checkin_interval_minutes: int = Field(
         60, ge=1, validation_alias=_env("CHECKIN_INTERVAL_MINUTES", "checkin_interval_minutes")
     )
+    status_page_tenant_id: str = Field(
+        "", validation_alias=_env("STATUS_PAGE_TENANT_ID", "status_page_tenant_id")
+    )
+    status_page_title: str = Field(
+        "Service status", validation_alias=_env("STATUS_PAGE_TITLE", "status_page_title")
+    )
+    status_page_days: int = Field(
+        14, ge=1, le=365, validation_alias=_env("STATUS_PAGE_DAYS", "status_page_days")
+    )
+    status_components: str = Field(
+        "", validation_alias=_env("STATUS_COMPONENTS", "status_components")
+    )
+    external_update_roles: str = Field(
+        "commander", validation_alias=_env("EXTERNAL_UPDATE_ROLES", "external_update_roles")
+    )
+    statuspage_page_id: str = Field(
+        "", validation_alias=_env("STATUSPAGE_PAGE_ID", "statuspage_page_id")
+    )
+    statuspage_api_key: SecretStr = Field(
+        SecretStr(""), validation_alias=_env("STATUSPAGE_API_KEY", "statuspage_api_key")
+    )
+    statuspage_api_url: str = Field(
+        "https://api.statuspage.io/v1",
+        validation_alias=_env("STATUSPAGE_API_URL", "statuspage_api_url"),
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -161,6 +188,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"HOLIDAYS_COUNTRY {value!r} is not a country (DE) or country "
                                  "and region (GB-ENG) the holidays calendar knows")
         return code
+
+    @field_validator("external_update_roles")
+    @classmethod
+    def _known_roles(cls, value: str) -> str:
+        roles = {r.strip().lower() for r in value.split(",") if r.strip()}
+        unknown = roles - EXTERNAL_ROLES
+        if unknown:
+            raise ValueError(f"EXTERNAL_UPDATE_ROLES names unknown roles {sorted(unknown)}; "
+                             f"use some of {sorted(EXTERNAL_ROLES)}")
+        return ",".join(sorted(roles))
 
     @property
     def mode(self) -> Mode:
@@ -247,8 +284,34 @@ class Settings(BaseSettings):
         return self.graph_token_url or (
             f"https://login.microsoftonline.com/{self.graph_tenant_id}/oauth2/v2.0/token")
 
+    @property
+    def status_tenant(self) -> str:
+        """The one tenant whose incidents the public status page shows (and Statuspage gets).
+
+        STATUS_PAGE_TENANT_ID, else the app's only allowed tenant; empty: no external updates.
+        """
+        if self.status_page_tenant_id:
+            return self.status_page_tenant_id.strip()
+        allowed = self.allowed_tenants
+        return next(iter(allowed)) if len(allowed) == 1 else ""
+
+    @property
+    def components(self) -> tuple[tuple[str, str], ...]:
+        """STATUS_COMPONENTS as (name, Statuspage component id or "") pairs, in order."""
+        pairs = []
+        for item in self.status_components.split(","):
+            name, _, component_id = item.partition("=")
+            if name.strip():
+                pairs.append((name.strip()[:80], component_id.strip()))
+        return tuple(pairs)
+
+    @property
+    def statuspage_enabled(self) -> bool:
+        """External updates are also posted to Atlassian Statuspage with a page id and a key."""
+        return bool(self.statuspage_page_id and self.statuspage_api_key.get_secret_value())
+
     def secrets(self) -> list[str]:
         """Every configured secret, so logs and messages can be checked for leaks."""
         values = [self.app_password, self.zoom_client_secret, self.graph_client_secret,
-                  self.github_token]
+                  self.github_token, self.statuspage_api_key]
         return [v.get_secret_value() for v in values if v.get_secret_value()]

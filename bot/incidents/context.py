@@ -45,6 +45,12 @@ class Policy:
     docs_enabled: bool = False
     # Incidents this severe or worse get a review meeting proposed (SEV1 and SEV2).
     meeting_max_severity: int = 2
+    # External communication: the tenant whose incidents go public (empty: nobody's), who
+    # besides the Commander may publish, the components customers know, Statuspage sync.
+    status_tenant_id: str = ""
+    external_roles: frozenset[str] = frozenset({"commander"})
+    components: tuple[str, ...] = ()
+    statuspage_enabled: bool = False
 
 
 @dataclass

@@ -4,6 +4,7 @@ tasks. Each is a timeline event with its author and time."""
 from __future__ import annotations
 
 from bot.errors import CommandError, NotAllowedError, NotFoundError
+from bot.incidents import external
 from bot.incidents import notices as say
 from bot.incidents.context import Ctx
 from bot.incidents.limits import clip
@@ -48,7 +49,10 @@ async def impact(ctx: Ctx, incident: Incident, text: str) -> None:
     incident.impact = body
     await incident.save()
     await record(ctx, incident, "impact", body)
-    ctx.tell(say.CardChanged(incident.id), say.Reply("Impact recorded."))
+    reply = "Impact recorded."
+    if await external.customers_untold(ctx, incident):
+        reply += f" Customers have not been told yet: `@incident {external.USAGE}`."
+    ctx.tell(say.CardChanged(incident.id), say.Reply(reply))
 
 
 async def _next(model: type[Hypothesis] | type[Task], incident: Incident) -> int:

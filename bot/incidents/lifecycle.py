@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.errors import CommandError
-from bot.incidents import checkins, pir
+from bot.incidents import checkins, external, pir
 from bot.incidents import notices as say
 from bot.incidents import severity as sev
 from bot.incidents.context import Ctx
@@ -48,6 +48,7 @@ async def mitigated(ctx: Ctx, incident: Incident) -> None:
     await record(ctx, incident, "mitigated", text)
     ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
     await pir.open_review(ctx, incident)
+    await external.at_mitigation(ctx, incident)
 
 
 async def resolved(ctx: Ctx, incident: Incident) -> None:
@@ -64,6 +65,7 @@ async def resolved(ctx: Ctx, incident: Incident) -> None:
     await record(ctx, incident, "resolved", text)
     ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
     await pir.open_review(ctx, incident)  # resolved without a separate mitigation
+    await external.at_mitigation(ctx, incident)
 
 
 async def waive_review(ctx: Ctx, incident: Incident, reason: str) -> None:

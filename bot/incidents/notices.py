@@ -83,7 +83,19 @@ class CheckInRequested:
     person: Person
 
 
+@dataclass(frozen=True)
+class PublicForm:
+    """Ask for what customers will read: the public title and components on the first
+    external update (`text` prefilled), or a closing update once the incident is over."""
+
+    incident_id: int
+    text: str
+    status: str
+    closing: bool = False
+
+
 Notice = (
     Reply | ThreadOpened | ThreadPost | CardChanged | RoleRequested
     | HandoverAnswered | CommandeerRequested | DirectMessage | StakeholderPost | CheckInRequested
+    | PublicForm
 )

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.errors import CommandError, NotFoundError
 from bot.incidents import notices as say
-from bot.incidents import review_links
+from bot.incidents import external, review_links
 from bot.incidents.context import Ctx
 from bot.incidents.limits import clip
 from bot.incidents.people import Person
@@ -156,6 +156,9 @@ async def remind(ctx: Ctx, incident_id: int, *, final: bool) -> None:
     commander = Person(incident.commander_id, incident.commander_name or "")
     when = "is now overdue" if final else f"is due at {review.due_at:%H:%M} UTC"
     text = f"The review of INC-{incident.number} {when}: {await draft_link(ctx, incident)}"
+    if await external.customers_untold(ctx, incident):
+        text += (" Customer impact is recorded but customers were never told: publish with "
+                 f"`@incident {external.USAGE}`.")
     await record(ctx, incident, "review_reminder", f"Commander reminded: review {when}.")
     ctx.tell(say.DirectMessage(incident.id, commander, text))
 

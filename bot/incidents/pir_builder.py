@@ -6,6 +6,7 @@ from bot.incidents.pir_record import (
     ActionLine,
     CommandeerLine,
     EventLine,
+    ExternalUpdateLine,
     HandoverLine,
     HypothesisLine,
     PirRecord,
@@ -20,6 +21,7 @@ from bot.store.incident_models import (
     TimelineEvent,
 )
 from bot.store.pir_models import FollowUpAction, Review
+from bot.store.status_models import PublicIncident, PublicUpdate, SyncState
 
 
 async def build_record(incident: Incident, *, default_zone: str = "UTC") -> PirRecord:
@@ -68,4 +70,21 @@ async def build_record(incident: Incident, *, default_zone: str = "UTC") -> PirR
         contributing_factors=review.contributing_factors if review else "",
         went_well=review.went_well if review else "",
         went_badly=review.went_badly if review else "",
+        **await _external(incident),
     )
+
+
+async def _external(incident: Incident) -> dict[str, object]:
+    public = await PublicIncident.get_or_none(incident_id=incident.id)
+    if public is None:
+        return {}
+    lines = tuple(
+        ExternalUpdateLine(u.published_at, u.status.value, u.text, _synced(u))
+        for u in await PublicUpdate.filter(public_incident=public).order_by("published_at", "id"))
+    return {"public_title": public.title, "external_updates": lines}
+
+
+def _synced(update: PublicUpdate) -> str:
+    if update.sync_state is SyncState.FAILED:
+        return f"failed: {update.sync_error or 'unknown error'}"
+    return "not configured" if update.sync_state is SyncState.NONE else update.sync_state.value

@@ -262,9 +262,21 @@ def _updates(view: _View) -> _Section:
     r = view.record
     return _Section("Status updates", (
         _listing(_journal(view, r.updates), "No status updates recorded."),
-        _listing(_journal(view, r.external_updates),
-                 "None recorded. If customers were affected, have they been told?",
-                 "External updates"),
+    ))
+
+
+def _external(view: _View) -> _Section:
+    r, when = view.record, view.clock.when
+    told: _Line = (_Bold("Customers told:"), " yes, as ", _Rich(r.public_title or "")) if (
+        r.external_updates) else (_Bold("Customers told:"), " no" + (
+            " — customer impact was recorded: have they been told?" if r.impact else ""))
+    lines: list[_Line] = [
+        (f"{when(u.at)} — ", _Bold(u.status), ": ", _Rich(u.text),
+         f" (Statuspage: {u.statuspage})")
+        for u in r.external_updates]
+    return _Section("External communication", (
+        _Block(items=(told,)),
+        _listing(lines, "No external updates were published.", "External updates"),
     ))
 
 
@@ -314,6 +326,7 @@ def _sections(view: _View) -> list[_Section]:
         _hypotheses(view),
         _Section("Notes and evidence", (_listing(_journal(view, r.notes), "No notes recorded."),)),
         _updates(view),
+        _external(view),
         _commandeered(view),
         _actions(r),
         *(_Section(title, (_Block(prose=getattr(r, field), prompt=prompt),))
@@ -435,7 +448,7 @@ _KIND_PREFIXES = (
     ("severity", "severity"), ("declared", "lifecycle"), ("mitigated", "lifecycle"),
     ("resolved", "lifecycle"), ("closed", "lifecycle"), ("review", "lifecycle"),
     ("role", "roles"), ("hypothesis", "hypotheses"), ("note", "notes"), ("update", "updates"),
-    ("impact", "updates"), ("commandeer", "people"), ("oncall", "people"),
+    ("impact", "updates"), ("external", "updates"), ("commandeer", "people"), ("oncall", "people"),
     ("checkin", "people"), ("task", "tasks"), ("room", "rooms"),
 )
 

@@ -69,6 +69,17 @@ class ActionLine:
 
 
 @dataclass(frozen=True)
+class ExternalUpdateLine:
+    """An update published to customers, and whether Statuspage got it."""
+
+    at: dt.datetime
+    status: str
+    text: str
+    # "synced", "pending", "failed: <why>", or "not configured"
+    statuspage: str
+
+
+@dataclass(frozen=True)
 class PirRecord:
     """The incident as the review needs it."""
 
@@ -103,4 +114,6 @@ class PirRecord:
     contributing_factors: str = ""
     went_well: str = ""
     went_badly: str = ""
-    external_updates: tuple[EventLine, ...] = field(default_factory=tuple)
+    # What customers were told: the public incident's title and every external update.
+    public_title: str | None = None
+    external_updates: tuple[ExternalUpdateLine, ...] = field(default_factory=tuple)

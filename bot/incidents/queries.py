@@ -20,6 +20,7 @@ from bot.store.incident_models import (
     Task,
     TimelineEvent,
 )
+from bot.store.status_models import PublicIncident
 
 _REFERENCE = re.compile(r"^(?:inc-?)?(\d+)$", re.IGNORECASE)
 OPEN = (IncidentStatus.INVESTIGATING, IncidentStatus.MITIGATED, IncidentStatus.RESOLVED)
@@ -79,6 +80,8 @@ class Picture:
     hypotheses: list[Hypothesis]
     tasks: list[Task]
     recent: list[TimelineEvent]
+    # What customers were told, if anything (the public incident).
+    public: PublicIncident | None = None
 
 
 async def picture(incident: Incident) -> Picture:
@@ -92,6 +95,7 @@ async def picture(incident: Incident) -> Picture:
         tasks=list(await Task.filter(incident=incident, status=ItemStatus.OPEN)
                    .order_by("number")),
         recent=await recent(incident, 5),
+        public=await PublicIncident.get_or_none(incident_id=incident.id),
     )
 
 

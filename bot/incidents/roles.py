@@ -96,6 +96,21 @@ def require_commander(ctx: Ctx, incident: Incident, action: str) -> None:
     raise NotAllowedError(f"Only the Incident Commander can {action}. {_who(incident)}")
 
 
+async def require_external_publisher(ctx: Ctx, incident: Incident) -> None:
+    """What customers read: the Commander, admins, and the roles EXTERNAL_UPDATE_ROLES adds."""
+    allowed = ctx.policy.external_roles
+    me = ctx.actor.id
+    if me == incident.commander_id or is_admin(ctx, ctx.actor) or "anyone" in allowed:
+        return
+    if "investigator" in allowed and me == incident.investigator_id:
+        return
+    if "assistant" in allowed and await Participant.filter(
+            incident=incident, person_id=me, role=Role.ASSISTANT.value).exists():
+        return
+    raise NotAllowedError(f"Only the Incident Commander of INC-{incident.number} can publish "
+                          f"external updates. {_who(incident)}")
+
+
 def _who(incident: Incident) -> str:
     commander = incident.commander_name or "nobody yet"
     investigator = incident.investigator_name or "nobody yet"

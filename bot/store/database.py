@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 APP_LABEL = "bot"
 MODEL_MODULES = ["bot.store.models", "bot.store.incident_models", "bot.store.oncall_models",
-                 "bot.store.pir_models"]
+                 "bot.store.pir_models", "bot.store.status_models"]
 MIGRATIONS_MODULE = "bot.store.migrations"
 
 

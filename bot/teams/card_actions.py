@@ -12,7 +12,7 @@ from botbuilder.core import TurnContext
 from botbuilder.schema import InvokeResponse
 
 from bot.errors import CommandError, NotFoundError
-from bot.incidents import checkins, commandeer, handovers
+from bot.incidents import checkins, commandeer, external, handovers
 from bot.incidents.context import Ctx
 from bot.incidents.declare import Declaration, declare
 from bot.store.incident_models import Commandeer, Handover, Incident
@@ -97,6 +97,16 @@ async def _declared_view(data: dict[str, Any]) -> str:
     return "Declared. The incident's thread and card are in the incidents channel."
 
 
+async def _publish_external(ctx: Ctx, data: dict[str, Any]) -> None:
+    await external.submit(ctx, _id(data, "incidentId"), title=str(data.get("title") or ""),
+                          components=str(data.get("components") or ""),
+                          status=str(data.get("status") or ""), text=str(data.get("text") or ""))
+
+
+async def _published_view(data: dict[str, Any]) -> str:
+    return "Published to customers. It is on the status page now."
+
+
 ACTIONS: dict[str, CardAction] = {
     "handover.accept": CardAction(lambda c, d: _answer_handover(c, d, True), _handover_view),
     "handover.decline": CardAction(lambda c, d: _answer_handover(c, d, False), _handover_view),
@@ -107,6 +117,7 @@ ACTIONS: dict[str, CardAction] = {
     "checkin.help": CardAction(lambda c, d: _checkin(c, d, False),
                                _checkin_view("The Incident Commander has been told.")),
     "declare.submit": CardAction(_declare, _declared_view),
+    "external.publish": CardAction(_publish_external, _published_view),
 }
 
 

@@ -86,6 +86,9 @@ def incident_card(picture: Picture, *, now: dt.datetime) -> Card:
         rows.append(("Resolved", _when(incident.resolved_at)))
     if incident.review_state is not ReviewState.PENDING:
         rows.append(("Review", incident.review_state.value))
+    if picture.public is not None:
+        rows.append(("Customers told", f"{picture.public.status.value} since "
+                                        f"{_when(picture.public.published_at)}"))
     body = [
         text(f"{reference(incident)} · {sev.name(incident.severity)} · "
              f"{_STATUS[incident.status.value]}", weight="Bolder", color="Attention"),
@@ -224,3 +227,46 @@ def list_card(incidents: list[Incident], *, now: dt.datetime) -> Card:
              f"Commander: {literal(i.commander_name or 'none')}"
              f" · {duration(i.declared_at, now)}") for i in incidents]
     return card([text("Open incidents", weight="Bolder"), facts(rows)])
+
+
+_PUBLIC_STATUSES = [("investigating", "Investigating"), ("identified", "Identified"),
+                    ("monitoring", "Monitoring"), ("resolved", "Resolved")]
+
+
+def public_form_card(incident: Incident, *, text_value: str, status: str, closing: bool,
+                     components: tuple[str, ...], public_title: str | None = None) -> Card:
+    """What customers will read: asked before the first external update (public title,
+    components, status) and as a closing update; nothing is prefilled from internal data."""
+    statuses = [{"title": label, "value": value} for value, label in _PUBLIC_STATUSES]
+    purpose = "closing update for customers" if closing else "tell customers"
+    body: list[dict] = [text(f"{reference(incident)}: {purpose}", weight="Bolder",
+                             size="Medium")]
+    if public_title is None:
+        body += [
+            text("Customers see only what you write here: never the internal title, notes "
+                 "or names.", isSubtle=True),
+            {"type": "Input.Text", "id": "title", "label": "Public title", "value": "",
+             "isRequired": True, "errorMessage": "A public title is required",
+             "maxLength": 120, "placeholder": "e.g. Some payments are delayed"},
+            _components_input(components),
+        ]
+    else:
+        body.append(text(f"Public incident: {public_title}", isSubtle=True))
+    body += [
+        {"type": "Input.ChoiceSet", "id": "status", "label": "Status customers see",
+         "value": status, "choices": statuses},
+        {"type": "Input.Text", "id": "text", "label": "Update for customers", "value": text_value,
+         "isMultiline": True, "isRequired": True, "maxLength": 2000,
+         "errorMessage": "Write the update customers will read"},
+    ]
+    return card(body, [execute("Publish", "external.publish", {"incidentId": incident.id},
+                               style="positive")])
+
+
+def _components_input(components: tuple[str, ...]) -> dict:
+    if components:
+        return {"type": "Input.ChoiceSet", "id": "components", "label": "Affected components",
+                "isMultiSelect": True, "value": "",
+                "choices": [{"title": c, "value": c} for c in components]}
+    return {"type": "Input.Text", "id": "components", "label": "Affected components "
+            "(comma-separated)", "value": "", "maxLength": 400}

@@ -10,6 +10,7 @@ from botbuilder.core import TurnContext
 from bot.errors import CommandError
 from bot.incidents import (
     commandeer,
+    external,
     handovers,
     journal,
     lifecycle,
@@ -132,11 +133,17 @@ class IncidentCommands(BaseBot):
         await self.on_incident(turn, cmd, lambda ctx, inc, rest: journal.note(
             ctx, inc, _named(cmd, rest)))
 
-    @command("update", "update <text>")
+    @command("update", "update [external] <text>")
     async def cmd_update(self, turn: TurnContext, cmd: Command) -> None:
-        """Post a status update (thread, card, stakeholder channel)."""
-        await self.on_incident(turn, cmd, lambda ctx, inc, rest: journal.update(
-            ctx, inc, _named(cmd, rest)))
+        """Post a status update; `update external <text>` tells customers (status page)."""
+        async def work(ctx: Ctx, incident: Incident, rest: str) -> None:
+            first, _, text = rest.strip().partition(" ")
+            if first.lower() == "external":
+                # Customers read exactly what was typed: mentions are not turned into names.
+                return await external.request(ctx, incident, _strip_people(text))
+            await journal.update(ctx, incident, _named(cmd, rest))
+
+        await self.on_incident(turn, cmd, work)
 
     @command("impact", "impact <text>")
     async def cmd_impact(self, turn: TurnContext, cmd: Command) -> None:

@@ -20,6 +20,7 @@ from bot.incidents.queries import picture
 from bot.incidents.team_settings import stakeholder_channel
 from bot.store.incident_models import Commandeer, DirectConversation, Handover, Incident
 from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus
+from bot.store.status_models import PublicIncident
 from bot.store.unit_of_work import UnitOfWork
 from bot.teams import incident_cards
 from bot.teams.cards import Card
@@ -69,8 +70,10 @@ def dm_name(tenant_id: str, user_id: str) -> str:
 class Renderer:
     """Writes notices as outbox rows; knows the bot's own account for new conversations."""
 
-    def __init__(self, *, bot_id: str) -> None:
+    def __init__(self, *, bot_id: str, components: tuple[str, ...] = ()) -> None:
         self.bot_id = bot_id
+        # The components customers know (STATUS_COMPONENTS), offered on external-update forms.
+        self.components = components
 
     async def render(self, uow: UnitOfWork, notices: list[say.Notice], *,
                      incoming: Activity | None, now: dt.datetime) -> None:
@@ -109,6 +112,20 @@ class Renderer:
             await self._direct_text(uow, notice)
         elif isinstance(notice, say.StakeholderPost):
             await self._stakeholders(uow, notice)
+        elif isinstance(notice, say.PublicForm):
+            await self._public_form(uow, notice, incoming)
+
+    async def _public_form(self, uow: UnitOfWork, notice: say.PublicForm,
+                           incoming: Activity | None) -> None:
+        incident = await Incident.get(id=notice.incident_id)
+        public = await PublicIncident.get_or_none(incident_id=incident.id)
+        body = message(card=incident_cards.public_form_card(
+            incident, text_value=notice.text, status=notice.status, closing=notice.closing,
+            components=self.components, public_title=public.title if public else None))
+        if notice.closing or incoming is None:
+            await self._into_thread(uow, incident, body)
+        else:
+            await self._reply(uow, incoming, body)
 
     async def _reply(self, uow: UnitOfWork, incoming: Activity | None, body: dict) -> None:
         if incoming is None:

@@ -10,6 +10,7 @@ from bot.errors import BridgeError
 from bot.incidents import (
     checkins,
     commandeer,
+    external,
     handovers,
     pir,
     review_meeting,
@@ -24,12 +25,14 @@ from bot.store.incident_models import Commandeer, Handover, Incident
 from bot.store.jobs import JobRunner
 from bot.store.models import Job
 from bot.store.pir_models import FollowUpAction
+from bot.store.status_models import PublicUpdate, SyncState
 from bot.store.unit_of_work import UnitOfWork
 from bot.teams.members import MemberDirectory
 from bot.teams.render import Renderer
 from integrations.github_issues import GitHubIssues, TrackerError
 from integrations.google_docs import ExportError, GoogleDocsExporter
 from integrations.presence import PresenceSource
+from integrations.statuspage import PublicPost, StatuspageError, StatusService
 from integrations.video_factory import Bridges
 
 log = logging.getLogger(__name__)
@@ -40,7 +43,8 @@ Work = Callable[[Ctx, int], Awaitable[Any]]
 def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
                     wake: Callable[[], None], bridges: Bridges,
                     presence: PresenceSource, tracker: GitHubIssues | None,
-                    members: MemberDirectory, docs: GoogleDocsExporter | None) -> None:
+                    members: MemberDirectory, docs: GoogleDocsExporter | None,
+                    status_service: StatusService | None = None) -> None:
     """Give the job runner a handler for every timer kind the domain schedules."""
 
     async def in_transaction(incident_id: int, work: Callable[[Ctx], Awaitable[Any]]) -> None:
@@ -163,6 +167,30 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
         await in_transaction(incident.id, lambda ctx: pir.exported(ctx, incident.id, doc.url))
 
     runner.register(pir.EXPORT_JOB, export_review)
+
+    async def sync_external(job: Job) -> None:
+        # One update of one public incident at a time (see `external`); the call runs
+        # outside any transaction, a retryable failure raises for the job table's backoff.
+        update = await PublicUpdate.get(id=int(job.payload["update_id"])).prefetch_related(
+            "public_incident")
+        public = update.public_incident
+        if status_service is None or update.sync_state is not SyncState.PENDING:
+            return
+        post = PublicPost(title=public.title, status=update.status.value, body=update.text,
+                          components=tuple(public.components or ()))
+        try:
+            found = await status_service.post(post, incident_id=public.statuspage_id)
+        except StatuspageError as exc:
+            if exc.retryable and job.attempts + 1 < job.max_attempts:
+                raise
+            reason = str(exc)
+            await in_transaction(public.incident_id, lambda ctx: external.sync_failed(
+                ctx, update.id, reason))
+            return
+        await in_transaction(public.incident_id, lambda ctx: external.synced(
+            ctx, update.id, found))
+
+    runner.register(external.SYNC_JOB, sync_external)
 
     def handler(work: Work, key: str, incident_of: Callable[[int], Awaitable[int]]):  # type: ignore[no-untyped-def]
         async def run(job: Job) -> None:
