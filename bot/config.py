@@ -263,3 +263,12 @@ class Settings(BaseSettings):
         values = [self.app_password, self.zoom_client_secret, self.graph_client_secret,
                   self.github_token, self.metrics_token]
         return [v.get_secret_value() for v in values if v.get_secret_value()]
+
+
+def environment_names() -> frozenset[str]:
+    """Every environment variable `Settings` reads (the names of DESIGN.md's contract)."""
+    names = set()
+    for field in Settings.model_fields.values():
+        if isinstance(field.validation_alias, AliasChoices):
+            names.add(str(field.validation_alias.choices[0]))
+    return frozenset(names)

@@ -10,22 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import AliasChoices
-
-from bot.config import Settings
+from bot.config import environment_names
 
 ROOT = Path(__file__).resolve().parents[1]
 yaml = pytest.importorskip("yaml")
-
-
-def setting_names() -> set[str]:
-    """Every environment name Settings reads (DESIGN.md's names, not the field names)."""
-    names = set()
-    for field in Settings.model_fields.values():
-        alias = field.validation_alias
-        if isinstance(alias, AliasChoices):
-            names.add(str(alias.choices[0]))
-    return names
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +51,7 @@ def test_compose_migrates_once_then_starts_two_replicas_without_migrating(compos
 
 
 def test_compose_sets_only_variables_the_bot_reads(compose):
-    known = setting_names()
+    known = environment_names()
     for name in ("bot", "migrate"):
         unknown = set(compose["services"][name]["environment"]) - known
         assert not unknown, f"{name} sets {unknown}, which bot/config.py does not read"
@@ -97,7 +85,7 @@ def test_dockerfile_sets_only_variables_the_bot_or_python_reads(dockerfile):
         if instruction == "ENV":
             names |= set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)=", args))
     ours = {n for n in names if not n.startswith(("PYTHON", "PIP_"))}
-    assert ours <= setting_names(), ours - setting_names()
+    assert ours <= environment_names(), ours - environment_names()
 
 
 def test_docker_context_leaves_out_secrets_and_local_state():
