@@ -60,6 +60,17 @@ async def test_dialog_lists_open_incidents_and_preselects_the_thread_it_was_open
     assert card["actions"][0]["type"] == "Action.Submit"
 
 
+async def test_dialog_on_the_incident_card_itself_preselects_that_incident(team):
+    _, second = await _two_incidents(team)
+    payload = teams.message_payload(html="card", message_id=second.card_activity_id)
+
+    _, body = await _invoke(team, FETCH, payload=payload)
+
+    chooser = next(e for e in body["task"]["value"]["card"]["content"]["body"]
+                   if e.get("id") == "incident")
+    assert chooser["value"] == str(second.number)
+
+
 async def test_dialog_outside_an_incident_thread_preselects_nothing(team):
     await _two_incidents(team)
 

@@ -47,11 +47,21 @@ def task_card(title: str, card: cards.Card) -> InvokeResponse:
         "card": {"contentType": ADAPTIVE, "content": card}}}})
 
 
+def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _string(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    return value if isinstance(value, str) else ""
+
+
 def filed_message(payload: dict[str, Any]) -> journal.FiledMessage:
     """The domain's view of Teams' `messagePayload`: plain text, author, time, link."""
-    body = payload.get("body") if isinstance(payload.get("body"), dict) else {}
-    content = body.get("content") if isinstance(body.get("content"), str) else ""
-    text = plain_text(content, html=str(body.get("contentType") or "html").lower() == "html")
+    body = _object(payload, "body")
+    html = (_string(body, "contentType") or "html").lower() == "html"
+    text = plain_text(_string(body, "content"), html=html)
     return journal.FiledMessage(
         text=text, author=_author(payload.get("from")),
         posted_at=_when(payload.get("createdDateTime")),
@@ -137,21 +147,24 @@ class MessageActions(BaseBot):
                                 "More actions → Add to incident timeline.")
         if name == FETCH_TASK:
             return await self._ask_where(turn_context, filed_message(payload))
-        data = value.get("data") if isinstance(value.get("data"), dict) else {}
-        return await self._file(turn_context, filed_message(payload), data)
+        return await self._file(turn_context, filed_message(payload), _object(value, "data"))
 
     async def _ask_where(self, turn: TurnContext, message: journal.FiledMessage) -> InvokeResponse:
         ctx = self.context(turn.activity)
         incidents = await open_incidents(ctx.origin.tenant_id)
         if not incidents:
             return task_message("There is no open incident to file this message into.")
-        here = next((i for i in incidents if i.thread_id == ctx.origin.conversation_id), None)
+        # In a thread the conversation id names it; on the thread's first post (the
+        # incident card) only the message's own id does.
+        here = next((i for i in incidents if i.thread_id == ctx.origin.conversation_id
+                     or (message.message_id and i.card_activity_id == message.message_id)),
+                    None)
         return task_card("Add to incident timeline",
                          file_card(incidents, selected=here, message=message))
 
     async def _file(self, turn: TurnContext, message: journal.FiledMessage,
                     data: dict[str, Any]) -> InvokeResponse:
-        note = data.get("note") if isinstance(data.get("note"), str) else ""
+        note = _string(data, "note")
 
         async def work(ctx: Ctx) -> None:
             incident = await find_incident(ctx, _number(data))
