@@ -7,6 +7,7 @@ balancer usually sets one), else a new one; it is returned in the response's
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 
@@ -16,6 +17,8 @@ from bot.logs import REQUEST_ID
 from bot.web import METRICS
 
 HEADER = "X-Request-Id"
+CLIENT_CLOSED = 499
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Anything else (spaces, quotes, newlines, kilobytes) could forge or break log lines.
 _ACCEPTED = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
@@ -48,7 +51,10 @@ async def request_middleware(request: web.Request, handler) -> web.StreamRespons
         status = exc.status
         exc.headers[HEADER] = request_id
         raise
+    except asyncio.CancelledError:
+        status = CLIENT_CLOSED  # the caller went away first (nginx's convention)
+        raise
     finally:
-        request.app[METRICS].request(method=request.method, route=route_of(request),
-                                     status=status)
+        method = request.method if request.method in _METHODS else "other"
+        request.app[METRICS].request(method=method, route=route_of(request), status=status)
         REQUEST_ID.reset(token)
