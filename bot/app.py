@@ -146,7 +146,8 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         timeout=aiohttp.ClientTimeout(total=15),
     )
     connector = ConnectorClient(session, AppTokenProvider(settings, session))
-    dispatcher = OutboxDispatcher(connector, on_sent=record_delivery)
+    dispatcher = OutboxDispatcher(connector, on_sent=record_delivery,
+                                  on_failure=metrics.connector_error)
     jobs = JobRunner()
 
     def wake() -> None:

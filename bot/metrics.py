@@ -37,6 +37,9 @@ COMMANDS = Family("commands_total", "Commands, card buttons and message actions 
 PROVIDER_ERRORS = Family("provider_errors_total", "Failed calls to outside systems (video "
                          "providers, GitHub, Google Docs, Graph), by provider.", "counter",
                          ("provider",))
+CONNECTOR_ERRORS = Family("connector_errors_total", "Failed sends to the Teams Bot Connector "
+                          "from the outbox, by HTTP status (0: network; 429: throttled).",
+                          "counter", ("status",))
 OUTBOX_DEPTH = Family("outbox_depth", "Outgoing Teams messages not yet delivered.", "gauge")
 OUTBOX_LAG = Family("outbox_lag_seconds", "How long the oldest due undelivered message has "
                     "waited (0 when none is due).", "gauge")
@@ -65,7 +68,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self._counts: dict[Family, Counter[tuple[str, ...]]] = {
-            HTTP_REQUESTS: Counter(), COMMANDS: Counter(), PROVIDER_ERRORS: Counter()}
+            HTTP_REQUESTS: Counter(), COMMANDS: Counter(), PROVIDER_ERRORS: Counter(),
+            CONNECTOR_ERRORS: Counter()}
 
     def request(self, *, method: str, route: str, status: int) -> None:
         """Count one answered HTTP request."""
@@ -78,6 +82,10 @@ class Metrics:
     def provider_error(self, provider: str) -> None:
         """Count one failed call to an outside system."""
         self._counts[PROVIDER_ERRORS][(provider,)] += 1
+
+    def connector_error(self, status: int) -> None:
+        """Count one failed Bot Connector call (`status` 0 for a network failure)."""
+        self._counts[CONNECTOR_ERRORS][(str(status),)] += 1
 
     def value(self, family: Family, *labels: str) -> int:
         """One counter's current value (for tests and the bench)."""

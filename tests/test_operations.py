@@ -138,6 +138,23 @@ async def test_provider_failures_are_counted_by_provider(start_bot, sqlite_url, 
     assert _sample(text, "provider_errors_total", '{provider="zoom"}') == 3
 
 
+async def test_throttled_sends_to_teams_are_counted_by_status(local_bot, connector):
+    # The inline answer is throttled and handed to the outbox, whose first try is too.
+    connector.fail_next(429, times=2, retry_after="1")
+    await Team(local_bot, connector).say("help")
+
+    async def counted() -> float | None:
+        return _sample((await _get(local_bot, "/metrics"))[2], "connector_errors_total",
+                       '{status="429"}')
+
+    assert await eventually(counted) == 1
+    await eventually(lambda: _delivered(connector))
+
+
+async def _delivered(connector) -> bool:
+    return any(c.answered == 201 for c in connector.calls)
+
+
 async def test_a_request_id_is_made_returned_and_logged(start_bot, sqlite_url, connector,
                                                         log_lines):
     bot = await start_bot(make_settings(sqlite_url, allowed_tenant_ids="another-tenant"))
