@@ -104,6 +104,16 @@ async def test_without_open_incidents_the_dialog_says_so(team):
                              "value": "There is no open incident to file this message into."}}
 
 
+async def test_a_message_without_text_is_refused_before_the_dialog(team):
+    await _two_incidents(team)
+    payload = teams.message_payload(html="<div> <br> </div>")  # e.g. a sticker's message
+
+    _, body = await _invoke(team, FETCH, payload=payload)
+
+    assert body["task"]["type"] == "message"
+    assert body["task"]["value"].startswith("That message has no text to file")
+
+
 async def test_submit_files_text_author_time_and_link_into_the_timeline(team):
     first, _ = await _two_incidents(team)
     payload = teams.message_payload(

@@ -19,6 +19,8 @@ from bot.store.incident_models import Hypothesis, Incident, IncidentStatus, Item
 # A filed message is evidence, not a transcript: enough to read it on the timeline.
 MAX_FILED_TEXT = 2000
 MAX_FILED_NOTE = 500
+NO_TEXT = ("That message has no text to file (pictures and files are not copied); add a "
+           "note with `@incident note` instead.")
 
 
 def _text(text: str, usage: str) -> str:
@@ -55,8 +57,7 @@ async def file_message(ctx: Ctx, incident: Incident, message: FiledMessage,
         raise CommandError(f"INC-{incident.number} is closed; its timeline is final.")
     body = clip(message.text, MAX_FILED_TEXT)
     if not body:
-        raise CommandError("That message has no text to file (pictures and files are not "
-                           "copied); add a note with `@incident note` instead.")
+        raise CommandError(NO_TEXT)
     when = f" at {message.posted_at:%Y-%m-%d %H:%M} UTC" if message.posted_at else ""
     remark = clip(note, MAX_FILED_NOTE)
     text = f"Message from {clip(message.author, 200) or 'someone'}{when}: {body}"

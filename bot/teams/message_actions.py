@@ -111,7 +111,7 @@ def _number(data: dict[str, Any]) -> int:
 def file_card(incidents: list[Incident], *, selected: Incident | None,
               message: journal.FiledMessage) -> cards.Card:
     """The dialog: the message quoted, which incident, an optional note."""
-    preview = clip(message.text, PREVIEW) or "(no text)"
+    preview = clip(message.text, PREVIEW)
     choices = [{"title": clip(f"INC-{i.number} · SEV{i.severity} · {i.title}", 120),
                 "value": str(i.number)} for i in incidents]
     chooser: dict[str, Any] = {
@@ -145,9 +145,12 @@ class MessageActions(BaseBot):
         if not isinstance(payload, dict):
             return task_message("Pick a message first: open its … menu, then "
                                 "More actions → Add to incident timeline.")
+        message = filed_message(payload)
         if name == FETCH_TASK:
-            return await self._ask_where(turn_context, filed_message(payload))
-        return await self._file(turn_context, filed_message(payload), _object(value, "data"))
+            if not message.text:  # say so now rather than after the form is filled in
+                return task_message(journal.NO_TEXT)
+            return await self._ask_where(turn_context, message)
+        return await self._file(turn_context, message, _object(value, "data"))
 
     async def _ask_where(self, turn: TurnContext, message: journal.FiledMessage) -> InvokeResponse:
         ctx = self.context(turn.activity)
