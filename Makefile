@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test migrate bench clean
+.PHONY: run test migrate package bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -24,6 +24,11 @@ test: $(STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/incident-bot migrate
+
+# The Teams app zip (dist/incident-bot.zip), with MicrosoftAppId and PUBLIC_BASE_URL
+# taken from the environment or .env.
+package: $(STAMP)
+	$(BIN)/incident-bot package
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
 from bot import __version__
 from bot.config import Mode, Settings
+from bot.logs import configure_logging
 from bot.store.database import apply_migrations, describe
 
 
@@ -68,10 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings)
     if args.command == "migrate":
         asyncio.run(apply_migrations(settings.database_url))
         print(f"database {describe(settings.database_url)} is up to date")

@@ -12,6 +12,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.config import Mode, Settings
+from bot.metrics import Metrics
 from bot.store import outbox
 from bot.store.database import close_database, open_database
 from bot.store.jobs import JobRunner
@@ -28,11 +29,13 @@ from bot.teams.render import Renderer
 from bot.teams.timers import register_timers
 from bot.teams.outbox import OutboxDispatcher
 from bot.teams.signing_keys import SigningKeys
-from bot.web import RUNTIME
+from bot.web import METRICS, RUNTIME, SETTINGS
 from bot.web.errors import error_middleware
 from bot.web.health import get_healthz
 from bot.web.messages import post_messages
+from bot.web.metrics import get_metrics
 from bot.web.recent import RecentActivities
+from bot.web.request_ids import request_middleware
 from bot.web.review_pages import get_review
 from bot.web.status_pages import get_status, get_status_atom, get_status_json
 from integrations.github_issues import GitHubIssues
@@ -65,9 +68,14 @@ class Runtime:
 
 def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     """An aiohttp application; the database opens and workers start when it starts."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[request_middleware, error_middleware],
+                          client_max_size=MAX_BODY_BYTES)
+    metrics = Metrics()
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
     app.router.add_post("/api/messages", post_messages)
     app.router.add_get("/healthz", get_healthz)
+    app.router.add_get("/metrics", get_metrics)
     app.router.add_get(r"/incidents/{incident_id}/review.{fmt:html|md}", get_review)
     # The public status page: no login, published external updates only.
     app.router.add_get("/status", get_status)
@@ -80,7 +88,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
 
             await apply_migrations(settings.database_url)
         await open_database(settings.database_url)
-        runtime = await _start_runtime(settings)
+        runtime = await _start_runtime(settings, metrics)
         app[RUNTIME] = runtime
         _tune_garbage_collector()
         try:
@@ -98,12 +106,14 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     return app
 
 
-def _presence(settings: Settings, session: aiohttp.ClientSession) -> PresenceSource:
+def _presence(settings: Settings, session: aiohttp.ClientSession,
+              metrics: Metrics) -> PresenceSource:
     if not settings.graph_enabled:
         return NoPresence()
     return GraphPresence(session, api_url=settings.graph_api_url, token_url=settings.graph_token,
                          client_id=settings.graph_client_id,
-                         client_secret=settings.graph_client_secret.get_secret_value())
+                         client_secret=settings.graph_client_secret.get_secret_value(),
+                         on_error=lambda: metrics.provider_error("graph"))
 
 
 def _tracker(settings: Settings, session: aiohttp.ClientSession) -> GitHubIssues | None:
@@ -141,7 +151,7 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
-async def _start_runtime(settings: Settings) -> Runtime:
+async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     # zoomus and google-api-python-client block, so each provider call takes a worker
     # thread; the default pool (cores + 4) made rooms queue behind one another under load.
     asyncio.get_running_loop().set_default_executor(
@@ -151,7 +161,8 @@ async def _start_runtime(settings: Settings) -> Runtime:
         timeout=aiohttp.ClientTimeout(total=15),
     )
     connector = ConnectorClient(session, AppTokenProvider(settings, session))
-    dispatcher = OutboxDispatcher(connector, on_sent=record_delivery)
+    dispatcher = OutboxDispatcher(connector, on_sent=record_delivery,
+                                  on_failure=metrics.connector_error)
     jobs = JobRunner()
 
     def wake() -> None:
@@ -181,9 +192,10 @@ async def _start_runtime(settings: Settings) -> Runtime:
     renderer = Renderer(bot_id=f"28:{settings.app_id}" if settings.app_id else "28:incident-bot",
                         components=policy.components)
     register_timers(jobs, renderer=renderer, policy=policy, wake=wake,
-                    bridges=Bridges(settings), presence=_presence(settings, session),
+                    bridges=Bridges(settings), presence=_presence(settings, session, metrics),
                     tracker=_tracker(settings, session), members=members,
-                    docs=_docs(settings), status_service=_statuspage(settings, session))
+                    docs=_docs(settings), status_service=_statuspage(settings, session),
+                    metrics=metrics)
 
     async def defer(**fields) -> None:  # type: ignore[no-untyped-def]
         async with UnitOfWork(on_commit=dispatcher.wake) as uow:
@@ -198,7 +210,7 @@ async def _start_runtime(settings: Settings) -> Runtime:
         connector=connector,
         adapter=TeamsAdapter(connector, defer=defer),
         bot=IncidentBot(renderer=renderer, policy=policy, wake=wake,
-                        members=members),
+                        members=members, metrics=metrics),
         dispatcher=dispatcher,
         jobs=jobs,
         auth=auth,

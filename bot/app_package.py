@@ -90,6 +90,8 @@ def manifest_for(settings: Settings, *, folder: Path = MANIFEST_DIR) -> dict[str
     manifest = with_handler_commands(load_manifest(folder))
     manifest["id"] = settings.app_id
     manifest["bots"][0]["botId"] = settings.app_id
+    for extension in manifest.get("composeExtensions", []):
+        extension["botId"] = settings.app_id  # the message action runs on the same bot
     manifest.pop("validDomains", None)  # the template's is a placeholder
     if settings.public_base_url:
         manifest["validDomains"] = [_host(settings.public_base_url)]

@@ -97,6 +97,10 @@ class Settings(BaseSettings):
         "", validation_alias=_env("PUBLIC_BASE_URL", "public_base_url")
     )
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL", "log_level"))
+    log_format: str = Field("text", validation_alias=_env("LOG_FORMAT", "log_format"))
+    metrics_token: SecretStr = Field(
+        SecretStr(""), validation_alias=_env("METRICS_TOKEN", "metrics_token")
+    )
     graph_tenant_id: str = Field("", validation_alias=_env("GRAPH_TENANT_ID", "graph_tenant_id"))
     graph_client_id: str = Field("", validation_alias=_env("GRAPH_CLIENT_ID", "graph_client_id"))
     graph_client_secret: SecretStr = Field(
@@ -176,6 +180,13 @@ class Settings(BaseSettings):
         except (ValueError, OSError, ZoneInfoNotFoundError):
             raise ValueError(f"TIMEZONE {value!r} is not a time zone like Europe/London") from None
         return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value.strip().lower() not in ("text", "json"):
+            raise ValueError(f"LOG_FORMAT {value!r} is neither 'text' nor 'json'")
+        return value.strip().lower()
 
     @field_validator("holidays_country")
     @classmethod
@@ -313,5 +324,14 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every configured secret, so logs and messages can be checked for leaks."""
         values = [self.app_password, self.zoom_client_secret, self.graph_client_secret,
-                  self.github_token, self.statuspage_api_key]
+                  self.github_token, self.statuspage_api_key, self.metrics_token]
         return [v.get_secret_value() for v in values if v.get_secret_value()]
+
+
+def environment_names() -> frozenset[str]:
+    """Every environment variable `Settings` reads (the names of DESIGN.md's contract)."""
+    names = set()
+    for field in Settings.model_fields.values():
+        if isinstance(field.validation_alias, AliasChoices):
+            names.add(str(field.validation_alias.choices[0]))
+    return frozenset(names)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import aiohttp
 
@@ -24,8 +24,10 @@ class GraphPresence:
     """A PresenceSource backed by Graph; failures mean "unknown", never an error."""
 
     def __init__(self, session: aiohttp.ClientSession, *, api_url: str, token_url: str,
-                 client_id: str, client_secret: str, timeout_s: float = 5.0) -> None:
+                 client_id: str, client_secret: str, timeout_s: float = 5.0,
+                 on_error: Callable[[], None] = lambda: None) -> None:
         self._session = session
+        self._on_error = on_error  # counts failures for /metrics
         self._api_url = api_url.rstrip("/")
         self._token_url = token_url
         self._client_id = client_id
@@ -44,6 +46,7 @@ class GraphPresence:
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError) as exc:
             # Presence only orders the candidates; without it, answers and timeouts decide.
             log.warning("Graph presence unavailable: %s", type(exc).__name__)
+            self._on_error()
         return found
 
     async def _batch(self, ids: list[str]) -> dict[str, Availability]:

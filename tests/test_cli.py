@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import sqlite3
 import subprocess
@@ -13,7 +14,6 @@ import aiohttp
 
 from tests.bot_process import SCRIPT, bot_env, free_port
 from tests.fakes import activities as teams
-
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -105,3 +105,26 @@ def _decode(address: str) -> str:
         return socket.inet_ntop(socket.AF_INET, bytes.fromhex(address)[::-1])
     words = [bytes.fromhex(address[i : i + 8])[::-1] for i in range(0, 32, 8)]
     return socket.inet_ntop(socket.AF_INET6, b"".join(words))
+
+
+async def test_json_logs_name_the_request_as_a_real_process(tmp_path, connector):
+    port = _free_port()
+    process = subprocess.Popen(
+        [SCRIPT, "run"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=_env(tmp_path, PORT=str(port), LOG_FORMAT="json",
+                            ALLOWED_TENANT_IDS="another-tenant"),
+    )
+    try:
+        await _wait_healthy(f"http://127.0.0.1:{port}/healthz", process, 30)
+        message = teams.channel_message(connector.url, f"{teams.BOT_MENTION_TEXT} help")
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"http://127.0.0.1:{port}/api/messages", json=message,
+                                    headers={"X-Request-Id": "edge-42"}) as resp:
+                assert resp.status == 403 and resp.headers["X-Request-Id"] == "edge-42"
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=15)
+    lines = [json.loads(line) for line in errors.splitlines()]  # every line is JSON
+    refused = [line for line in lines if line["message"].startswith("refused activity")]
+    assert [line["request_id"] for line in refused] == ["edge-42"]
+    assert {line["request_id"] for line in lines if line is not refused[0]} <= {"-"}

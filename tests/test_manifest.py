@@ -17,6 +17,7 @@ from bot.app_package import (
 )
 from bot.config import Settings
 from bot.teams.handler import CommandSpec
+from bot.teams.message_actions import COMMAND_ID
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "schemas"
 APP_ID = "3f2b9c1e-8d4a-4e6f-9b7c-1a2d3e4f5a6b"
@@ -143,9 +144,21 @@ def test_long_summary_is_clipped_to_128_characters():
 
 
 def test_manifest_asks_for_no_resource_specific_permissions():
+    # Mentions reach the bot without RSC, and the message action's invoke carries the
+    # message itself; docs/uploading-the-app.md explains each permission left out.
     manifest = load_manifest()
     assert not manifest.get("authorization", {}).get("permissions", {}).get("resourceSpecific")
-    assert "webApplicationInfo" not in manifest and "composeExtensions" not in manifest
+    assert "webApplicationInfo" not in manifest
+
+
+def test_message_action_files_messages_through_a_dialog():
+    [extension] = load_manifest()["composeExtensions"]
+    [action] = extension["commands"]
+    assert action == {
+        "id": COMMAND_ID, "type": "action", "title": "Add to incident timeline",
+        "description": action["description"], "context": ["message"], "fetchTask": True}
+    assert len(action["description"]) <= 128
+    assert extension["botId"] == load_manifest()["bots"][0]["botId"]
 
 
 def test_package_fills_in_app_id_and_host_and_stays_valid(validate, tmp_path):
@@ -156,6 +169,7 @@ def test_package_fills_in_app_id_and_host_and_stays_valid(validate, tmp_path):
         manifest = json.loads(package.read("manifest.json"))
         assert package.read("outline.png") == (MANIFEST_DIR / "outline.png").read_bytes()
     assert manifest["id"] == manifest["bots"][0]["botId"] == APP_ID
+    assert manifest["composeExtensions"][0]["botId"] == APP_ID
     assert manifest["validDomains"] == ["bot.example.org"]
     validate(manifest)
 

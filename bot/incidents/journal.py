@@ -3,6 +3,9 @@ tasks. Each is a timeline event with its author and time."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 from bot.errors import CommandError, NotAllowedError, NotFoundError
 from bot.incidents import external
 from bot.incidents import notices as say
@@ -12,7 +15,13 @@ from bot.incidents.people import Person
 from bot.incidents.roles import holds_any_role, is_admin, require_role_holder
 from bot.incidents.team_settings import stakeholder_channel
 from bot.incidents.timeline import record
-from bot.store.incident_models import Hypothesis, Incident, ItemStatus, Task
+from bot.store.incident_models import Hypothesis, Incident, IncidentStatus, ItemStatus, Task
+
+# A filed message is evidence, not a transcript: enough to read it on the timeline.
+MAX_FILED_TEXT = 2000
+MAX_FILED_NOTE = 500
+NO_TEXT = ("That message has no text to file (pictures and files are not copied); add a "
+           "note with `@incident note` instead.")
 
 
 def _text(text: str, usage: str) -> str:
@@ -27,6 +36,37 @@ async def note(ctx: Ctx, incident: Incident, text: str) -> None:
     body = _text(text, "note <text>")
     await record(ctx, incident, "note", body)
     ctx.tell(say.Reply(f"Noted on INC-{incident.number}'s timeline."))
+
+
+@dataclass(frozen=True)
+class FiledMessage:
+    """A chat message someone files into an incident's timeline, already plain text."""
+
+    text: str
+    author: str
+    posted_at: dt.datetime | None = None
+    link: str | None = None
+    message_id: str | None = None
+
+
+async def file_message(ctx: Ctx, incident: Incident, message: FiledMessage,
+                       note: str = "") -> None:
+    """Copy a message into the timeline: the people working the incident decide what is
+    evidence, since the message may come from a chat the incident's audience cannot see."""
+    await require_role_holder(ctx, incident, "file messages into its timeline")
+    if incident.status is IncidentStatus.CLOSED:
+        raise CommandError(f"INC-{incident.number} is closed; its timeline is final.")
+    body = clip(message.text, MAX_FILED_TEXT)
+    if not body:
+        raise CommandError(NO_TEXT)
+    when = f" at {message.posted_at:%Y-%m-%d %H:%M} UTC" if message.posted_at else ""
+    remark = clip(note, MAX_FILED_NOTE)
+    text = f"Message from {clip(message.author, 200) or 'someone'}{when}: {body}"
+    await record(ctx, incident, "message", text + (f" (note: {remark})" if remark else ""), {
+        "author": clip(message.author, 200), "link": message.link,
+        "messageId": message.message_id, "note": remark or None,
+        "postedAt": message.posted_at.isoformat() if message.posted_at else None,
+    })
 
 
 async def update(ctx: Ctx, incident: Incident, text: str) -> None:

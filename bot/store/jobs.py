@@ -16,7 +16,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from bot.store.clock import now_ms
-from bot.store.leases import claim_due
+from bot.store.leases import claim_due, due_lag_s
 from bot.store.models import Job, JobStatus
 from bot.store.outbox import backoff_s
 from bot.store.worker import PollingWorker
@@ -54,6 +54,11 @@ async def cancel(dedupe_key: str, *, conn: BaseDBAsyncClient | None = None) -> i
     return await Job.filter(dedupe_key=dedupe_key, status=JobStatus.PENDING).using_db(
         conn
     ).update(status=JobStatus.CANCELLED, dedupe_key=None)
+
+
+async def lag_s() -> float:
+    """How long the oldest due timer has waited to run (0 when none is due)."""
+    return await due_lag_s(Job, pending=JobStatus.PENDING, claimed=JobStatus.RUNNING)
 
 
 class JobRunner(PollingWorker):

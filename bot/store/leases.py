@@ -20,6 +20,17 @@ from bot.store.database import dialect
 M = TypeVar("M", bound=Model)
 
 
+def _due(pending: Any, claimed: Any, now: int) -> Q:
+    return Q(status=pending, due_ms__lte=now) | Q(status=claimed, locked_until_ms__lt=now)
+
+
+async def due_lag_s(model: type[Model], *, pending: Any, claimed: Any) -> float:
+    """How long the oldest row a worker could claim now has been due (0 when none is)."""
+    now = now_ms()
+    oldest = await model.filter(_due(pending, claimed, now)).order_by("due_ms").first()
+    return max(0.0, (now - oldest.due_ms) / 1000) if oldest is not None else 0.0  # type: ignore[attr-defined]
+
+
 async def claim_due(
     model: type[M],
     *,
@@ -31,7 +42,7 @@ async def claim_due(
 ) -> list[M]:
     """Mark up to `limit` due rows (pending, or claimed with an expired lease) as claimed."""
     now = now_ms()
-    due = Q(status=pending, due_ms__lte=now) | Q(status=claimed, locked_until_ms__lt=now)
+    due = _due(pending, claimed, now)
     if extra is not None:
         due &= extra
     async with in_transaction() as conn:

@@ -15,7 +15,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Min
 
 from bot.store.clock import now_ms
-from bot.store.leases import claim_due
+from bot.store.leases import claim_due, due_lag_s
 from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus
 
 LEASE_MS = 60_000
@@ -171,3 +171,9 @@ async def depth() -> int:
     return await OutboxMessage.filter(
         status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING]
     ).count()
+
+
+async def lag_s() -> float:
+    """How long the oldest due undelivered message has waited (0 when none is due)."""
+    return await due_lag_s(OutboxMessage, pending=OutboxStatus.PENDING,
+                           claimed=OutboxStatus.SENDING)

@@ -24,6 +24,7 @@ from bot.store.models import OutboxOperation
 from bot.teams.activity_json import to_json
 from bot.teams.connector import ConnectorClient
 from bot.teams.handler import INVOKE_RESPONSE_KEY, card_message_response
+from bot.teams.message_actions import task_message
 from bot.teams.turn_context import ShallowCopyTurnContext
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,9 @@ class TeamsAdapter(BotAdapter):
         text = (f"Sorry, something went wrong on my side (error id {error_id}). "
                 "If it happens again, give this id to whoever runs the bot.")
         if context.activity.type == ActivityTypes.invoke:
-            context.turn_state[INVOKE_RESPONSE_KEY] = card_message_response(text)
+            dialog = (context.activity.name or "").startswith("composeExtension/")
+            context.turn_state[INVOKE_RESPONSE_KEY] = (
+                task_message(text) if dialog else card_message_response(text))
             return
         try:
             await context.send_activity(text)

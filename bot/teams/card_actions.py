@@ -133,7 +133,9 @@ class CardActions(BaseBot):
             await self.execute(turn_context, lambda ctx: action.work(ctx, data))
             shown = await action.view(data)
         except CommandError as exc:
+            self.metrics.command(verb, "refused")
             return card_message_response(str(exc))
+        self.metrics.command(verb, "ok")
         return card_message_response(shown) if isinstance(shown, str) else card_response(shown)
 
     async def on_card_submit(self, turn_context: TurnContext, data: dict[str, Any]) -> None:

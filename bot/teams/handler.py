@@ -19,6 +19,7 @@ from botbuilder.core.bot_framework_adapter import BotFrameworkAdapter
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, InvokeResponse
 
 from bot.errors import CommandError
+from bot.metrics import Metrics
 from bot.incidents.context import Ctx, Origin, Policy
 from bot.store.unit_of_work import AlreadyProcessed, UnitOfWork, activity_key
 from bot.teams import cards
@@ -76,8 +77,10 @@ class BaseBot(ActivityHandler):
 
     def __init__(self, *, renderer: Renderer, policy: Policy,
                  wake: Callable[[], None] = lambda: None,
-                 members: MemberDirectory | None = None) -> None:
+                 members: MemberDirectory | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.renderer = renderer
+        self.metrics = metrics or Metrics()
         self.members = members
         self.policy = policy
         self._wake = wake
@@ -124,14 +127,21 @@ class BaseBot(ActivityHandler):
             return
         cmd = parse_command(parse_text(activity))
         spec = self.commands.get(cmd.verb)
+        if spec is None:
+            self.metrics.command("unknown", "unknown")
+            await self.send_help(turn_context, intro=f"I don't know '{literal(cmd.verb[:60])}'. "
+                                 "Here is what I can do:")
+            return
         try:
-            if spec is None:
-                await self.send_help(turn_context, intro=f"I don't know '{literal(cmd.verb[:60])}'. "
-                                     "Here is what I can do:")
-                return
             await spec.method(self, turn_context, cmd)
         except CommandError as exc:
+            self.metrics.command(spec.verb, "refused")
             await turn_context.send_activity(literal(str(exc)))
+            return
+        except Exception:
+            self.metrics.command(spec.verb, "error")
+            raise
+        self.metrics.command(spec.verb, "ok")
 
     async def on_card_submit(self, turn_context: TurnContext, data: dict[str, Any]) -> None:
         """Action.Submit from older clients; the card-actions mixin handles it."""

@@ -251,7 +251,7 @@ def public_form_card(incident: Incident, *, text_value: str, status: str, closin
             _components_input(components),
         ]
     else:
-        body.append(text(f"Public incident: {public_title}", isSubtle=True))
+        body.append(text(f"Public incident: {literal(public_title)}", isSubtle=True))
     body += [
         {"type": "Input.ChoiceSet", "id": "status", "label": "Status customers see",
          "value": status, "choices": statuses},

@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 
 # Told about every delivered message, e.g. to record the id of a thread the bot created.
 SentHook = Callable[[OutboxMessage, dict], Awaitable[None]]
+# Told the HTTP status of every failed Bot Connector call (0: network), for /metrics.
+FailureHook = Callable[[int], None]
+# Statuses the dispatcher makes up itself while a thread's first message is pending.
+_WAITING = (410, 425)
 
 
 class OutboxDispatcher(PollingWorker):
@@ -37,10 +41,12 @@ class OutboxDispatcher(PollingWorker):
         poll_interval_s: float = 1.0,
         batch: int = 50,
         on_sent: SentHook | None = None,
+        on_failure: FailureHook | None = None,
     ) -> None:
         super().__init__(poll_interval_s=poll_interval_s)
         self._connector = connector
         self._on_sent = on_sent
+        self._on_failure = on_failure
         self._batch = batch
         self.delivered = 0
 
@@ -68,6 +74,8 @@ class OutboxDispatcher(PollingWorker):
             await self._fill_from_predecessor(row)
             result = await self._call(row)
         except ConnectorError as exc:
+            if self._on_failure is not None and exc.status not in _WAITING:
+                self._on_failure(exc.status)
             # A 401 usually means our token went stale (it was just dropped): retry a little.
             retryable = exc.retryable or (exc.status == 401 and row.attempts < 2)
             retrying = await store.mark_failed_attempt(

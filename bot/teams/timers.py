@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.errors import BridgeError
+from bot.metrics import Metrics
 from bot.incidents import (
     checkins,
     commandeer,
@@ -44,8 +45,10 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
                     wake: Callable[[], None], bridges: Bridges,
                     presence: PresenceSource, tracker: GitHubIssues | None,
                     members: MemberDirectory, docs: GoogleDocsExporter | None,
-                    status_service: StatusService | None = None) -> None:
+                    status_service: StatusService | None = None,
+                    metrics: Metrics | None = None) -> None:
     """Give the job runner a handler for every timer kind the domain schedules."""
+    count = metrics or Metrics()
 
     async def in_transaction(incident_id: int, work: Callable[[Ctx], Awaitable[Any]]) -> None:
         async with UnitOfWork(on_commit=wake) as uow:
@@ -64,9 +67,11 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
             room = await bridge.create_room(topic=rooms.topic(incident),
                                             request_id=payload["request_id"])
         except BridgeError as exc:
+            count.provider_error(exc.provider)
             error = exc
         except Exception as exc:  # noqa: BLE001 - a provider's surprise is one more failed try
             log.exception("room creation on %s failed unexpectedly", payload["chain"][0])
+            count.provider_error(payload["chain"][0])
             error = BridgeError(f"unexpected {type(exc).__name__}", provider=payload["chain"][0])
         else:
             await in_transaction(incident.id, lambda ctx: rooms.room_created(
@@ -110,6 +115,7 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
                       f"{action.owner_name or 'unassigned'}"),
                 labels=["incident-follow-up"])
         except TrackerError as exc:
+            count.provider_error("github")
             last_try = job.attempts + 1 >= job.max_attempts
             if exc.retryable and not last_try:
                 raise
@@ -137,6 +143,7 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
                 duration_min=review_meeting.DURATION_MIN, attendees=emails,
                 request_id=payload["request_id"])
         except BridgeError as exc:
+            count.provider_error(exc.provider)
             if exc.retryable and job.attempts + 1 < job.max_attempts:
                 raise
             reason = str(exc)
@@ -158,6 +165,7 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
                                     html=render_html(record),
                                     request_id=job.payload["request_id"])
         except ExportError as exc:
+            count.provider_error("google_docs")
             if exc.retryable and job.attempts + 1 < job.max_attempts:
                 raise
             reason = str(exc)

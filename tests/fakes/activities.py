@@ -170,3 +170,44 @@ def installation_update(service_url: str, *, action: str = "add") -> dict[str, A
         channelData={"team": {"id": TEAM_ID}, "tenant": {"id": TENANT},
                      "settings": {"selectedChannel": {"id": TEAM_ID}}},
     )
+
+
+def message_payload(*, html: str, author: User = GRACE, message_id: str = "1764000000999",
+                    created: str = "2026-11-27T09:58:12.345Z") -> dict[str, Any]:
+    """The message a message action was picked on, as Teams puts it in `messagePayload`."""
+    return {
+        "id": message_id, "replyToId": None, "createdDateTime": created,
+        "lastModifiedDateTime": None, "deleted": False, "subject": None, "summary": None,
+        "importance": "normal", "locale": "en-us",
+        "linkToMessage": f"https://teams.microsoft.com/l/message/{CHANNEL_ID}/{message_id}",
+        "body": {"contentType": "html", "content": html},
+        "from": {"device": None, "conversation": None, "application": None,
+                 "user": {"userIdentityType": "aadUser", "id": author.aad_object_id,
+                          "displayName": author.name}},
+        "attachments": [], "mentions": [], "reactions": [],
+    }
+
+
+def message_action(service_url: str, name: str, *, payload: dict[str, Any] | None,
+                   sender: User = ADA, root_id: str | None = None,
+                   data: dict[str, Any] | None = None,
+                   command_id: str = "addToTimeline") -> dict[str, Any]:
+    """`composeExtension/fetchTask` or `/submitAction` for a message action in a channel."""
+    root = root_id or new_id()
+    value: dict[str, Any] = {"commandId": command_id, "commandContext": "message",
+                             "requestId": "7f7d22efe5414818becebcec649a7912",
+                             "context": {"theme": "default"}}
+    if payload is not None:
+        value["messagePayload"] = payload
+    if data is not None:
+        value["data"] = data
+    return _base(
+        service_url, sender,
+        {"isGroup": True, "conversationType": "channel", "tenantId": TENANT,
+         "id": f"{CHANNEL_ID};messageid={root}", "name": "incidents"},
+        type="invoke", name=name, id=f"f:{new_id()}", value=value,
+        entities=[{"type": "clientInfo", "locale": "en-US", "country": "GB",
+                   "platform": "Web", "timezone": "Europe/London"}],
+        channelData={"channel": {"id": CHANNEL_ID}, "team": {"id": TEAM_ID},
+                     "tenant": {"id": TENANT}, "source": {"name": "message"}},
+    )

@@ -1,0 +1,182 @@
+"""The message action "Add to incident timeline" (a message extension with `fetchTask`).
+
+Teams sends `composeExtension/fetchTask` when someone picks the action on a message; the
+bot answers with a dialog (an Adaptive Card) asking which open incident, preselecting the
+incident whose thread the message is in. Submitting the dialog sends
+`composeExtension/submitAction` with the card's inputs and the message itself
+(`messagePayload`); the message's text, author, time and link go on the timeline through
+the same transaction as `note`, and the dialog closes with a short message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from http import HTTPStatus
+from typing import Any
+
+from botbuilder.core import TurnContext
+from botbuilder.schema import InvokeResponse
+
+from bot.errors import CommandError
+from bot.incidents import journal
+from bot.incidents.context import Ctx
+from bot.incidents.limits import clip
+from bot.incidents.queries import find_incident, open_incidents
+from bot.store.incident_models import Incident
+from bot.teams import cards
+from bot.teams.handler import BaseBot
+from bot.teams.message_html import plain_text
+
+FETCH_TASK = "composeExtension/fetchTask"
+SUBMIT_ACTION = "composeExtension/submitAction"
+COMMAND_ID = "addToTimeline"  # manifest/manifest.json composeExtensions[0].commands[0].id
+ADAPTIVE = "application/vnd.microsoft.card.adaptive"
+MAX_LINK = 2048
+PREVIEW = 300
+
+
+def task_message(text: str) -> InvokeResponse:
+    """Close the dialog (or answer instead of opening one) with a short message."""
+    return InvokeResponse(status=200, body={"task": {"type": "message", "value": text}})
+
+
+def task_card(title: str, card: cards.Card) -> InvokeResponse:
+    """Open (or continue) the dialog with an Adaptive Card."""
+    return InvokeResponse(status=200, body={"task": {"type": "continue", "value": {
+        "title": title, "width": "medium", "height": "medium",
+        "card": {"contentType": ADAPTIVE, "content": card}}}})
+
+
+def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _string(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def filed_message(payload: dict[str, Any]) -> journal.FiledMessage:
+    """The domain's view of Teams' `messagePayload`: plain text, author, time, link."""
+    body = _object(payload, "body")
+    html = (_string(body, "contentType") or "html").lower() == "html"
+    text = plain_text(_string(body, "content"), html=html)
+    return journal.FiledMessage(
+        text=text, author=_author(payload.get("from")),
+        posted_at=_when(payload.get("createdDateTime")),
+        link=_link(payload.get("linkToMessage")),
+        message_id=clip(str(payload["id"]), 64) if payload.get("id") else None,
+    )
+
+
+def _author(sender: Any) -> str:
+    sender = sender if isinstance(sender, dict) else {}
+    for kind in ("user", "application", "device"):
+        who = sender.get(kind)
+        if isinstance(who, dict) and isinstance(who.get("displayName"), str):
+            return who["displayName"]
+    return ""
+
+
+def _when(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    # Teams writes milliseconds; trim anything finer so fromisoformat accepts it.
+    head, dot, tail = value.replace("Z", "+00:00").partition(".")
+    if dot:
+        digits = "".join(c for c in tail if c.isdigit())
+        value = f"{head}.{digits[:6]}{tail[len(digits):]}"
+    try:
+        when = dt.datetime.fromisoformat(value if dot else head)
+    except ValueError:
+        return None
+    when = when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+    return when.astimezone(dt.timezone.utc)
+
+
+def _link(value: Any) -> str | None:
+    if isinstance(value, str) and value.startswith("https://") and len(value) <= MAX_LINK:
+        return value
+    return None
+
+
+def _number(data: dict[str, Any]) -> int:
+    value = str(data.get("incident") or "").strip().upper().removeprefix("INC-")
+    if not value.isdigit():
+        raise CommandError("Choose the incident to file this message into.")
+    return int(value)
+
+
+def file_card(incidents: list[Incident], *, selected: Incident | None,
+              message: journal.FiledMessage) -> cards.Card:
+    """The dialog: the message quoted, which incident, an optional note."""
+    preview = clip(message.text, PREVIEW)
+    choices = [{"title": clip(f"INC-{i.number} · SEV{i.severity} · {i.title}", 120),
+                "value": str(i.number)} for i in incidents]
+    chooser: dict[str, Any] = {
+        "type": "Input.ChoiceSet", "id": "incident", "label": "Incident", "style": "compact",
+        "isRequired": True, "errorMessage": "Choose an incident.", "choices": choices,
+    }
+    if selected is not None:
+        chooser["value"] = str(selected.number)
+    return cards.card([
+        cards.text(f"From {message.author or 'someone'}", weight="Bolder"),
+        cards.text(preview, isSubtle=True),
+        chooser,
+        {"type": "Input.Text", "id": "note", "label": "Note (optional)", "isMultiline": True,
+         "maxLength": journal.MAX_FILED_NOTE, "placeholder": "Why this matters"},
+    ], [{"type": "Action.Submit", "title": "Add to timeline", "data": {"verb": "timeline.file"}}])
+
+
+class MessageActions(BaseBot):
+    """Answers the message action's two invokes."""
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        name = turn_context.activity.name
+        if name not in (FETCH_TASK, SUBMIT_ACTION):
+            return await super().on_invoke_activity(turn_context)
+        value = turn_context.activity.value
+        value = value if isinstance(value, dict) else {}
+        if value.get("commandId") != COMMAND_ID:
+            return InvokeResponse(status=int(HTTPStatus.BAD_REQUEST),
+                                  body={"error": "unknown message extension command"})
+        payload = value.get("messagePayload")
+        if not isinstance(payload, dict):
+            return task_message("Pick a message first: open its … menu, then "
+                                "More actions → Add to incident timeline.")
+        message = filed_message(payload)
+        if name == FETCH_TASK:
+            if not message.text:  # say so now rather than after the form is filled in
+                return task_message(journal.NO_TEXT)
+            return await self._ask_where(turn_context, message)
+        return await self._file(turn_context, message, _object(value, "data"))
+
+    async def _ask_where(self, turn: TurnContext, message: journal.FiledMessage) -> InvokeResponse:
+        ctx = self.context(turn.activity)
+        incidents = await open_incidents(ctx.origin.tenant_id)
+        if not incidents:
+            return task_message("There is no open incident to file this message into.")
+        # In a thread the conversation id names it; on the thread's first post (the
+        # incident card) only the message's own id does.
+        here = next((i for i in incidents if i.thread_id == ctx.origin.conversation_id
+                     or (message.message_id and i.card_activity_id == message.message_id)),
+                    None)
+        return task_card("Add to incident timeline",
+                         file_card(incidents, selected=here, message=message))
+
+    async def _file(self, turn: TurnContext, message: journal.FiledMessage,
+                    data: dict[str, Any]) -> InvokeResponse:
+        note = _string(data, "note")
+
+        async def work(ctx: Ctx) -> None:
+            incident = await find_incident(ctx, _number(data))
+            await journal.file_message(ctx, incident, message, note)
+
+        try:
+            await self.execute(turn, work)
+        except CommandError as exc:
+            self.metrics.command("file", "refused")
+            return task_message(str(exc))
+        self.metrics.command("file", "ok")
+        return task_message(f"Added to INC-{_number(data)}'s timeline.")
