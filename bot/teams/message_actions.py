@@ -25,6 +25,7 @@ from bot.incidents.queries import find_incident, open_incidents
 from bot.store.incident_models import Incident
 from bot.teams import cards
 from bot.teams.handler import BaseBot
+from bot.teams.markdown import literal
 from bot.teams.message_html import plain_text
 
 FETCH_TASK = "composeExtension/fetchTask"
@@ -121,8 +122,8 @@ def file_card(incidents: list[Incident], *, selected: Incident | None,
     if selected is not None:
         chooser["value"] = str(selected.number)
     return cards.card([
-        cards.text(f"From {message.author or 'someone'}", weight="Bolder"),
-        cards.text(preview, isSubtle=True),
+        cards.text(f"From {literal(message.author or 'someone')}", weight="Bolder"),
+        cards.text(literal(preview), isSubtle=True),
         chooser,
         {"type": "Input.Text", "id": "note", "label": "Note (optional)", "isMultiline": True,
          "maxLength": journal.MAX_FILED_NOTE, "placeholder": "Why this matters"},
