@@ -108,7 +108,7 @@ def _decode(address: str) -> str:
 
 
 async def test_json_logs_name_the_request_as_a_real_process(tmp_path, connector):
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [SCRIPT, "run"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, env=_env(tmp_path, PORT=str(port), LOG_FORMAT="json",
