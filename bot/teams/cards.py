@@ -41,7 +41,10 @@ def help_card(commands: Iterable[tuple[str, str]], *, intro: str) -> Card:
     # as `hypothesis <text> | <n> confirmed|disproved` inside words.
     body = [text("Incident bot", weight="Bolder", size="Medium"), text(intro, isSubtle=True)]
     for usage, summary in commands:
-        body += [text(usage, weight="Bolder", spacing="Medium"),
+        # Teams-style renderers drop "<text>" as an unknown HTML tag (seen in the M365 Agents
+        # Playground: "@incident note" lost its argument), so placeholders use ‹ ›.
+        shown = usage.replace("<", "‹").replace(">", "›")
+        body += [text(shown, weight="Bolder", spacing="Medium"),
                  text(summary, isSubtle=True, spacing="None")]
     return card(body)
 
