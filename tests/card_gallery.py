@@ -96,7 +96,8 @@ def _handover(status: HandoverStatus, *, to: Person = LINUS, role: str = "comman
     )
 
 
-def _picture(incident: Incident, *, pending: list[Handover] = (), full: bool = False) -> Picture:
+def _picture(incident: Incident, *, pending: tuple[Handover, ...] = (),
+             full: bool = False) -> Picture:
     hypotheses, tasks, recent = [], [], []
     if full:
         hypotheses = [Hypothesis(id=1, incident_id=7, number=1, text="Connection pool exhausted",
@@ -138,8 +139,8 @@ def _help_cards() -> list[GalleryCard]:
 
 def _incident_cards() -> list[GalleryCard]:
     fresh = _incident()
-    pending = [_handover(HandoverStatus.PENDING, to=LINUS, role="investigator", from_name=None),
-               _handover(HandoverStatus.PENDING, to=GRACE, role="assistant", from_name=None)]
+    pending = (_handover(HandoverStatus.PENDING, to=LINUS, role="investigator", from_name=None),
+               _handover(HandoverStatus.PENDING, to=GRACE, role="assistant", from_name=None))
     return [
         GalleryCard("incident-new", "the live incident card just after declare",
                     incident_cards.incident_card(_picture(fresh, pending=pending), now=NOW)),

@@ -15,8 +15,8 @@ MSG
 cd "$repo"
 # Local mode whatever .env says: the Playground sends no Bot Framework tokens, and a bot
 # without credentials listens on 127.0.0.1 only.
-MicrosoftAppId= MicrosoftAppPassword= DATABASE_URL="${PLAYGROUND_DATABASE_URL:-sqlite://playground.sqlite3}" \
-  PORT="$bot_port" .venv/bin/incident-bot run &
+MicrosoftAppId= MicrosoftAppPassword= PORT="$bot_port" \
+  DATABASE_URL="${PLAYGROUND_DATABASE_URL:-sqlite://playground.sqlite3}" .venv/bin/incident-bot run &
 bot=$!
 trap 'kill "$bot" 2>/dev/null; wait "$bot" 2>/dev/null' EXIT
 for _ in $(seq 1 100); do
