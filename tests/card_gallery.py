@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from bot.incidents.context import Policy
+from bot.incidents.limits import MAX_TEXT, MAX_TITLE, clip
 from bot.incidents.people import Person
 from bot.incidents.queries import Picture
 from bot.store.incident_models import (
@@ -36,9 +37,11 @@ DECLARED = NOW - dt.timedelta(minutes=47)
 
 # What people type ends up in cards verbatim: Markdown, Teams mention markup, HTML,
 # JSON that looks like a card, control characters, bidi overrides, template syntax.
-HOSTILE = ('**Checkout** _down_ [click](javascript:alert(1)) <at>Grace Hopper</at> '
-           '<script>alert("x")</script> {"type":"AdaptiveCard","body":[]} ${title} '
-           'tab\there nul\x00 bell\x07 \u202eevil\u202c # not a heading')
+RAW_HOSTILE = ('**Checkout** _down_ [click](javascript:alert(1)) <at>Grace Hopper</at> '
+               '<script>alert("x")</script> {"type":"AdaptiveCard","body":[]} ${title} '
+               'tab\there nul\x00 bell\x07 \u202eevil\u202c # not a heading')
+# Stored text goes through the domain's clip() (control characters removed) first.
+HOSTILE = clip(RAW_HOSTILE)
 LONG_TITLE = ("Payments API returns intermittent 502s for card authorisations in eu-west-1 "
               "after the 09:40 deploy, retries amplify load on the ledger database and the "
               "fraud scoring queue backs up for all merchants")[:200]
@@ -118,6 +121,23 @@ def _picture(incident: Incident, *, pending: tuple[Handover, ...] = (),
                    recent=recent)
 
 
+def _largest_status() -> Card:
+    """`status` with every stored text at its limit: the biggest message the bot sends."""
+    big = clip("Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 80, MAX_TEXT)
+    incident = _busy_incident(clip("T" * 300, MAX_TITLE))
+    incident.impact = incident.last_update = incident.description = big
+    picture = _picture(incident, full=True)
+    picture.hypotheses = [Hypothesis(id=n, incident_id=7, number=n, text=big, author_id=ADA.id,
+                                     author_name=ADA.name, created_at=NOW)
+                          for n in range(1, 31)]
+    picture.tasks = [Task(id=n, incident_id=7, number=n, text=big, assignee_name=LONG_NAME,
+                          created_by_id=ADA.id, created_by_name=ADA.name, created_at=NOW)
+                     for n in range(1, 31)]
+    picture.recent = [TimelineEvent(id=n, incident_id=7, at=NOW, kind="note", text=big)
+                      for n in range(1, 6)]
+    return incident_cards.status_card(picture, now=NOW)
+
+
 def _commandeer(*, why: str | None, answered: bool) -> Commandeer:
     return Commandeer(
         id=5, incident_id=7, person_id=LINUS.id, name=LINUS.name, why=why,
@@ -133,7 +153,7 @@ def _help_cards() -> list[GalleryCard]:
         GalleryCard("help", "help: every command", bot.help_card(
             intro="Mention me with one of these commands:")),
         GalleryCard("help-unknown-hostile", "help after unknown hostile text",
-                    bot.help_card(intro=unknown_command_intro(HOSTILE))),
+                    bot.help_card(intro=unknown_command_intro(RAW_HOSTILE))),
     ]
 
 
@@ -158,6 +178,8 @@ def _incident_cards() -> list[GalleryCard]:
         GalleryCard("status", "status: card plus hypotheses, tasks, latest events",
                     incident_cards.status_card(_picture(_busy_incident(HOSTILE[:200]),
                                                         full=True), now=NOW)),
+        GalleryCard("status-largest", "status with 30 hypotheses and tasks, all texts at "
+                    "their limits", _largest_status()),
         GalleryCard("list-empty", "list with no open incidents", incident_cards.list_card(
             [], now=NOW)),
         GalleryCard("list", "list of open incidents", incident_cards.list_card(

@@ -89,6 +89,14 @@ def test_card_mentions_appear_in_its_text(shown: GalleryCard) -> None:
         assert entity["text"] in text
 
 
+@pytest.mark.parametrize("shown", CARDS, ids=lambda c: c.name)
+def test_card_fits_in_a_teams_message(shown: GalleryCard) -> None:
+    # Teams refuses bot messages over 40 KB of UTF-16 with 413 MessageSizeTooBig (Microsoft
+    # Learn "Format your bot messages"; newer pages say ~100 KB, 80 KB recommended).
+    size = len(json.dumps(shown.card, ensure_ascii=False).encode("utf-16-le"))
+    assert size < 40_000, f"{size} bytes"
+
+
 def test_validation_rejects_what_teams_would_not_render() -> None:
     card = _as_sent(CARDS[0].card)
     card["body"].append({"type": "TextBlock", "txt": "typo"})

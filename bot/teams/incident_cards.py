@@ -7,6 +7,7 @@ import datetime as dt
 from urllib.parse import quote
 
 from bot.incidents import severity as sev
+from bot.incidents.limits import clip
 from bot.incidents.lifecycle import duration
 from bot.incidents.people import Person
 from bot.incidents.queries import Picture
@@ -28,6 +29,13 @@ _CRITERIA = [
     "The issue is unresolved after an hour of concentrated analysis",
     "There may be significant financial impact",
 ]
+
+
+# `status` lists at most this many open hypotheses and tasks, each cut to this length:
+# with every text at its 4000-character limit the reply grew past 500 KB, and Teams
+# refuses bot messages over 40 KB (UTF-16) with 413 MessageSizeTooBig.
+STATUS_ITEMS = 10
+STATUS_ITEM_CHARS = 280
 
 
 def reference(incident: Incident) -> str:
@@ -205,16 +213,29 @@ def status_card(picture: Picture, *, now: dt.datetime) -> Card:
     # 5 showed as 3 and 4), and single newlines join lines into one paragraph.
     if picture.hypotheses:
         body.append(text("**Open hypotheses**"))
-        body.append(facts((f"{h.number}.", h.text) for h in picture.hypotheses))
+        body.append(facts(_first_items([(f"{h.number}.", _short(h.text))
+                                        for h in picture.hypotheses])))
     if picture.tasks:
         body.append(text("**Open tasks**"))
-        body.append(facts((f"{t.number}.", f"{t.text} ({t.assignee_name or 'unassigned'})")
-                          for t in picture.tasks))
+        body.append(facts(_first_items([
+            (f"{t.number}.", f"{_short(t.text)} ({t.assignee_name or 'unassigned'})")
+            for t in picture.tasks])))
     if picture.recent:
         body.append(text("**Latest**"))
-        body.append(facts((e.at.astimezone(dt.timezone.utc).strftime("%H:%M"), e.text)
+        body.append(facts((e.at.astimezone(dt.timezone.utc).strftime("%H:%M"), _short(e.text))
                           for e in picture.recent))
     return result
+
+
+def _short(value: str) -> str:
+    return clip(value, STATUS_ITEM_CHARS)
+
+
+def _first_items(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    shown = rows[:STATUS_ITEMS]
+    if len(rows) > STATUS_ITEMS:
+        shown.append(("…", f"and {len(rows) - STATUS_ITEMS} more"))
+    return shown
 
 
 def list_card(incidents: list[Incident], *, now: dt.datetime) -> Card:
