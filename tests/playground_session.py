@@ -142,6 +142,8 @@ def drive(workdir: Path) -> dict[str, Any]:
             expect(page.get_by_text("Ada Lovelace").first).to_be_visible()
             page.get_by_role("treeitem", name="Payments - Incidents").click()
             expect(page.get_by_text("Thanks for adding me").first).to_be_visible()
+            # Teams-style rendering drops "<text>" as an HTML tag; the help card must not.
+            expect(page.get_by_text("@incident note ‹text›").first).to_be_visible()
 
             _post(page, ("@", "incident"), ("text", " setup"))
             expect(page.get_by_text("is now the team's incidents channel").first).to_be_visible()
