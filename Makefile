@@ -1,12 +1,14 @@
-# The two commands a new machine needs: `make run` and `make test`.
+# The two commands a new machine needs: `make run` and `make test`
+# (`make playground` tries the bot in Microsoft's local Teams client; needs Node.js).
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# npm packages for the card render and Playground tests (pinned by package-lock.json).
+JS_STAMP := tests/js/node_modules/.package-lock.json
 
-.PHONY: run test migrate package bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -15,12 +17,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	@touch $@
 
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund
+	@touch $@
+
+js: $(JS_STAMP)
+
 run: $(STAMP)
 	$(BIN)/incident-bot migrate
 	$(BIN)/incident-bot run --no-migrate
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+playground: $(STAMP) $(JS_STAMP)
+	tests/js/playground/start.sh
 
 migrate: $(STAMP)
 	$(BIN)/incident-bot migrate
@@ -34,4 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info tests/js/node_modules

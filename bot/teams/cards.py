@@ -36,15 +36,17 @@ def text(value: str, **style: Any) -> dict[str, Any]:
 
 
 def help_card(commands: Iterable[tuple[str, str]], *, intro: str) -> Card:
-    """The list of commands with one line each, shown for `help` and unknown text."""
-    facts = [{"title": usage, "value": summary} for usage, summary in commands]
-    return card(
-        [
-            text("Incident bot", weight="Bolder", size="Medium"),
-            text(intro, isSubtle=True),
-            {"type": "FactSet", "facts": facts},
-        ]
-    )
+    """The list of commands, usage over summary, shown for `help` and unknown text."""
+    # Not a FactSet: its title column is at most 150 px in Teams, which broke usages such
+    # as `hypothesis <text> | <n> confirmed|disproved` inside words.
+    body = [text("Incident bot", weight="Bolder", size="Medium"), text(intro, isSubtle=True)]
+    for usage, summary in commands:
+        # Teams-style renderers drop "<text>" as an unknown HTML tag (seen in the M365 Agents
+        # Playground: "@incident note" lost its argument), so placeholders use ‹ ›.
+        shown = usage.replace("<", "‹").replace(">", "›")
+        body += [text(shown, weight="Bolder", spacing="Medium"),
+                 text(summary, isSubtle=True, spacing="None")]
+    return card(body)
 
 
 def execute(title: str, verb: str, data: dict[str, Any], *, style: str | None = None) -> dict:

@@ -72,6 +72,11 @@ def origin_of(activity: Activity) -> Origin:
     )
 
 
+def unknown_command_intro(verb: str) -> str:
+    """The help card's first line when the text was not a command."""
+    return f"I don't know '{literal(verb[:60])}'. Here is what I can do:"
+
+
 class BaseBot(ActivityHandler):
     """Routing, help and the transaction around every state change."""
 
@@ -129,8 +134,7 @@ class BaseBot(ActivityHandler):
         spec = self.commands.get(cmd.verb)
         if spec is None:
             self.metrics.command("unknown", "unknown")
-            await self.send_help(turn_context, intro=f"I don't know '{literal(cmd.verb[:60])}'. "
-                                 "Here is what I can do:")
+            await self.send_help(turn_context, intro=unknown_command_intro(cmd.verb))
             return
         try:
             await spec.method(self, turn_context, cmd)
@@ -153,14 +157,18 @@ class BaseBot(ActivityHandler):
         await self.send_help(turn_context, intro="Mention me with one of these commands:")
 
     async def send_help(self, turn_context: TurnContext, *, intro: str) -> None:
-        """Reply with the help card (built once per intro: commands do not change)."""
+        """Reply with the help card."""
+        await send_card(turn_context, self.help_card(intro=intro))
+
+    def help_card(self, *, intro: str) -> cards.Card:
+        """The help card under `intro` (built once per intro: commands do not change)."""
         card = self._help_cards.get(intro)
         if card is None:
             listing = [(f"@incident {s.usage}", s.summary) for s in self.commands.values()]
             card = cards.help_card(listing, intro=intro)
             if len(self._help_cards) < 64:  # intros naming unknown words are not kept
                 self._help_cards[intro] = card
-        await send_card(turn_context, card)
+        return card
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await self.send_help(turn_context, intro="Thanks for adding me. Mention me with a command:")

@@ -7,6 +7,7 @@ import datetime as dt
 from urllib.parse import quote
 
 from bot.incidents import severity as sev
+from bot.incidents.limits import clip
 from bot.incidents.lifecycle import duration
 from bot.incidents.people import Person
 from bot.incidents.queries import Picture
@@ -29,6 +30,13 @@ _CRITERIA = [
     "The issue is unresolved after an hour of concentrated analysis",
     "There may be significant financial impact",
 ]
+
+
+# `status` lists at most this many open hypotheses and tasks, each cut to this length:
+# with every text at its 4000-character limit the reply grew past 500 KB, and Teams
+# refuses bot messages over 40 KB (UTF-16) with 413 MessageSizeTooBig.
+STATUS_ITEMS = 10
+STATUS_ITEM_CHARS = 280
 
 
 def reference(incident: Incident) -> str:
@@ -112,8 +120,9 @@ def role_request_card(handover: Handover, incident: Incident) -> Card:
     body = [
         text(f"{reference(incident)} · {sev.name(incident.severity)}: {literal(incident.title)}",
              weight="Bolder"),
-        text(f"<at>{handover.to_name}</at>, {literal(handover.requested_by_name)} asks you to take the "
-             f"**{role.title}** role."),
+        text(f"<at>{handover.to_name}</at>, {literal(handover.requested_by_name)} "
+             f"{'asks' if handover.status is HandoverStatus.PENDING else 'asked'} you to take "
+             f"the **{role.title}** role."),
     ]
     actions = None
     if handover.status is HandoverStatus.PENDING:
@@ -144,14 +153,14 @@ def commandeer_card(request: Commandeer, incident: Incident) -> Card:
     """The 1:1 message to someone the Commander needs."""
     rows = [("Severity", sev.name(incident.severity)),
             ("Asked by", literal(request.requested_by_name))]
-    if request.why:
-        rows.append(("Why", literal(request.why)))
     body = [
         text(f"You are needed on {reference(incident)}", weight="Bolder", size="Medium"),
         text(literal(incident.title), weight="Bolder"),
         facts(rows),
-        text(f"📹 {room_line(incident)}"),
     ]
+    if request.why:  # free text: below the facts, where a long reason has the full width
+        body.append(text(f"**Why:** {literal(request.why)}"))
+    body.append(text(f"📹 {room_line(incident)}"))
     link = thread_link(incident)
     if link:
         body.append(text(f"[Open the incident thread]({link})"))
@@ -204,29 +213,53 @@ def status_card(picture: Picture, *, now: dt.datetime) -> Card:
     """`status`: the live card plus open hypotheses, tasks and the latest events."""
     result = incident_card(picture, now=now)
     body = result["body"]
+    # FactSets, not Markdown lists: a list renumbers from its first item (open items 3 and
+    # 5 showed as 3 and 4), and single newlines join lines into one paragraph.
     if picture.hypotheses:
         body.append(text("**Open hypotheses**"))
-        body.append(text("\n".join(f"{h.number}. {literal(h.text)}" for h in picture.hypotheses)))
+        body.append(facts(_first_items([(f"{h.number}.", literal(_short(h.text)))
+                                        for h in picture.hypotheses])))
     if picture.tasks:
         body.append(text("**Open tasks**"))
-        body.append(text("\n".join(
-            f"{t.number}. {literal(t.text)} ({literal(t.assignee_name or 'unassigned')})" for t in picture.tasks)))
+        body.append(facts(_first_items([
+            (f"{t.number}.",
+             f"{literal(_short(t.text))} ({literal(t.assignee_name or 'unassigned')})")
+            for t in picture.tasks])))
     if picture.recent:
         body.append(text("**Latest**"))
-        body.append(text("\n".join(f"{e.at.strftime('%H:%M')} {literal(e.text)}" for e in picture.recent),
-                         isSubtle=True))
+        body.append(facts((e.at.astimezone(dt.timezone.utc).strftime("%H:%M"),
+                           literal(_short(e.text)))
+                          for e in picture.recent))
     return result
+
+
+def _short(value: str) -> str:
+    return clip(value, STATUS_ITEM_CHARS)
+
+
+def _first_items(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    shown = rows[:STATUS_ITEMS]
+    if len(rows) > STATUS_ITEMS:
+        shown.append(("…", f"and {len(rows) - STATUS_ITEMS} more"))
+    return shown
 
 
 def list_card(incidents: list[Incident], *, now: dt.datetime) -> Card:
     """`list`: open incidents, most severe first."""
     if not incidents:
         return card([text("No open incidents. 🎉")])
-    rows = [(f"{reference(i)} {sev.name(i.severity)}",
-             f"{literal(i.title)} · {_STATUS[i.status.value]} · "
-             f"Commander: {literal(i.commander_name or 'none')}"
-             f" · {duration(i.declared_at, now)}") for i in incidents]
-    return card([text("Open incidents", weight="Bolder"), facts(rows)])
+    # Three lines each rather than a FactSet, whose narrow title column broke "INC-42 SEV1"
+    # over three lines next to long titles.
+    body = [text("Open incidents", weight="Bolder", size="Medium")]
+    for i in incidents:
+        body += [
+            text(f"{reference(i)} · {sev.name(i.severity)} · {_STATUS[i.status.value]}",
+                 weight="Bolder", color="Attention", spacing="Medium", separator=True),
+            text(literal(i.title), spacing="None"),
+            text(f"Commander: {literal(i.commander_name or 'none')} · declared "
+                 f"{duration(i.declared_at, now)} ago", isSubtle=True, spacing="None"),
+        ]
+    return card(body)
 
 
 _PUBLIC_STATUSES = [("investigating", "Investigating"), ("identified", "Identified"),
