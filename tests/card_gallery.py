@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from bot.incidents import journal
 from bot.incidents.context import Policy
 from bot.incidents.limits import MAX_TEXT, MAX_TITLE, clip
 from bot.incidents.people import Person
@@ -26,7 +27,7 @@ from bot.store.incident_models import (
     Task,
     TimelineEvent,
 )
-from bot.teams import incident_cards
+from bot.teams import incident_cards, message_actions
 from bot.teams.cards import Card
 from bot.teams.handler import unknown_command_intro
 from bot.teams.incident_bot import IncidentBot
@@ -224,8 +225,28 @@ def _direct_cards() -> list[GalleryCard]:
     ]
 
 
+def _outward_cards() -> list[GalleryCard]:
+    """Cards about what leaves the incident: customer updates and filed messages."""
+    incident = _busy_incident(HOSTILE[:200])
+    hostile_message = journal.FiledMessage(text=HOSTILE, author=RAW_HOSTILE[:60])
+    return [
+        GalleryCard("external-first", "the first customer update: public title asked for",
+                    incident_cards.public_form_card(
+                        incident, text_value=HOSTILE, status="investigating", closing=False,
+                        components=("API", "Checkout", "Dashboard"))),
+        GalleryCard("external-closing", "the closing customer update",
+                    incident_cards.public_form_card(
+                        incident, text_value="", status="resolved", closing=True,
+                        components=(), public_title=HOSTILE[:120])),
+        GalleryCard("file-message", "the message action's dialog",
+                    message_actions.file_card([incident, _incident()], selected=incident,
+                                              message=hostile_message)),
+    ]
+
+
 def gallery() -> list[GalleryCard]:
     """Every card, named uniquely."""
-    cards = _help_cards() + _incident_cards() + _role_cards() + _direct_cards()
+    cards = (_help_cards() + _incident_cards() + _role_cards() + _direct_cards()
+             + _outward_cards())
     assert len({c.name for c in cards}) == len(cards)
     return cards

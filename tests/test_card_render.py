@@ -76,6 +76,11 @@ def test_hostile_text_stays_text(page: Any) -> None:
     _render(page, shown)
     assert page.locator("#card script").count() == 0
     assert page.locator("#card a[href^='javascript']").count() == 0
+    # What people typed reads as typed: no bold, no link, no mention markup taking effect.
+    shown_text = page.locator("#card").inner_text()
+    assert "**Checkout** _down_ [click](javascript:alert(1))" in shown_text
+    assert "<at>Grace Hopper</at>" in shown_text
+    assert page.locator("#card strong, #card b").filter(has_text="Checkout").count() == 0
 
 
 def test_renderer_reports_what_teams_would_not_show(page: Any) -> None:

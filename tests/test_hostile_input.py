@@ -188,7 +188,7 @@ async def _role_holders() -> list[tuple]:
                                                            "commander_id")
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 async def _state_is_whole_and_bounded() -> None:

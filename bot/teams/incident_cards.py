@@ -115,7 +115,7 @@ def incident_card(picture: Picture, *, now: dt.datetime) -> Card:
 def role_request_card(handover: Handover, incident: Incident) -> Card:
     """Asks one person to take a role; after the answer it shows the outcome."""
     role = Role(handover.role)
-    keeps = (f"{handover.from_name} keeps the role until you accept."
+    keeps = (f"{literal(handover.from_name)} keeps the role until you accept."
              if handover.from_name else "The role is open until you accept.")
     body = [
         text(f"{reference(incident)} · {sev.name(incident.severity)}: {literal(incident.title)}",
