@@ -43,6 +43,7 @@ from tests.fakes.google import write_service_account
 from tests.fakes.google_drive import UPLOAD_PATH, FakeGoogleDrive
 from tests.fakes.graph import FakeGraph
 from tests.fakes.identity import APP_PASSWORD, FakeIdentity
+from tests.fakes.statuspage import FakeStatuspage
 from tests.fakes.loopback import serve
 from tests.scenario import Team, eventually
 
@@ -53,6 +54,8 @@ DECLARER = User("29:1dennis", "Dennis R", "aad-dennis")
 ZOOM_SECRET = "zoomSecret-Kq8vT3nW6yB1xR4p"
 GRAPH_SECRET = "graphSecret-Lm5cJ9hD2sF7gZ0u"
 GITHUB_TOKEN = "github_pat_11ALEAKCHECK0Vd8Qe3Nw5Tz"
+STATUSPAGE_KEY = "statuspageKey-Rw2mQ8xV4nB7kD1s"
+METRICS_TOKEN = "metricsToken-Hs3dL9pW5qZ2cT8v"
 WRONG_APP_PASSWORD = "Wr0ngAppPassword-Yh6Pn1Xc"
 # A leak is a secret, or this many characters of one in a row.
 CHUNK = 24
@@ -126,11 +129,12 @@ class SignedBot:
         self.answers.append(f"{status} {json.dumps(body)}")
         return status
 
-    async def page(self, url: str) -> str:
+    async def page(self, url: str, *, headers: dict[str, str] | None = None) -> str:
         """GET a review link (links name PUBLIC_BASE_URL's host, so ask this server)."""
         parts = urlsplit(url)
         local = self.running.server.make_url(parts.path).with_query(parts.query)
-        async with aiohttp.ClientSession() as session, session.get(local) as resp:
+        async with aiohttp.ClientSession() as session, \
+                session.get(local, headers=headers or {}) as resp:
             text = await resp.text()
         self.answers.append(f"{resp.status} {dict(resp.headers)} {text}")
         assert resp.status == 200, text
@@ -171,6 +175,14 @@ async def tokened_graph() -> AsyncIterator[TokenedGraph]:
     await fake.stop()
 
 
+@pytest.fixture
+async def statuspage() -> AsyncIterator[FakeStatuspage]:
+    fake = FakeStatuspage(key=STATUSPAGE_KEY)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
 def _secured(database_url: str, identity: FakeIdentity, **extra: Any):
     return make_settings(
         database_url, app_id=identity.app_id, bot_openid_metadata_url=identity.metadata_url,
@@ -180,7 +192,7 @@ def _secured(database_url: str, identity: FakeIdentity, **extra: Any):
 
 async def test_no_secret_or_token_leaks_from_an_incident_with_every_integration(
     start_bot, database_url, identity, connector, zoom, all_of_google, tokened_graph, github,
-    tmp_path, caplog, capfd, every_logger_at_debug,
+    statuspage, tmp_path, caplog, capfd, every_logger_at_debug,
 ):
     google, graph = all_of_google, tokened_graph
     zoom.client_secret, github.token = ZOOM_SECRET, GITHUB_TOKEN
@@ -196,15 +208,19 @@ async def test_no_secret_or_token_leaks_from_an_incident_with_every_integration(
         graph_client_id="graph-app", graph_client_secret=GRAPH_SECRET,
         graph_token_url=graph.url + "token", graph_api_url=graph.url + "v1.0",
         github_repository="acme/payments", github_token=GITHUB_TOKEN,
-        github_api_url=github.api_url,
+        github_api_url=github.api_url, metrics_token=METRICS_TOKEN,
+        statuspage_page_id=statuspage.page_id, statuspage_api_key=STATUSPAGE_KEY,
+        statuspage_api_url=statuspage.api_url,
     )
     bot = SignedBot(await start_bot(settings), identity)
     team = Team(bot, connector)  # type: ignore[arg-type]
 
     incident = await _staffed_incident(team, graph)
     await _the_record(team, incident)
+    public_pages = await _customers_told(team, incident, statuspage)
     await _rooms_through_failures(team, incident, zoom, google)
-    pages = await _the_review(team, incident, zoom, google, github)
+    pages = await _the_review(team, incident, zoom, google, github) + public_pages
+    pages.append(await bot.page("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}))
     refused = _refused_tokens(identity, connector.url)
     for token in refused:
         assert await bot.post_with(token, _help(connector)) == 401
@@ -218,9 +234,12 @@ async def test_no_secret_or_token_leaks_from_an_incident_with_every_integration(
     assert {401, 500} <= _statuses(github.requests) and github.created
     assert 500 in _statuses(google.calls("token")) and google.files
     assert 500 in _statuses(google.calls("upload"))
+    assert 500 in _statuses(statuspage.requests) and len(statuspage.bodies()) == 2
     assert {401, 500} <= _statuses(r for r in google.requests if r.path == "/v2/spaces")
     said = await _everything_said(caplog, capfd, bot, connector, pages, zoom=zoom,
                                   google=google, graph=graph, github=github)
+    said["statuspage"] = _dump([(r.path, r.body, _without_auth(r.headers))
+                                for r in statuspage.requests])
     known = await _secrets(settings, bot, connector, identity, zoom=zoom, google=google,
                            graph=graph, account_pem=account.private_key_pem,
                            extra=refused)
@@ -298,6 +317,27 @@ async def _rooms_through_failures(team: Team, incident: Incident, zoom, google) 
     await _new_room(team, incident, "meet", "meet")
     google.fail_next(500, endpoint="meet")
     await _new_room(team, incident, "meet", "meet")
+
+
+async def _customers_told(team: Team, incident: Incident,
+                          statuspage: FakeStatuspage) -> list[str]:
+    """Two external updates, synced to Statuspage (a 500 retried); the public pages."""
+    await team.say("update external We are looking into slow payments.", sender=GRACE,
+                   thread=incident)
+    answer = await team.press("external.publish", {
+        "incidentId": incident.id, "title": "Payments are slow", "components": "API",
+        "status": "investigating", "text": "We are looking into slow payments."},
+        sender=GRACE)
+    assert "Published" in answer["value"], answer
+    statuspage.fail_next(500)
+    await team.say("update external identified A fix is rolling out.", sender=GRACE,
+                   thread=incident)
+    await eventually(lambda: _true(len(statuspage.bodies()) == 2), timeout=30)
+    return [await team.bot.page(path) for path in ("/status", "/status.json", "/status.atom")]
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def _the_review(team: Team, incident: Incident, zoom, google, github) -> list[str]:
