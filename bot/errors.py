@@ -8,7 +8,8 @@
     ├── AuthError           the request is not authenticated (HTTP 401)
     │   └── TenantNotAllowedError  authenticated, but from a tenant we do not serve (403)
     ├── ConnectorError      the Bot Connector refused or failed a call
-    └── BridgeError         a video provider failed
+    ├── BridgeError         a video provider failed
+    └── ProviderError       another outside service refused or failed (GitHub, Statuspage)
 
 Anything else is a bug: logged with its stack trace and an error id the user also sees.
 """
@@ -75,3 +76,19 @@ class BridgeError(BotError):
         super().__init__(message)
         self.provider = provider
         self.retryable = retryable
+
+
+class ProviderError(BotError):
+    """An outside service did not do what was asked; `status` is the HTTP status, 0
+    without one, and `retry_after` what it asked for. Durable jobs retry it when
+    `retryable`.
+
+    The message must never contain a credential: it is shown in the incident thread.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
+                 status: int = 0) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status = status

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from bot.errors import BotError
+from bot.errors import ProviderError
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +41,8 @@ class IssueRef:
     url: str
 
 
-class TrackerError(BotError):
-    """The tracker did not create the issue; `status` is the HTTP status, 0 without one.
-
-    The message never contains a credential: it is shown in the incident thread.
-    """
-
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
-                 status: int = 0) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
-        self.status = status
+class TrackerError(ProviderError):
+    """The tracker did not create the issue."""
 
 
 class IssueTracker(Protocol):

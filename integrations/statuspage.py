@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from bot.errors import BotError
+from bot.errors import ProviderError
 
 log = logging.getLogger(__name__)
 
@@ -26,18 +26,8 @@ USER_AGENT = "incident-bot"
 _MESSAGE_MAX_CHARS = 200
 
 
-class StatuspageError(BotError):
-    """Statuspage did not take the update; `status` is the HTTP status, 0 without one.
-
-    The message never contains the API key: it is shown in the incident thread.
-    """
-
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
-                 status: int = 0) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
-        self.status = status
+class StatuspageError(ProviderError):
+    """Statuspage did not take the update."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ import json
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import asyncpg
@@ -22,6 +21,7 @@ from tests.bot_process import BotProcess
 from tests.fakes import activities as teams
 from tests.fakes.activities import ADA, GRACE
 from tests.fakes.connector import FakeConnector
+from tests.scenario import eventually
 
 DECLARES = 16
 
@@ -31,17 +31,6 @@ def _say(connector: FakeConnector, text: str, *, sender=ADA, mentions=(), root_i
         text = text.replace(f"@{user.name.split()[0]}", user.mention()[0])
     return teams.channel_message(connector.url, f"{teams.BOT_MENTION_TEXT} {text}",
                                  sender=sender, mentions=list(mentions), root_id=root_id)
-
-
-async def _eventually(check, *, timeout: float = 60, what: str = "condition") -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
-        await asyncio.sleep(0.1)
 
 
 async def test_two_replicas_on_one_postgres_act_as_one_bot(postgres_url: str, tmp_path: Path,
@@ -63,7 +52,7 @@ async def test_two_replicas_on_one_postgres_act_as_one_bot(postgres_url: str, tm
             numbers = [r["number"] for r in await db.fetch("SELECT number FROM incident")]
             assert sorted(numbers) == list(range(1, DECLARES + 1)), numbers
 
-            await _eventually(lambda: _all_settled(db), what="outbox and timers settled")
+            await eventually(lambda: _all_settled(db), timeout=60)
             # Grace presses Accept once, and Teams (a retry on a timeout) delivers it to
             # each replica under a different activity id, at the same moment.
             pending = await db.fetch("SELECT h.id, h.incident_id, i.card_activity_id FROM "
@@ -76,7 +65,7 @@ async def test_two_replicas_on_one_postgres_act_as_one_bot(postgres_url: str, tm
                       "incidentId": row["incident_id"]}, sender=GRACE))
                 for row in pending for replica in replicas]
             assert set(await asyncio.gather(*presses)) == {200}
-            await _eventually(lambda: _all_settled(db), what="outbox and timers settled")
+            await eventually(lambda: _all_settled(db), timeout=60)
 
         commanders = await db.fetch("SELECT commander_id FROM incident")
         assert {r["commander_id"] for r in commanders} == {GRACE.id}
