@@ -21,6 +21,7 @@ bench creates scratch databases and drops them at the end.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import sys
@@ -61,16 +62,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands = parser.add_argument_group("commands scenario")
     commands.add_argument("--senders", type=int, nargs="+", default=[1, 20, 100],
                           help="concurrent senders per cell")
-    commands.add_argument("--cell-duration", type=float, default=0.5,
-                          help="measured seconds per cell (longer until 20 answers, max 2 s)")
+    commands.add_argument("--cell-duration", type=float, default=0.4,
+                          help="measured seconds per cell (longer until 15 answers, max 2 s)")
     commands.add_argument("--cell-warmup", type=float, default=0.2,
                           help="unmeasured seconds first (and until every sender had an answer)")
     commands.add_argument("--cell-rounds", type=int, default=3, help="rounds (median)")
     commands.add_argument("--role-requests", type=int, default=6000,
                           help="role requests seeded per bot for the card-action load")
     scale = parser.add_argument_group("scale scenario")
-    scale.add_argument("--scale-duration", type=float, default=0.3,
-                       help="measured seconds per command and bot (at least 15 answers)")
+    scale.add_argument("--scale-duration", type=float, default=0.2,
+                       help="measured seconds per command and bot (at least 10 answers)")
     scale.add_argument("--scale-rounds", type=int, default=3, help="rounds (median)")
     scale.add_argument("--stages", nargs="+", choices=[s.name for s in STAGES],
                        default=[s.name for s in STAGES if s.name != "empty"],
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     shutil.rmtree(LOG_DIR, ignore_errors=True)
     LOG_DIR.mkdir(parents=True)
-    started = time.monotonic()
+    started, load_at_start = time.monotonic(), os.getloadavg()
     sections: list[list[str]] = []
     summaries: list[str] = []
     verdicts: list[str] = []
@@ -119,41 +120,50 @@ def main(argv: list[str] | None = None) -> int:
             Children(LOG_DIR) as children, scratch_databases(Path(work)) as scratch:
         work_dir = Path(work)
         if "commands" in args.scenario:
+            began = time.monotonic()
             settings = CommandSettings(
                 concurrencies=tuple(args.senders), duration=args.cell_duration,
                 warmup=args.cell_warmup, rounds=args.cell_rounds, engines=tuple(args.engines),
                 role_requests=args.role_requests)
             results = run_commands(children, scratch, work_dir=work_dir, settings=settings)
             sections.append(commands_section(results))
+            sections[-1].append(f"\n_this scenario took {time.monotonic() - began:.0f} s_")
             summaries.append(commands_markdown(results))
             verdicts += target_lines(results)
         if "scale" in args.scenario:
+            began = time.monotonic()
             scale = ScaleSettings(duration=args.scale_duration, warmup=0.05,
                                   rounds=args.scale_rounds, engines=tuple(args.engines),
                                   stages=tuple(args.stages))
             engines = run_scale(children, scratch, work_dir=work_dir, settings=scale)
             sections.append(scale_section(engines, scale))
+            sections[-1].append(f"\n_this scenario took {time.monotonic() - began:.0f} s_")
             summaries.append(scale_markdown(engines))
             verdicts += [line for result in engines for line in verdict_lines(result)]
         if "declare-slow-zoom" in args.scenario:
+            began = time.monotonic()
             declare = DeclareSettings(
                 concurrency=args.declare_concurrency, duration=args.declare_duration,
                 warmup=args.declare_warmup, zoom_delay=args.zoom_delay,
                 room_wait=args.room_wait)
             variants = run_declare(children, work_dir=work_dir, settings=declare)
             sections.append(declare_section(variants, declare))
+            sections[-1].append(f"\n_this scenario took {time.monotonic() - began:.0f} s_")
             summaries.append(declare_markdown(variants))
             verdicts += [line for line in declare_verdicts(variants) if "claim" in line]
         if "help" in args.scenario:
+            began = time.monotonic()
             run = RunSettings(concurrency=args.concurrency, duration=args.duration,
                               warmup=args.warmup, rounds=args.rounds)
             names = [name for name in SERVERS if name in args.servers]
             servers = run_help(names, children, work_dir=work_dir, settings=run)
             sections.append(help_section(servers, run))
+            sections[-1].append(f"\n_this scenario took {time.monotonic() - began:.0f} s_")
             summaries.append(results_markdown(servers))
     took = time.monotonic() - started
     print("\n\n".join(["## Targets", "\n".join(verdicts), *summaries]))
-    write_results(args.results, sections, verdicts=verdicts, took_s=took)
+    write_results(args.results, sections, verdicts=verdicts, took_s=took,
+                  load_at_start=load_at_start)
     say(f"\nwrote {args.results} after {took:.0f} s; process logs in {LOG_DIR}")
     return 0
 

@@ -34,8 +34,9 @@ def cells_table(results: CommandResults) -> str:
                 reply_p99 = _ms(cell.median("reply_p99_ms"))
                 if cell.missing > 0.01 * measured:  # the slowest replies never came
                     reply_p99 = f"> {REPLY_WAIT_S * 1000:,.0f}"
+                mark = " †" if any(r.saturated for r in cell.runs) else ""
                 lines.append(
-                    f"| {server} | {command} | {concurrency} | {rps:,.0f} | {rps / floor:.3f} "
+                    f"| {server} | {command}{mark} | {concurrency} | {rps:,.0f} | {rps / floor:.3f} "
                     f"| {_ms(cell.median('p50_ms'))} | {_ms(cell.median('p99_ms'))} "
                     f"| {_ms(cell.median('reply_p50_ms'))} | {reply_p99} "
                     f"| {cell.errors:,} | {cell.missing:,} |")
@@ -74,7 +75,8 @@ def commands_markdown(results: CommandResults) -> str:
 
 def commands_section(results: CommandResults) -> list[str]:
     s = results.settings
-    parts = ["## Commands at 1, 20 and 100 senders (`--scenario commands`)", "",
+    senders = ", ".join(str(c) for c in s.concurrencies)
+    parts = [f"## Commands at {senders} senders (`--scenario commands`)", "",
              f"- load: closed loop, {s.duration:g} s measured after {s.warmup:g} s warm-up per "
              f"cell, {s.rounds} interleaved rounds (medians shown; errors and missing replies "
              "are totals over the rounds); a cell measures past its time until it has "
@@ -89,6 +91,9 @@ def commands_section(results: CommandResults) -> list[str]:
              "- ack: the HTTP answer to `POST /api/messages`; reply: the bot's post reaching "
              "the fake connector, timed from the send (the thread announcement for `accept`); "
              "`x bare` is throughput over the bare echo at the same senders in the same run",
+             f"- †: in some round not every sender had an answer within {s.max_window:g} s of "
+             "the warm-up (the server's queue was still growing); it was measured from then "
+             "on, so its latencies are lower bounds",
              "", commands_markdown(results)]
     if results.notes:
         parts += ["", "### Notes", "", *[f"- {n}" for n in results.notes]]

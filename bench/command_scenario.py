@@ -45,7 +45,7 @@ class CommandSettings:
     rounds: int
     engines: tuple[str, ...]
     role_requests: int  # seeded per bot for the card-action load
-    min_samples: int = 20  # a slow cell measures longer, until it has this many answers
+    min_samples: int = 15  # a slow cell measures longer, until it has this many answers
     max_window: float = 2.0  # but never longer than this
 
 
@@ -183,7 +183,7 @@ def measure_bot(results: CommandResults, load: Server, connector: Server, bot: B
             results.note(f"{bot.engine}: accept at {concurrency} senders ran out of seeded "
                          f"role requests (raise --role-requests)")
     if command in BACKGROUND:
-        quiesce(connector, limit_s=3.0)
+        quiesce(connector, limit_s=2.0)
 
 
 def measure_cell(results: CommandResults, load: Server, connector: Server, server: Server,
@@ -201,7 +201,7 @@ def measure_cell(results: CommandResults, load: Server, connector: Server, serve
     say(f"  {name:8} {command:8} {concurrency:3}: {result.requests_per_s:8,.0f}/s ack p50 "
         f"{result.p50_ms:6.1f} p99 {result.p99_ms:6.1f} ms, reply p50 {result.reply_p50_ms:6.1f} "
         f"p99 {result.reply_p99_ms:6.1f} ms, {result.errors} errors, "
-        f"{result.replies_missing} replies missing")
+        f"{result.replies_missing} replies missing{' (saturated)' if result.saturated else ''}")
     for sample in result.error_samples[:2]:
         results.note(f"{name} {command} x{concurrency} error sample: {sample[:200]}")
     return result

@@ -33,8 +33,8 @@ from bench.message import ACCEPT, CONVERSATION_ID, HELP_TEXT, body_factory
 
 HEADERS = {"Content-Type": "application/json"}
 MAX_ERROR_SAMPLES = 5
-NEVER_OPENED = 2  # windows to wait for the steady state before giving up
-REPLY_WAIT_S = 3.0  # longest wait for the replies of the measured requests
+NEVER_OPENED = 1  # windows to wait for the steady state before giving up
+REPLY_WAIT_S = 2.0  # longest wait for the replies of the measured requests
 
 
 @dataclass
@@ -43,8 +43,10 @@ class Window:
 
     It opens once every sender has had an answer (the closed loop is in its steady state)
     and `warmup` has passed; it closes after `duration`, or later if fewer than
-    `min_samples` answers fell inside it (never later than `max_window` after opening);
-    a server too slow to answer every sender within `NEVER_OPENED` windows is not measured.
+    `min_samples` answers fell inside it (never later than `max_window` after opening).
+    A server too slow to answer every sender within `NEVER_OPENED` windows after the
+    warm-up is measured from then on anyway, marked `saturated`: its queue was still
+    growing, so its latencies are lower bounds.
     """
 
     begun: float
@@ -57,6 +59,7 @@ class Window:
     measured: int = 0
     start: float | None = None
     end: float | None = None  # set when it closes
+    saturated: bool = False
 
     def observe(self, finished: float) -> bool:
         """Account for an answer at `finished`; True if it falls in the window."""
@@ -68,7 +71,7 @@ class Window:
                     and finished >= self.begun + self.warmup):
                 self.start = finished
             elif finished >= self.begun + self.warmup + NEVER_OPENED * self.longest:
-                self.end = finished
+                self.start, self.saturated = finished, True
             return False
         if finished >= self.start + self.duration and (
                 self.measured >= self.min_samples or finished >= self.start + self.longest):
@@ -126,6 +129,7 @@ class LoadResult:
     reply_p50_ms: float = float("nan")
     reply_p99_ms: float = float("nan")
     replies_missing: int = 0  # measured requests whose reply never reached the connector
+    saturated: bool = False  # not every sender had an answer before the window opened
 
 
 @dataclass(frozen=True)
@@ -262,6 +266,7 @@ async def run_load(job: Job) -> LoadResult:
         reply_p50_ms=percentile(replies, 0.50) * 1000,
         reply_p99_ms=percentile(replies, 0.99) * 1000,
         replies_missing=missing,
+        saturated=window.saturated,
     )
 
 

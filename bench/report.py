@@ -136,16 +136,21 @@ def _postgres_version() -> str:
     return f"PostgreSQL {version}"
 
 
-def environment_lines(*, took_s: float | None = None) -> list[str]:
-    """Where (and how fast) the numbers were taken."""
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+def environment_lines(*, took_s: float | None = None,
+                      load_at_start: tuple[float, ...] | None = None) -> list[str]:
+    """Where (and how fast) the numbers were taken, and how busy the machine was."""
+    def loads(values: tuple[float, ...]) -> str:
+        return ", ".join(f"{value:.1f}" for value in values)
     lines = [
         f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
         f"- machine: {platform.machine()}, {_cpu_model()}, nproc {len(os.sched_getaffinity(0))}, "
         f"{_memory_gb():.0f} GB RAM, {platform.system()} {platform.release()}",
         f"- Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
         f"{_postgres_version()} (on the same machine, over loopback)",
-        f"- load average (1, 5, 15 min) when the report was written: {load}",
+        f"- load average (1, 5, 15 min) when the report was written: {loads(os.getloadavg())}"
+        + (f"; at the start: {loads(load_at_start)}" if load_at_start else ""),
+        "- a load average above the core count means other work shared the machine: compare "
+        "the ratios to the baselines measured in the same rounds, not absolute times",
     ]
     if took_s is not None:
         lines.append(f"- the whole run took {took_s:.0f} s")
@@ -177,10 +182,12 @@ def help_section(servers: list[ServerRounds], run: RunSettings) -> list[str]:
 
 
 def write_results(path: Path, sections: list[list[str]], *, verdicts: list[str] | None = None,
-                  took_s: float | None = None, preamble: list[str] | None = None) -> None:
+                  took_s: float | None = None,
+                  load_at_start: tuple[float, ...] | None = None) -> None:
     """RESULTS.md: where the numbers were taken, the targets' verdicts, then each scenario's
     section that ran."""
-    parts = ["# Benchmark results", "", *environment_lines(took_s=took_s), *(preamble or [])]
+    parts = ["# Benchmark results", "",
+             *environment_lines(took_s=took_s, load_at_start=load_at_start)]
     if verdicts:
         parts += ["", "## Targets", "", *verdicts]
     for section in sections:

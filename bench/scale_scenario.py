@@ -192,12 +192,12 @@ def measure_stage(outcome: StageResult, bots: dict[str, Server], load: Server,
                           concurrency=1, duration=settings.duration, warmup=settings.warmup,
                           text=text, replies=command != "pir",
                           conversation_id=INCIDENT_THREAD if command == "note" else NEW_THREAD,
-                          min_samples=15, max_window=3 * settings.duration)
+                          min_samples=10, max_window=3 * settings.duration)
                 if command == "pir":
                     job = Job(url=bot.base_url + seed.review_path(REVIEWED, expires=expires),
                               service_url=f"{connector.base_url}/", concurrency=1,
                               duration=settings.duration, warmup=settings.warmup, get=True,
-                              expect="Seeded event", min_samples=15,
+                              expect="Seeded event", min_samples=10,
                               max_window=3 * settings.duration)
                 result = run_job(load, job)
                 outcome.runs.setdefault((command, size), []).append(result)
