@@ -48,6 +48,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 LOG_DIR = BENCH_DIR / "results" / "last-run"
 SCENARIOS = ("commands", "scale", "declare-slow-zoom", "help", "all")
 ALL = ("commands", "scale", "declare-slow-zoom")
+BUDGET_S = 300
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -161,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             sections[-1].append(f"\n_this scenario took {time.monotonic() - began:.0f} s_")
             summaries.append(results_markdown(servers))
     took = time.monotonic() - started
+    verdicts.insert(0, f"- the whole run within {BUDGET_S} s: {'MET' if took < BUDGET_S else 'MISSED'} "
+                       f"({took:.0f} s)")
     print("\n\n".join(["## Targets", "\n".join(verdicts), *summaries]))
     write_results(args.results, sections, verdicts=verdicts, took_s=took,
                   load_at_start=load_at_start)

@@ -55,7 +55,8 @@ def target_lines(results: CommandResults) -> list[str]:
                     continue
                 ratio = cell.median("requests_per_s") / bare.median("requests_per_s")
                 verdict = "MET" if ratio >= share else "MISSED"
-                lines.append(f"- {engine} `{command}` at {concurrency} senders >= {share} x bare "
+                lines.append(f"- {engine} `{command}` at {concurrency} sender"
+                             f"{'s' if concurrency > 1 else ''} >= {share} x bare "
                              f"throughput: {verdict} ({ratio:.3f})")
         for command in COMMANDS:
             cell = results.cells.get((engine, command, ACK_TARGET_SENDERS))

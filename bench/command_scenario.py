@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench import seed
 from bench.console import problem_lines, say
-from bench.databases import ENGINES, POSTGRES, Database, Scratch, postgres_problem
+from bench.databases import POSTGRES, Database, Scratch, postgres_problem
 from bench.load import Job, LoadResult
 from bench.measurement import probe, quiesce, run_job
 from bench.message import (ACCEPT, DECLARE_TEXT, HELP_TEXT, INCIDENT_THREAD, NEW_THREAD,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
 import math
 import time
@@ -211,29 +210,30 @@ async def reply_latencies(session: aiohttp.ClientSession, service_url: str,
     return sorted(latencies), len(waiting)
 
 
-def make_bodies(job: Job) -> Callable[[], tuple[bytes | None, str]]:
-    """The next request body (None for a GET) and the activity id its reply will name."""
-    counter = itertools.count()
-    prefix = uuid.uuid4().hex[:12]
-    if job.get:
-        return lambda: (None, "")
-    body_for = body_factory(service_url=job.service_url, text=job.text, first=job.first,
-                            conversation_id=job.conversation_id)
+class Bodies:
+    """Calling it gives the next request body (None for a GET) and the activity id its
+    reply will name; `sent` is how many it gave."""
 
-    def next_body() -> tuple[bytes, str]:
-        number = next(counter)
-        activity_id = f"{prefix}-{number}"
+    def __init__(self, job: Job) -> None:
+        self._job = job
+        self._prefix = uuid.uuid4().hex[:12]
+        self._body_for = body_factory(service_url=job.service_url, text=job.text,
+                                      first=job.first, conversation_id=job.conversation_id)
+        self.sent = 0
+
+    def __call__(self) -> tuple[bytes | None, str]:
+        number, self.sent = self.sent, self.sent + 1
+        if self._job.get:
+            return None, ""
+        activity_id = f"{self._prefix}-{number}"
         # An accepted role is announced in the incident's thread, under its card.
-        key = f"card-{job.first + number}" if job.text == ACCEPT else activity_id
-        return body_for(activity_id, number), key
-
-    next_body.counter = counter  # type: ignore[attr-defined]
-    return next_body
+        key = f"card-{self._job.first + number}" if self._job.text == ACCEPT else activity_id
+        return self._body_for(activity_id, number), key
 
 
 async def run_load(job: Job) -> LoadResult:
     """Drive the server for warm-up + duration seconds and summarise the window."""
-    next_body = make_bodies(job)
+    next_body = Bodies(job)
     cpu_start = process_time()
     now = perf_counter()
     window = Window(begun=now, warmup=job.warmup, duration=job.duration,
@@ -255,14 +255,13 @@ async def run_load(job: Job) -> LoadResult:
         if job.replies:
             replies, missing = await reply_latencies(session, job.service_url, tally.sent_at)
     latencies = sorted(tally.latencies)
-    counter = getattr(next_body, "counter", None)
     return LoadResult(
         requests_per_s=len(latencies) / window.length,
         p50_ms=percentile(latencies, 0.50) * 1000, p99_ms=percentile(latencies, 0.99) * 1000,
         errors=tally.errors, ok_total=tally.ok_total, measured=len(latencies),
         cpu_s=cpu_s, wall_s=wall_s,
         error_samples=tally.error_samples,
-        sent=next(counter) if counter is not None else tally.ok_total + tally.errors,
+        sent=next_body.sent,
         reply_p50_ms=percentile(replies, 0.50) * 1000,
         reply_p99_ms=percentile(replies, 0.99) * 1000,
         replies_missing=missing,

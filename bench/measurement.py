@@ -135,11 +135,15 @@ def quiesce(connector: Server, *, quiet_s: float = 0.3, limit_s: float = 5.0) ->
     """Wait until the connector's counts stop moving (background sends of the last load are
     done, so they do not load the next measurement); returns the seconds waited."""
     start = time.monotonic()
-    last, changed = get_json(f"{connector.base_url}/count"), start
+    def counts() -> dict[str, Any]:
+        seen = get_json(f"{connector.base_url}/count")
+        del seen["last_reply"]  # a copy of the last reply, not a count
+        return seen
+
+    last, changed = counts(), start
     while time.monotonic() - start < limit_s:
         time.sleep(0.1)
-        seen = get_json(f"{connector.base_url}/count")
-        seen.pop("last_reply", None), last.pop("last_reply", None)
+        seen = counts()
         if seen != last:
             last, changed = seen, time.monotonic()
         elif time.monotonic() - changed >= quiet_s:
