@@ -41,7 +41,7 @@ from bench.help_scenario import run_help
 from bench.processes import Children
 from bench.report import RunSettings, help_section, results_markdown, write_results
 from bench.scale_report import scale_markdown, scale_section, verdict_lines
-from bench.scale_scenario import STAGES, ScaleSettings, run_scale
+from bench.scale_scenario import STAGES, ScaleSettings, run_scale, start_scale_bots
 from bench.servers import SERVERS
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -72,7 +72,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                           help="role requests seeded per bot for the card-action load")
     scale = parser.add_argument_group("scale scenario")
     scale.add_argument("--scale-duration", type=float, default=0.2,
-                       help="measured seconds per command and bot (at least 10 answers)")
+                       help="measured seconds per command and bot (at least 8 answers)")
     scale.add_argument("--scale-rounds", type=int, default=3, help="rounds (median)")
     scale.add_argument("--stages", nargs="+", choices=[s.name for s in STAGES],
                        default=[s.name for s in STAGES if s.name != "empty"],
@@ -120,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="incident-bench-") as work, \
             Children(LOG_DIR) as children, scratch_databases(Path(work)) as scratch:
         work_dir = Path(work)
+        scale = ScaleSettings(duration=args.scale_duration, warmup=0.05,
+                              rounds=args.scale_rounds, engines=tuple(args.engines),
+                              stages=tuple(args.stages))
+        if "scale" in args.scenario:  # started now, ready by the time they are needed
+            prepared = start_scale_bots(children, scratch, work_dir=work_dir, settings=scale)
         if "commands" in args.scenario:
             began = time.monotonic()
             settings = CommandSettings(
@@ -133,10 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             verdicts += target_lines(results)
         if "scale" in args.scenario:
             began = time.monotonic()
-            scale = ScaleSettings(duration=args.scale_duration, warmup=0.05,
-                                  rounds=args.scale_rounds, engines=tuple(args.engines),
-                                  stages=tuple(args.stages))
-            engines = run_scale(children, scratch, work_dir=work_dir, settings=scale)
+            engines = run_scale(children, prepared, settings=scale)
             sections.append(scale_section(engines, scale))
             sections[-1].append(f"\n_this scenario took {time.monotonic() - began:.0f} s_")
             summaries.append(scale_markdown(engines))

@@ -183,7 +183,7 @@ def measure_bot(results: CommandResults, load: Server, connector: Server, bot: B
             results.note(f"{bot.engine}: accept at {concurrency} senders ran out of seeded "
                          f"role requests (raise --role-requests)")
     if command in BACKGROUND:
-        quiesce(connector, limit_s=2.0)
+        quiesce(connector, limit_s=1.5)
 
 
 def measure_cell(results: CommandResults, load: Server, connector: Server, server: Server,

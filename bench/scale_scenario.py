@@ -105,12 +105,18 @@ def memory_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"][0]) / 1024, int(fields["VmHWM"][0]) / 1024
 
 
-def run_scale(children: Children, scratch: Scratch, *, work_dir: Path,
-              settings: ScaleSettings) -> list[EngineScale]:
-    """Start every engine's two bots at once (start-up is mostly waiting), then measure
-    one engine after the other."""
-    connector = start_connector(children, "connector-scale")
-    load = start_load_server(children)
+@dataclass
+class Prepared:
+    """The scenario's bots, started (not yet ready) and their databases, per engine."""
+
+    results: list[EngineScale]
+    started: list[tuple[EngineScale, dict[str, Database], dict[str, Server]]]
+
+
+def start_scale_bots(children: Children, scratch: Scratch, *, work_dir: Path,
+                     settings: ScaleSettings) -> Prepared:
+    """Start every engine's two bots at once, without waiting: start-up is mostly waiting
+    (imports, migrations), so the bench may start them while it measures something else."""
     results, started = [], []
     for engine in settings.engines:
         result = EngineScale(engine)
@@ -123,7 +129,15 @@ def run_scale(children: Children, scratch: Scratch, *, work_dir: Path,
                                 database_url=databases[size].url, wait=False)
                 for size in SIZES}
         started.append((result, databases, bots))
-    for result, databases, bots in started:
+    return Prepared(results, started)
+
+
+def run_scale(children: Children, prepared: Prepared, *,
+              settings: ScaleSettings) -> list[EngineScale]:
+    """Measure one engine after the other, each engine's bots stopped when it is done."""
+    connector = start_connector(children, "connector-scale")
+    load = start_load_server(children)
+    for result, databases, bots in prepared.started:
         try:
             for bot in bots.values():
                 wait_started(bot)
@@ -139,7 +153,7 @@ def run_scale(children: Children, scratch: Scratch, *, work_dir: Path,
             children.stop(bot.child)
     children.stop(load.child)
     children.stop(connector.child)
-    return results
+    return prepared.results
 
 
 def run_engine(result: EngineScale, databases: dict[str, Database], bots: dict[str, Server],
@@ -192,19 +206,19 @@ def measure_stage(outcome: StageResult, bots: dict[str, Server], load: Server,
                           concurrency=1, duration=settings.duration, warmup=settings.warmup,
                           text=text, replies=command != "pir",
                           conversation_id=INCIDENT_THREAD if command == "note" else NEW_THREAD,
-                          min_samples=10, max_window=3 * settings.duration)
+                          min_samples=8, max_window=3 * settings.duration)
                 if command == "pir":
                     job = Job(url=bot.base_url + seed.review_path(REVIEWED, expires=expires),
                               service_url=f"{connector.base_url}/", concurrency=1,
                               duration=settings.duration, warmup=settings.warmup, get=True,
-                              expect="Seeded event", min_samples=10,
+                              expect="Seeded event", min_samples=8,
                               max_window=3 * settings.duration)
                 result = run_job(load, job)
                 outcome.runs.setdefault((command, size), []).append(result)
                 for sample in result.error_samples[:1]:
                     say(f"  {command} on {size}: error sample {sample[:200]}")
             if command == "declare":
-                quiesce(connector, limit_s=5.0)
+                quiesce(connector, limit_s=2.0)
     for command in COMMANDS:
         say(f"  {command:8} p50 small {outcome.p50(command, 'small'):7.2f} ms, grown "
             f"{outcome.p50(command, 'grown'):7.2f} ms, x{outcome.ratio(command):.2f}")
