@@ -36,7 +36,7 @@ from bench.console import say
 from bench.databases import ENGINES, scratch_databases
 from bench.declare_report import declare_markdown, declare_section
 from bench.declare_report import ratio_lines as declare_verdicts
-from bench.declare_scenario import DeclareSettings, run_declare
+from bench.declare_scenario import DeclareSettings, run_declare, start_declare_servers
 from bench.help_scenario import run_help
 from bench.processes import Children
 from bench.report import RunSettings, help_section, results_markdown, write_results
@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands.add_argument("--senders", type=int, nargs="+", default=[1, 20, 100],
                           help="concurrent senders per cell")
     commands.add_argument("--cell-duration", type=float, default=0.4,
-                          help="measured seconds per cell (longer until 15 answers, max 2 s)")
+                          help="measured seconds per cell (longer until 15 answers, max 1 s)")
     commands.add_argument("--cell-warmup", type=float, default=0.2,
                           help="unmeasured seconds first (and until every sender had an answer)")
     commands.add_argument("--cell-rounds", type=int, default=3, help="rounds (median)")
@@ -123,8 +123,15 @@ def main(argv: list[str] | None = None) -> int:
         scale = ScaleSettings(duration=args.scale_duration, warmup=0.05,
                               rounds=args.scale_rounds, engines=tuple(args.engines),
                               stages=tuple(args.stages))
-        if "scale" in args.scenario:  # started now, ready by the time they are needed
+        declare = DeclareSettings(
+            concurrency=args.declare_concurrency, duration=args.declare_duration,
+            warmup=args.declare_warmup, zoom_delay=args.zoom_delay, room_wait=args.room_wait)
+        # Bots of the later scenarios start now and are ready by the time they are needed.
+        if "scale" in args.scenario:
             prepared = start_scale_bots(children, scratch, work_dir=work_dir, settings=scale)
+        if "declare-slow-zoom" in args.scenario:
+            declare_servers = start_declare_servers(children, work_dir=work_dir,
+                                                    settings=declare)
         if "commands" in args.scenario:
             began = time.monotonic()
             settings = CommandSettings(
@@ -145,11 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             verdicts += [line for result in engines for line in verdict_lines(result)]
         if "declare-slow-zoom" in args.scenario:
             began = time.monotonic()
-            declare = DeclareSettings(
-                concurrency=args.declare_concurrency, duration=args.declare_duration,
-                warmup=args.declare_warmup, zoom_delay=args.zoom_delay,
-                room_wait=args.room_wait)
-            variants = run_declare(children, work_dir=work_dir, settings=declare)
+            variants = run_declare(children, declare_servers, declare)
             sections.append(declare_section(variants, declare))
             sections[-1].append(f"\n_this scenario took {time.monotonic() - began:.0f} s_")
             summaries.append(declare_markdown(variants))

@@ -46,7 +46,7 @@ class CommandSettings:
     engines: tuple[str, ...]
     role_requests: int  # seeded per bot for the card-action load
     min_samples: int = 15  # a slow cell measures longer, until it has this many answers
-    max_window: float = 2.0  # but never longer than this
+    max_window: float = 1.0  # but never longer than this
 
 
 @dataclass

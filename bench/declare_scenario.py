@@ -62,16 +62,32 @@ def zoom_environment(zoom: Server) -> dict[str, str]:
             "ZOOM_OAUTH_URL": f"{zoom.base_url}/oauth/token", "VIDEO_TIMEOUT_SECONDS": "10"}
 
 
-def run_declare(children: Children, *, work_dir: Path,
-                settings: DeclareSettings) -> list[Variant]:
-    """Slow-Zoom bot first, then the Jitsi baseline; both start together (start-up is
-    mostly waiting), and each is stopped before the next is loaded."""
+@dataclass
+class DeclareServers:
+    """The scenario's fakes and its two bots (started, maybe not ready yet)."""
+
+    connector: Server
+    zoom: Server
+    bots: dict[str, Server]
+
+
+def start_declare_servers(children: Children, *, work_dir: Path,
+                          settings: DeclareSettings) -> DeclareServers:
+    """Start the fakes and both bots without waiting for the bots: start-up is mostly
+    waiting, so the bench may start them while it measures something else."""
     connector = start_connector(children, "connector-declare")
     zoom = start_fake_zoom(children, delay_s=settings.zoom_delay)
-    say("declare: starting the bots ...")
     bots = {name: start_bot(f"bot-declare-{name}", children, work_dir=work_dir,
                             extra_env=zoom_environment(zoom) if name == SLOW_ZOOM else None,
                             wait=False) for name in (SLOW_ZOOM, JITSI)}
+    return DeclareServers(connector, zoom, bots)
+
+
+def run_declare(children: Children, servers: DeclareServers,
+                settings: DeclareSettings) -> list[Variant]:
+    """Slow-Zoom bot first, then the Jitsi baseline; each is stopped before the next is
+    loaded."""
+    connector, zoom, bots = servers.connector, servers.zoom, servers.bots
     variants = [run_variant(SLOW_ZOOM, bots[SLOW_ZOOM], children, connector, zoom,
                             settings=settings),
                 run_variant(JITSI, bots[JITSI], children, connector, None, settings=settings)]
