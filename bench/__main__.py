@@ -8,8 +8,9 @@ Scenarios:
                      to 100k incidents and 1M timeline events, against a small one; memory
   declare-slow-zoom  declare load on a bot whose Zoom takes 3 s per meeting, and on the
                      Jitsi baseline: does the HTTP ack stay fast? (ack p50/p99, rooms made)
+  pir-render         rendering one review with 0 to 10,000 timeline events (no database)
   help               the older throughput-only `help` comparison (bare, stock, bot)
-  all                commands, scale and declare-slow-zoom (the default), within 5 minutes
+  all                everything but `help` (the default), within 5 minutes
 
 Servers, fakes and load generator are separate processes on loopback. The summary goes
 to stdout and to bench/RESULTS.md (one section per scenario run); progress and problems
@@ -30,6 +31,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from bench import pir_render
 from bench.command_report import commands_markdown, commands_section, target_lines
 from bench.command_scenario import CommandSettings, run_commands
 from bench.console import say
@@ -46,8 +48,8 @@ from bench.servers import SERVERS
 
 BENCH_DIR = Path(__file__).resolve().parent
 LOG_DIR = BENCH_DIR / "results" / "last-run"
-SCENARIOS = ("commands", "scale", "declare-slow-zoom", "help", "all")
-ALL = ("commands", "scale", "declare-slow-zoom")
+SCENARIOS = ("commands", "scale", "declare-slow-zoom", "pir-render", "help", "all")
+ALL = ("commands", "scale", "declare-slow-zoom", "pir-render")
 BUDGET_S = 300
 
 
@@ -71,8 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands.add_argument("--role-requests", type=int, default=6000,
                           help="role requests seeded per bot for the card-action load")
     scale = parser.add_argument_group("scale scenario")
-    scale.add_argument("--scale-duration", type=float, default=0.2,
-                       help="measured seconds per command and bot (at least 8 answers)")
+    scale.add_argument("--scale-duration", type=float, default=0.15,
+                       help="measured seconds per command and bot (at least 6 answers)")
     scale.add_argument("--scale-rounds", type=int, default=3, help="rounds (median)")
     scale.add_argument("--stages", nargs="+", choices=[s.name for s in STAGES],
                        default=[s.name for s in STAGES if s.name != "empty"],
@@ -157,6 +159,15 @@ def main(argv: list[str] | None = None) -> int:
             sections[-1].append(f"\n_this scenario took {time.monotonic() - began:.0f} s_")
             summaries.append(declare_markdown(variants))
             verdicts += [line for line in declare_verdicts(variants) if "claim" in line]
+        if "pir-render" in args.scenario:
+            say("pir-render: rendering reviews of 0 to 10,000 events ...")
+            table = pir_render.report(repeats=9)
+            sections.append(["## Rendering a Post Incident Review (`--scenario pir-render`)", "",
+                             "Median of 9 renders of a record with N timeline events, in the "
+                             "bench process (pure rendering: the record is built once; the "
+                             "`scale` scenario times the page with its database reads).", "",
+                             table])
+            summaries.append(table)
         if "help" in args.scenario:
             began = time.monotonic()
             run = RunSettings(concurrency=args.concurrency, duration=args.duration,

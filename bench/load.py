@@ -33,7 +33,7 @@ from bench.message import ACCEPT, CONVERSATION_ID, HELP_TEXT, body_factory
 HEADERS = {"Content-Type": "application/json"}
 MAX_ERROR_SAMPLES = 5
 NEVER_OPENED = 1  # windows to wait for the steady state before giving up
-REPLY_WAIT_S = 2.0  # longest wait for the replies of the measured requests
+REPLY_WAIT_S = 1.5  # longest wait for the replies of the measured requests
 
 
 @dataclass

@@ -75,7 +75,7 @@ def scale_section(results: list[EngineScale], settings: ScaleSettings) -> list[s
              "its timeline, an answered role request and a commandeered helper, seeded in "
              "bulk between stages (1k: 100 events each; 10k: 100 each, 1M events in all; "
              "100k: the next 90k without events)",
-             f"- each command: one sender, closed loop, {settings.duration:g} s (at least 8 "
+             f"- each command: one sender, closed loop, {settings.duration:g} s (at least 6 "
              f"answers) after {settings.warmup:g} s warm-up, on both bots, {settings.rounds} "
              "interleaved rounds; figures are the median p50 of the HTTP answer on *grown*, "
              "and in brackets grown / small",

@@ -206,19 +206,19 @@ def measure_stage(outcome: StageResult, bots: dict[str, Server], load: Server,
                           concurrency=1, duration=settings.duration, warmup=settings.warmup,
                           text=text, replies=command != "pir",
                           conversation_id=INCIDENT_THREAD if command == "note" else NEW_THREAD,
-                          min_samples=8, max_window=3 * settings.duration)
+                          min_samples=6, max_window=3 * settings.duration)
                 if command == "pir":
                     job = Job(url=bot.base_url + seed.review_path(REVIEWED, expires=expires),
                               service_url=f"{connector.base_url}/", concurrency=1,
                               duration=settings.duration, warmup=settings.warmup, get=True,
-                              expect="Seeded event", min_samples=8,
+                              expect="Seeded event", min_samples=6,
                               max_window=3 * settings.duration)
                 result = run_job(load, job)
                 outcome.runs.setdefault((command, size), []).append(result)
                 for sample in result.error_samples[:1]:
                     say(f"  {command} on {size}: error sample {sample[:200]}")
             if command == "declare":
-                quiesce(connector, limit_s=2.0)
+                quiesce(connector, limit_s=1.0)
     for command in COMMANDS:
         say(f"  {command:8} p50 small {outcome.p50(command, 'small'):7.2f} ms, grown "
             f"{outcome.p50(command, 'grown'):7.2f} ms, x{outcome.ratio(command):.2f}")
