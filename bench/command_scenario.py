@@ -190,6 +190,13 @@ def measure_cell(results: CommandResults, load: Server, connector: Server, serve
                  name: str, command: str, concurrency: int, *, first: int = 0) -> LoadResult:
     """Run one load and file it under (name, command, concurrency)."""
     settings = results.settings
+    if not server.child.alive():
+        gone = f"{name}: exited with {server.child.popen.returncode}; its later cells are empty"
+        if gone not in results.notes:
+            results.note(gone)
+        return LoadResult(requests_per_s=0.0, p50_ms=float("nan"), p99_ms=float("nan"),
+                          errors=0, ok_total=0, measured=0, cpu_s=0.0, wall_s=0.0,
+                          error_samples=[])
     job = Job(url=server.messages_url, service_url=f"{connector.base_url}/",
               concurrency=concurrency, duration=settings.duration, warmup=settings.warmup,
               text=COMMANDS[command], first=first, replies=True,
@@ -197,6 +204,8 @@ def measure_cell(results: CommandResults, load: Server, connector: Server, serve
               conversation_id=INCIDENT_THREAD if command == "note" else NEW_THREAD,
               min_samples=settings.min_samples, max_window=settings.max_window)
     result = run_job(load, job)
+    if not server.child.alive():  # it died under this load: the figures are not its own
+        return measure_cell(results, load, connector, server, name, command, concurrency)
     results.cell(name, command, concurrency).runs.append(result)
     say(f"  {name:8} {command:8} {concurrency:3}: {result.requests_per_s:8,.0f}/s ack p50 "
         f"{result.p50_ms:6.1f} p99 {result.p99_ms:6.1f} ms, reply p50 {result.reply_p50_ms:6.1f} "

@@ -16,8 +16,10 @@ from bench.processes import Child, Children, free_port, wait_ready
 
 SERVERS = ("bare", "stock", "bot")
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# The console script sits next to the interpreter running the bench (the project venv).
-BOT_SCRIPT = Path(sys.executable).parent / "incident-bot"
+# `incident-bot run`, through the interpreter running the bench (the project venv): the
+# bot's own entry point, under a command line that a colleague's `pkill -f incident-bot`
+# on a shared machine does not match.
+BOT_COMMAND = [sys.executable, "-m", "bot", "run"]
 # Bot Framework credentials the bot reads; cleared so it runs in local (anonymous) mode.
 CREDENTIAL_VARIABLES = ("microsoftappid", "microsoftapppassword", "app_id", "app_password")
 # Integration settings inherited from the shell are dropped too, so the video provider
@@ -81,7 +83,7 @@ def start_bot(name: str, children: Children, *, work_dir: Path,
     port = free_port()
     env = bot_environment(port, database_url or f"sqlite://{work_dir / f'{name}.sqlite3'}")
     env.update(extra_env or {})
-    child = children.start(name, [str(BOT_SCRIPT), "run"], env=env, cwd=work_dir)
+    child = children.start(name, BOT_COMMAND, env=env, cwd=work_dir)
     server = Server(name, child, f"http://127.0.0.1:{port}")
     if wait:
         wait_started(server)
