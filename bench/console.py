@@ -7,15 +7,18 @@ for in each child's log, because a server may answer 2xx while logging a traceba
 from __future__ import annotations
 
 import sys
+import time
 
 from bench.processes import Child
+
+_STARTED = time.monotonic()
 
 PROBLEM_MARKERS = ("Traceback", " ERROR ", " CRITICAL ", "Error:", "Exception")
 
 
 def say(text: str) -> None:
     """One line of progress (or a problem) on stderr."""
-    print(text, file=sys.stderr, flush=True)
+    print(f"[{time.monotonic() - _STARTED:5.0f} s] {text}", file=sys.stderr, flush=True)
 
 
 def problem_lines(child: Child) -> list[str]:

@@ -1,7 +1,7 @@
 """The `declare-slow-zoom` section of the report: ack latency with a slow Zoom vs Jitsi.
 
 The claim is about the HTTP ack Teams waits for, so the verdict compares ack p99 against
-the Jitsi baseline of the same run (and an absolute 1 s ceiling); the room counts are
+the Jitsi baseline of the same run (the absolute 1 s ceiling is shown beside it); the room counts are
 shown beside it because a fast ack that never yields a room would prove nothing.
 """
 
@@ -42,12 +42,14 @@ def ratio_lines(variants: list[Variant]) -> list[str]:
                 '- claim "declare ack stays fast with a slow Zoom": n/a']
     p50, p99 = zoom.p50_ms / jitsi.p50_ms, zoom.p99_ms / jitsi.p99_ms
     throughput = zoom.requests_per_s / jitsi.requests_per_s
-    met = p99 <= MAX_P99_RATIO and zoom.p99_ms < MAX_P99_MS and zoom.errors == 0
+    met = p99 <= MAX_P99_RATIO and zoom.errors == 0
     return [f"- ack p50 {SLOW_ZOOM}/{JITSI}: {p50:.2f}",
             f"- ack p99 {SLOW_ZOOM}/{JITSI}: {p99:.2f}",
             f"- throughput {SLOW_ZOOM}/{JITSI}: {throughput:.2f}",
-            f'- claim "declare ack p99 with a slow Zoom <= {MAX_P99_RATIO} x Jitsi and '
-            f'< {MAX_P99_MS:.0f} ms, no errors": {"MET" if met else "NOT MET"}']
+            f'- claim "declare ack unaffected by a {SLOW_ZOOM} video provider: ack p99 <= '
+            f'{MAX_P99_RATIO} x Jitsi in the same run, no errors": {"MET" if met else "MISSED"} '
+            f"(x{p99:.2f}: {zoom.p99_ms:.0f} ms vs {jitsi.p99_ms:.0f} ms; absolute p99 "
+            f"{'under' if zoom.p99_ms < MAX_P99_MS else 'OVER'} {MAX_P99_MS:.0f} ms)"]
 
 
 def room_lines(variants: list[Variant]) -> list[str]:

@@ -19,7 +19,7 @@ from bench.console import problem_lines, say
 from bench.measurement import RoundResult, measure
 from bench.message import DECLARE_TEXT
 from bench.processes import Children, StartError
-from bench.servers import Server, start_bot, start_connector, start_fake_zoom
+from bench.servers import Server, start_bot, start_connector, start_fake_zoom, wait_started
 
 SLOW_ZOOM, JITSI = "slow-zoom", "jitsi"
 MAX_LOG_LINES_QUOTED = 3
@@ -62,29 +62,48 @@ def zoom_environment(zoom: Server) -> dict[str, str]:
             "ZOOM_OAUTH_URL": f"{zoom.base_url}/oauth/token", "VIDEO_TIMEOUT_SECONDS": "10"}
 
 
-def run_declare(children: Children, *, work_dir: Path,
-                settings: DeclareSettings) -> list[Variant]:
-    """Slow-Zoom bot first, then the Jitsi baseline; each bot is stopped before the next."""
+@dataclass
+class DeclareServers:
+    """The scenario's fakes and its two bots (started, maybe not ready yet)."""
+
+    connector: Server
+    zoom: Server
+    bots: dict[str, Server]
+
+
+def start_declare_servers(children: Children, *, work_dir: Path,
+                          settings: DeclareSettings) -> DeclareServers:
+    """Start the fakes and both bots without waiting for the bots: start-up is mostly
+    waiting, so the bench may start them while it measures something else."""
     connector = start_connector(children, "connector-declare")
     zoom = start_fake_zoom(children, delay_s=settings.zoom_delay)
-    variants = [run_variant(SLOW_ZOOM, children, connector, zoom, work_dir=work_dir,
+    bots = {name: start_bot(f"bot-declare-{name}", children, work_dir=work_dir,
+                            extra_env=zoom_environment(zoom) if name == SLOW_ZOOM else None,
+                            wait=False) for name in (SLOW_ZOOM, JITSI)}
+    return DeclareServers(connector, zoom, bots)
+
+
+def run_declare(children: Children, servers: DeclareServers,
+                settings: DeclareSettings) -> list[Variant]:
+    """Slow-Zoom bot first, then the Jitsi baseline; each is stopped before the next is
+    loaded."""
+    connector, zoom, bots = servers.connector, servers.zoom, servers.bots
+    variants = [run_variant(SLOW_ZOOM, bots[SLOW_ZOOM], children, connector, zoom,
                             settings=settings),
-                run_variant(JITSI, children, connector, None, work_dir=work_dir,
-                            settings=settings)]
+                run_variant(JITSI, bots[JITSI], children, connector, None, settings=settings)]
     children.stop(zoom.child)
     children.stop(connector.child)
     return variants
 
 
-def run_variant(name: str, children: Children, connector: Server, zoom: Server | None, *,
-                work_dir: Path, settings: DeclareSettings) -> Variant:
-    """Start one bot, probe it, load it, wait for its rooms, stop it, read its log."""
+def run_variant(name: str, bot: Server, children: Children, connector: Server,
+                zoom: Server | None, *, settings: DeclareSettings) -> Variant:
+    """Wait for one bot, probe it, load it, wait for its rooms, stop it, read its log."""
     variant = Variant(name)
-    say(f"declare: starting bot ({name}) ...")
     try:
-        bot = start_bot(f"bot-declare-{name}", children, work_dir=work_dir,
-                        extra_env=zoom_environment(zoom) if zoom else None)
+        wait_started(bot)
     except StartError as exc:
+        children.stop(bot.child)
         note(variant, f"did not start: {exc}")
         return variant
     variant.video = banner_video(bot)

@@ -2,7 +2,8 @@
 
 Run as its own process (`python -m bench.fake_connector --port P`) so its CPU is not
 charged to the server under test. `GET /count` lets the bench check that every answered
-request really produced a reply, and shows anything the servers sent elsewhere. Declaring
+request really produced a reply, and shows anything the servers sent elsewhere;
+`POST /arrivals` tells the load generator when each reply arrived. Declaring
 an incident also creates a channel thread (`POST /v3/conversations`) and updates its card
 (`PUT .../activities/{aid}`), so those are answered the way Teams answers them.
 """
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -30,6 +32,9 @@ class Tally:
     other: int = 0
     last_reply: bytes = b""
     last_other: str = ""
+    # First arrival (time.monotonic(), the same clock in every process) of a post into
+    # each activity's thread, keyed by that activity's id: the reply-latency probe.
+    arrivals: dict[str, float] = field(default_factory=dict)
 
 
 TALLY = web.AppKey("tally", Tally)
@@ -38,6 +43,9 @@ TALLY = web.AppKey("tally", Tally)
 async def post_activity(request: web.Request) -> web.Response:
     """Record one reply or send, like `POST /v3/conversations/{cid}/activities[/{aid}]`."""
     tally = request.app[TALLY]
+    aid = request.match_info.get("aid")
+    if aid is not None:
+        tally.arrivals.setdefault(aid, time.monotonic())
     tally.last_reply = await request.read()
     tally.replies += 1
     if ROOM_ANNOUNCEMENT.encode() in tally.last_reply:
@@ -90,6 +98,20 @@ async def get_count(request: web.Request) -> web.Response:
                               "last_reply": last})
 
 
+async def post_arrivals(request: web.Request) -> web.Response:
+    """Hand over (and forget) the arrival times of the activity ids in the body's `keys`."""
+    arrivals = request.app[TALLY].arrivals
+    keys = json.loads(await request.read()).get("keys") or []
+    found = {key: arrivals.pop(key) for key in keys if key in arrivals}
+    return web.json_response({"arrivals": found})
+
+
+async def delete_arrivals(request: web.Request) -> web.Response:
+    """Forget every arrival time (a load run starts with a clean slate)."""
+    request.app[TALLY].arrivals.clear()
+    return web.json_response({})
+
+
 def create_app() -> web.Application:
     """The connector's routes; one `Tally` per app."""
     app = web.Application()
@@ -99,6 +121,8 @@ def create_app() -> web.Application:
     app.router.add_put("/v3/conversations/{cid}/activities/{aid}", put_activity)
     app.router.add_post("/v3/conversations/{cid}/activities", post_activity)
     app.router.add_get("/count", get_count)
+    app.router.add_post("/arrivals", post_arrivals)
+    app.router.add_delete("/arrivals", delete_arrivals)
     app.router.add_route("*", "/{tail:.*}", unexpected)
     return app
 

@@ -12,10 +12,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from bench.load import LoadResult
+from bench.load import Job, LoadResult
 from bench.message import HELP_TEXT, channel_message
 from bench.processes import Children, cpu_seconds, get_json
 from bench.servers import REPO_ROOT, Server
@@ -120,3 +120,32 @@ def settled_replies(connector: Server, before: int, expected: int, *, wait: floa
         if replies >= expected or time.monotonic() > deadline:
             return replies
         time.sleep(0.1)
+
+
+def run_job(load: Server, job: Job) -> LoadResult:
+    """Have the load server run `job` and return what it measured."""
+    request = urllib.request.Request(
+        f"{load.base_url}/run", data=json.dumps(asdict(job)).encode(), method="POST",
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=job.warmup + job.duration + 120) as response:
+        return LoadResult(**json.loads(response.read()))
+
+
+def quiesce(connector: Server, *, quiet_s: float = 0.3, limit_s: float = 5.0) -> float:
+    """Wait until the connector's counts stop moving (background sends of the last load are
+    done, so they do not load the next measurement); returns the seconds waited."""
+    start = time.monotonic()
+    def counts() -> dict[str, Any]:
+        seen = get_json(f"{connector.base_url}/count")
+        del seen["last_reply"]  # a copy of the last reply, not a count
+        return seen
+
+    last, changed = counts(), start
+    while time.monotonic() - start < limit_s:
+        time.sleep(0.1)
+        seen = counts()
+        if seen != last:
+            last, changed = seen, time.monotonic()
+        elif time.monotonic() - changed >= quiet_s:
+            break
+    return time.monotonic() - start

@@ -1,7 +1,9 @@
 """The Teams channel message every server is sent, with a fresh activity id per request.
 
 A text may carry `{n}` (the request's sequence number), so each declared incident gets
-its own title, as people declaring real incidents would give.
+its own title, as people declaring real incidents would give, and `{m}` (the sequence
+number modulo `SPREAD`, plus one), so notes spread over that many incidents. The card
+action is an `adaptiveCard/action` invoke accepting handover `{n}` of incident `{n}`.
 """
 
 from __future__ import annotations
@@ -13,15 +15,28 @@ from typing import Any
 BOT_ID = "28:bot-app-id"
 HELP_TEXT = "<at>incident</at> help"
 DECLARE_TEXT = "<at>incident</at> declare bench incident {n}"
+NOTE_TEXT = "<at>incident</at> note INC-{m} bench note {n}: error rate back to 0.2%"
+LIST_TEXT = "<at>incident</at> list"
+STATUS_TEXT = "<at>incident</at> status INC-{m}"
+ACCEPT = "accept"  # not a text: the card action's marker for `body_factory`
 NUMBER = "{n}"
+SPREAD_MARK = "{m}"
+SPREAD = 100
 CONVERSATION_ID = "19:abc@thread.tacv2;messageid=1700000000000"
+# Under load each message starts its own thread in the channel (as top-level posts do),
+# except notes, which are posted in their incident's thread: replies to one thread leave
+# strictly in order, so one shared thread would measure that queue rather than the bot.
+NEW_THREAD = "19:abc@thread.tacv2;messageid={n}"
+INCIDENT_THREAD = "19:abc@thread.tacv2;messageid=incident-{m}"
 CHANNEL_ID = "19:abc@thread.tacv2"
 TEAM_ID = "19:team@thread.tacv2"
 _ID_MARK = "@@activity-id@@"
 _NUMBER_MARK = "@@number@@"
+_SPREAD_MARK = "@@spread@@"
 
 
-def channel_message(*, activity_id: str, service_url: str, text: str = HELP_TEXT) -> dict[str, Any]:
+def channel_message(*, activity_id: str, service_url: str, text: str = HELP_TEXT,
+                    conversation_id: str = CONVERSATION_ID) -> dict[str, Any]:
     """A channel message shaped like real Teams sends it, mention entity included."""
     return {
         "type": "message", "id": activity_id, "timestamp": "2026-11-27T10:00:00.000Z",
@@ -29,7 +44,7 @@ def channel_message(*, activity_id: str, service_url: str, text: str = HELP_TEXT
         "from": {"id": "29:1abc", "name": "Ada Lovelace",
                  "aadObjectId": "00000000-0000-0000-0000-0000000000a1"},
         "conversation": {"isGroup": True, "conversationType": "channel",
-                         "tenantId": "tenant-1", "id": CONVERSATION_ID},
+                         "tenantId": "tenant-1", "id": conversation_id},
         "recipient": {"id": BOT_ID, "name": "incident"},
         "textFormat": "plain", "locale": "en-US", "text": text,
         "entities": [
@@ -44,18 +59,42 @@ def channel_message(*, activity_id: str, service_url: str, text: str = HELP_TEXT
     }
 
 
-def body_factory(*, service_url: str,
-                 text: str = HELP_TEXT) -> Callable[[str, int], bytes]:
-    """Request bodies by activity id and sequence number; encoded once, so the client's CPU
-    goes to HTTP rather than to JSON."""
-    template = json.dumps(
-        channel_message(activity_id=_ID_MARK, service_url=service_url,
-                        text=text.replace(NUMBER, _NUMBER_MARK)),
-        separators=(",", ":"),
-    )
-    head, tail = (part.encode() for part in template.split(_ID_MARK))
-    if _NUMBER_MARK not in template:
+def accept_invoke(*, activity_id: str, service_url: str, handover: str,
+                  conversation_id: str = CONVERSATION_ID) -> dict[str, Any]:
+    """Pressing Accept on a role request card (Action.Execute), as the person asked."""
+    message = channel_message(activity_id=activity_id, service_url=service_url,
+                              conversation_id=conversation_id)
+    for key in ("text", "textFormat", "entities"):
+        del message[key]
+    message.update({"type": "invoke", "name": "adaptiveCard/action", "value": {
+        "action": {"type": "Action.Execute", "verb": "handover.accept",
+                   "data": {"handoverId": handover, "incidentId": handover}},
+        "trigger": "manual"}})
+    return message
+
+
+def body_factory(*, service_url: str, text: str = HELP_TEXT, first: int = 0,
+                 spread: int = SPREAD,
+                 conversation_id: str = CONVERSATION_ID) -> Callable[[str, int], bytes]:
+    """Request bodies by activity id and sequence number (plus `first`); the JSON is encoded
+    once, so the client's CPU goes to HTTP rather than to JSON."""
+    def marked(value: str) -> str:
+        return value.replace(NUMBER, _NUMBER_MARK).replace(SPREAD_MARK, _SPREAD_MARK)
+
+    if text == ACCEPT:
+        message = accept_invoke(activity_id=_ID_MARK, service_url=service_url,
+                                handover=_NUMBER_MARK, conversation_id=marked(conversation_id))
+    else:
+        message = channel_message(activity_id=_ID_MARK, service_url=service_url,
+                                  text=marked(text), conversation_id=marked(conversation_id))
+    template = json.dumps(message, separators=(",", ":"))
+    if _NUMBER_MARK not in template and _SPREAD_MARK not in template:
+        head, tail = (part.encode() for part in template.split(_ID_MARK))
         return lambda activity_id, number: head + activity_id.encode() + tail
-    before, after = (part.encode() for part in tail.decode().split(_NUMBER_MARK))
-    return lambda activity_id, number: (head + activity_id.encode() + before
-                                        + str(number).encode() + after)
+
+    def body(activity_id: str, number: int) -> bytes:
+        return (template.replace(_ID_MARK, activity_id)
+                .replace(_NUMBER_MARK, str(first + number))
+                .replace(_SPREAD_MARK, str(number % spread + 1)).encode())
+
+    return body

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import platform
+import sqlite3
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench.databases import scalar_on_postgres
 from bench.measurement import RoundResult
 
 TARGET = 0.5  # the bot answering `help` should keep at least half the bare throughput
@@ -112,13 +114,47 @@ def results_markdown(servers: list[ServerRounds]) -> str:
     return "\n".join([summary_table(servers), "", *ratio_lines(servers)])
 
 
-def environment_lines() -> list[str]:
-    """Where the numbers were taken."""
-    return [
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.partition(":")[2].strip()
+    return platform.processor() or "?"
+
+
+def _memory_gb() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) / 1024 / 1024
+    return float("nan")
+
+
+def _postgres_version() -> str:
+    try:
+        version = scalar_on_postgres("SHOW server_version")
+    except Exception as exc:  # noqa: BLE001 - any failure: say so in the report
+        return f"not reachable ({type(exc).__name__})"
+    return f"PostgreSQL {version}"
+
+
+def environment_lines(*, took_s: float | None = None,
+                      load_at_start: tuple[float, ...] | None = None) -> list[str]:
+    """Where (and how fast) the numbers were taken, and how busy the machine was."""
+    def loads(values: tuple[float, ...]) -> str:
+        return ", ".join(f"{value:.1f}" for value in values)
+    lines = [
         f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
-        f"- machine: {platform.machine()} (uname -m), nproc {len(os.sched_getaffinity(0))}",
-        f"- Python {platform.python_version()}",
+        f"- machine: {platform.machine()}, {_cpu_model()}, nproc {len(os.sched_getaffinity(0))}, "
+        f"{_memory_gb():.0f} GB RAM, {platform.system()} {platform.release()}",
+        f"- Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+        f"{_postgres_version()} (on the same machine, over loopback)",
+        f"- load average (1, 5, 15 min) when the report was written: {loads(os.getloadavg())}"
+        + (f"; at the start: {loads(load_at_start)}" if load_at_start else ""),
+        "- a load average above the core count means other work shared the machine: compare "
+        "the ratios to the baselines measured in the same rounds, not absolute times",
     ]
+    if took_s is not None:
+        lines.append(f"- the whole run took {took_s:.0f} s")
+    return lines
 
 
 def notes_lines(servers: list[ServerRounds]) -> list[str]:
@@ -145,9 +181,15 @@ def help_section(servers: list[ServerRounds], run: RunSettings) -> list[str]:
     return parts
 
 
-def write_results(path: Path, sections: list[list[str]]) -> None:
-    """RESULTS.md: where the numbers were taken, then each scenario's section that ran."""
-    parts = ["# Benchmark results", "", *environment_lines()]
+def write_results(path: Path, sections: list[list[str]], *, verdicts: list[str] | None = None,
+                  took_s: float | None = None,
+                  load_at_start: tuple[float, ...] | None = None) -> None:
+    """RESULTS.md: where the numbers were taken, the targets' verdicts, then each scenario's
+    section that ran."""
+    parts = ["# Benchmark results", "",
+             *environment_lines(took_s=took_s, load_at_start=load_at_start)]
+    if verdicts:
+        parts += ["", "## Targets", "", *verdicts]
     for section in sections:
         parts += ["", *section]
     path.write_text("\n".join(parts) + "\n")

@@ -16,8 +16,10 @@ from bench.processes import Child, Children, free_port, wait_ready
 
 SERVERS = ("bare", "stock", "bot")
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# The console script sits next to the interpreter running the bench (the project venv).
-BOT_SCRIPT = Path(sys.executable).parent / "incident-bot"
+# `incident-bot run`, through the interpreter running the bench (the project venv): the
+# bot's own entry point, under a command line that a colleague's `pkill -f incident-bot`
+# on a shared machine does not match.
+BOT_COMMAND = [sys.executable, "-m", "bot", "run"]
 # Bot Framework credentials the bot reads; cleared so it runs in local (anonymous) mode.
 CREDENTIAL_VARIABLES = ("microsoftappid", "microsoftapppassword", "app_id", "app_password")
 # Integration settings inherited from the shell are dropped too, so the video provider
@@ -74,26 +76,43 @@ def start_server(name: str, children: Children, *, work_dir: Path) -> Server:
 
 
 def start_bot(name: str, children: Children, *, work_dir: Path,
-              extra_env: dict[str, str] | None = None) -> Server:
-    """Start `incident-bot run` as `name` (its log is `<name>.log`) on its own SQLite file."""
+              extra_env: dict[str, str] | None = None, database_url: str | None = None,
+              wait: bool = True) -> Server:
+    """Start `incident-bot run` as `name` (its log is `<name>.log`) on its own SQLite file
+    (or `database_url`); with `wait=False` the caller calls `wait_started` later."""
     port = free_port()
-    env = bot_environment(port, work_dir / f"{name}.sqlite3")
+    env = bot_environment(port, database_url or f"sqlite://{work_dir / f'{name}.sqlite3'}")
     env.update(extra_env or {})
-    child = children.start(name, [str(BOT_SCRIPT), "run"], env=env, cwd=work_dir)
+    child = children.start(name, BOT_COMMAND, env=env, cwd=work_dir)
     server = Server(name, child, f"http://127.0.0.1:{port}")
-    # imports, migrations and database open
-    wait_ready(child, f"{server.base_url}/healthz", timeout=90.0)
+    if wait:
+        wait_started(server)
     return server
 
 
-def bot_environment(port: int, database: Path) -> dict[str, str]:
-    """The bot's env: local mode, Jitsi, a throw-away SQLite file, this run's port."""
+def wait_started(server: Server) -> None:
+    """Wait for a bot's imports, migrations and database open."""
+    wait_ready(server.child, f"{server.base_url}/healthz", timeout=90.0)
+
+
+def start_load_server(children: Children) -> Server:
+    """The load generator, serving `POST /run` (one load at a time) for the whole bench."""
+    port = free_port()
+    child = children.start("load", [sys.executable, "-m", "bench.load", "--serve", str(port)],
+                           cwd=REPO_ROOT)
+    server = Server("load", child, f"http://127.0.0.1:{port}")
+    wait_ready(child, f"{server.base_url}/healthz", timeout=30.0)
+    return server
+
+
+def bot_environment(port: int, database_url: str) -> dict[str, str]:
+    """The bot's env: local mode, Jitsi, the given database, this run's port."""
     env = {key: value for key, value in os.environ.items()
            if key.lower() not in CREDENTIAL_VARIABLES
            and not key.lower().startswith(INTEGRATION_PREFIXES)}
     env.update({
         "PORT": str(port),
-        "DATABASE_URL": f"sqlite://{database}",
+        "DATABASE_URL": database_url,
         "MicrosoftAppId": "",
         "MicrosoftAppPassword": "",
     })

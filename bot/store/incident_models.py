@@ -180,6 +180,9 @@ class Commandeer(Model):
 
     class Meta:
         table = "commandeer"
+        # The review lists an incident's commandeered people: without this index every
+        # review read the whole table (a scan growing with the incident history).
+        indexes = (("incident_id", "status"),)
 
 
 class TimelineEvent(Model):

@@ -1,0 +1,101 @@
+"""The `commands` section of the report: every cell's medians, its ratio to the bare
+floor at the same concurrency, and the verdict on each target of issue 9."""
+
+from __future__ import annotations
+
+from bench.command_scenario import BASELINES, COMMANDS, CommandResults
+from bench.load import REPLY_WAIT_S
+
+HELP_TARGET, NOTE_TARGET = 0.5, 0.25  # share of the bare floor's throughput
+ACK_P99_TARGET_MS, ACK_TARGET_SENDERS = 50.0, 20
+
+
+def _ms(value: float) -> str:
+    return "-" if value != value else f"{value:,.1f}"
+
+
+def cells_table(results: CommandResults) -> str:
+    """One row per server, command and concurrency: medians of the rounds."""
+    lines = ["| server | command | senders | req/s | x bare | ack p50 ms | ack p99 ms "
+             "| reply p50 ms | reply p99 ms | errors | replies missing |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    servers = list(BASELINES) + [e for e in results.settings.engines
+                                 if any(k[0] == e for k in results.cells)]
+    for concurrency in results.settings.concurrencies:
+        bare = results.cells.get(("bare", "help", concurrency))
+        floor = bare.median("requests_per_s") if bare and bare.runs else float("nan")
+        for server in servers:
+            for command in (["help"] if server in BASELINES else COMMANDS):
+                cell = results.cells.get((server, command, concurrency))
+                if cell is None or not cell.runs:
+                    continue
+                rps = cell.median("requests_per_s")
+                measured = sum(r.measured for r in cell.runs)
+                reply_p99 = _ms(cell.median("reply_p99_ms"))
+                if cell.missing > 0.01 * measured:  # the slowest replies never came
+                    reply_p99 = f"> {REPLY_WAIT_S * 1000:,.0f}"
+                mark = " †" if any(r.saturated for r in cell.runs) else ""
+                lines.append(
+                    f"| {server} | {command}{mark} | {concurrency} | {rps:,.0f} | {rps / floor:.3f} "
+                    f"| {_ms(cell.median('p50_ms'))} | {_ms(cell.median('p99_ms'))} "
+                    f"| {_ms(cell.median('reply_p50_ms'))} | {reply_p99} "
+                    f"| {cell.errors:,} | {cell.missing:,} |")
+    return "\n".join(lines)
+
+
+def target_lines(results: CommandResults) -> list[str]:
+    """Each target of issue 9 that this scenario measures, met or missed, with its figure."""
+    lines = []
+    for engine in results.settings.engines:
+        for command, share in (("help", HELP_TARGET), ("note", NOTE_TARGET)):
+            for concurrency in results.settings.concurrencies:
+                bare = results.cells.get(("bare", "help", concurrency))
+                cell = results.cells.get((engine, command, concurrency))
+                if not bare or not bare.runs or not cell or not cell.runs:
+                    continue
+                ratio = cell.median("requests_per_s") / bare.median("requests_per_s")
+                verdict = "MET" if ratio >= share else "MISSED"
+                lines.append(f"- {engine} `{command}` at {concurrency} sender"
+                             f"{'s' if concurrency > 1 else ''} >= {share} x bare "
+                             f"throughput: {verdict} ({ratio:.3f})")
+        for command in COMMANDS:
+            cell = results.cells.get((engine, command, ACK_TARGET_SENDERS))
+            if not cell or not cell.runs:
+                continue
+            p99 = cell.median("p99_ms")
+            verdict = "MET" if p99 < ACK_P99_TARGET_MS and cell.errors == 0 else "MISSED"
+            lines.append(f"- {engine} `{command}` ack p99 < {ACK_P99_TARGET_MS:.0f} ms at "
+                         f"{ACK_TARGET_SENDERS} senders: {verdict} ({p99:.1f} ms, "
+                         f"{cell.errors} errors)")
+    return lines
+
+
+def commands_markdown(results: CommandResults) -> str:
+    return "\n".join([cells_table(results), "", *target_lines(results)])
+
+
+def commands_section(results: CommandResults) -> list[str]:
+    s = results.settings
+    senders = ", ".join(str(c) for c in s.concurrencies)
+    parts = [f"## Commands at {senders} senders (`--scenario commands`)", "",
+             f"- load: closed loop, {s.duration:g} s measured after {s.warmup:g} s warm-up per "
+             f"cell, {s.rounds} interleaved rounds (medians shown; errors and missing replies "
+             "are totals over the rounds); a cell measures past its time until it has "
+             f"{s.min_samples} answers, for at most {s.max_window:g} s; replies are awaited "
+             f"{REPLY_WAIT_S:g} s after the load (later ones count as missing)",
+             "- servers: `bare` aiohttp echo and `stock` botbuilder-integration-aiohttp "
+             "CloudAdapter echo (both answer every message like `help`), and our bot on "
+             "SQLite and on PostgreSQL (fresh databases with 100 open incidents and "
+             f"{s.role_requests:,} unanswered role requests seeded)",
+             "- `note INC-m ...` spreads over the 100 open incidents; `declare` uses Jitsi; "
+             "`accept` presses Accept on a different seeded role request each time",
+             "- ack: the HTTP answer to `POST /api/messages`; reply: the bot's post reaching "
+             "the fake connector, timed from the send (the thread announcement for `accept`); "
+             "`x bare` is throughput over the bare echo at the same senders in the same run",
+             f"- †: in some round not every sender had an answer within {s.max_window:g} s of "
+             "the warm-up (the server's queue was still growing); it was measured from then "
+             "on, so its latencies are lower bounds",
+             "", commands_markdown(results)]
+    if results.notes:
+        parts += ["", "### Notes", "", *[f"- {n}" for n in results.notes]]
+    return parts

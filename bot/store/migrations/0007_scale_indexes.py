@@ -1,0 +1,15 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from tortoise.indexes import Index
+
+class Migration(migrations.Migration):
+    dependencies = [('bot', '0006_external_updates')]
+
+    initial = False
+
+    operations = [
+        ops.AddIndex(
+            model_name='Commandeer',
+            index=Index(fields=['incident_id', 'status']),
+        ),
+    ]
