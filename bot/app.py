@@ -15,7 +15,7 @@ from bot.config import Mode, Settings
 from bot.metrics import Metrics
 from bot.store import outbox
 from bot.store.database import close_database, open_database
-from bot.store.jobs import JobRunner
+from bot.store.jobs import JobRunner, take_due_soon
 from bot.store.unit_of_work import UnitOfWork
 from bot.teams.adapter import TeamsAdapter
 from bot.teams.app_token import AppTokenProvider
@@ -167,7 +167,8 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
 
     def wake() -> None:
         dispatcher.wake()
-        jobs.wake()
+        if take_due_soon():
+            jobs.wake()
 
     policy = Policy(
         handover_timeout_s=settings.handover_timeout_minutes * 60,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.store import jobs
+from bot.store.clock import now_ms
+from bot.store.jobs import take_due_soon
 from bot.store.models import OutboxMessage, OutboxOperation, ProcessedActivity
 from bot.store.unit_of_work import AlreadyProcessed, UnitOfWork, activity_key
 
@@ -57,3 +60,22 @@ def test_activity_keys_differ_per_conversation_and_are_fixed_length():
     b = activity_key("conv-2", "1")
     assert a != b
     assert len(a) == len(b) == 64
+
+
+async def test_only_a_job_due_now_wakes_the_job_runner(db):
+    """A reminder an hour away is found by polling; a room to create now is not left
+    waiting for the next poll, and nothing else pays for a claim query on commit."""
+    woken: list[str] = []
+
+    def wake() -> None:
+        woken.append("runner" if take_due_soon() else "outbox only")
+
+    async with UnitOfWork(on_commit=wake):
+        await jobs.schedule("reminder", due_ms=now_ms() + 3_600_000)
+    async with UnitOfWork(on_commit=wake):
+        await jobs.schedule("room", due_ms=now_ms())
+    async with UnitOfWork(on_commit=wake) as uow:
+        await uow.enqueue(operation=OutboxOperation.SEND, service_url="http://x/",
+                          conversation_id="a:1", payload={})
+
+    assert woken == ["runner", "outbox only"]

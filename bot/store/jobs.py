@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -25,6 +26,23 @@ log = logging.getLogger(__name__)
 
 JobHandler = Callable[[Job], Awaitable[None]]
 LEASE_MS = 120_000
+# A job due this soon wakes the runner when its transaction commits; later ones are found
+# by the runner's own polling. Waking it on every commit cost a claim query per command.
+WAKE_WITHIN_MS = 1_000
+_due_soon: ContextVar[bool] = ContextVar("job_due_soon", default=False)
+
+
+def due_soon() -> bool:
+    """Whether this task scheduled a job due now that no wake has handled yet."""
+    return _due_soon.get()
+
+
+def take_due_soon() -> bool:
+    """Whether this task scheduled a job due now since the last call (and forget it)."""
+    due = _due_soon.get()
+    if due:
+        _due_soon.set(False)
+    return due
 
 
 async def schedule(
@@ -39,6 +57,8 @@ async def schedule(
     """Add a job; with a `dedupe_key`, replace the live job of that key (a moved reminder)."""
     if dedupe_key is not None:
         await Job.filter(dedupe_key=dedupe_key).using_db(conn).delete()
+    if due_ms <= now_ms() + WAKE_WITHIN_MS:
+        _due_soon.set(True)
     return await Job.create(
         kind=kind,
         payload=payload or {},

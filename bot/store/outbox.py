@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import dataclass
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -64,7 +65,15 @@ async def enqueue(
     )
 
 
-async def claim_batch(limit: int = 50) -> list[OutboxMessage]:
+@dataclass(frozen=True)
+class Claimed:
+    """What one claim handed out; `full` when it hit its limit (more may be due)."""
+
+    ready: list[OutboxMessage]
+    full: bool
+
+
+async def claim_batch(limit: int = 50) -> Claimed:
     """Due messages whose thread has nothing older unsent, claimed for sending in id order.
 
     A thread's messages come back together (oldest first) only when its oldest unsent
@@ -78,7 +87,7 @@ async def claim_batch(limit: int = 50) -> list[OutboxMessage]:
         lease_ms=LEASE_MS,
     )
     if not rows:
-        return rows
+        return Claimed([], full=False)
     heads = await _first_unsent_per_key({r.ordering_key for r in rows})
     claimed_ids = {r.id for r in rows}
     ready = [r for r in rows if heads.get(r.ordering_key) in claimed_ids]
@@ -92,7 +101,7 @@ async def claim_batch(limit: int = 50) -> list[OutboxMessage]:
         busy_elsewhere = head.status is OutboxStatus.SENDING
         not_before = now_ms() + HELD_RECHECK_MS if busy_elsewhere else head.due_ms
         await release([r for r in held if r.ordering_key == key], due_ms=not_before)
-    return ready
+    return Claimed(ready, full=len(rows) >= limit)
 
 
 async def release(messages: list[OutboxMessage], *, due_ms: int | None = None) -> None:

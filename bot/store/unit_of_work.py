@@ -17,6 +17,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot.store import outbox
+from bot.store.jobs import due_soon
 from bot.store.models import OutboxMessage, OutboxOperation, ProcessedActivity
 
 
@@ -59,7 +60,7 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> bool | None:
         result = await self._tx.__aexit__(exc_type, exc, tb)
-        if exc_type is None and self.enqueued and self._on_commit is not None:
+        if exc_type is None and self._on_commit is not None and (self.enqueued or due_soon()):
             self._on_commit()
         return result
 

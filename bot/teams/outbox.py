@@ -48,14 +48,19 @@ class OutboxDispatcher(PollingWorker):
         self._on_sent = on_sent
         self._on_failure = on_failure
         self._batch = batch
+        self._full = False
         self.delivered = 0
 
     async def work_once(self) -> int:
-        return await self.dispatch_once()
+        await self.dispatch_once()
+        # Another claim only when this one was full: an empty one per commit was a wasted
+        # query under load, and anything committed meanwhile has woken the loop anyway.
+        return int(self._full)
 
     async def dispatch_once(self) -> int:
         """Send what is due now; the number of rows attempted."""
-        rows = await store.claim_batch(self._batch)
+        claimed = await store.claim_batch(self._batch)
+        self._full, rows = claimed.full, claimed.ready
         by_thread: dict[str, list[OutboxMessage]] = defaultdict(list)
         for row in rows:
             by_thread[row.ordering_key].append(row)

@@ -197,9 +197,11 @@ class Renderer:
         # Reuse a chat creation still under way; else start one. Each creation has its own
         # name, so two transactions racing to message the same person both commit (Teams
         # answers both creations with the same 1:1 chat).
+        # Only undelivered ones: a delivered creation already left its DirectConversation
+        # (same transaction), and the (status, due_ms) index keeps this off the history.
         creating = await OutboxMessage.filter(
-            name__startswith=key + ":", status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING,
-                                                     OutboxStatus.SENT]).order_by("-id").first()
+            name__startswith=key + ":", status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING],
+        ).order_by("-id").first()
         name = creating.name if creating is not None else f"{key}:{uuid.uuid4().hex[:12]}"
         if creating is None:
             await uow.enqueue(
