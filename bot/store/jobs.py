@@ -32,6 +32,12 @@ WAKE_WITHIN_MS = 1_000
 _due_soon: ContextVar[bool] = ContextVar("job_due_soon", default=False)
 
 
+def tries_left(job: Job) -> bool:
+    """Whether a failure now is retried (re-raise) rather than the job's last attempt, after
+    which a handler records the failure where people see it."""
+    return job.attempts + 1 < job.max_attempts
+
+
 def due_soon() -> bool:
     """Whether this task scheduled a job due now that no wake has handled yet."""
     return _due_soon.get()

@@ -23,7 +23,7 @@ from bot.incidents.people import Person
 from bot.incidents.pir_builder import build_record
 from bot.incidents.pir_document import render_html
 from bot.store.incident_models import Commandeer, Handover, Incident
-from bot.store.jobs import JobRunner
+from bot.store.jobs import JobRunner, tries_left
 from bot.store.models import Job
 from bot.store.pir_models import FollowUpAction
 from bot.store.status_models import PublicUpdate, SyncState
@@ -116,8 +116,7 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
                 labels=["incident-follow-up"])
         except TrackerError as exc:
             count.provider_error("github")
-            last_try = job.attempts + 1 >= job.max_attempts
-            if exc.retryable and not last_try:
+            if exc.retryable and tries_left(job):
                 raise
             reason = str(exc)
             await in_transaction(incident.id, lambda ctx: pir.tracking_failed(
@@ -144,7 +143,7 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
                 request_id=payload["request_id"])
         except BridgeError as exc:
             count.provider_error(exc.provider)
-            if exc.retryable and job.attempts + 1 < job.max_attempts:
+            if exc.retryable and tries_left(job):
                 raise
             reason = str(exc)
             await in_transaction(incident.id, lambda ctx: review_meeting.meeting_failed(
@@ -166,7 +165,7 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
                                     request_id=job.payload["request_id"])
         except ExportError as exc:
             count.provider_error("google_docs")
-            if exc.retryable and job.attempts + 1 < job.max_attempts:
+            if exc.retryable and tries_left(job):
                 raise
             reason = str(exc)
             await in_transaction(incident.id, lambda ctx: pir.export_failed(
@@ -189,7 +188,7 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
         try:
             found = await status_service.post(post, incident_id=public.statuspage_id)
         except StatuspageError as exc:
-            if exc.retryable and job.attempts + 1 < job.max_attempts:
+            if exc.retryable and tries_left(job):
                 raise
             reason = str(exc)
             await in_transaction(public.incident_id, lambda ctx: external.sync_failed(
