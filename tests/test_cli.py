@@ -36,6 +36,22 @@ def test_migrate_creates_the_schema_and_is_repeatable(tmp_path):
     assert {"outbox_message", "job", "processed_activity"} <= tables
 
 
+def test_replicas_migrating_one_new_sqlite_file_at_once_both_succeed(tmp_path):
+    """The default database is a relative path; its lock file sits beside it, ignored by
+    git like the WAL files."""
+    env = bot_env("sqlite://bot.sqlite3")
+    runs = [subprocess.Popen([SCRIPT, "migrate"], env=env, cwd=tmp_path, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(3)]
+    for run in runs:
+        _, errors = run.communicate(timeout=60)
+        assert run.returncode == 0, errors
+    assert (tmp_path / "bot.sqlite3-migrate-lock").exists()
+    tables = {row[0] for row in sqlite3.connect(tmp_path / "bot.sqlite3").execute(
+        "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"outbox_message", "job", "public_incident"} <= tables
+
+
 async def _wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> float:
     started = time.monotonic()
     async with aiohttp.ClientSession() as session:

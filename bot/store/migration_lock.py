@@ -10,7 +10,6 @@ import contextlib
 import fcntl
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -30,11 +29,12 @@ async def migration_lock(url: str) -> AsyncIterator[None]:
         finally:
             await conn.close()  # ends the session, which releases the lock
         return
-    path = urlsplit(url).path
-    if not url.startswith("sqlite://") or path in ("", "/:memory:", ":memory:"):
+    file = url[len("sqlite://"):].split("?", 1)[0] if url.startswith("sqlite://") else ""
+    if file in ("", ":memory:"):
         yield
         return
-    with open(Path(url[len("sqlite://"):].split("?", 1)[0] + ".migrate-lock"), "a") as handle:
+    # `-migrate-lock` beside `x.sqlite3`: the same `*.sqlite3-*` pattern as its WAL files.
+    with open(Path(file + "-migrate-lock"), "a") as handle:
         await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
         try:
             yield
