@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import seed
-from bench.console import problem_lines, say
+from bench.console import problem_summary, say
 from bench.databases import POSTGRES, Database, Scratch, postgres_problem
 from bench.load import Job, LoadResult
 from bench.measurement import probe, quiesce, run_job
@@ -156,9 +156,8 @@ def run_commands(children: Children, scratch: Scratch, *, work_dir: Path,
                 for command in COMMANDS:
                     measure_bot(results, load, connector, bot, command, concurrency)
     for server in [*baselines.values(), *(b.server for b in bots)]:
-        if problems := problem_lines(server.child):
-            results.note(f"{server.name}: {len(problems)} error-looking log lines, first: "
-                         f"`{problems[0][:200]}`")
+        if problems := problem_summary(server.child):
+            results.note(f"{server.name}: {problems}")
         children.stop(server.child)
     children.stop(load.child)
     children.stop(connector.child)

@@ -27,3 +27,11 @@ def problem_lines(child: Child) -> list[str]:
         return []
     lines = child.log_path.read_text(errors="replace").splitlines()
     return [line for line in lines if any(m in line for m in PROBLEM_MARKERS)]
+
+
+def problem_summary(child: Child) -> str | None:
+    """How many error-looking lines a child logged and the first one, or None if clean."""
+    problems = problem_lines(child)
+    if not problems:
+        return None
+    return f"{len(problems)} error-looking log lines, first: `{problems[0][:200]}`"

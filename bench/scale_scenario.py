@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import seed
-from bench.console import problem_lines, say
+from bench.console import problem_summary, say
 from bench.databases import POSTGRES, Database, Scratch, postgres_problem
 from bench.load import Job, LoadResult
 from bench.measurement import quiesce, run_job
@@ -147,9 +147,8 @@ def run_scale(children: Children, prepared: Prepared, *,
         run_engine(result, databases, bots, connector=connector, load=load,
                    settings=settings)
         for size, bot in bots.items():
-            if problems := problem_lines(bot.child):
-                result.note(f"{size} bot: {len(problems)} error-looking log lines, first: "
-                            f"`{problems[0][:200]}`")
+            if problems := problem_summary(bot.child):
+                result.note(f"{size} bot: {problems}")
             children.stop(bot.child)
     children.stop(load.child)
     children.stop(connector.child)

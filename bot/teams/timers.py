@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from bot.errors import BridgeError
+from bot.errors import BotError, BridgeError
 from bot.metrics import Metrics
 from bot.incidents import (
     checkins,
@@ -39,6 +39,7 @@ from integrations.video_factory import Bridges
 log = logging.getLogger(__name__)
 BOT = Person(id="", name="incident bot")
 Work = Callable[[Ctx, int], Awaitable[Any]]
+T = TypeVar("T")
 
 
 def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
@@ -57,6 +58,26 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
                       origin=Origin(incident.tenant_id, incident.service_url))
             await work(ctx)
             await renderer.render(uow, ctx.notices, incoming=None, now=ctx.now)
+
+    async def call_provider(job: Job, incident_id: int, call: Callable[[], Awaitable[T]], *,
+                            errors: type[BotError], metric: str | None,
+                            failed: Callable[[Ctx, str], Awaitable[Any]],
+                            done: Callable[[Ctx, T], Awaitable[Any]]) -> None:
+        """One outside call, made outside any transaction, then its outcome recorded in one.
+        A retryable failure with tries left re-raises, for the job table's backoff; the
+        last one is recorded where people see it. `metric`: the provider-error label
+        (a BridgeError names its own), None for none."""
+        try:
+            result = await call()
+        except errors as exc:
+            if metric is not None:
+                count.provider_error(getattr(exc, "provider", None) or metric)
+            if exc.retryable and tries_left(job):  # type: ignore[attr-defined]
+                raise
+            reason = str(exc)
+            await in_transaction(incident_id, lambda ctx: failed(ctx, reason))
+            return
+        await in_transaction(incident_id, lambda ctx: done(ctx, result))
 
     async def create_room(job: Job) -> None:
         # The provider call (up to VIDEO_TIMEOUT_SECONDS) runs outside any transaction.
@@ -107,22 +128,16 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
         incident = action.incident
         if tracker is None or action.tracker_state == "created":
             return
-        try:
-            issue = await tracker.create_issue(
+        await call_provider(
+            job, incident.id, lambda: tracker.create_issue(
                 title=f"INC-{incident.number} follow-up: {action.text[:120]}",
                 body=(f"Follow-up action {action.number} of INC-{incident.number} "
                       f"({incident.title}).\n\n{action.text}\n\nOwner: "
                       f"{action.owner_name or 'unassigned'}"),
-                labels=["incident-follow-up"])
-        except TrackerError as exc:
-            count.provider_error("github")
-            if exc.retryable and tries_left(job):
-                raise
-            reason = str(exc)
-            await in_transaction(incident.id, lambda ctx: pir.tracking_failed(
-                ctx, action.id, reason))
-            return
-        await in_transaction(incident.id, lambda ctx: pir.tracked(ctx, action.id, issue.url))
+                labels=["incident-follow-up"]),
+            errors=TrackerError, metric="github",
+            failed=lambda ctx, reason: pir.tracking_failed(ctx, action.id, reason),
+            done=lambda ctx, issue: pir.tracked(ctx, action.id, issue.url))
 
     runner.register(pir.TRACK_JOB, track_action)
 
@@ -135,22 +150,16 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
                                       scope=incident.team_id or incident.thread_id or "",
                                       people=invited)
         provider = (policy.video_chain or ("jitsi",))[0]
-        try:
-            meeting = await bridges.get(provider).schedule_meeting(
+        await call_provider(
+            job, incident.id, lambda: bridges.get(provider).schedule_meeting(
                 topic=f"Review of INC-{incident.number}: {incident.title}"[:200],
                 starts_at=review_meeting.starts_at(payload),
                 duration_min=review_meeting.DURATION_MIN, attendees=emails,
-                request_id=payload["request_id"])
-        except BridgeError as exc:
-            count.provider_error(exc.provider)
-            if exc.retryable and tries_left(job):
-                raise
-            reason = str(exc)
-            await in_transaction(incident.id, lambda ctx: review_meeting.meeting_failed(
-                ctx, incident.id, reason))
-            return
-        await in_transaction(incident.id, lambda ctx: review_meeting.meeting_scheduled(
-            ctx, incident.id, meeting))
+                request_id=payload["request_id"]),
+            errors=BridgeError, metric=provider,
+            failed=lambda ctx, reason: review_meeting.meeting_failed(ctx, incident.id, reason),
+            done=lambda ctx, meeting: review_meeting.meeting_scheduled(ctx, incident.id,
+                                                                       meeting))
 
     runner.register(review_meeting.MEETING_JOB, schedule_meeting)
 
@@ -159,19 +168,13 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
         if docs is None:
             return
         record = await build_record(incident, default_zone=policy.timezone)
-        try:
-            doc = await docs.export(title=f"PIR INC-{incident.number}: {incident.title}"[:200],
-                                    html=render_html(record),
-                                    request_id=job.payload["request_id"])
-        except ExportError as exc:
-            count.provider_error("google_docs")
-            if exc.retryable and tries_left(job):
-                raise
-            reason = str(exc)
-            await in_transaction(incident.id, lambda ctx: pir.export_failed(
-                ctx, incident.id, reason))
-            return
-        await in_transaction(incident.id, lambda ctx: pir.exported(ctx, incident.id, doc.url))
+        await call_provider(
+            job, incident.id, lambda: docs.export(
+                title=f"PIR INC-{incident.number}: {incident.title}"[:200],
+                html=render_html(record), request_id=job.payload["request_id"]),
+            errors=ExportError, metric="google_docs",
+            failed=lambda ctx, reason: pir.export_failed(ctx, incident.id, reason),
+            done=lambda ctx, doc: pir.exported(ctx, incident.id, doc.url))
 
     runner.register(pir.EXPORT_JOB, export_review)
 
@@ -185,17 +188,12 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
             return
         post = PublicPost(title=public.title, status=update.status.value, body=update.text,
                           components=tuple(public.components or ()))
-        try:
-            found = await status_service.post(post, incident_id=public.statuspage_id)
-        except StatuspageError as exc:
-            if exc.retryable and tries_left(job):
-                raise
-            reason = str(exc)
-            await in_transaction(public.incident_id, lambda ctx: external.sync_failed(
-                ctx, update.id, reason))
-            return
-        await in_transaction(public.incident_id, lambda ctx: external.synced(
-            ctx, update.id, found))
+        await call_provider(
+            job, public.incident_id,
+            lambda: status_service.post(post, incident_id=public.statuspage_id),
+            errors=StatuspageError, metric=None,
+            failed=lambda ctx, reason: external.sync_failed(ctx, update.id, reason),
+            done=lambda ctx, found: external.synced(ctx, update.id, found))
 
     runner.register(external.SYNC_JOB, sync_external)
 
