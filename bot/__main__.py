@@ -19,6 +19,7 @@ def banner(settings: Settings) -> str:
         f"  endpoint : http://{settings.listen_host}:{settings.port}/api/messages",
         f"  mode     : {settings.mode.value}",
         f"  database : {describe(settings.database_url)}",
+        f"  journal  : {settings.journal_path} (commands wait here while the database is away)",
         f"  video    : {settings.effective_video_provider}",
     ]
     if settings.mode is Mode.LOCAL:
@@ -30,19 +31,13 @@ def banner(settings: Settings) -> str:
     return "\n".join(lines)
 
 
-def _run(settings: Settings, *, migrate: bool) -> None:
-    from aiohttp import web
-
+def _run(settings: Settings, *, migrate: bool) -> int:
     from bot.app import create_app
+    from bot.serve import run
 
     print(banner(settings), flush=True)
-    web.run_app(
-        create_app(settings, migrate=migrate),
-        host=settings.listen_host,
-        port=settings.port,
-        print=lambda line: print(line, flush=True),
-        access_log=None,
-    )
+    return run(settings, create_app(settings, migrate=migrate),
+               announce=lambda line: print(line, flush=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="incident-bot",
         description="Incident response in Microsoft Teams. Configuration comes from the "
-        "environment and .env (see DESIGN.md).",
+        "environment and .env (see docs/configuration.md).",
     )
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,8 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "import-oncall":
         return asyncio.run(_import_oncall(settings, args.tenant, args.squad, args.file))
-    _run(settings, migrate=not args.no_migrate)
-    return 0
+    return _run(settings, migrate=not args.no_migrate)
 
 
 async def _import_oncall(settings: Settings, tenant: str, squad: str, path: str) -> int:

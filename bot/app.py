@@ -12,26 +12,31 @@ import aiohttp
 from aiohttp import web
 
 from bot.config import Mode, Settings
+from bot.logs import Throttled
+from bot.incidents.context import Policy
 from bot.metrics import Metrics
 from bot.store import outbox
-from bot.store.database import close_database, open_database
+from bot.store.availability import DatabaseGate, is_unavailable
+from bot.store.database import close_database, open_database, ping
 from bot.store.jobs import JobRunner, take_due_soon
+from bot.store.local_journal import LocalJournal
 from bot.store.unit_of_work import UnitOfWork
 from bot.teams.adapter import TeamsAdapter
 from bot.teams.app_token import AppTokenProvider
 from bot.teams.auth import BotFrameworkAuth
 from bot.teams.connector import ConnectorClient
-from bot.incidents.context import Policy
 from bot.teams.deliveries import record_delivery
 from bot.teams.incident_bot import IncidentBot
 from bot.teams.members import MemberDirectory
-from bot.teams.render import Renderer
-from bot.teams.timers import register_timers
 from bot.teams.outbox import OutboxDispatcher
+from bot.teams.render import Renderer
+from bot.teams.replay import JournalReplayer
 from bot.teams.signing_keys import SigningKeys
-from bot.web import METRICS, RUNTIME, SETTINGS
+from bot.teams.timers import register_timers
+from bot.teams.turns import TurnRunner
+from bot.web import METRICS, REFUSALS, RUNTIME, SETTINGS
 from bot.web.errors import error_middleware
-from bot.web.health import get_healthz
+from bot.web.health import get_healthz, get_livez
 from bot.web.messages import post_messages
 from bot.web.metrics import get_metrics
 from bot.web.recent import RecentActivities
@@ -49,6 +54,11 @@ log = logging.getLogger(__name__)
 
 # Teams messages are at most ~28 KB; anything far larger is not a real activity.
 MAX_BODY_BYTES = 256 * 1024
+# A stop must end within 10 s (issue 14), so each part of it has a share: the workers
+# finish their round or are cancelled (what they held is claimed again), then the
+# database closes.
+WORKER_GRACE_S = 2.0
+DATABASE_CLOSE_S = 2.0
 
 
 @dataclass
@@ -63,6 +73,10 @@ class Runtime:
     dispatcher: OutboxDispatcher
     jobs: JobRunner
     auth: BotFrameworkAuth | None
+    journal: LocalJournal
+    gate: DatabaseGate
+    turns: TurnRunner
+    replayer: JournalReplayer
     recent: RecentActivities = field(default_factory=RecentActivities)
 
 
@@ -73,8 +87,10 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     metrics = Metrics()
     app[SETTINGS] = settings
     app[METRICS] = metrics
+    app[REFUSALS] = Throttled(logging.getLogger("bot.web.messages"), interval_s=60.0)
     app.router.add_post("/api/messages", post_messages)
     app.router.add_get("/healthz", get_healthz)
+    app.router.add_get("/livez", get_livez)
     app.router.add_get("/metrics", get_metrics)
     app.router.add_get(r"/incidents/{incident_id}/review.{fmt:html|md}", get_review)
     # The public status page: no login, published external updates only.
@@ -94,16 +110,27 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
         try:
             yield
         finally:
-            await runtime.dispatcher.stop()
-            await runtime.jobs.stop()
-            await runtime.session.close()
-            try:
-                await asyncio.wait_for(close_database(), 15)
-            except asyncio.TimeoutError:
-                log.warning("database connections did not close within 15 s; leaving them")
+            await _stop_runtime(runtime)
 
     app.cleanup_ctx.append(lifecycle)
     return app
+
+
+async def _stop_runtime(runtime: Runtime) -> None:
+    """Stop the workers, then close the session, the journal and the database, in bounded
+    time: what a cancelled worker held is claimed again after its lease, and what is in
+    the journal is applied by the next process."""
+    await asyncio.gather(runtime.dispatcher.stop(grace_s=WORKER_GRACE_S),
+                         runtime.jobs.stop(grace_s=WORKER_GRACE_S),
+                         runtime.replayer.stop(grace_s=WORKER_GRACE_S))
+    await runtime.turns.finish_telling(timeout_s=1.0)
+    await runtime.session.close()
+    runtime.journal.close()
+    try:
+        await asyncio.wait_for(close_database(), DATABASE_CLOSE_S)
+    except asyncio.TimeoutError:
+        log.warning("database connections did not close within %s s; leaving them",
+                    DATABASE_CLOSE_S)
 
 
 def _presence(settings: Settings, session: aiohttp.ClientSession,
@@ -161,9 +188,11 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         timeout=aiohttp.ClientTimeout(total=15),
     )
     connector = ConnectorClient(session, AppTokenProvider(settings, session))
+    journal = LocalJournal(settings.journal_path, max_bytes=settings.journal_max_mb << 20)
+    gate = DatabaseGate(backlog=lambda: journal.pending)
     dispatcher = OutboxDispatcher(connector, on_sent=record_delivery,
-                                  on_failure=metrics.connector_error)
-    jobs = JobRunner()
+                                  on_failure=metrics.connector_error, gate=gate)
+    jobs = JobRunner(gate=gate)
 
     def wake() -> None:
         dispatcher.wake()
@@ -205,18 +234,41 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     auth = None
     if settings.mode is Mode.AUTHENTICATED:
         auth = BotFrameworkAuth(settings, SigningKeys(session, settings.bot_openid_metadata_url))
+    adapter = TeamsAdapter(connector, defer=defer)
+    bot = IncidentBot(renderer=renderer, policy=policy, wake=wake, members=members,
+                      metrics=metrics, gate=gate, database_timeout_s=settings.database_timeout_s)
+    turns = TurnRunner(adapter, bot, journal=journal, gate=gate, metrics=metrics)
     runtime = Runtime(
         settings=settings,
         session=session,
         connector=connector,
-        adapter=TeamsAdapter(connector, defer=defer),
-        bot=IncidentBot(renderer=renderer, policy=policy, wake=wake,
-                        members=members, metrics=metrics),
+        adapter=adapter,
+        bot=bot,
         dispatcher=dispatcher,
         jobs=jobs,
         auth=auth,
+        journal=journal,
+        gate=gate,
+        turns=turns,
+        replayer=JournalReplayer(turns, journal, gate, probe=ping, metrics=metrics),
     )
     dispatcher.start()
     runtime.jobs.start()
-    log.info("outbox holds %d undelivered messages at start", await outbox.depth())
+    runtime.replayer.start()
+    await _report_backlog(runtime)
     return runtime
+
+
+async def _report_backlog(runtime: Runtime) -> None:
+    """Say at start what waits to be sent; a database away at start is not fatal (the
+    journal takes commands meanwhile)."""
+    try:
+        async with asyncio.timeout(runtime.settings.database_timeout_s):
+            depth = await outbox.depth()
+    except Exception as exc:  # noqa: BLE001 - only the database's absence is expected
+        if not is_unavailable(exc):
+            raise
+        runtime.gate.failed(exc)
+        return
+    log.info("outbox holds %d undelivered messages at start; %d commands wait in the local "
+             "journal", depth, runtime.journal.pending)

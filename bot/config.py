@@ -7,6 +7,7 @@ Framework credentials so that an existing Azure Bot registration can be reused a
 from __future__ import annotations
 
 from enum import Enum
+from pathlib import Path
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -172,6 +173,22 @@ class Settings(BaseSettings):
         validation_alias=_env("STATUSPAGE_API_URL", "statuspage_api_url"),
     )
 
+    journal_dir: str = Field("", validation_alias=_env("JOURNAL_DIR", "journal_dir"))
+    journal_max_mb: int = Field(
+        64, ge=1, validation_alias=_env("JOURNAL_MAX_MB", "journal_max_mb")
+    )
+    database_timeout_s: float = Field(
+        5.0, gt=0, le=60,
+        validation_alias=_env("DATABASE_TIMEOUT_SECONDS", "database_timeout_s"),
+    )
+    request_body_timeout_s: float = Field(
+        10.0, gt=0, le=120,
+        validation_alias=_env("REQUEST_BODY_TIMEOUT_SECONDS", "request_body_timeout_s"),
+    )
+    max_connections: int = Field(
+        0, ge=0, validation_alias=_env("MAX_CONNECTIONS", "max_connections")
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -230,6 +247,18 @@ class Settings(BaseSettings):
         if self.app_type.lower() == "singletenant" and self.app_tenant_id:
             return f"https://login.microsoftonline.com/{self.app_tenant_id}/oauth2/v2.0/token"
         return PUBLIC_TOKEN_URL
+
+    @property
+    def journal_path(self) -> Path:
+        """Where the local journal lives: JOURNAL_DIR, else beside an SQLite database, else
+        `incident-bot-journal` in the working directory."""
+        if self.journal_dir:
+            return Path(self.journal_dir)
+        if self.database_url.startswith("sqlite://"):
+            file = self.database_url[len("sqlite://"):].split("?", 1)[0]
+            if file and file != ":memory:":
+                return Path(file).parent / "incident-bot-journal"
+        return Path("incident-bot-journal")
 
     @property
     def allowed_tenants(self) -> frozenset[str]:

@@ -45,6 +45,13 @@ OUTBOX_LAG = Family("outbox_lag_seconds", "How long the oldest due undelivered m
                     "waited (0 when none is due).", "gauge")
 JOB_LAG = Family("job_lag_seconds", "How long the oldest due timer has waited to run "
                  "(0 when none is due).", "gauge")
+JOURNAL = Family("journal_total", "Commands the local journal took while the database was "
+                 "away (appended), could not take (not_saved), and applied later (applied) "
+                 "or set aside (set_aside).", "counter", ("outcome",))
+JOURNAL_DEPTH = Family("journal_entries", "Commands in this replica's local journal waiting "
+                       "to be applied.", "gauge")
+DATABASE_UP = Family("database_up", "1 while this replica's database answers, 0 while it "
+                     "does not (commands then go to the local journal).", "gauge")
 INFO = Family("info", "The running version.", "gauge", ("version",))
 
 
@@ -69,7 +76,7 @@ class Metrics:
     def __init__(self) -> None:
         self._counts: dict[Family, Counter[tuple[str, ...]]] = {
             HTTP_REQUESTS: Counter(), COMMANDS: Counter(), PROVIDER_ERRORS: Counter(),
-            CONNECTOR_ERRORS: Counter()}
+            CONNECTOR_ERRORS: Counter(), JOURNAL: Counter()}
 
     def request(self, *, method: str, route: str, status: int) -> None:
         """Count one answered HTTP request."""
@@ -86,6 +93,10 @@ class Metrics:
     def connector_error(self, status: int) -> None:
         """Count one failed Bot Connector call (`status` 0 for a network failure)."""
         self._counts[CONNECTOR_ERRORS][(str(status),)] += 1
+
+    def journal(self, outcome: str) -> None:
+        """Count one local-journal event (appended, not_saved, applied, set_aside)."""
+        self._counts[JOURNAL][(outcome,)] += 1
 
     def value(self, family: Family, *labels: str) -> int:
         """One counter's current value (for tests and the bench)."""

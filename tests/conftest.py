@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -153,7 +154,9 @@ async def github() -> AsyncIterator[FakeGitHub]:
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
-    """Settings for a test, ignoring any .env file on the machine."""
+    """Settings for a test, ignoring any .env file on the machine; the local journal goes
+    to a directory of its own (never the working directory)."""
+    overrides.setdefault("journal_dir", tempfile.mkdtemp(prefix="incident-bot-journal-"))
     return Settings(_env_file=None, database_url=database_url, **overrides)
 
 

@@ -82,7 +82,8 @@ async def test_a_bug_in_a_turn_gives_the_user_an_error_id_and_logs_it(
 
     status, body = await local_bot.post(message)
 
-    assert status == 200
+    # 500: the failure is visible to Teams (and Azure's channel health), not acknowledged.
+    assert status == 500
     [reply] = await connector.wait_for(1, kind="reply")
     error_id = reply.body["text"].split("error id ")[1].split(")")[0]
     assert len(error_id) == 10

@@ -6,7 +6,7 @@ overwhelmed, ask the Incident Commander for more support." The bot asks for them
 
 from __future__ import annotations
 
-from bot.errors import NotAllowedError
+from bot.errors import NotAllowedError, NotFoundError
 from bot.incidents import notices as say
 from bot.incidents.context import Ctx
 from bot.incidents.people import Person
@@ -48,7 +48,10 @@ async def run(ctx: Ctx, incident_id: int) -> None:
 
 async def answer(ctx: Ctx, incident_id: int, *, ok: bool) -> Incident:
     """The Investigator answers; asking for support tells the Commander at once."""
-    incident = await Incident.filter(id=incident_id).select_for_update().get()
+    incident = await Incident.filter(id=incident_id, tenant_id=ctx.origin.tenant_id
+                                     ).select_for_update().first()
+    if incident is None:
+        raise NotFoundError("That incident does not exist.")
     if ctx.actor.id != incident.investigator_id:
         raise NotAllowedError("This check-in is for the Investigator.")
     if ok:

@@ -43,8 +43,9 @@ async def commandeer(ctx: Ctx, incident: Incident, person: Person, why: str) -> 
 
 
 async def answer(ctx: Ctx, commandeer_id: int, *, joining: bool) -> Commandeer:
-    """The commandeered person answers; only they can."""
-    request = await Commandeer.get_or_none(id=commandeer_id)
+    """The commandeered person answers; only they can (in their tenant)."""
+    request = await Commandeer.get_or_none(id=commandeer_id,
+                                           incident__tenant_id=ctx.origin.tenant_id)
     if request is None:
         raise NotFoundError("That request no longer exists.")
     if ctx.actor.id != request.person_id:

@@ -82,8 +82,9 @@ async def pending_for(incident: Incident) -> list[Handover]:
 
 
 async def answer(ctx: Ctx, handover_id: int, *, accept: bool) -> Handover:
-    """Accept or decline; only the person asked may, and only once."""
-    handover = await Handover.get_or_none(id=handover_id)
+    """Accept or decline; only the person asked may, and only once (in their tenant)."""
+    handover = await Handover.get_or_none(id=handover_id,
+                                          incident__tenant_id=ctx.origin.tenant_id)
     if handover is None:
         raise NotFoundError("That role request no longer exists.")
     incident = await Incident.filter(id=handover.incident_id).select_for_update().get()

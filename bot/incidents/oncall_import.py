@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import icalendar
-from tortoise.transactions import in_transaction
 
 from bot.errors import CommandError
 from bot.incidents.oncall import members, squad_named
 from bot.incidents.people import Person
 from bot.store.oncall_models import OnCallOverride, Squad
+from bot.store.transactions import transaction
 
 _SLOT = re.compile(r"^\s*(primary|secondary)\s*[:\-–]\s*(.+)$", re.IGNORECASE)
 
@@ -50,7 +50,7 @@ async def import_ical(tenant_id: str, squad: str, data: bytes) -> ImportResult:
         raise CommandError(f"That is not an iCalendar file: {exc}") from None
     people = {p.name.lower(): p for p in await members(target)}
     result = ImportResult()
-    async with in_transaction():  # the old schedule goes only if the new one is stored
+    async with transaction():  # the old schedule goes only if the new one is stored
         await OnCallOverride.filter(squad=target, source="ical").delete()
         for event in calendar.walk("VEVENT"):
             await _import_event(target, people, event, result)

@@ -17,7 +17,7 @@ from bot.incidents import external, review_links
 from bot.incidents.context import Ctx
 from bot.incidents.limits import clip
 from bot.incidents.people import Person
-from bot.incidents.roles import require_commander
+from bot.incidents.roles import require_commander, require_role_holder
 from bot.incidents.timeline import record
 from bot.incidents.working_days import pir_due, reminder_times
 from bot.store import jobs
@@ -103,6 +103,7 @@ async def write_section(ctx: Ctx, incident: Incident, section: str, text: str) -
     field = SECTIONS.get(section)
     if field is None or not text.strip():
         raise CommandError("Usage: `@incident pir rootcause|factors|well|badly <text>`.")
+    await require_role_holder(ctx, incident, "write its review")
     review = await review_of(incident)
     setattr(review, field, clip(text))
     await review.save()
@@ -182,10 +183,14 @@ async def add_action(ctx: Ctx, incident: Incident, owner: Person | None, text: s
 
 
 async def action_done(ctx: Ctx, incident: Incident, number: int) -> None:
-    """Mark a follow-up action done."""
+    """Mark a follow-up action done: its owner, the people working the incident, admins."""
     action = await FollowUpAction.get_or_none(incident=incident, number=number)
     if action is None:
         raise NotFoundError(f"INC-{incident.number} has no follow-up action {number}.")
+    if action.owner_id != ctx.actor.id:
+        owner = (f" (and {action.owner_name}, who owns action {number})"
+                 if action.owner_name else "")
+        await require_role_holder(ctx, incident, f"mark follow-up actions done{owner}")
     action.status, action.done_at = "done", ctx.now
     await action.save()
     await record(ctx, incident, "action_done", f"Follow-up action {number} done.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -10,9 +11,14 @@ from tortoise import Tortoise, connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as tortoise_migrate
 
+from bot.logs import Throttled
 from bot.store.migration_lock import migration_lock
 
 log = logging.getLogger(__name__)
+# /healthz must answer within 2 s whatever the database does (issue 14).
+PING_TIMEOUT_S = 2.0
+# A database away for minutes is probed every second: one line a minute says so.
+_ping_failures = Throttled(log, interval_s=60.0)
 
 APP_LABEL = "bot"
 MODEL_MODULES = ["bot.store.models", "bot.store.incident_models", "bot.store.oncall_models",
@@ -81,11 +87,12 @@ async def close_database() -> None:
     await Tortoise.close_connections()
 
 
-async def ping() -> bool:
-    """True when the database answers a trivial query."""
+async def ping(*, timeout_s: float = PING_TIMEOUT_S) -> bool:
+    """True when the database answers a trivial query within `timeout_s`."""
     try:
-        await connections.get("default").execute_query("SELECT 1")
+        async with asyncio.timeout(timeout_s):
+            await connections.get("default").execute_query("SELECT 1")
     except Exception as exc:  # noqa: BLE001 - any driver error means "not reachable"
-        log.warning("database ping failed: %s", exc)
+        _ping_failures.warning("database ping failed", f"{type(exc).__name__}: {exc}")
         return False
     return True

@@ -16,6 +16,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from bot.store.availability import DatabaseGate
 from bot.store.clock import now_ms
 from bot.store.leases import claim_due, due_lag_s
 from bot.store.models import Job, JobStatus
@@ -92,8 +93,9 @@ class JobRunner(PollingWorker):
 
     name = "job-runner"
 
-    def __init__(self, *, poll_interval_s: float = 1.0, batch: int = 20) -> None:
-        super().__init__(poll_interval_s=poll_interval_s)
+    def __init__(self, *, poll_interval_s: float = 1.0, batch: int = 20,
+                 gate: DatabaseGate | None = None) -> None:
+        super().__init__(poll_interval_s=poll_interval_s, gate=gate)
         self._handlers: dict[str, JobHandler] = {}
         self._batch = batch
 

@@ -12,10 +12,10 @@ from typing import Any, TypeVar
 
 from tortoise.expressions import Q
 from tortoise.models import Model
-from tortoise.transactions import in_transaction
 
 from bot.store.clock import now_ms
 from bot.store.database import dialect
+from bot.store.transactions import transaction
 
 M = TypeVar("M", bound=Model)
 
@@ -45,7 +45,7 @@ async def claim_due(
     due = _due(pending, claimed, now)
     if extra is not None:
         due &= extra
-    async with in_transaction() as conn:
+    async with transaction() as conn:
         query = model.filter(due).order_by("id").limit(limit).using_db(conn)
         if dialect() == "postgres":
             query = query.select_for_update(skip_locked=True)

@@ -22,9 +22,15 @@ from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus
 LEASE_MS = 60_000
 # How soon a message held behind one that another replica is sending is looked at again.
 HELD_RECHECK_MS = 300
-# Keep trying for about a day; a message still undeliverable by then is marked failed.
-MAX_ATTEMPTS = 40
+# Keep trying for a day; a message still undeliverable by then is marked failed.
+GIVE_UP_AFTER = dt.timedelta(hours=24)
 _BACKOFF_CAP_S = 300.0
+# While the Bot Connector is unreachable or failing (network errors, 5xx), each thread's
+# first message is tried again at least this often, so delivery resumes within seconds
+# of the connector coming back rather than after a five-minute backoff (issue 14).
+# Throttling (429) is not probed this fast: Teams asks for patience, and says how much.
+PROBE_CAP_S = 8.0
+THROTTLED_CAP_S = 60.0
 
 
 async def enqueue(
@@ -138,16 +144,19 @@ async def mark_sent(message: OutboxMessage, result: dict[str, Any]) -> None:
 
 
 async def mark_failed_attempt(
-    message: OutboxMessage, error: str, *, retry_after: float | None, retryable: bool
+    message: OutboxMessage, error: str, *, retry_after: float | None, retryable: bool,
+    throttled: bool = False,
 ) -> bool:
     """Schedule another try (honouring Retry-After) or give up; True if it will retry."""
     attempts = message.attempts + 1
-    if not retryable or attempts >= MAX_ATTEMPTS:
+    too_old = dt.datetime.now(dt.timezone.utc) - message.created_at > GIVE_UP_AFTER
+    if not retryable or too_old:
         await OutboxMessage.filter(id=message.id).update(
             status=OutboxStatus.FAILED, attempts=attempts, last_error=error[:2000]
         )
         return False
-    delay = max(retry_after or 0.0, backoff_s(attempts))
+    cap = THROTTLED_CAP_S if throttled else PROBE_CAP_S
+    delay = max(retry_after or 0.0, backoff_s(attempts, cap_s=cap))
     due = now_ms() + int(delay * 1000)
     await OutboxMessage.filter(id=message.id).update(
         status=OutboxStatus.PENDING,
@@ -164,9 +173,9 @@ async def mark_failed_attempt(
     return True
 
 
-def backoff_s(attempts: int) -> float:
-    """Exponential backoff with full jitter: 1 s, 2 s, 4 s ... capped at five minutes."""
-    ceiling = min(_BACKOFF_CAP_S, 2.0 ** (attempts - 1))
+def backoff_s(attempts: int, *, cap_s: float = _BACKOFF_CAP_S) -> float:
+    """Exponential backoff with jitter: 1 s, 2 s, 4 s ... capped (five minutes by default)."""
+    ceiling = min(cap_s, 2.0 ** (min(attempts, 64) - 1))
     return random.uniform(ceiling / 2, ceiling)
 
 

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from bot.store import outbox
 from bot.store.jobs import due_soon
 from bot.store.models import OutboxMessage, OutboxOperation, ProcessedActivity
+from bot.store.transactions import transaction
 
 
 class AlreadyProcessed(Exception):
@@ -31,26 +32,36 @@ def activity_key(conversation_id: str, activity_id: str) -> str:
 
 
 class UnitOfWork:
-    """`async with UnitOfWork(...) as uow:` then use `uow.conn` and `uow.enqueue(...)`."""
+    """`async with UnitOfWork(...) as uow:` then use `uow.conn` and `uow.enqueue(...)`.
+
+    Any exception, in here or in the block, ends the transaction and gives its
+    connection back (`bot.store.transactions`); `committed` tells afterwards whether the
+    commit happened.
+    """
 
     def __init__(
         self, *, activity_key: str | None = None, on_commit: Callable[[], None] | None = None
     ) -> None:
         self._activity_key = activity_key
         self._on_commit = on_commit
-        self._tx: Any = None
+        self._tx: AbstractAsyncContextManager[BaseDBAsyncClient] | None = None
         self.conn: BaseDBAsyncClient
         self.enqueued: list[OutboxMessage] = []
+        self.committed = False
 
     async def __aenter__(self) -> UnitOfWork:
-        self._tx = in_transaction()
+        self._tx = transaction()
         self.conn = await self._tx.__aenter__()
-        if self._activity_key is not None:
-            try:
-                await ProcessedActivity.create(key=self._activity_key, using_db=self.conn)
-            except IntegrityError:
-                await self._tx.__aexit__(AlreadyProcessed, AlreadyProcessed(), None)
-                raise AlreadyProcessed(self._activity_key) from None
+        if self._activity_key is None:
+            return self
+        try:
+            await ProcessedActivity.create(key=self._activity_key, using_db=self.conn)
+        except IntegrityError:
+            await self._tx.__aexit__(AlreadyProcessed, AlreadyProcessed(), None)
+            raise AlreadyProcessed(self._activity_key) from None
+        except BaseException as exc:
+            await self._tx.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
         return self
 
     async def __aexit__(
@@ -59,9 +70,12 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
+        assert self._tx is not None
         result = await self._tx.__aexit__(exc_type, exc, tb)
-        if exc_type is None and self._on_commit is not None and (self.enqueued or due_soon()):
-            self._on_commit()
+        if exc_type is None:
+            self.committed = True
+            if self._on_commit is not None and (self.enqueued or due_soon()):
+                self._on_commit()
         return result
 
     async def enqueue(self, *, operation: OutboxOperation, **fields: Any) -> OutboxMessage:

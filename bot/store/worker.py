@@ -1,15 +1,20 @@
 """A background loop that works until nothing is due, then sleeps until woken or polled.
 
 Shared by the outbox dispatcher and the job runner. Stopping is graceful: the current
-round (a database transaction, a provider call) is allowed to finish, because cancelling
-a task in the middle of a transaction can leave a pooled PostgreSQL connection that is
-never released, and closing the pool then waits for it forever.
+round (a database transaction, a provider call) is allowed to finish within a grace
+period, then cancelled (`bot.store.transactions` gives its connection back either way).
+
+While the database is away (the `DatabaseGate` says so) a worker rests instead of
+failing once a poll, and failures are logged once a minute with a count, not each time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+
+from bot.logs import Throttled
+from bot.store.availability import DatabaseGate, is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +24,10 @@ class PollingWorker:
 
     name = "worker"
 
-    def __init__(self, *, poll_interval_s: float) -> None:
+    def __init__(self, *, poll_interval_s: float, gate: DatabaseGate | None = None) -> None:
         self._poll = poll_interval_s
+        self._gate = gate
+        self._failures = Throttled(log, interval_s=60.0)
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -28,6 +35,9 @@ class PollingWorker:
     async def work_once(self) -> int:
         """Do what is due now."""
         raise NotImplementedError
+
+    def _may_work(self) -> bool:
+        return self._gate is None or self._gate.up
 
     def wake(self) -> None:
         """Something new was committed: look now rather than at the next poll."""
@@ -55,10 +65,16 @@ class PollingWorker:
     async def _loop(self) -> None:
         while not self._stopping:
             try:
-                while not self._stopping and await self.work_once():
+                while not self._stopping and self._may_work() and await self.work_once():
                     pass
-            except Exception:  # noqa: BLE001 - a database hiccup must not stop the worker
-                log.exception("%s round failed; trying again", self.name)
+            except Exception as exc:  # noqa: BLE001 - a database hiccup must not stop the worker
+                if is_unavailable(exc):
+                    if self._gate is not None:
+                        self._gate.failed(exc)
+                    self._failures.warning(f"{self.name} waits for the database",
+                                      f"{type(exc).__name__}: {exc}")
+                else:
+                    log.exception("%s round failed; trying again", self.name)
             if self._stopping:
                 return
             try:

@@ -11,64 +11,54 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from botbuilder.core import BotAdapter, TurnContext
+from botbuilder.core.bot_framework_adapter import BotFrameworkAdapter
 from botbuilder.schema import (
     Activity,
     ActivityTypes,
     ConversationReference,
-    InvokeResponse,
     ResourceResponse,
 )
 
-from bot.errors import ConnectorError, new_error_id
+from bot.errors import ConnectorError
 from bot.store.models import OutboxOperation
 from bot.teams.activity_json import to_json
 from bot.teams.connector import ConnectorClient
-from bot.teams.handler import INVOKE_RESPONSE_KEY, card_message_response
-from bot.teams.message_actions import task_message
 from bot.teams.turn_context import ShallowCopyTurnContext
 
 log = logging.getLogger(__name__)
 
 # Called with an outbox operation and its fields when an inline send failed retryably.
 Deferral = Callable[..., Awaitable[None]]
+INVOKE_RESPONSE_KEY = BotFrameworkAdapter._INVOKE_RESPONSE_KEY  # noqa: SLF001 - SDK's own key
 
 
 class TeamsAdapter(BotAdapter):
-    """Runs turns for activities that `bot.web` has already authenticated and parsed."""
+    """Runs turns for activities that `bot.web` has already authenticated and parsed.
+
+    It has no turn-error handler: a failed turn raises to `bot.teams.turns`, which
+    decides what the failure means (journal it, say the record is unavailable, or
+    apologise for a bug) and what Teams is answered.
+    """
 
     def __init__(self, connector: ConnectorClient, *, defer: Deferral | None = None) -> None:
-        super().__init__(on_turn_error=self._apologise)
+        super().__init__()
         self._connector = connector
         self._defer = defer
 
-    async def _apologise(self, context: TurnContext, error: Exception) -> None:
-        """A bug must not reach Teams as a 500 and a silent bot: say so, with an error id."""
-        error_id = new_error_id()
-        log.error("turn failed, error id %s", error_id, exc_info=error)
-        text = (f"Sorry, something went wrong on my side (error id {error_id}). "
-                "If it happens again, give this id to whoever runs the bot.")
-        if context.activity.type == ActivityTypes.invoke:
-            dialog = (context.activity.name or "").startswith("composeExtension/")
-            context.turn_state[INVOKE_RESPONSE_KEY] = (
-                task_message(text) if dialog else card_message_response(text))
-            return
-        try:
-            await context.send_activity(text)
-        except Exception:  # noqa: BLE001 - the apology is best effort, the log has the bug
-            log.exception("could not send the apology for error id %s", error_id)
+    def context_for(self, activity: Activity) -> TurnContext:
+        """A turn context for `activity`; run it with `run_pipeline`."""
+        return ShallowCopyTurnContext(self, activity)
 
-    async def process(
-        self, activity: Activity, logic: Callable[[TurnContext], Awaitable[None]]
-    ) -> InvokeResponse | None:
-        """Run one turn; for an invoke, the response Teams waits for."""
-        context = ShallowCopyTurnContext(self, activity)
-        await self.run_pipeline(context, logic)
-        if activity.type != ActivityTypes.invoke:
-            return None
-        response = context.turn_state.get(INVOKE_RESPONSE_KEY)
-        if isinstance(response, Activity):  # sent the SDK's way, as an invokeResponse
-            response = response.value
-        return response if isinstance(response, InvokeResponse) else InvokeResponse(status=200)
+    async def tell(self, activity: Activity, body: dict) -> bool:
+        """Answer `activity` with `body` directly, never through the outbox (which needs
+        the database); False, and logged, when the connector refuses or is away."""
+        try:
+            await self._connector.reply(activity.service_url, activity.conversation.id,
+                                        activity.id or "", body)
+        except ConnectorError as exc:
+            log.warning("could not tell the sender of activity %s: %s", activity.id, exc)
+            return False
+        return True
 
     async def send_activities(
         self, context: TurnContext, activities: list[Activity]

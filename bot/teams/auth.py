@@ -19,6 +19,9 @@ from bot.errors import AuthError, TenantNotAllowedError
 from bot.teams.signing_keys import SigningKeys
 
 CLOCK_SKEW_S = 300
+# The Bot Framework channel id of Microsoft Teams; no other channel is served (issue 14:
+# on Direct Line, the client chooses `from` and `channelData`).
+TEAMS_CHANNEL = "msteams"
 
 
 @dataclass(frozen=True)
@@ -36,10 +39,10 @@ class BotFrameworkAuth:
         self._settings = settings
         self._keys = keys
 
-    async def authenticate(
-        self, authorization: str | None, *, channel_id: str, service_url: str
-    ) -> Caller:
-        """Check the `Authorization` header against the activity it came with."""
+    async def verify(self, authorization: str | None) -> Caller:
+        """Check the `Authorization` header alone, before the body is read: signature,
+        issuer, audience, expiry, and a key endorsed for Teams (the only channel served).
+        The caller's `serviceurl` claim is matched with the activity by `check_activity`."""
         token = _bearer(authorization)
         try:
             header = jwt.get_unverified_header(token)
@@ -51,12 +54,11 @@ class BotFrameworkAuth:
         if key is None:
             raise AuthError("token signed by an unknown key")
         # botframework-connector's own check, minus its "no channel means pass" loophole.
-        if not channel_id or not EndorsementsValidator.validate(channel_id, list(key.endorsements)):
-            raise AuthError(f"signing key is not endorsed for channel {channel_id!r}")
+        if not EndorsementsValidator.validate(TEAMS_CHANNEL, list(key.endorsements)):
+            raise AuthError(f"signing key is not endorsed for channel {TEAMS_CHANNEL!r}")
         claims = self._decode(token, key.key)
-        if str(claims.get("serviceurl", "")).rstrip("/") != service_url.rstrip("/"):
-            raise AuthError("token serviceurl does not match the activity")
-        return Caller(app_id=str(claims.get("aud")), service_url=service_url)
+        return Caller(app_id=str(claims.get("aud")),
+                      service_url=str(claims.get("serviceurl", "")).rstrip("/"))
 
     def _decode(self, token: str, key: object) -> dict:
         try:
@@ -86,6 +88,12 @@ def _bearer(authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError("Authorization must be a bearer token")
     return token.strip()
+
+
+def check_activity(caller: Caller, *, service_url: str) -> None:
+    """The token must be for this activity's service (so it cannot redirect our replies)."""
+    if caller.service_url != service_url.rstrip("/"):
+        raise AuthError("token serviceurl does not match the activity")
 
 
 def check_tenant(settings: Settings, tenant_id: str | None) -> None:

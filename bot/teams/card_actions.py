@@ -1,6 +1,7 @@
 """Buttons on cards: Action.Execute invokes (current Teams) and Action.Submit messages
 (older clients) reach the same code. The actor is always the activity's sender, never
-anything in the card's data; ids in the data must match what is stored."""
+anything in the card's data; ids in the data must match what is stored, in the tenant
+the activity comes from."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class CardAction:
     """What a button does (`work`) and what the pressed card then shows (`view`)."""
 
     work: Callable[[Ctx, dict[str, Any]], Awaitable[Any]]
-    view: Callable[[dict[str, Any]], Awaitable[Card | str]]
+    view: Callable[[Ctx, dict[str, Any]], Awaitable[Card | str]]
 
 
 def _id(data: dict[str, Any], key: str) -> int:
@@ -37,47 +38,53 @@ def _id(data: dict[str, Any], key: str) -> int:
     return int(value)
 
 
-async def _matching_handover(data: dict[str, Any]) -> Handover:
+async def _incident(ctx: Ctx, incident_id: int) -> Incident:
+    """The incident the card names, if it is in the tenant the press comes from."""
+    incident = await Incident.get_or_none(id=incident_id, tenant_id=ctx.origin.tenant_id)
+    if incident is None:
+        raise NotFoundError("This card refers to an incident that does not exist.")
+    return incident
+
+
+async def _matching_handover(ctx: Ctx, data: dict[str, Any]) -> tuple[Handover, Incident]:
     handover = await Handover.get_or_none(id=_id(data, "handoverId"))
     if handover is None or handover.incident_id != _id(data, "incidentId"):
         raise NotFoundError("That role request does not exist.")
-    return handover
+    return handover, await _incident(ctx, handover.incident_id)
 
 
 async def _answer_handover(ctx: Ctx, data: dict[str, Any], accept: bool) -> None:
-    handover = await _matching_handover(data)
+    handover, _ = await _matching_handover(ctx, data)
     await handovers.answer(ctx, handover.id, accept=accept)
 
 
-async def _handover_view(data: dict[str, Any]) -> Card:
-    handover = await _matching_handover(data)
-    return incident_cards.role_request_card(handover, await Incident.get(id=handover.incident_id))
+async def _handover_view(ctx: Ctx, data: dict[str, Any]) -> Card:
+    return incident_cards.role_request_card(*await _matching_handover(ctx, data))
 
 
-async def _matching_commandeer(data: dict[str, Any]) -> Commandeer:
+async def _matching_commandeer(ctx: Ctx, data: dict[str, Any]) -> tuple[Commandeer, Incident]:
     request = await Commandeer.get_or_none(id=_id(data, "commandeerId"))
     if request is None or request.incident_id != _id(data, "incidentId"):
         raise NotFoundError("That request does not exist.")
-    return request
+    return request, await _incident(ctx, request.incident_id)
 
 
 async def _answer_commandeer(ctx: Ctx, data: dict[str, Any], joining: bool) -> None:
-    request = await _matching_commandeer(data)
+    request, _ = await _matching_commandeer(ctx, data)
     await commandeer.answer(ctx, request.id, joining=joining)
 
 
-async def _commandeer_view(data: dict[str, Any]) -> Card:
-    request = await _matching_commandeer(data)
-    return incident_cards.commandeer_card(request, await Incident.get(id=request.incident_id))
+async def _commandeer_view(ctx: Ctx, data: dict[str, Any]) -> Card:
+    return incident_cards.commandeer_card(*await _matching_commandeer(ctx, data))
 
 
 async def _checkin(ctx: Ctx, data: dict[str, Any], ok: bool) -> None:
     await checkins.answer(ctx, _id(data, "incidentId"), ok=ok)
 
 
-def _checkin_view(answer: str) -> Callable[[dict[str, Any]], Awaitable[Card]]:
-    async def view(data: dict[str, Any]) -> Card:
-        incident = await Incident.get(id=_id(data, "incidentId"))
+def _checkin_view(answer: str) -> Callable[[Ctx, dict[str, Any]], Awaitable[Card]]:
+    async def view(ctx: Ctx, data: dict[str, Any]) -> Card:
+        incident = await _incident(ctx, _id(data, "incidentId"))
         return incident_cards.checkin_card(incident, answered=answer)
 
     return view
@@ -93,7 +100,7 @@ async def _declare(ctx: Ctx, data: dict[str, Any]) -> Incident:
     ))
 
 
-async def _declared_view(data: dict[str, Any]) -> str:
+async def _declared_view(ctx: Ctx, data: dict[str, Any]) -> str:
     return "Declared. The incident's thread and card are in the incidents channel."
 
 
@@ -103,7 +110,7 @@ async def _publish_external(ctx: Ctx, data: dict[str, Any]) -> None:
                           status=str(data.get("status") or ""), text=str(data.get("text") or ""))
 
 
-async def _published_view(data: dict[str, Any]) -> str:
+async def _published_view(ctx: Ctx, data: dict[str, Any]) -> str:
     return "Published to customers. It is on the status page now."
 
 
@@ -131,10 +138,11 @@ class CardActions(BaseBot):
             return card_message_response("This card is out of date; mention me with 'help'.")
         try:
             await self.execute(turn_context, lambda ctx: action.work(ctx, data))
-            shown = await action.view(data)
+            async with self.reading(turn_context):
+                shown = await action.view(self.context(turn_context.activity), data)
         except CommandError as exc:
             self.metrics.command(verb, "refused")
-            return card_message_response(str(exc))
+            return card_message_response(self.refusal(turn_context, str(exc)))
         self.metrics.command(verb, "ok")
         return card_message_response(shown) if isinstance(shown, str) else card_response(shown)
 
@@ -146,7 +154,8 @@ class CardActions(BaseBot):
         try:
             await self.execute(turn_context, lambda ctx: action.work(ctx, data))
         except CommandError as exc:
-            await turn_context.send_activity(literal(str(exc)))
+            await turn_context.send_activity(literal(self.refusal(turn_context, str(exc))))
             return
-        shown = await action.view(data)
+        async with self.reading(turn_context):
+            shown = await action.view(self.context(turn_context.activity), data)
         await turn_context.send_activity(literal(shown) if isinstance(shown, str) else "Done.")

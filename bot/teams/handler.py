@@ -7,22 +7,27 @@ change, its timeline and its outgoing messages, at most once per activity.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, TypeVar
 
 from botbuilder.core import ActivityHandler, CardFactory, MessageFactory, TurnContext
-from botbuilder.core.bot_framework_adapter import BotFrameworkAdapter
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, InvokeResponse
 
 from bot.errors import CommandError
-from bot.metrics import Metrics
+from bot.incidents import notices as say
 from bot.incidents.context import Ctx, Origin, Policy
+from bot.metrics import Metrics
+from bot.store.availability import DatabaseGate, DatabaseUnavailable, is_connection_lost
 from bot.store.unit_of_work import AlreadyProcessed, UnitOfWork, activity_key
-from bot.teams import cards
+from bot.teams import cards, turn_record
+from bot.teams.adapter import INVOKE_RESPONSE_KEY
 from bot.teams.commands import Command, parse_command
 from bot.teams.markdown import literal
 from bot.teams.members import MemberDirectory
@@ -32,7 +37,6 @@ from bot.teams.render import Renderer
 log = logging.getLogger(__name__)
 
 CommandMethod = Callable[[Any, TurnContext, Command], Awaitable[None]]
-INVOKE_RESPONSE_KEY = BotFrameworkAdapter._INVOKE_RESPONSE_KEY  # noqa: SLF001 - SDK's own key
 T = TypeVar("T")
 
 
@@ -77,17 +81,25 @@ def unknown_command_intro(verb: str) -> str:
     return f"I don't know '{literal(verb[:60])}'. Here is what I can do:"
 
 
+# How long a command's unit of work may take before the database counts as not answering.
+DATABASE_TIMEOUT_S = 5.0
+
+
 class BaseBot(ActivityHandler):
     """Routing, help and the transaction around every state change."""
 
     def __init__(self, *, renderer: Renderer, policy: Policy,
                  wake: Callable[[], None] = lambda: None,
                  members: MemberDirectory | None = None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None,
+                 gate: DatabaseGate | None = None,
+                 database_timeout_s: float = DATABASE_TIMEOUT_S) -> None:
         self.renderer = renderer
         self.metrics = metrics or Metrics()
         self.members = members
         self.policy = policy
+        self.gate = gate or DatabaseGate()
+        self.database_timeout_s = database_timeout_s
         self._wake = wake
         self.commands: dict[str, CommandSpec] = {}
         self._help_cards: dict[str, cards.Card] = {}
@@ -97,23 +109,65 @@ class BaseBot(ActivityHandler):
                 summary = (inspect.getdoc(method) or "").splitlines()[0]
                 self.commands[marked[0]] = CommandSpec(marked[0], marked[1], summary, method)
 
-    def context(self, activity: Activity) -> Ctx:
-        """The domain's view of who acts from where."""
-        return Ctx(actor=sender(activity), origin=origin_of(activity), policy=self.policy)
+    def context(self, activity: Activity, *, now: dt.datetime | None = None) -> Ctx:
+        """The domain's view of who acts from where (at `now`, the time it was received)."""
+        ctx = Ctx(actor=sender(activity), origin=origin_of(activity), policy=self.policy)
+        if now is not None:
+            ctx.now = now
+        return ctx
 
     async def execute(self, turn: TurnContext, work: Callable[[Ctx], Awaitable[T]]) -> T | None:
-        """Run `work` in one transaction with its messages; None if already processed."""
+        """Run `work` in one transaction with its messages; None if already processed.
+
+        While the database is away (or a journaled command waits to be applied) this
+        raises `DatabaseUnavailable` at once, so the command joins the journal behind the
+        others. A connection the server closed is retried once on a fresh one: nothing
+        was committed, or the activity key says so.
+        """
+        record = turn_record.of(turn)
+        record.writing = True
+        if record.replay is None and not self.gate.accepting:
+            raise DatabaseUnavailable("the incident database is away; commands wait in the "
+                                      "local journal")
         activity = turn.activity
-        ctx = self.context(activity)
         key = activity_key(activity.conversation.id, activity.id) if activity.id else None
-        try:
+        for attempt in range(2):
+            try:
+                return await self._unit_of_work(turn, record, key, work)
+            except AlreadyProcessed:
+                log.info("activity %s already processed; ignoring the redelivery", activity.id)
+                record.duplicate = True
+                return None
+            except Exception as exc:
+                if attempt or not is_connection_lost(exc):
+                    raise
+                log.info("database connection lost (%s); trying once more", type(exc).__name__)
+        raise AssertionError("unreachable")
+
+    async def _unit_of_work(self, turn: TurnContext, record: turn_record.TurnRecord,
+                            key: str | None, work: Callable[[Ctx], Awaitable[T]]) -> T:
+        replay = record.replay
+        ctx = self.context(turn.activity, now=replay.received_at if replay else None)
+        async with asyncio.timeout(self.database_timeout_s):
             async with UnitOfWork(activity_key=key, on_commit=self._wake) as uow:
                 result = await work(ctx)
-                await self.renderer.render(uow, ctx.notices, incoming=activity, now=ctx.now)
-        except AlreadyProcessed:
-            log.info("activity %s already processed; ignoring the redelivery", activity.id)
-            return None
+                notices = _as_applied(ctx.notices, replay) if replay else ctx.notices
+                await self.renderer.render(uow, notices, incoming=turn.activity, now=ctx.now)
+        record.committed = True
         return result
+
+    @asynccontextmanager
+    async def reading(self, turn: TurnContext) -> AsyncIterator[None]:
+        """Database reads of a command that changes nothing: bounded by the database
+        deadline, and never journaled when the database is away."""
+        turn_record.of(turn).reading = True
+        async with asyncio.timeout(self.database_timeout_s):
+            yield
+
+    def refusal(self, turn: TurnContext, reason: str) -> str:
+        """What to answer for a command refused with `reason`."""
+        replay = turn_record.of(turn).replay
+        return replay.refused(reason) if replay else reason
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         recipient = turn_context.activity.recipient
@@ -140,7 +194,7 @@ class BaseBot(ActivityHandler):
             await spec.method(self, turn_context, cmd)
         except CommandError as exc:
             self.metrics.command(spec.verb, "refused")
-            await turn_context.send_activity(literal(str(exc)))
+            await turn_context.send_activity(literal(self.refusal(turn_context, str(exc))))
             return
         except Exception:
             self.metrics.command(spec.verb, "error")
@@ -195,6 +249,15 @@ class BaseBot(ActivityHandler):
                              data: dict[str, Any]) -> InvokeResponse:
         """Action.Execute; the card-actions mixin handles it."""
         return card_message_response("This card is out of date; mention me with 'help'.")
+
+
+def _as_applied(notices: list[say.Notice], replay: turn_record.Replay) -> list[say.Notice]:
+    """A replayed command's answers, saying it was saved earlier (one line if it had none)."""
+    replies = [n for n in notices if isinstance(n, say.Reply)]
+    if not replies:
+        return [*notices, say.Reply(replay.applied(""))]
+    first = replies[0]
+    return [say.Reply(replay.applied(n.text)) if n is first else n for n in notices]
 
 
 async def send_card(turn_context: TurnContext, card: cards.Card) -> None:

@@ -211,7 +211,8 @@ class IncidentCommands(BaseBot):
         """Show the Incident Command Room link, or make a new room on a provider."""
         number, rest = split_reference(cmd.args)
         if not rest:
-            incident = await find_incident(self.context(turn.activity), number, lock=False)
+            async with self.reading(turn):
+                incident = await find_incident(self.context(turn.activity), number, lock=False)
             await turn.send_activity(literal(rooms.show_room(incident)))
             return
         await self.on_incident(turn, cmd, lambda ctx, inc, provider: rooms.ask_for_room(
@@ -222,7 +223,9 @@ class IncidentCommands(BaseBot):
         """Who is on call; set a squad's rotation, today's cover or an override."""
         words = cmd.args.split()
         if not words:
-            await turn.send_activity(literal(await oncall.show(self.context(turn.activity))))
+            async with self.reading(turn):
+                shown = await oncall.show(self.context(turn.activity))
+            await turn.send_activity(literal(shown))
             return
         squad, action, rest = words[0], (words[1].lower() if len(words) > 1 else ""), words[2:]
         people = [p for w in rest if (p := cmd.person(w))]
@@ -284,14 +287,17 @@ class IncidentCommands(BaseBot):
         """The current picture: roles, what is known, open hypotheses and tasks."""
         ctx = self.context(turn.activity)
         number, _ = split_reference(cmd.args)
-        incident = await find_incident(ctx, number, lock=False)
-        await send_card(turn, incident_cards.status_card(await picture(incident), now=ctx.now))
+        async with self.reading(turn):
+            incident = await find_incident(ctx, number, lock=False)
+            card = incident_cards.status_card(await picture(incident), now=ctx.now)
+        await send_card(turn, card)
 
     @command("list")
     async def cmd_list(self, turn: TurnContext, cmd: Command) -> None:
         """Open incidents, most severe first."""
         ctx = self.context(turn.activity)
-        incidents = await open_incidents(ctx.origin.tenant_id)
+        async with self.reading(turn):
+            incidents = await open_incidents(ctx.origin.tenant_id)
         await send_card(turn, incident_cards.list_card(incidents, now=ctx.now))
 
 

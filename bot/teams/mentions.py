@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from bot.incidents.limits import MAX_NAME, clip
 from bot.incidents.people import Person
 
 from botbuilder.schema import Activity
@@ -21,6 +22,8 @@ from botbuilder.schema import Activity
 MAX_TEXT_CHARS = 16_000
 _SPACES = re.compile(r"[ \t\u00a0]+")
 PLACEHOLDER = re.compile(r"@(\d+)\b")
+# Teams ids (`29:…` MRIs) are short; the columns that keep them hold 256 characters.
+MAX_ID = 256
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ def sender(activity: Activity) -> Person:
     account = activity.from_property
     return Person(
         id=account.id,
-        name=account.name or "someone",
+        name=clip(account.name or "", MAX_NAME) or "someone",
         aad_object_id=getattr(account, "aad_object_id", None),
     )
 
@@ -50,6 +53,8 @@ def _mention_entities(activity: Activity) -> list[tuple[str, str, str, str | Non
         mentioned = data.get("mentioned") or {}
         if not isinstance(mentioned, dict) or not isinstance(mentioned.get("id"), str):
             continue
+        if len(mentioned["id"]) > MAX_ID or len(str(mentioned.get("aadObjectId") or "")) > 64:
+            continue  # not an id Teams gives out: the text stays plain text
         text = data.get("text") if isinstance(data.get("text"), str) else ""
         found.append((text, mentioned["id"], str(mentioned.get("name") or ""),
                       mentioned.get("aadObjectId")))
@@ -76,7 +81,8 @@ def parse_text(activity: Activity) -> ParsedText:
         _, person_id, name, aad = entity
         if person_id not in index_of:
             index_of[person_id] = len(people)
-            people.append(Person(id=person_id, name=name or inner, aad_object_id=aad))
+            people.append(Person(id=person_id, name=clip(name or inner, MAX_NAME) or "someone",
+                                 aad_object_id=aad))
         pieces.append(f" @{index_of[person_id]} ")
     pieces.append(text[position:MAX_TEXT_CHARS])
     plain = html.unescape("".join(pieces))

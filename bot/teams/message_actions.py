@@ -155,7 +155,8 @@ class MessageActions(BaseBot):
 
     async def _ask_where(self, turn: TurnContext, message: journal.FiledMessage) -> InvokeResponse:
         ctx = self.context(turn.activity)
-        incidents = await open_incidents(ctx.origin.tenant_id)
+        async with self.reading(turn):
+            incidents = await open_incidents(ctx.origin.tenant_id)
         if not incidents:
             return task_message("There is no open incident to file this message into.")
         # In a thread the conversation id names it; on the thread's first post (the
@@ -178,6 +179,6 @@ class MessageActions(BaseBot):
             await self.execute(turn, work)
         except CommandError as exc:
             self.metrics.command("file", "refused")
-            return task_message(str(exc))
+            return task_message(self.refusal(turn, str(exc)))
         self.metrics.command("file", "ok")
         return task_message(f"Added to INC-{_number(data)}'s timeline.")

@@ -11,11 +11,11 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
-from tortoise.transactions import in_transaction
-
 from bot.errors import ConnectorError
 from bot.store import outbox as store
+from bot.store.availability import DatabaseGate
 from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus
+from bot.store.transactions import transaction
 from bot.store.worker import PollingWorker
 from bot.teams.connector import ConnectorClient
 
@@ -42,8 +42,9 @@ class OutboxDispatcher(PollingWorker):
         batch: int = 50,
         on_sent: SentHook | None = None,
         on_failure: FailureHook | None = None,
+        gate: DatabaseGate | None = None,
     ) -> None:
-        super().__init__(poll_interval_s=poll_interval_s)
+        super().__init__(poll_interval_s=poll_interval_s, gate=gate)
         self._connector = connector
         self._on_sent = on_sent
         self._on_failure = on_failure
@@ -84,7 +85,8 @@ class OutboxDispatcher(PollingWorker):
             # A 401 usually means our token went stale (it was just dropped): retry a little.
             retryable = exc.retryable or (exc.status == 401 and row.attempts < 2)
             retrying = await store.mark_failed_attempt(
-                row, str(exc), retry_after=exc.retry_after, retryable=retryable
+                row, str(exc), retry_after=exc.retry_after, retryable=retryable,
+                throttled=exc.status == 429,
             )
             level = logging.INFO if retrying else logging.ERROR
             log.log(level, "outbox %s %s failed (retry=%s): %s", row.id, row.operation.value,
@@ -92,7 +94,7 @@ class OutboxDispatcher(PollingWorker):
             return False
         # What the answer taught us (a thread's id) is stored with the "sent" mark, so a
         # crash cannot leave a sent thread that no command can find.
-        async with in_transaction():
+        async with transaction():
             await store.mark_sent(row, result)
             if self._on_sent is not None:
                 await self._on_sent(row, result)

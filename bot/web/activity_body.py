@@ -7,11 +7,31 @@ from typing import Any
 from bot.errors import BadActivityError
 
 
+# The longest ids and URLs the store keeps (Teams' own are far shorter): longer ones are
+# refused here rather than failing a command half-way.
+MAX_LENGTHS = {"serviceUrl": 512, "conversation.id": 512, "from.id": 256, "id": 256,
+               "replyToId": 256, "from.aadObjectId": 64, "conversation.tenantId": 64,
+               "channelData.tenant.id": 64, "channelData.team.id": 256,
+               "channelData.channel.id": 256, "channelData.teamsTeamId": 256,
+               "channelData.teamsChannelId": 256}
+
+
 def _text(data: dict[str, Any], key: str, *, where: str = "") -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value:
         raise BadActivityError(f"'{where}{key}' must be a non-empty string")
     return value
+
+
+def _bounded(data: dict[str, Any]) -> None:
+    for path, limit in MAX_LENGTHS.items():
+        node: Any = data
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, str) and len(node) > limit:
+            raise BadActivityError(f"'{path}' is longer than {limit} characters")
+        if node is not None and not isinstance(node, str):
+            raise BadActivityError(f"'{path}' must be a string")
 
 
 def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -47,6 +67,7 @@ def validate_activity(data: Any) -> dict[str, Any]:
     channel_data = data.get("channelData")
     if channel_data is not None and not isinstance(channel_data, dict):
         raise BadActivityError("'channelData' must be an object")
+    _bounded(data)
     return data
 
 

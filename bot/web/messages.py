@@ -1,7 +1,15 @@
-"""`POST /api/messages`: where Teams delivers every activity."""
+"""`POST /api/messages`: where Teams delivers every activity.
+
+The order of checks is chosen for a hostile or slow client (issue 14): the bearer token
+is checked from the headers alone, before a byte of the body is read, so a client without
+a token costs one header parse; the body must then arrive within a deadline and a size
+limit; only then is it parsed, its channel required to be Teams, the token's `serviceurl`
+matched with it and its tenant checked. Requests refused early close the connection.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -9,9 +17,9 @@ import orjson
 from aiohttp import web
 
 from bot.errors import AuthError, BadActivityError, TenantNotAllowedError
-from bot.teams.activity_json import activity_from_dict, to_json
-from bot.teams.auth import check_tenant
-from bot.web import RUNTIME
+from bot.teams.auth import TEAMS_CHANNEL, Caller, check_activity, check_tenant
+from bot.teams.turns import Answer
+from bot.web import REFUSALS, RUNTIME
 from bot.web.activity_body import tenant_of, validate_activity
 from bot.web.errors import problem
 
@@ -21,34 +29,54 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def post_messages(request: web.Request) -> web.Response:
-    """Authenticate, parse and run one activity; an invoke gets its response body."""
+async def post_messages(request: web.Request) -> web.StreamResponse:
+    """Authenticate, read, parse and run one activity; an invoke gets its response body."""
     runtime: Runtime = request.app[RUNTIME]
+    _refused = request.app[REFUSALS]
     if request.content_type != "application/json":
-        return problem(415, "Content-Type must be application/json")
+        return _closing(problem(415, "Content-Type must be application/json"))
+    caller: Caller | None = None
+    if runtime.auth is not None:
+        try:
+            caller = await runtime.auth.verify(request.headers.get("Authorization"))
+        except AuthError as exc:
+            _refused.info("unauthenticated request", str(exc))
+            return _closing(problem(401, "unauthorized"))
+    limit = runtime.settings.request_body_timeout_s
     try:
-        data = validate_activity(orjson.loads(await request.read()))
+        async with asyncio.timeout(limit):
+            raw = await request.read()
+    except TimeoutError:
+        _refused.info("request body too slow", f"not received within {limit:g} s")
+        return _closing(problem(408, f"the body did not arrive within {limit:g} s"))
+    try:
+        data = validate_activity(orjson.loads(raw))
     except orjson.JSONDecodeError as exc:
         return problem(400, f"body is not JSON: {type(exc).__name__}")
     except BadActivityError as exc:
         return problem(400, str(exc))
+    if data["channelId"] != TEAMS_CHANNEL:
+        _refused.warning("refused activity from another channel", repr(data["channelId"][:40]))
+        return problem(403, f"only Microsoft Teams ({TEAMS_CHANNEL!r}) is served")
     try:
-        if runtime.auth is not None:
-            await runtime.auth.authenticate(
-                request.headers.get("Authorization"),
-                channel_id=data["channelId"],
-                service_url=data["serviceUrl"],
-            )
+        if caller is not None:
+            check_activity(caller, service_url=data["serviceUrl"])
         check_tenant(runtime.settings, tenant_of(data))
     except TenantNotAllowedError as exc:
-        log.warning("refused activity: %s", exc)
+        _refused.warning("refused activity", str(exc))
         return problem(403, "tenant not allowed")
     except BadActivityError as exc:
         return problem(400, str(exc))
     except AuthError as exc:
-        log.info("unauthenticated request: %s", exc)
+        _refused.info("unauthenticated request", str(exc))
         return problem(401, "unauthorized")
     return await _run_turn(runtime, data)
+
+
+def _closing(response: web.Response) -> web.Response:
+    # The body was not read: closing is cheaper than draining what a client may still send.
+    response.force_close()
+    return response
 
 
 async def _run_turn(runtime: Runtime, data: dict) -> web.Response:
@@ -56,22 +84,25 @@ async def _run_turn(runtime: Runtime, data: dict) -> web.Response:
     if key[1]:
         earlier = runtime.recent.first_delivery(key)
         if earlier is not None:
-            return _answer(await earlier)
-    activity = activity_from_dict(data)
+            previous: Answer | None = await earlier
+            if previous is not None:
+                return _response(previous)
+            # The first delivery failed, so this one runs again (the activity key in the
+            # database still keeps it from changing anything twice).
     try:
-        response = await runtime.adapter.process(activity, runtime.bot.on_turn)
+        answer = await runtime.turns.run(data)
     except BaseException:
         runtime.recent.forget(key)
         raise
-    answer = (response.status, to_json(response.body)) if response is not None else None
-    runtime.recent.finish(key, answer)
-    return _answer(answer)
+    if answer.remember:
+        runtime.recent.finish(key, answer)
+    else:
+        runtime.recent.forget(key)
+    return _response(answer)
 
 
-def _answer(answer: tuple[int, object] | None) -> web.Response:
-    if answer is None:
-        return web.Response(status=200)
-    status, body = answer
-    if body is None:
-        return web.Response(status=status)
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+def _response(answer: Answer) -> web.Response:
+    if answer.body is None:
+        return web.Response(status=answer.status)
+    return web.Response(body=orjson.dumps(answer.body), status=answer.status,
+                        content_type="application/json")

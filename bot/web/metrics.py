@@ -8,16 +8,31 @@ Prometheus on the same host, or `curl` on the machine).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
+import logging
 
 from aiohttp import web
 
 from bot import __version__
-from bot.metrics import CONTENT_TYPE, JOB_LAG, OUTBOX_DEPTH, OUTBOX_LAG
+from bot.metrics import (
+    CONTENT_TYPE,
+    DATABASE_UP,
+    JOB_LAG,
+    JOURNAL_DEPTH,
+    OUTBOX_DEPTH,
+    OUTBOX_LAG,
+    Family,
+)
 from bot.store import jobs, outbox
-from bot.web import METRICS, SETTINGS
+from bot.store.availability import is_unavailable
+from bot.web import METRICS, RUNTIME, SETTINGS
 from bot.web.errors import problem
+
+log = logging.getLogger(__name__)
+# The shared gauges come from the database; a scrape while it is away still answers.
+DATABASE_GAUGES_TIMEOUT_S = 2.0
 
 
 def may_scrape(*, remote: str | None, authorization: str | None, token: str) -> bool:

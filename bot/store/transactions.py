@@ -1,0 +1,114 @@
+"""Database transactions that always end: whatever fails, the connection goes back.
+
+Tortoise's transaction contexts leak when their own start fails. On SQLite the whole
+process shares one connection behind one lock; on PostgreSQL a transaction holds a pooled
+connection. If `BEGIN` (or the pool's first use of a connection a server just killed)
+raises inside `__aenter__`, Tortoise never runs `__aexit__`: the SQLite lock stays held,
+or the pooled connection is never released, and every later query of the process waits
+forever (issue 14: `/healthz` hung, a bot wedged for good after one "database is locked").
+
+`transaction()` enters the same contexts step by step, so a failure at any step gives back
+what was taken. Its end (commit, or rollback after an error) is shielded from
+cancellation: a deadline that cuts a rollback short on SQLite would leave a half-done
+transaction that the next `BEGIN` (which commits first) writes. The shielded end runs in
+a task of its own, so the connection context variable is restored here first (a
+context-variable token cannot be reset from another task's context).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from tortoise.backends.base.client import (
+    BaseDBAsyncClient,
+    TransactionContext,
+    TransactionContextPooled,
+)
+from tortoise.backends.sqlite.client import SqliteTransactionContext
+from tortoise.connection import get_connections
+from tortoise.transactions import in_transaction
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
+    """`async with transaction() as conn:` commits on success, rolls back on any error."""
+    context = in_transaction()
+    conn = await _enter(context)
+    try:
+        yield conn
+    except BaseException as exc:
+        try:
+            await _end(context, exc)
+        except Exception as failure:  # noqa: BLE001 - e.g. the server is gone: nothing to undo
+            log.debug("rollback after %s failed: %s", type(exc).__name__, failure)
+        raise
+    # Commit; Tortoise releases the connection in a `finally`, whatever the commit does.
+    await _end(context, None)
+
+
+async def _enter(context: TransactionContext) -> BaseDBAsyncClient:
+    if isinstance(context, SqliteTransactionContext):
+        return await _enter_sqlite(context)
+    if isinstance(context, TransactionContextPooled):
+        return await _enter_pooled(context)
+    # A nested transaction (a savepoint inside ours) holds nothing of its own.
+    return await context.__aenter__()
+
+
+async def _enter_sqlite(context: SqliteTransactionContext) -> BaseDBAsyncClient:
+    # The steps of SqliteTransactionContext.__aenter__, each undone if a later one fails.
+    await context._trxlock.acquire()  # noqa: SLF001 - see the module docstring
+    token: Any = None
+    try:
+        await context.ensure_connection()
+        token = get_connections().set(context.connection_name, context.connection)
+        context.token = token
+        await context.connection.begin()
+    except BaseException:
+        if token is not None:
+            get_connections().reset(token)
+        context._trxlock.release()  # noqa: SLF001
+        raise
+    return context.connection
+
+
+async def _enter_pooled(context: TransactionContextPooled) -> BaseDBAsyncClient:
+    # The steps of TransactionContextPooled.__aenter__, each undone if a later one fails.
+    await context.ensure_connection()
+    pool = context.client._parent._pool  # noqa: SLF001
+    connection = await pool.acquire()
+    context.client._connection = connection  # noqa: SLF001
+    token: Any = None
+    try:
+        token = get_connections().set(context.connection_name, context.client)
+        context.token = token
+        await context.client.begin()
+    except BaseException:
+        if token is not None:
+            get_connections().reset(token)
+        await asyncio.shield(_release(pool, connection))
+        raise
+    return context.client
+
+
+async def _release(pool: Any, connection: Any) -> None:
+    try:
+        await pool.release(connection)
+    except Exception as exc:  # noqa: BLE001 - a dead connection: the pool drops it
+        log.debug("releasing a broken connection failed: %s", exc)
+
+
+async def _end(context: TransactionContext, exc: BaseException | None) -> None:
+    """Commit (no `exc`) or roll back, then give the connection back, even if cancelled."""
+    if not isinstance(context, (SqliteTransactionContext, TransactionContextPooled)):
+        await context.__aexit__(type(exc) if exc else None, exc, None)
+        return
+    token, context.token = context.token, None
+    get_connections().reset(token)  # here, in the context that set it
+    await asyncio.shield(context.__aexit__(type(exc) if exc else None, exc, None))

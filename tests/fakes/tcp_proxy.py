@@ -1,0 +1,87 @@
+"""A loopback TCP proxy in front of a real server (PostgreSQL), which a test can cut.
+
+`cut()` is what a database failover or a network partition looks like from the bot:
+every open connection breaks and new ones are refused (or, with `hang=True`, accepted
+and never answered, as behind a black-holed route) until `restore()`. The bot talks to
+the real PostgreSQL through it with its real driver; nothing in the bot is patched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TcpProxy:
+    """`await proxy.start()`; then point the bot at `127.0.0.1:proxy.port`."""
+
+    target_host: str
+    target_port: int
+    port: int = 0
+    _server: asyncio.Server | None = None
+    _links: set[asyncio.Task[None]] = field(default_factory=set)
+    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    hanging: bool = False
+
+    async def start(self) -> TcpProxy:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port,
+                                                  reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def cut(self, *, hang: bool = False) -> None:
+        """Break every connection; refuse new ones (or, `hang`, swallow them)."""
+        self.hanging = hang
+        if not hang and self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def restore(self) -> None:
+        """Serve again on the same port (connections swallowed meanwhile are closed)."""
+        self.hanging = False
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+        if self._server is None:
+            await self.start()
+
+    async def stop(self) -> None:
+        await self.cut()
+        for task in list(self._links):
+            task.cancel()
+        await asyncio.gather(*self._links, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        if self.hanging:
+            return  # accepted, never answered: the client waits for its own timeout
+        try:
+            up_reader, up_writer = await asyncio.open_connection(self.target_host,
+                                                                 self.target_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.add(up_writer)
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pipe(source, sink))
+            self._links.add(task)
+            task.add_done_callback(self._links.discard)
+
+    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while data := await source.read(65536):
+                if self.hanging:
+                    return
+                sink.write(data)
+                await sink.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                sink.transport.abort()
