@@ -46,8 +46,9 @@ OUTBOX_LAG = Family("outbox_lag_seconds", "How long the oldest due undelivered m
 JOB_LAG = Family("job_lag_seconds", "How long the oldest due timer has waited to run "
                  "(0 when none is due).", "gauge")
 JOURNAL = Family("journal_total", "Commands the local journal took while the database was "
-                 "away (appended), could not take (not_saved), and applied later (applied) "
-                 "or set aside (set_aside).", "counter", ("outcome",))
+                 "away (appended), could not take (not_saved), and applied later (applied), "
+                 "found already applied (duplicate) or set aside (set_aside).", "counter",
+                 ("outcome",))
 JOURNAL_DEPTH = Family("journal_entries", "Commands in this replica's local journal waiting "
                        "to be applied.", "gauge")
 DATABASE_UP = Family("database_up", "1 while this replica's database answers, 0 while it "
@@ -95,7 +96,8 @@ class Metrics:
         self._counts[CONNECTOR_ERRORS][(str(status),)] += 1
 
     def journal(self, outcome: str) -> None:
-        """Count one local-journal event (appended, not_saved, applied, set_aside)."""
+        """Count one local-journal event (appended, not_saved, applied, duplicate,
+        set_aside)."""
         self._counts[JOURNAL][(outcome,)] += 1
 
     def value(self, family: Family, *labels: str) -> int:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import os
+import resource
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,15 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _child_setup(files: int | None) -> Callable[[], None]:
+    def setup() -> None:
+        _die_with_parent()
+        if files is not None:  # a host with a low descriptor limit (`ulimit -n`)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
+
+    return setup
+
+
 @dataclass
 class BotProcess:
     """`incident-bot run` on a loopback port, its output in a log file."""
@@ -50,6 +61,7 @@ class BotProcess:
     name: str = "bot"
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    open_files: int | None = None
     popen: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,7 +80,7 @@ class BotProcess:
         with open(self.log_path, "ab") as log:
             self.popen = subprocess.Popen(
                 [str(SCRIPT), "run"], cwd=self.workdir, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=log, preexec_fn=_die_with_parent,
+                stdout=log, stderr=log, preexec_fn=_child_setup(self.open_files),
                 env=bot_env(self.database_url, PORT=str(self.port), **self.env),
             )
         await self._wait_healthy(timeout)

@@ -3,6 +3,8 @@ acknowledged at once, and their messages arrive later, all of them, in thread or
 
 from __future__ import annotations
 
+from bot.store.models import OutboxMessage
+from bot.web import RUNTIME
 from tests.fakes.activities import ADA
 from tests.scenario import Team, eventually, thread_posts
 
@@ -32,3 +34,38 @@ async def test_throttling_errors_and_a_timeout_lose_nothing_and_keep_thread_orde
     # At least once: only the message whose answer never came may arrive twice.
     assert len(seen) - len(first_seen) <= 1
     assert {c.answered for c in connector.calls} >= {429, 500}
+
+
+async def test_after_a_long_connector_outage_messages_flow_again_within_seconds(
+        local_bot, connector):
+    """Issue 14: after a 40 s outage delivery resumed only ~200 s after the connector was
+    back, because each thread's backoff had grown to minutes. Network failures and 5xx
+    are now tried again at least every 8 s, so waiting messages flow within 10 s."""
+    team = Team(local_bot, connector)
+    await team.say("setup")
+    incident = await team.declare("Teams itself is down sev2 @Ada", mentions=(ADA,))
+    await team.settle()
+    connector.down = True
+    for step in range(3):
+        await team.say(f"update during the outage {step}", thread=incident)
+    await eventually(lambda: _pending_with(attempts=1))
+    # As after many failed tries (a long outage): the next backoff would be minutes.
+    await OutboxMessage.filter(status="pending").update(attempts=12, due_ms=0)
+    local_bot.server.app[RUNTIME].dispatcher.wake()
+    await eventually(lambda: _pending_with(attempts=13))
+
+    connector.down = False
+    expected = [f"Status update from Ada Lovelace: during the outage {s}" for s in range(3)]
+
+    async def arrived() -> list[str] | None:
+        seen = [c.text for c in thread_posts(connector, incident) if "Status update" in c.text]
+        return seen if seen == expected else None
+
+    await eventually(arrived, timeout=10)
+
+
+async def _pending_with(*, attempts: int) -> bool:
+    """The thread's first waiting message has been tried `attempts` times (the others
+    wait behind it, untried)."""
+    first = await OutboxMessage.filter(status="pending").order_by("id").first()
+    return first is not None and first.attempts >= attempts

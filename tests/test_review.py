@@ -253,3 +253,30 @@ async def test_a_ready_review_is_exported_to_google_docs(start_bot, sqlite_url, 
 async def _exported(incident: Incident):
     review = await Review.get_or_none(incident_id=incident.id)
     return review if review and review.doc_url else None
+
+
+async def test_only_the_people_working_the_incident_change_its_review(bot, connector):
+    team = Team(bot, connector)
+    await team.say("setup")
+    incident = await _commanded_incident(team)  # Ada investigates, Grace commands
+    mallory = User("29:1mallory", "Mallory", "aad-mallory")
+    await team.say("mitigated", sender=GRACE, thread=incident)
+    await team.say("action add replica lag alert @Linus", sender=GRACE, mentions=(LINUS,),
+                   thread=incident)
+
+    await team.say("pir rootcause it was the intern", sender=mallory, thread=incident)
+    await eventually(lambda: _reply(connector, "Only the people working INC-1 (or an admin) "
+                                               "can write its review"))
+    await team.say("action 1 done", sender=mallory, thread=incident)
+    refusal = await eventually(lambda: _reply(connector, "can mark follow-up actions done"))
+    assert "Linus T, who owns action 1" in refusal.text
+    assert "Commander: Grace Hopper" in refusal.text
+    review = await eventually(lambda: Review.get_or_none(incident_id=incident.id))
+    assert not review.root_cause
+    assert (await FollowUpAction.get(incident_id=incident.id, number=1)).status == "open"
+
+    await team.say("action 1 done", sender=LINUS, thread=incident)  # its owner may
+    await team.say("pir rootcause replica lag", sender=ADA, thread=incident)  # as may Ada
+    await eventually(lambda: _reply(connector, "Saved in the review."))
+    assert (await FollowUpAction.get(incident_id=incident.id, number=1)).status == "done"
+    assert (await Review.get(incident_id=incident.id)).root_cause == "replica lag"

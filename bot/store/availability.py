@@ -76,6 +76,12 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         todo.extend(a for a in current.args if isinstance(a, BaseException))
 
 
+def describe_error(exc: BaseException) -> str:
+    """`Type: message` (or the type alone, for the many errors without a message)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """Whether `exc` means the database did not answer or cannot take work now."""
     for error in _causes(exc):
@@ -130,10 +136,13 @@ class DatabaseGate:
         return self._reason
 
     def failed(self, exc: BaseException) -> None:
-        """The database did not take some work: close until a probe succeeds."""
+        """The database did not take some work: close until a probe succeeds. (The gate's
+        own `DatabaseUnavailable`, raised while a backlog waits, says nothing new.)"""
+        if isinstance(exc, DatabaseUnavailable):
+            return
         if self._down_since is None:
             self._down_since = time.monotonic()
-            self._reason = f"{type(exc).__name__}: {exc}"[:300]
+            self._reason = describe_error(exc)
             log.warning("the incident database is not answering (%s); commands go to the "
                         "local journal until it does", self._reason)
         self.changed.set()

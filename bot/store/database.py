@@ -12,6 +12,7 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as tortoise_migrate
 
 from bot.logs import Throttled
+from bot.store.availability import describe_error, is_connection_lost
 from bot.store.migration_lock import migration_lock
 
 log = logging.getLogger(__name__)
@@ -88,11 +89,28 @@ async def close_database() -> None:
 
 
 async def ping(*, timeout_s: float = PING_TIMEOUT_S) -> bool:
-    """True when the database answers a trivial query within `timeout_s`."""
+    """True when the database answers a trivial query within `timeout_s` (a connection
+    the server had closed is replaced and tried once more)."""
     try:
         async with asyncio.timeout(timeout_s):
-            await connections.get("default").execute_query("SELECT 1")
+            try:
+                await connections.get("default").execute_query("SELECT 1")
+            except Exception as exc:  # noqa: BLE001 - retried once below, if worth it
+                if not is_connection_lost(exc):
+                    raise
+                await renew_connections()
+                await connections.get("default").execute_query("SELECT 1")
     except Exception as exc:  # noqa: BLE001 - any driver error means "not reachable"
-        _ping_failures.warning("database ping failed", f"{type(exc).__name__}: {exc}")
+        _ping_failures.warning("database ping failed", describe_error(exc))
         return False
     return True
+
+
+async def renew_connections() -> None:
+    """After the server closed a pooled connection (a failover, `pg_terminate_backend`,
+    a proxy's idle timeout) the others are usually dead too: replace them all on their
+    next use instead of handing each out once more to fail."""
+    client = connections.get("default")
+    expire = getattr(client, "_expire_connections", None)  # PostgreSQL's pooled clients
+    if expire is not None:
+        await expire()

@@ -32,6 +32,9 @@ from tortoise.backends.sqlite.client import SqliteTransactionContext
 from tortoise.connection import get_connections
 from tortoise.transactions import in_transaction
 
+from bot.store.availability import is_connection_lost
+from bot.store.database import renew_connections
+
 log = logging.getLogger(__name__)
 
 
@@ -39,17 +42,22 @@ log = logging.getLogger(__name__)
 async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
     """`async with transaction() as conn:` commits on success, rolls back on any error."""
     context = in_transaction()
-    conn = await _enter(context)
     try:
-        yield conn
-    except BaseException as exc:
+        conn = await _enter(context)
         try:
-            await _end(context, exc)
-        except Exception as failure:  # noqa: BLE001 - e.g. the server is gone: nothing to undo
-            log.debug("rollback after %s failed: %s", type(exc).__name__, failure)
+            yield conn
+        except BaseException as exc:
+            try:
+                await _end(context, exc)
+            except Exception as failure:  # noqa: BLE001 - the server is gone: nothing to undo
+                log.debug("rollback after %s failed: %s", type(exc).__name__, failure)
+            raise
+        # Commit; Tortoise releases the connection in a `finally`, whatever the commit does.
+        await _end(context, None)
+    except Exception as exc:
+        if is_connection_lost(exc):
+            await renew_connections()
         raise
-    # Commit; Tortoise releases the connection in a `finally`, whatever the commit does.
-    await _end(context, None)
 
 
 async def _enter(context: TransactionContext) -> BaseDBAsyncClient:

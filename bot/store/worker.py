@@ -14,7 +14,12 @@ import asyncio
 import logging
 
 from bot.logs import Throttled
-from bot.store.availability import DatabaseGate, is_unavailable
+from bot.store.availability import (
+    DatabaseGate,
+    describe_error,
+    is_connection_lost,
+    is_unavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +74,12 @@ class PollingWorker:
                     pass
             except Exception as exc:  # noqa: BLE001 - a database hiccup must not stop the worker
                 if is_unavailable(exc):
-                    if self._gate is not None:
+                    # A connection the server closed is replaced by now (bot.store
+                    # .transactions); only other failures say the database is away.
+                    if self._gate is not None and not is_connection_lost(exc):
                         self._gate.failed(exc)
                     self._failures.warning(f"{self.name} waits for the database",
-                                      f"{type(exc).__name__}: {exc}")
+                                           describe_error(exc))
                 else:
                     log.exception("%s round failed; trying again", self.name)
             if self._stopping:

@@ -93,7 +93,8 @@ class Answer:
 class Replayed(str, Enum):
     """How applying a journal entry ended."""
 
-    APPLIED = "applied"  # done (or refused, or already done): the entry is finished
+    APPLIED = "applied"  # done, or refused (the person was told why): the entry is finished
+    DUPLICATE = "duplicate"  # it had been applied already (its activity key says so)
     WAIT = "wait"  # the database is still away: try the same entry again later
     RETRY = "retry"  # a bug, maybe passing: try the same entry again soon
     SET_ASIDE = "set_aside"  # a bug, on the last try: keep the entry aside, the person told
@@ -197,7 +198,9 @@ class TurnRunner:
             await self._adapter.tell(activity, message(replay.refused(
                 f"something went wrong on my side (error id {error_id}).")))
             return Replayed.SET_ASIDE
-        if activity.type == ActivityTypes.invoke and not (record.committed or record.duplicate):
+        if record.duplicate:
+            return Replayed.DUPLICATE
+        if activity.type == ActivityTypes.invoke and not record.committed:
             # A refused button press: its answer went nowhere, so say it in the chat.
             text = _message_of(context.turn_state.get(INVOKE_RESPONSE_KEY))
             if text:

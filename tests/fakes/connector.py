@@ -98,6 +98,8 @@ class FakeConnector:
     faults: list[Fault] = field(default_factory=list)
     members: dict[str, dict] = field(default_factory=dict)
     url: str = ""
+    # While set, every call is answered 503, as during a Bot Connector outage.
+    down: bool = False
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1_700_000_000_001)
@@ -162,6 +164,9 @@ class FakeConnector:
         return response
 
     async def _answer(self, call: Call) -> web.Response:
+        if self.down:
+            return web.json_response(
+                {"error": {"code": "ServiceUnavailable", "message": "outage"}}, status=503)
         if self.faults:
             fault = self.faults.pop(0)
             if fault.hang_s:
