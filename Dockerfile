@@ -11,7 +11,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     LOG_FORMAT=json
 
 # The code is root-owned and read-only for the service; /data (the working directory)
-# is the only writable place: the SQLite default and `incident-bot package` output.
+# is the only writable place: the SQLite default, the local journal (commands taken while
+# the database is away; mount a volume there) and `incident-bot package` output.
 RUN useradd --system --uid 10001 --home-dir /data --create-home --shell /usr/sbin/nologin incident
 
 WORKDIR /app
@@ -27,7 +28,7 @@ USER incident
 WORKDIR /data
 EXPOSE 3978
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '3978'), timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/livez' % os.environ.get('PORT', '3978'), timeout=4)"]
 # `run` applies migrations first; with several replicas run `incident-bot migrate` once
 # and start them with `run --no-migrate` (compose.yaml does).
 CMD ["incident-bot", "run"]

@@ -12,8 +12,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.config import Mode, Settings
-from bot.logs import Throttled
 from bot.incidents.context import Policy
+from bot.logs import Throttled
 from bot.metrics import Metrics
 from bot.store import outbox
 from bot.store.availability import DatabaseGate, is_unavailable

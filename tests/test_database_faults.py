@@ -15,8 +15,8 @@ import textwrap
 
 import asyncpg
 
-from bot.store.incident_models import TimelineEvent
 from bot.incidents import journal
+from bot.store.incident_models import TimelineEvent
 from bot.web import RUNTIME
 from tests.conftest import PG_ADMIN_URL, make_settings
 from tests.fakes import activities as teams

@@ -144,7 +144,8 @@ async def test_a_postgres_outage_under_load_loses_no_acknowledged_command(
     print(f"\nrequests {sum(load.statuses.values())}: {dict(load.statuses)}; acknowledged "
           f"notes {len(acked)}; stored {len(stored)}; journaled {journaled} (of which "
           f"{len(load.doubled)} tokens sent to both replicas); applied from the journal "
-          f"{applied}, found applied already {duplicates}; journal empty {recovery_s:.1f} s after the database came back")
+          f"{applied}, found applied already {duplicates}; journal empty {recovery_s:.1f} s "
+          f"after the database came back")
 
     assert load.statuses[200] and set(load.statuses) == {200}, load.statuses
     missing = sorted(set(acked) - set(stored))
@@ -260,3 +261,22 @@ async def test_what_a_bot_killed_during_the_outage_had_journaled_is_applied_by_t
     assert [row.split("evidence ", 1)[1] for row in await _notes(postgres_url)] == notes
     assert "adopted 20 journal entries" in second.log()
     assert not list((tmp_path / "journal").glob("*.journal")), "the adopted file is gone"
+
+
+async def test_pages_read_from_the_database_answer_503_while_it_does_not_answer(
+        postgres_url: str, start_bot):
+    real = urlsplit(postgres_url)
+    proxy = await TcpProxy(real.hostname or "127.0.0.1", real.port or 5432).start()
+    through = postgres_url.replace(f"{real.hostname}:{real.port}", f"127.0.0.1:{proxy.port}")
+    bot = await start_bot(make_settings(through, status_page_tenant_id=teams.TENANT,
+                                        database_timeout_s=1.0))
+    try:
+        assert (await bot.get("/status.json"))[0] == 200
+        await proxy.cut(hang=True)  # nothing answers: only the deadline ends the wait
+
+        status, body = await asyncio.wait_for(bot.get("/status.json"), 10)
+
+        assert status == 503 and "unavailable right now" in body["error"]
+        assert (await asyncio.wait_for(bot.get("/livez"), 5))[0] == 200
+    finally:
+        await proxy.stop()

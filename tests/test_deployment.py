@@ -74,9 +74,17 @@ def test_dockerfile_runs_incident_bot_as_a_non_root_user(dockerfile):
     assert shlex.split(cmd.strip("[]").replace(",", " ")) == ["incident-bot", "run"]
 
 
-def test_dockerfile_health_check_asks_healthz(dockerfile):
+def test_dockerfile_health_check_asks_livez(dockerfile):
+    # Not /healthz: a database outage must not mark containers that journal unhealthy.
     [check] = [args for instruction, args in dockerfile if instruction == "HEALTHCHECK"]
-    assert "/healthz" in check and "PORT" in check
+    assert "/livez" in check and "PORT" in check
+
+
+def test_compose_keeps_each_replica_s_journal_on_a_volume(compose):
+    bot = compose["services"]["bot"]
+    journal = bot["environment"]["JOURNAL_DIR"]
+    volume, _, target = next(v for v in bot["volumes"] if v.endswith(journal)).partition(":")
+    assert target == journal and volume in compose["volumes"]
 
 
 def test_dockerfile_sets_only_variables_the_bot_or_python_reads(dockerfile):

@@ -83,16 +83,39 @@ def describe_error(exc: BaseException) -> str:
 
 
 def is_unavailable(exc: BaseException) -> bool:
-    """Whether `exc` means the database did not answer or cannot take work now."""
+    """Whether `exc` means the database did not answer or cannot take work now.
+
+    The drivers' own errors say so by their type. A timeout, a refused or reset
+    connection could come from anything on the network (a provider, the Bot Connector),
+    so those count only when raised inside the database layer: somewhere in Tortoise,
+    asyncpg, aiosqlite or `bot.store.transactions`, or, for a deadline, while waiting on
+    one of them.
+    """
     for error in _causes(exc):
-        if isinstance(error, (DatabaseUnavailable, TimeoutError, ConnectionError,
-                              socket.gaierror, DBConnectionError, *_POSTGRES_NOT_NOW)):
-            return True
-        if isinstance(error, OSError) and error.errno in _NETWORK_ERRNOS:
+        if isinstance(error, (DatabaseUnavailable, DBConnectionError, *_POSTGRES_NOT_NOW)):
             return True
         if isinstance(error, sqlite3.OperationalError) and (
                 getattr(error, "sqlite_errorcode", 0) & 0xFF) in _SQLITE_NOT_NOW:
             return True
+        network = isinstance(error, (TimeoutError, ConnectionError, socket.gaierror)) or (
+            isinstance(error, OSError) and error.errno in _NETWORK_ERRNOS)
+        if network and _in_database_layer(error):
+            return True
+    return False
+
+
+_DATABASE_MODULES = ("tortoise", "asyncpg", "aiosqlite", "sqlite3", "bot.store.transactions")
+
+
+def _in_database_layer(error: BaseException) -> bool:
+    """Whether `error` (or the cancellation a deadline turned into it) passed through the
+    database layer's code."""
+    for current in (error, error.__context__):
+        tb = current.__traceback__ if current is not None else None
+        while tb is not None:
+            if str(tb.tb_frame.f_globals.get("__name__", "")).startswith(_DATABASE_MODULES):
+                return True
+            tb = tb.tb_next
     return False
 
 

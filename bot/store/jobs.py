@@ -16,7 +16,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from bot.store.availability import DatabaseGate
+from bot.store.availability import DatabaseGate, is_unavailable
 from bot.store.clock import now_ms
 from bot.store.leases import claim_due, due_lag_s
 from bot.store.models import Job, JobStatus
@@ -128,6 +128,10 @@ class JobRunner(PollingWorker):
         try:
             await handler(job)
         except Exception as exc:  # noqa: BLE001 - recorded on the row and retried
+            if is_unavailable(exc):
+                # Not the job's fault, and nothing can be recorded now: its lease runs
+                # out and it runs again once the database answers (the runner says so).
+                raise
             log.exception("job %s (%s) failed", job.id, job.kind)
             # Errors that know when to come back (GitHub's retry-after) are honoured.
             wait = getattr(exc, "retry_after", None)

@@ -117,6 +117,7 @@ async def _end(context: TransactionContext, exc: BaseException | None) -> None:
     if not isinstance(context, (SqliteTransactionContext, TransactionContextPooled)):
         await context.__aexit__(type(exc) if exc else None, exc, None)
         return
-    token, context.token = context.token, None
-    get_connections().reset(token)  # here, in the context that set it
+    get_connections().reset(context.token)  # here, in the context that set it
+    # Tortoise resets the token again in its __aexit__; None makes that a no-op.
+    context.token = None  # type: ignore[assignment]
     await asyncio.shield(context.__aexit__(type(exc) if exc else None, exc, None))

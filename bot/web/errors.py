@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from bot.errors import new_error_id
+from bot.store.availability import is_unavailable
+from bot.web import SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -28,3 +34,27 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         error_id = new_error_id()
         log.exception("unhandled error %s on %s %s", error_id, request.method, request.path)
         return problem(500, "internal error", errorId=error_id)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def reads_database(handler: Handler) -> Handler:
+    """A page read from the database (a review, the status page): bounded by the database
+    deadline, and 503 with a plain reason while the database is away, never a hang."""
+
+    @functools.wraps(handler)
+    async def bounded(request: web.Request) -> web.StreamResponse:
+        try:
+            async with asyncio.timeout(request.app[SETTINGS].database_timeout_s):
+                return await handler(request)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            log.warning("%s %s: the database is away", request.method, request.path)
+            response = problem(503, "the incident record is unavailable right now; "
+                                    "try again in a minute")
+            response.headers["Retry-After"] = "30"
+            return response
+
+    return bounded

@@ -8,7 +8,6 @@ Prometheus on the same host, or `curl` on the machine).
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import ipaddress
 import logging
@@ -18,16 +17,12 @@ from aiohttp import web
 from bot import __version__
 from bot.metrics import (
     CONTENT_TYPE,
-    DATABASE_UP,
     JOB_LAG,
-    JOURNAL_DEPTH,
     OUTBOX_DEPTH,
     OUTBOX_LAG,
-    Family,
 )
 from bot.store import jobs, outbox
-from bot.store.availability import is_unavailable
-from bot.web import METRICS, RUNTIME, SETTINGS
+from bot.web import METRICS, SETTINGS
 from bot.web.errors import problem
 
 log = logging.getLogger(__name__)

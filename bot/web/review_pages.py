@@ -12,12 +12,13 @@ from bot.incidents.pir_builder import build_record
 from bot.incidents.pir_document import render_html, render_markdown
 from bot.store.incident_models import Incident
 from bot.web import RUNTIME
-from bot.web.errors import problem
+from bot.web.errors import problem, reads_database
 
 if TYPE_CHECKING:
     from bot.app import Runtime
 
 
+@reads_database
 async def get_review(request: web.Request) -> web.StreamResponse:
     """The review page, or 403 for a missing, forged or expired signature."""
     runtime: Runtime = request.app[RUNTIME]

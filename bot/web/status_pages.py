@@ -14,7 +14,7 @@ from aiohttp import web
 from bot.incidents.status_document import render_atom, render_html, render_json
 from bot.incidents.status_page import StatusView, published
 from bot.web import RUNTIME
-from bot.web.errors import problem
+from bot.web.errors import problem, reads_database
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -40,6 +40,7 @@ def _missing() -> web.Response:
     return problem(404, "no status page is configured (STATUS_PAGE_TENANT_ID)")
 
 
+@reads_database
 async def get_status(request: web.Request) -> web.StreamResponse:
     """The HTML page."""
     view = await _view(request)
@@ -49,6 +50,7 @@ async def get_status(request: web.Request) -> web.StreamResponse:
                         headers=HEADERS)
 
 
+@reads_database
 async def get_status_json(request: web.Request) -> web.StreamResponse:
     """The same, as JSON."""
     view = await _view(request)
@@ -57,6 +59,7 @@ async def get_status_json(request: web.Request) -> web.StreamResponse:
     return web.json_response(render_json(view), headers=HEADERS)
 
 
+@reads_database
 async def get_status_atom(request: web.Request) -> web.StreamResponse:
     """The same, as an Atom 1.0 feed of updates."""
     view = await _view(request)
