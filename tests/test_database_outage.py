@@ -278,5 +278,9 @@ async def test_pages_read_from_the_database_answer_503_while_it_does_not_answer(
 
         assert status == 503 and "unavailable right now" in body["error"]
         assert (await asyncio.wait_for(bot.get("/livez"), 5))[0] == 200
+        started = asyncio.get_running_loop().time()
+        status, body = await asyncio.wait_for(bot.get("/healthz"), 5)
+        assert status == 503 and body["status"] == "unavailable", body
+        assert asyncio.get_running_loop().time() - started < 4, "2 s ping deadline"
     finally:
         await proxy.stop()

@@ -129,16 +129,19 @@ class JobRunner(PollingWorker):
             await handler(job)
         except Exception as exc:  # noqa: BLE001 - recorded on the row and retried
             if is_unavailable(exc):
-                # Not the job's fault, and nothing can be recorded now: its lease runs
-                # out and it runs again once the database answers (the runner says so).
-                raise
+                # Not the job's fault: it runs again, as it was, once the database answers.
+                await self.persist(lambda: self._release(job))
+                return
             log.exception("job %s (%s) failed", job.id, job.kind)
             # Errors that know when to come back (GitHub's retry-after) are honoured.
             wait = getattr(exc, "retry_after", None)
-            await self._retry_or_fail(job, f"{type(exc).__name__}: {exc}",
-                                      not_before_s=float(wait) if wait else 0.0)
+            await self.persist(lambda: self._retry_or_fail(
+                job, f"{type(exc).__name__}: {exc}", not_before_s=float(wait) if wait else 0.0))
             return
-        await self._finish(job, JobStatus.DONE, None)
+        await self.persist(lambda: self._finish(job, JobStatus.DONE, None))
+
+    async def _release(self, job: Job) -> None:
+        await Job.filter(id=job.id).update(status=JobStatus.PENDING, locked_until_ms=0)
 
     async def _retry_or_fail(self, job: Job, error: str, *, not_before_s: float = 0.0) -> None:
         attempts = job.attempts + 1

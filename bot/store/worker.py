@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from bot.logs import Throttled
 from bot.store.availability import (
@@ -22,6 +24,7 @@ from bot.store.availability import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class PollingWorker:
@@ -43,6 +46,22 @@ class PollingWorker:
 
     def _may_work(self) -> bool:
         return self._gate is None or self._gate.up
+
+    async def persist(self, write: Callable[[], Awaitable[T]]) -> T:
+        """Record the outcome of work already done (a message Teams took, a timer that
+        ran), waiting for the database if it is away. Left unrecorded, a claimed row is
+        done again only when its lease runs out, one or two minutes later."""
+        wait_s = 0.2
+        while True:
+            try:
+                return await write()
+            except Exception as exc:
+                if not is_unavailable(exc) or self._stopping:
+                    raise
+                self._failures.warning(f"{self.name} waits for the database to record its "
+                                       "work", describe_error(exc))
+                await asyncio.sleep(wait_s)
+                wait_s = min(2.0, wait_s * 2)
 
     def wake(self) -> None:
         """Something new was committed: look now rather than at the next poll."""

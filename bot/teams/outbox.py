@@ -84,22 +84,25 @@ class OutboxDispatcher(PollingWorker):
                 self._on_failure(exc.status)
             # A 401 usually means our token went stale (it was just dropped): retry a little.
             retryable = exc.retryable or (exc.status == 401 and row.attempts < 2)
-            retrying = await store.mark_failed_attempt(
+            retrying = await self.persist(lambda: store.mark_failed_attempt(
                 row, str(exc), retry_after=exc.retry_after, retryable=retryable,
                 throttled=exc.status == 429,
-            )
+            ))
             level = logging.INFO if retrying else logging.ERROR
             log.log(level, "outbox %s %s failed (retry=%s): %s", row.id, row.operation.value,
                     retrying, exc)
             return False
+        await self.persist(lambda: self._record_sent(row, result))
+        self.delivered += 1
+        return True
+
+    async def _record_sent(self, row: OutboxMessage, result: dict) -> None:
         # What the answer taught us (a thread's id) is stored with the "sent" mark, so a
         # crash cannot leave a sent thread that no command can find.
         async with transaction():
             await store.mark_sent(row, result)
             if self._on_sent is not None:
                 await self._on_sent(row, result)
-        self.delivered += 1
-        return True
 
     async def _fill_from_predecessor(self, row: OutboxMessage) -> None:
         if not row.after or (row.conversation_id and row.activity_id):

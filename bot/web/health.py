@@ -22,15 +22,19 @@ if TYPE_CHECKING:
 
 
 async def get_healthz(request: web.Request) -> web.Response:
-    """200 when the database answers within 2 s, 503 otherwise; the local journal's
-    backlog either way."""
-    healthy = await ping()
-    body: dict[str, object] = {"status": "ok" if healthy else "unavailable",
-                               "database": "ok" if healthy else "unreachable"}
+    """200 when the database answers within 2 s and nothing waits in the local journal;
+    503 otherwise: `unavailable` (no answer) or `recovering` (it answers, but commands
+    taken while it did not are not all applied yet, or cannot be: SQLite still answers
+    reads while another process holds its write lock)."""
+    answers = await ping()
     runtime: Runtime | None = request.app.get(RUNTIME)
-    if runtime is not None and (runtime.journal.pending or not healthy):
-        body["journal"] = {"waiting": runtime.journal.pending}
-    return web.json_response(body, status=200 if healthy else 503)
+    waiting = runtime.journal.pending if runtime is not None else 0
+    status = "unavailable" if not answers else "recovering" if waiting else "ok"
+    body: dict[str, object] = {"status": status,
+                               "database": "ok" if answers else "unreachable"}
+    if status != "ok":
+        body["journal"] = {"waiting": waiting}
+    return web.json_response(body, status=200 if status == "ok" else 503)
 
 
 async def get_livez(request: web.Request) -> web.Response:
