@@ -30,6 +30,25 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+async def wait_healthy(base: str, *, timeout: float = 60, name: str = "bot",
+                       alive: Callable[[], bool] = lambda: True,
+                       log: Callable[[], str] = lambda: "") -> None:
+    """Wait until `base`/healthz answers 200 (fail if the process exits first)."""
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if not alive():
+                raise AssertionError(f"{name} exited during start-up:\n{log()}")
+            try:
+                async with session.get(f"{base}/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{name}: /healthz not ready within {timeout} s")
+
+
 def bot_env(database_url: str, **extra: str) -> dict[str, str]:
     """This environment without any bot settings of the machine's, plus `extra`."""
     env = {k: v for k, v in os.environ.items()
@@ -87,19 +106,8 @@ class BotProcess:
         return self
 
     async def _wait_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                if not self.alive():
-                    raise AssertionError(f"{self.name} exited during start-up:\n{self.log()}")
-                try:
-                    async with session.get(f"{self.base}/healthz") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"{self.name}: /healthz not ready within {timeout} s")
+        await wait_healthy(self.base, timeout=timeout, alive=self.alive, name=self.name,
+                           log=self.log)
 
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from tests.bot_process import BotProcess, bot_env, free_port
+from tests.bot_process import BotProcess, bot_env, free_port, wait_healthy
 from tests.fakes import activities as teams
 from tests.fakes.connector import FakeConnector
 from tests.fakes.tcp_proxy import TcpProxy
@@ -35,20 +35,6 @@ def _why_make_run_cannot_start() -> str | None:
     if stamp.returncode != 0:
         return "the virtualenv is not the one `make` installs (run `make test`)"
     return None
-
-
-async def _healthy(base: str, *, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            try:
-                async with session.get(f"{base}/livez") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.2)
-    raise AssertionError(f"{base} did not start")
 
 
 async def _busy(base: str, connector: FakeConnector, count: int = 20) -> None:
@@ -84,7 +70,8 @@ async def test_sigterm_twice_to_a_make_run_group_stops_everything_within_10_s(
             env=bot_env(f"sqlite://{database}", PORT=str(port),
                         JOURNAL_DIR=str(tmp_path / "journal")))
     try:
-        await _healthy(f"http://127.0.0.1:{port}")
+        await wait_healthy(f"http://127.0.0.1:{port}", alive=lambda: make.poll() is None,
+                           name="make run", log=log_path.read_text)
         await _busy(f"http://127.0.0.1:{port}", connector)
         os.killpg(make.pid, signal.SIGTERM)
         os.killpg(make.pid, signal.SIGTERM)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -71,18 +71,18 @@ async def _enter(context: TransactionContext) -> BaseDBAsyncClient:
 
 async def _enter_sqlite(context: SqliteTransactionContext) -> BaseDBAsyncClient:
     # The steps of SqliteTransactionContext.__aenter__, each undone if a later one fails.
-    await context._trxlock.acquire()  # noqa: SLF001 - see the module docstring
-    token: Any = None
+    lock = context._trxlock  # noqa: SLF001 - see the module docstring
+
+    async def unlock() -> None:
+        lock.release()
+
+    await lock.acquire()
     try:
         await context.ensure_connection()
-        token = get_connections().set(context.connection_name, context.connection)
-        context.token = token
-        await context.connection.begin()
     except BaseException:
-        if token is not None:
-            get_connections().reset(token)
-        context._trxlock.release()  # noqa: SLF001
+        await unlock()
         raise
+    await _begin(context, context.connection, undo=unlock)
     return context.connection
 
 
@@ -92,17 +92,22 @@ async def _enter_pooled(context: TransactionContextPooled) -> BaseDBAsyncClient:
     pool = context.client._parent._pool  # noqa: SLF001
     connection = await pool.acquire()
     context.client._connection = connection  # noqa: SLF001
-    token: Any = None
-    try:
-        token = get_connections().set(context.connection_name, context.client)
-        context.token = token
-        await context.client.begin()
-    except BaseException:
-        if token is not None:
-            get_connections().reset(token)
-        await asyncio.shield(_release(pool, connection))
-        raise
+    await _begin(context, context.client,
+                 undo=lambda: asyncio.shield(_release(pool, connection)))
     return context.client
+
+
+async def _begin(context: SqliteTransactionContext | TransactionContextPooled,
+                 client: Any, *, undo: Callable[[], Awaitable[None]]) -> None:
+    """Make `client` this task's connection and BEGIN; if that fails, `undo` what the
+    caller took (the lock, the pooled connection) and restore the task's connection."""
+    context.token = get_connections().set(context.connection_name, client)
+    try:
+        await client.begin()
+    except BaseException:
+        get_connections().reset(context.token)
+        await undo()
+        raise
 
 
 async def _release(pool: Any, connection: Any) -> None:

@@ -9,8 +9,11 @@ What Teams is answered, and what the person is told (issue 14, docs/reliability.
 - a command that only reads (`status`, `list`): 200, and "the record is unavailable";
 - the Bot Connector refused the answer itself (a wrong app password, a removed app): 200,
   logged as an error, since Teams delivering the activity again cannot help;
-- a bug: 500 and an apology with an error id (an invoke answers 200 with the apology,
-  which is what Teams shows the person).
+- a bug: 500 and an apology with an error id.
+
+An invoke (a card button, the message action) is answered 200 in every case, carrying
+what the person must read: Teams shows an invoke's message only with a 200, and shows a
+generic error otherwise.
 
 Only a turn that worked or was journaled is remembered as done (`remember`): Teams'
 redelivery of any other runs it again.
