@@ -32,7 +32,7 @@ MAX_TRIES = 3
 
 
 class JournalReplayer:
-    """Background task: `start()`, `stop()`; `drained` is set whenever nothing waits."""
+    """Background task: `start()`, then `stop()`."""
 
     def __init__(self, turns: TurnRunner, journal: LocalJournal, gate: DatabaseGate, *,
                  probe: Callable[[], Awaitable[bool]], metrics: Metrics) -> None:
@@ -44,7 +44,6 @@ class JournalReplayer:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._tries: dict[str, int] = {}
-        self.drained = asyncio.Event()
 
     def start(self) -> None:
         """Adopt what processes that died left behind, then run until `stop()`."""
@@ -81,7 +80,6 @@ class JournalReplayer:
                 wait_s = PROBE_FIRST_S
                 continue
             if self._gate.up and not self._journal.pending:
-                self.drained.set()
                 await self._idle()
                 continue
             await asyncio.sleep(wait_s)
@@ -104,7 +102,6 @@ class JournalReplayer:
                 return False
             self._gate.recovered()
             return True
-        self.drained.clear()
         tries = self._tries.get(entry.id, 0) + 1
         outcome = await self._turns.replay(entry, last_try=tries >= MAX_TRIES)
         if outcome is Replayed.WAIT:

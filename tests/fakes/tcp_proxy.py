@@ -2,8 +2,11 @@
 
 `cut()` is what a database failover or a network partition looks like from the bot:
 every open connection breaks and new ones are refused (or, with `hang=True`, accepted
-and never answered, as behind a black-holed route) until `restore()`. The bot talks to
-the real PostgreSQL through it with its real driver; nothing in the bot is patched.
+and never answered, as behind a black-holed route) until `restore()`. `sever()` is what
+a proxy's or a NAT's idle timeout does: the server side of every open connection is
+closed, the bot's side is left open, and it learns only when it next uses one (reset).
+The bot talks to the real PostgreSQL through it with its real driver; nothing in the bot
+is patched.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ class TcpProxy:
     _server: asyncio.Server | None = None
     _links: set[asyncio.Task[None]] = field(default_factory=set)
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    _upstreams: dict[asyncio.StreamWriter, asyncio.StreamWriter] = field(default_factory=dict)
+    _severed: set[asyncio.StreamWriter] = field(default_factory=set)
     hanging: bool = False
 
     async def start(self) -> TcpProxy:
@@ -41,6 +46,13 @@ class TcpProxy:
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
+
+    def sever(self) -> int:
+        """Close the server side of every open connection, silently; how many."""
+        for client, upstream in list(self._upstreams.items()):
+            self._severed.add(client)
+            upstream.transport.abort()
+        return len(self._upstreams)
 
     async def restore(self) -> None:
         """Serve again on the same port (connections swallowed meanwhile are closed)."""
@@ -68,20 +80,31 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._writers.add(up_writer)
-        for source, sink in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.create_task(self._pipe(source, sink))
+        self._upstreams[writer] = up_writer
+        for source, sink, client in ((reader, up_writer, writer), (up_reader, writer, writer)):
+            task = asyncio.create_task(self._pipe(source, sink, client))
             self._links.add(task)
             task.add_done_callback(self._links.discard)
 
-    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter,
+                    client: asyncio.StreamWriter) -> None:
         try:
             while data := await source.read(65536):
                 if self.hanging:
                     return
+                if client in self._severed and sink is not client:
+                    break  # the server side is gone: the client's first word gets a reset
                 sink.write(data)
                 await sink.drain()
         except (ConnectionError, OSError):
             pass
         finally:
-            with contextlib.suppress(Exception):
-                sink.transport.abort()
+            # Severed, the server's side ends this pipe; the client's stays open until it
+            # speaks. Otherwise either side ending ends both.
+            if not (sink is client and client in self._severed):
+                self._upstreams.pop(client, None)
+                self._severed.discard(client)
+                with contextlib.suppress(Exception):
+                    client.transport.abort()
+                with contextlib.suppress(Exception):
+                    sink.transport.abort()
