@@ -284,3 +284,34 @@ async def test_pages_read_from_the_database_answer_503_while_it_does_not_answer(
         assert asyncio.get_running_loop().time() - started < 4, "2 s ping deadline"
     finally:
         await proxy.stop()
+
+
+async def test_saved_reaches_the_sender_through_a_throttling_connector(
+        postgres_url: str, start_bot, connector: FakeConnector):
+    """"Saved" is sent without the outbox (the database is away): Teams throttling it
+    (429 with Retry-After, then a 503) is waited out, not the end of it."""
+    real = urlsplit(postgres_url)
+    proxy = await TcpProxy(real.hostname or "127.0.0.1", real.port or 5432).start()
+    through = postgres_url.replace(f"{real.hostname}:{real.port}", f"127.0.0.1:{proxy.port}")
+    bot = await start_bot(make_settings(through))
+    try:
+        team = Team(bot, connector)
+        await team.say("setup")
+        incident = await team.declare("Throttled too sev2")
+        await team.settle()
+        await proxy.cut()
+        connector.fail_next(429, retry_after="1")
+        connector.fail_next(503)
+        note = teams.channel_message(connector.url, f"{teams.BOT_MENTION_TEXT} note lag 40 s",
+                                     root_id=incident.card_activity_id)
+
+        assert (await bot.post(note))[0] == 200
+
+        async def saved() -> list:
+            return [c for c in connector.of_kind("reply")
+                    if c.activity_id == note["id"] and c.text.startswith("Saved.")]
+
+        await eventually(saved, timeout=15)
+        assert [c.answered for c in connector.calls[-3:]] == [429, 503, 201]
+    finally:
+        await proxy.stop()

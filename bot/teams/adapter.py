@@ -7,6 +7,7 @@ request building msrest clients and sends through `requests` in a thread pool
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 # Called with an outbox operation and its fields when an inline send failed retryably.
 Deferral = Callable[..., Awaitable[None]]
 INVOKE_RESPONSE_KEY = BotFrameworkAdapter._INVOKE_RESPONSE_KEY  # noqa: SLF001 - SDK's own key
+# `tell` (no outbox behind it) tries a throttled or failing connector this often, waiting
+# at most this long between tries.
+TELL_TRIES = 4
+TELL_WAIT_CAP_S = 8.0
 
 
 class TeamsAdapter(BotAdapter):
@@ -51,14 +56,20 @@ class TeamsAdapter(BotAdapter):
 
     async def tell(self, activity: Activity, body: dict) -> bool:
         """Answer `activity` with `body` directly, never through the outbox (which needs
-        the database); False, and logged, when the connector refuses or is away."""
-        try:
-            await self._connector.reply(activity.service_url, activity.conversation.id,
-                                        activity.id or "", body)
-        except ConnectorError as exc:
-            log.warning("could not tell the sender of activity %s: %s", activity.id, exc)
-            return False
-        return True
+        the database): throttling (429, honouring Retry-After) and 5xx are tried again a
+        few times; False, and logged, when the connector refuses or stays away."""
+        for attempt in range(TELL_TRIES):
+            try:
+                await self._connector.reply(activity.service_url, activity.conversation.id,
+                                            activity.id or "", body)
+                return True
+            except ConnectorError as exc:
+                if not exc.retryable or attempt + 1 == TELL_TRIES:
+                    log.warning("could not tell the sender of activity %s: %s", activity.id,
+                                exc)
+                    return False
+                await asyncio.sleep(min(TELL_WAIT_CAP_S, exc.retry_after or 2.0 ** attempt))
+        return False
 
     async def send_activities(
         self, context: TurnContext, activities: list[Activity]
