@@ -16,8 +16,8 @@ from bot.incidents.context import Policy
 from bot.logs import Throttled
 from bot.metrics import Metrics
 from bot.store import outbox
-from bot.store.availability import DatabaseGate, is_unavailable
-from bot.store.database import close_database, open_database, ping
+from bot.store.availability import DatabaseGate, answered_within, is_unavailable
+from bot.store.database import close_database, open_database, ping, takes_writes
 from bot.store.jobs import JobRunner, take_due_soon
 from bot.store.local_journal import LocalJournal
 from bot.store.unit_of_work import UnitOfWork
@@ -125,7 +125,7 @@ async def _stop_runtime(runtime: Runtime) -> None:
                          runtime.replayer.stop(grace_s=WORKER_GRACE_S))
     await runtime.turns.finish_telling(timeout_s=1.0)
     await runtime.session.close()
-    runtime.journal.close()
+    await runtime.journal.aclose()
     try:
         await asyncio.wait_for(close_database(), DATABASE_CLOSE_S)
     except asyncio.TimeoutError:
@@ -250,7 +250,8 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         journal=journal,
         gate=gate,
         turns=turns,
-        replayer=JournalReplayer(turns, journal, gate, probe=ping, metrics=metrics),
+        replayer=JournalReplayer(turns, journal, gate, probe=ping, writable=takes_writes,
+                                 metrics=metrics),
     )
     dispatcher.start()
     runtime.jobs.start()
@@ -263,8 +264,7 @@ async def _report_backlog(runtime: Runtime) -> None:
     """Say at start what waits to be sent; a database away at start is not fatal (the
     journal takes commands meanwhile)."""
     try:
-        async with asyncio.timeout(runtime.settings.database_timeout_s):
-            depth = await outbox.depth()
+        depth = await answered_within(runtime.settings.database_timeout_s, outbox.depth)
     except Exception as exc:  # noqa: BLE001 - only the database's absence is expected
         if not is_unavailable(exc):
             raise

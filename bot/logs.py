@@ -79,7 +79,8 @@ class TextFormatter(_Redacting):
         trailer = [t for t in (record.exc_text, record.stack_info and
                                self.formatStack(record.stack_info)) if t]
         for text in trailer:
-            line += "\n" + "\n".join(CONTINUATION + part for part in text.splitlines())
+            line += "\n" + "\n".join(CONTINUATION + escape_controls(part)
+                                      for part in text.splitlines())
         return self.redact(line)
 
 

@@ -19,6 +19,7 @@ exception handler that logs a repeated error once a minute with a count.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import resource
@@ -91,8 +92,10 @@ class _Stop:
 
 def _start_watchdog(after_s: float) -> None:
     def expire() -> None:
-        log.error("the stop took longer than %.0f s; exiting now", after_s)
-        logging.shutdown()
+        # No logging here: the thread that is stuck may hold the log handler's lock.
+        with contextlib.suppress(OSError):
+            os.write(2, f"incident-bot: the stop took longer than {after_s:.0f} s; exiting "
+                        f"now\n".encode())
         os._exit(1)
 
     timer = threading.Timer(after_s, expire)
@@ -142,8 +145,10 @@ def _throttle_loop_errors(loop: asyncio.AbstractEventLoop) -> None:
 
     def handle(_: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         error = context.get("exception")
-        detail = f"{type(error).__name__}: {error}" if error else ""
-        repeated.error(str(context.get("message", "asyncio error"))[:200], detail)
+        message = str(context.get("message", "asyncio error"))
+        # Counted by kind (the exception's type), not by message: messages carry reprs.
+        kind = f"asyncio: {type(error).__name__}" if error else "asyncio: an error"
+        repeated.error(kind, f"{message[:200]}: {error}" if error else message[:200])
 
     loop.set_exception_handler(handle)
 

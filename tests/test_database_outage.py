@@ -282,6 +282,13 @@ async def test_pages_read_from_the_database_answer_503_while_it_does_not_answer(
         status, body = await asyncio.wait_for(bot.get("/healthz"), 5)
         assert status == 503 and body["status"] == "unavailable", body
         assert asyncio.get_running_loop().time() - started < 4, "2 s ping deadline"
+        # /metrics still answers: this replica's own gauges, without the shared ones.
+        async with bot.session.get(bot.server.make_url("/metrics")) as resp:
+            assert resp.status == 200
+            scraped = await resp.text()
+        assert "incident_bot_database_up 0" in scraped
+        assert "incident_bot_journal_entries 0" in scraped
+        assert "incident_bot_outbox_depth " not in scraped
     finally:
         await proxy.stop()
 
@@ -313,5 +320,38 @@ async def test_saved_reaches_the_sender_through_a_throttling_connector(
 
         await eventually(saved, timeout=15)
         assert [c.answered for c in connector.calls[-3:]] == [429, 503, 201]
+    finally:
+        await proxy.stop()
+
+
+async def test_a_black_holed_database_still_gets_every_command_answered_in_seconds(
+        postgres_url: str, start_bot, connector: FakeConnector):
+    """Packets dropped, nothing refused or reset, the pooled connections left open: a
+    cancelled query then waits minutes for asyncpg's cancellation, and the person must
+    not. Each command is answered within the database deadline, and applied afterwards."""
+    real = urlsplit(postgres_url)
+    proxy = await TcpProxy(real.hostname or "127.0.0.1", real.port or 5432).start()
+    through = postgres_url.replace(f"{real.hostname}:{real.port}", f"127.0.0.1:{proxy.port}")
+    bot = await start_bot(make_settings(through, database_timeout_s=2.0))
+    try:
+        team = Team(bot, connector)
+        await team.say("setup")
+        incident = await team.declare("Network partition sev1")
+        await team.settle()
+        proxy.black_hole()
+        notes = [f"partition {n}" for n in range(3)]
+        for text in notes:
+            note = teams.channel_message(connector.url, f"{teams.BOT_MENTION_TEXT} note {text}",
+                                         root_id=incident.card_activity_id)
+            assert await asyncio.wait_for(bot.post(note), 6) == (200, None)
+        status, body = await asyncio.wait_for(bot.get("/healthz"), 5)
+        assert status == 503 and body["journal"]["waiting"] == len(notes), body
+
+        await proxy.restore()
+
+        async def applied() -> bool:
+            return [row for row in await _notes(postgres_url)] == notes
+
+        await eventually(applied, timeout=30)
     finally:
         await proxy.stop()

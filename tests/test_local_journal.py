@@ -33,7 +33,7 @@ async def test_entries_are_on_disk_in_order_and_the_file_is_emptied_when_all_are
         await journal.applied(entry)
 
     assert journal.pending == 0 and file.stat().st_size == 0
-    journal.close()
+    await journal.aclose()
     assert not file.exists(), "an empty journal is removed when its process stops"
 
 
@@ -44,7 +44,7 @@ async def test_a_full_journal_refuses_instead_of_growing(tmp_path: Path):
         for n in range(10):
             await journal.append(_activity(n), received_at=NOW)
     assert journal.size_bytes <= 300
-    journal.close()
+    await journal.aclose()
 
 
 async def test_a_journal_that_cannot_be_created_says_why(tmp_path: Path):
@@ -89,7 +89,7 @@ async def test_a_living_process_s_journal_is_left_alone(tmp_path: Path):
         os.close(fd)
 
     assert LocalJournal(tmp_path, max_bytes=1 << 20).adopt_orphans() == 0
-    living.close()
+    await living.aclose()
 
 
 async def test_an_entry_that_cannot_be_applied_is_kept_aside_with_its_reason(tmp_path: Path):
@@ -101,4 +101,4 @@ async def test_an_entry_that_cannot_be_applied_is_kept_aside_with_its_reason(tmp
     assert journal.pending == 0
     kept = (tmp_path / "not-applied.jsonl").read_text()
     assert '"reason":"a bug stopped it"' in kept and '"note 7"' in kept
-    journal.close()
+    await journal.aclose()

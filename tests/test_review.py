@@ -264,6 +264,8 @@ async def test_only_the_people_working_the_incident_change_its_review(bot, conne
     await team.say("action add replica lag alert @Linus", sender=GRACE, mentions=(LINUS,),
                    thread=incident)
 
+    await team.say("action blame the intern", sender=mallory, thread=incident)
+    await eventually(lambda: _reply(connector, "can add its follow-up actions"))
     await team.say("pir rootcause it was the intern", sender=mallory, thread=incident)
     await eventually(lambda: _reply(connector, "Only the people working INC-1 (or an admin) "
                                                "can write its review"))
@@ -274,6 +276,7 @@ async def test_only_the_people_working_the_incident_change_its_review(bot, conne
     review = await eventually(lambda: Review.get_or_none(incident_id=incident.id))
     assert not review.root_cause
     assert (await FollowUpAction.get(incident_id=incident.id, number=1)).status == "open"
+    assert await FollowUpAction.filter(incident_id=incident.id).count() == 1
 
     await team.say("action 1 done", sender=LINUS, thread=incident)  # its owner may
     await team.say("pir rootcause replica lag", sender=ADA, thread=incident)  # as may Ada

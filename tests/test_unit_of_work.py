@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from tortoise import connections
 
 from bot.store import jobs
 from bot.store.clock import now_ms
+from bot.store.database import apply_migrations, close_database, open_database
 from bot.store.jobs import take_due_soon
 from bot.store.models import OutboxMessage, OutboxOperation, ProcessedActivity
 from bot.store.unit_of_work import AlreadyProcessed, UnitOfWork, activity_key
@@ -79,3 +81,24 @@ async def test_only_a_job_due_now_wakes_the_job_runner(db):
                           conversation_id="a:1", payload={})
 
     assert woken == ["runner", "outbox only"]
+
+
+async def test_an_sqlite_transaction_left_open_is_rolled_back_not_committed(sqlite_url):
+    """A COMMIT that failed (a full disk) leaves SQLite's transaction open, and Tortoise's
+    next BEGIN would commit it: a command the person was told had failed, written after
+    all (and written twice, if they typed it again)."""
+    await apply_migrations(sqlite_url)
+    await open_database(sqlite_url)
+    try:
+        await ProcessedActivity.all().count()  # the connection opens on first use
+        raw = connections.get("default")._connection  # the one aiosqlite connection
+        await raw.execute("BEGIN")
+        await raw.execute("INSERT INTO processed_activity (key, processed_at) "
+                          "VALUES ('left-open', '2026-12-01 10:00:00')")
+
+        await _command(activity_key("a:1", "after"), "the next command")
+
+        assert not await ProcessedActivity.filter(key="left-open").exists()
+        assert await ProcessedActivity.filter(key=activity_key("a:1", "after")).exists()
+    finally:
+        await close_database()

@@ -169,6 +169,7 @@ async def add_action(ctx: Ctx, incident: Incident, owner: Person | None, text: s
     body = clip(text)
     if not body:
         raise CommandError("Usage: `@incident action <text> [@owner]`.")
+    await require_role_holder(ctx, incident, "add its follow-up actions")
     last = await FollowUpAction.filter(incident=incident).order_by("-number").first()
     action = await FollowUpAction.create(
         incident=incident, number=(last.number if last else 0) + 1, text=body,

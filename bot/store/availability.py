@@ -17,7 +17,8 @@ import logging
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 import asyncpg
 from tortoise.exceptions import DBConnectionError
@@ -25,6 +26,7 @@ from tortoise.exceptions import DBConnectionError
 from bot.errors import BotError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # SQLite result codes (https://www.sqlite.org/rescode.html) that mean "not now", not "wrong".
 _SQLITE_NOT_NOW = frozenset({
@@ -39,10 +41,14 @@ _SQLITE_NOT_NOW = frozenset({
 # exceptions (08), insufficient resources (53, "too many connections"), operator
 # intervention (57: shutdown, crash, terminated, cancelled), and asyncpg's own errors for
 # a connection that is closed or broken.
+# Also "not now" rather than wrong: read-only (25006, a replica promoted or demoted in a
+# failover) and transaction rollbacks (40: a deadlock, a serialization failure).
 _POSTGRES_NOT_NOW = (
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
+    asyncpg.exceptions.TransactionRollbackError,
     asyncpg.InterfaceError,
 )
 
@@ -56,6 +62,33 @@ _NETWORK_ERRNOS = frozenset({
 
 class DatabaseUnavailable(Exception):
     """The incident database cannot take this command now (it is away, or recovering)."""
+
+
+class WaitingForJournal(DatabaseUnavailable):
+    """The database answers, but commands saved while it did not are not applied yet: this
+    one joins them, to keep their order."""
+
+
+async def answered_within(timeout_s: float, work: Callable[[], Awaitable[T]]) -> T:
+    """`work()`, or `DatabaseUnavailable` once `timeout_s` have passed without its answer.
+
+    It runs in a task of its own that is cancelled, not waited for, at the deadline: on a
+    network that drops packets instead of refusing them, a cancelled PostgreSQL query
+    and the release of its connection can each take minutes (asyncpg waits for the
+    cancellation to reach the server), and the person waiting must not.
+    """
+    task = asyncio.ensure_future(work())
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    if task in done:
+        return task.result()
+    task.cancel()
+    task.add_done_callback(_quietly)
+    raise DatabaseUnavailable(f"the incident database did not answer within {timeout_s:g} s")
+
+
+def _quietly(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: an abandoned query's end is of no one's interest
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -160,8 +193,8 @@ class DatabaseGate:
 
     def failed(self, exc: BaseException) -> None:
         """The database did not take some work: close until a probe succeeds. (The gate's
-        own `DatabaseUnavailable`, raised while a backlog waits, says nothing new.)"""
-        if isinstance(exc, DatabaseUnavailable):
+        own `WaitingForJournal` says nothing new.)"""
+        if isinstance(exc, WaitingForJournal):
             return
         if self._down_since is None:
             self._down_since = time.monotonic()

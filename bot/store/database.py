@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,7 +11,12 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as tortoise_migrate
 
 from bot.logs import Throttled
-from bot.store.availability import describe_error, is_connection_lost
+from bot.store.availability import (
+    DatabaseUnavailable,
+    answered_within,
+    describe_error,
+    is_connection_lost,
+)
 from bot.store.migration_lock import migration_lock
 
 log = logging.getLogger(__name__)
@@ -91,17 +95,44 @@ async def close_database() -> None:
 async def ping(*, timeout_s: float = PING_TIMEOUT_S) -> bool:
     """True when the database answers a trivial query within `timeout_s` (a connection
     the server had closed is replaced and tried once more)."""
+    async def select_one() -> None:
+        try:
+            await connections.get("default").execute_query("SELECT 1")
+        except Exception as exc:  # noqa: BLE001 - retried once below, if worth it
+            if not is_connection_lost(exc):
+                raise
+            await renew_connections()
+            await connections.get("default").execute_query("SELECT 1")
+
     try:
-        async with asyncio.timeout(timeout_s):
-            try:
-                await connections.get("default").execute_query("SELECT 1")
-            except Exception as exc:  # noqa: BLE001 - retried once below, if worth it
-                if not is_connection_lost(exc):
-                    raise
-                await renew_connections()
-                await connections.get("default").execute_query("SELECT 1")
+        await answered_within(timeout_s, select_one)
     except Exception as exc:  # noqa: BLE001 - any driver error means "not reachable"
         _ping_failures.warning("database ping failed", describe_error(exc))
+        return False
+    return True
+
+
+async def takes_writes(*, timeout_s: float = PING_TIMEOUT_S) -> bool:
+    """True when the database would take a write now. Stricter than `ping`: SQLite answers
+    reads while another process holds its write lock, and a PostgreSQL standby answers
+    them after a failover."""
+
+    async def probe() -> None:
+        from bot.store.transactions import transaction  # it imports this module
+
+        if dialect() == "sqlite":
+            async with transaction() as conn:  # a write that changes nothing takes the lock
+                await conn.execute_query(
+                    "UPDATE incident_counter SET last_number = last_number WHERE 0 = 1")
+            return
+        rows = await connections.get("default").execute_query_dict(
+            "SELECT pg_is_in_recovery() AS standby")
+        if rows[0]["standby"]:
+            raise DatabaseUnavailable("the database is a standby (read-only)")
+
+    try:
+        await answered_within(timeout_s, probe)
+    except Exception:  # noqa: BLE001 - any failure means "not now"
         return False
     return True
 

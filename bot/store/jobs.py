@@ -135,8 +135,8 @@ class JobRunner(PollingWorker):
             log.exception("job %s (%s) failed", job.id, job.kind)
             # Errors that know when to come back (GitHub's retry-after) are honoured.
             wait = getattr(exc, "retry_after", None)
-            await self.persist(lambda: self._retry_or_fail(
-                job, f"{type(exc).__name__}: {exc}", not_before_s=float(wait) if wait else 0.0))
+            error, not_before_s = f"{type(exc).__name__}: {exc}", float(wait) if wait else 0.0
+            await self.persist(lambda: self._retry_or_fail(job, error, not_before_s=not_before_s))
             return
         await self.persist(lambda: self._finish(job, JobStatus.DONE, None))
 

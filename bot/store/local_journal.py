@@ -108,6 +108,7 @@ class LocalJournal:
         self._writing = 0
         self._writer: asyncio.Task[None] | None = None
         self._io = asyncio.Lock()
+        self._broken = ""
         self.appended = 0
 
     @property
@@ -142,13 +143,11 @@ class LocalJournal:
         return entry
 
     def _own_file(self) -> _File:
+        if self._broken:
+            raise JournalError(self._broken)
         if self._own is None:
             try:
-                self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-                name = f"{socket.gethostname()}-{os.getpid()}-{int(time.time() * 1000)}{SUFFIX}"
-                path = self.directory / name
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                path, fd = _create_locked(self.directory)
             except OSError as exc:
                 raise JournalError(f"the journal cannot be written in {self.directory}: "
                                    f"{exc.strerror or exc}") from exc
@@ -174,9 +173,12 @@ class LocalJournal:
             try:
                 await asyncio.to_thread(_write_all, own.fd, data)
             except OSError as exc:
-                # Cut off whatever part was written, so no torn line precedes the next one.
-                await asyncio.to_thread(os.ftruncate, own.fd, self._own_bytes)
                 error = JournalError(f"the journal write failed: {exc.strerror or exc}")
+                try:
+                    # Cut off whatever part was written, so no torn line precedes the next.
+                    await asyncio.to_thread(os.ftruncate, own.fd, self._own_bytes)
+                except OSError:
+                    self._broken = f"the journal is unusable after a failed write ({error})"
                 for write in batch:
                     write.done.set_exception(error)
                     write.done.exception()  # retrieved: a caller that went away logs nothing
@@ -245,8 +247,13 @@ class LocalJournal:
         except OSError:
             os.close(fd)  # its process is alive
             return 0
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            entries = [e for line in handle if (e := _parse(line, path)) is not None]
+        try:
+            with os.fdopen(os.dup(fd), "rb") as handle:
+                entries = [e for line in handle if (e := _parse(line, path)) is not None]
+        except OSError as exc:
+            os.close(fd)
+            log.error("could not read the journal %s: %s", path.name, exc)
+            return 0
         if not entries:
             path.unlink(missing_ok=True)
             os.close(fd)
@@ -257,14 +264,45 @@ class LocalJournal:
                     path.name)
         return len(entries)
 
-    def close(self) -> None:
-        """Release every lock; this process's own file goes if nothing in it waits."""
+    async def aclose(self) -> None:
+        """Finish the write in flight, then release every lock; this process's own file
+        goes if nothing in it waits."""
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
         for held in list(self._files.values()):
             if held.own and not held.pending:
                 held.path.unlink(missing_ok=True)
             os.close(held.fd)
         self._files.clear()
         self._own = None
+
+
+def _create_locked(directory: Path) -> tuple[Path, int]:
+    """This process's journal file, created and locked under a name no other process
+    adopts (`.journal` files only), then renamed: between creating and locking it, another
+    process could take an unlocked `.journal` file for a dead one's."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    name = f"{socket.gethostname()}-{os.getpid()}-{int(time.time() * 1000)}{SUFFIX}"
+    path, fresh = directory / name, directory / f".{name}.new"
+    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC,
+                 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(fresh, path)
+        _sync_directory(directory)  # the file's name survives a crash too
+    except OSError:
+        os.close(fd)
+        fresh.unlink(missing_ok=True)
+        raise
+    return path, fd
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _age(path: Path) -> float:

@@ -36,6 +36,8 @@ from bot.store.availability import is_connection_lost
 from bot.store.database import renew_connections
 
 log = logging.getLogger(__name__)
+# How long a commit or rollback may take before its connection is given up.
+END_TIMEOUT_S = 2.0
 
 
 @asynccontextmanager
@@ -79,6 +81,12 @@ async def _enter_sqlite(context: SqliteTransactionContext) -> BaseDBAsyncClient:
     await lock.acquire()
     try:
         await context.ensure_connection()
+        raw = context.connection._connection  # noqa: SLF001 - the aiosqlite connection
+        if raw is not None and raw.in_transaction:
+            # Left open by a COMMIT or ROLLBACK that failed (a full disk), or a BEGIN cut
+            # off after it was queued: Tortoise's BEGIN would commit it. Undo it instead.
+            log.warning("rolling back an SQLite transaction left open")
+            await raw.rollback()
     except BaseException:
         await unlock()
         raise
@@ -125,4 +133,15 @@ async def _end(context: TransactionContext, exc: BaseException | None) -> None:
     get_connections().reset(context.token)  # here, in the context that set it
     # Tortoise resets the token again in its __aexit__; None makes that a no-op.
     context.token = None  # type: ignore[assignment]
-    await asyncio.shield(context.__aexit__(type(exc) if exc else None, exc, None))
+    end = asyncio.ensure_future(context.__aexit__(type(exc) if exc else None, exc, None))
+    try:
+        await asyncio.wait_for(asyncio.shield(end), END_TIMEOUT_S)
+    except TimeoutError:
+        if isinstance(context, TransactionContextPooled):
+            # A server that does not answer its COMMIT or ROLLBACK (a network dropping
+            # packets) would hold the pooled connection for minutes: drop it, so the end
+            # fails fast and the pool gets its place back.
+            log.warning("a database connection did not answer its %s within %s s; "
+                        "dropping it", "rollback" if exc else "commit", END_TIMEOUT_S)
+            context.client._connection.terminate()  # noqa: SLF001
+        raise

@@ -138,8 +138,8 @@ class CardActions(BaseBot):
             return card_message_response("This card is out of date; mention me with 'help'.")
         try:
             await self.execute(turn_context, lambda ctx: action.work(ctx, data))
-            async with self.reading(turn_context):
-                shown = await action.view(self.context(turn_context.activity), data)
+            shown = await self.read(turn_context, lambda: action.view(
+                self.context(turn_context.activity), data))
         except CommandError as exc:
             self.metrics.command(verb, "refused")
             return card_message_response(self.refusal(turn_context, str(exc)))
@@ -156,6 +156,6 @@ class CardActions(BaseBot):
         except CommandError as exc:
             await turn_context.send_activity(literal(self.refusal(turn_context, str(exc))))
             return
-        async with self.reading(turn_context):
-            shown = await action.view(self.context(turn_context.activity), data)
+        shown = await self.read(turn_context, lambda: action.view(
+            self.context(turn_context.activity), data))
         await turn_context.send_activity(literal(shown) if isinstance(shown, str) else "Done.")

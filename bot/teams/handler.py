@@ -7,12 +7,10 @@ change, its timeline and its outgoing messages, at most once per activity.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -24,7 +22,13 @@ from bot.errors import CommandError
 from bot.incidents import notices as say
 from bot.incidents.context import Ctx, Origin, Policy
 from bot.metrics import Metrics
-from bot.store.availability import DatabaseGate, DatabaseUnavailable, is_connection_lost
+from bot.store.availability import (
+    DatabaseGate,
+    DatabaseUnavailable,
+    WaitingForJournal,
+    answered_within,
+    is_connection_lost,
+)
 from bot.store.unit_of_work import AlreadyProcessed, UnitOfWork, activity_key
 from bot.teams import cards, turn_record
 from bot.teams.adapter import INVOKE_RESPONSE_KEY
@@ -126,9 +130,8 @@ class BaseBot(ActivityHandler):
         """
         record = turn_record.of(turn)
         record.writing = True
-        if record.replay is None and not self.gate.accepting:
-            raise DatabaseUnavailable("the incident database is away; commands wait in the "
-                                      "local journal")
+        if record.replay is None:
+            self._require_gate(writing=True)
         activity = turn.activity
         key = activity_key(activity.conversation.id, activity.id) if activity.id else None
         for attempt in range(2):
@@ -148,21 +151,33 @@ class BaseBot(ActivityHandler):
                             key: str | None, work: Callable[[Ctx], Awaitable[T]]) -> T:
         replay = record.replay
         ctx = self.context(turn.activity, now=replay.received_at if replay else None)
-        async with asyncio.timeout(self.database_timeout_s):
+
+        async def transaction() -> T:
             async with UnitOfWork(activity_key=key, on_commit=self._wake) as uow:
                 result = await work(ctx)
                 notices = _as_applied(ctx.notices, replay) if replay else ctx.notices
                 await self.renderer.render(uow, notices, incoming=turn.activity, now=ctx.now)
-        record.committed = True
-        return result
+            record.committed = True
+            return result
 
-    @asynccontextmanager
-    async def reading(self, turn: TurnContext) -> AsyncIterator[None]:
-        """Database reads of a command that changes nothing: bounded by the database
-        deadline, and never journaled when the database is away."""
-        turn_record.of(turn).reading = True
-        async with asyncio.timeout(self.database_timeout_s):
-            yield
+        return await answered_within(self.database_timeout_s, transaction)
+
+    async def read(self, turn: TurnContext, work: Callable[[], Awaitable[T]]) -> T:
+        """Database reads of a command that changes nothing: answered "unavailable" at once
+        while the database is known to be away, bounded by the deadline otherwise, and
+        never journaled."""
+        record = turn_record.of(turn)
+        record.reading = True
+        if record.replay is None:
+            self._require_gate(writing=False)
+        return await answered_within(self.database_timeout_s, work)
+
+    def _require_gate(self, *, writing: bool) -> None:
+        if not self.gate.up:
+            raise DatabaseUnavailable(f"the incident database is not answering "
+                                      f"({self.gate.reason})")
+        if writing and not self.gate.accepting:
+            raise WaitingForJournal("commands saved while the database was away come first")
 
     def refusal(self, turn: TurnContext, reason: str) -> str:
         """What to answer for a command refused with `reason`."""

@@ -30,6 +30,7 @@ from bot.incidents.roles import Role, require_role_holder
 from bot.incidents.rotation import WEEKDAYS
 from bot.store.incident_models import Incident
 from bot.teams import incident_cards
+from bot.teams.cards import Card
 from bot.teams.commands import Command
 from bot.teams.handler import BaseBot, command, send_card
 from bot.teams.markdown import literal
@@ -211,8 +212,8 @@ class IncidentCommands(BaseBot):
         """Show the Incident Command Room link, or make a new room on a provider."""
         number, rest = split_reference(cmd.args)
         if not rest:
-            async with self.reading(turn):
-                incident = await find_incident(self.context(turn.activity), number, lock=False)
+            incident = await self.read(turn, lambda: find_incident(
+                self.context(turn.activity), number, lock=False))
             await turn.send_activity(literal(rooms.show_room(incident)))
             return
         await self.on_incident(turn, cmd, lambda ctx, inc, provider: rooms.ask_for_room(
@@ -223,8 +224,7 @@ class IncidentCommands(BaseBot):
         """Who is on call; set a squad's rotation, today's cover or an override."""
         words = cmd.args.split()
         if not words:
-            async with self.reading(turn):
-                shown = await oncall.show(self.context(turn.activity))
+            shown = await self.read(turn, lambda: oncall.show(self.context(turn.activity)))
             await turn.send_activity(literal(shown))
             return
         squad, action, rest = words[0], (words[1].lower() if len(words) > 1 else ""), words[2:]
@@ -287,17 +287,17 @@ class IncidentCommands(BaseBot):
         """The current picture: roles, what is known, open hypotheses and tasks."""
         ctx = self.context(turn.activity)
         number, _ = split_reference(cmd.args)
-        async with self.reading(turn):
+        async def status() -> Card:
             incident = await find_incident(ctx, number, lock=False)
-            card = incident_cards.status_card(await picture(incident), now=ctx.now)
-        await send_card(turn, card)
+            return incident_cards.status_card(await picture(incident), now=ctx.now)
+
+        await send_card(turn, await self.read(turn, status))
 
     @command("list")
     async def cmd_list(self, turn: TurnContext, cmd: Command) -> None:
         """Open incidents, most severe first."""
         ctx = self.context(turn.activity)
-        async with self.reading(turn):
-            incidents = await open_incidents(ctx.origin.tenant_id)
+        incidents = await self.read(turn, lambda: open_incidents(ctx.origin.tenant_id))
         await send_card(turn, incident_cards.list_card(incidents, now=ctx.now))
 
 

@@ -155,8 +155,7 @@ class MessageActions(BaseBot):
 
     async def _ask_where(self, turn: TurnContext, message: journal.FiledMessage) -> InvokeResponse:
         ctx = self.context(turn.activity)
-        async with self.reading(turn):
-            incidents = await open_incidents(ctx.origin.tenant_id)
+        incidents = await self.read(turn, lambda: open_incidents(ctx.origin.tenant_id))
         if not incidents:
             return task_message("There is no open incident to file this message into.")
         # In a thread the conversation id names it; on the thread's first post (the

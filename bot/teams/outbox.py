@@ -84,10 +84,9 @@ class OutboxDispatcher(PollingWorker):
                 self._on_failure(exc.status)
             # A 401 usually means our token went stale (it was just dropped): retry a little.
             retryable = exc.retryable or (exc.status == 401 and row.attempts < 2)
+            error, retry_after, throttled = str(exc), exc.retry_after, exc.status == 429
             retrying = await self.persist(lambda: store.mark_failed_attempt(
-                row, str(exc), retry_after=exc.retry_after, retryable=retryable,
-                throttled=exc.status == 429,
-            ))
+                row, error, retry_after=retry_after, retryable=retryable, throttled=throttled))
             level = logging.INFO if retrying else logging.ERROR
             log.log(level, "outbox %s %s failed (retry=%s): %s", row.id, row.operation.value,
                     retrying, exc)

@@ -29,25 +29,40 @@ ADOPT_EVERY_S = 30.0
 # A bug is not the database: after this many tries an entry is set aside (and the person
 # who sent it told), so one broken entry cannot hold up the journal for good.
 MAX_TRIES = 3
+# Waits between those tries: a passing fault gets a few seconds to pass.
+RETRY_WAITS_S = (1.0, 5.0)
+# An entry the database keeps refusing as "not now" while it takes other writes (a unit
+# of work slower than the deadline, say) is set aside after this many tries.
+MAX_REFUSALS_WHILE_WRITABLE = 10
 
 
 class JournalReplayer:
     """Background task: `start()`, then `stop()`."""
 
     def __init__(self, turns: TurnRunner, journal: LocalJournal, gate: DatabaseGate, *,
-                 probe: Callable[[], Awaitable[bool]], metrics: Metrics) -> None:
+                 probe: Callable[[], Awaitable[bool]],
+                 writable: Callable[[], Awaitable[bool]], metrics: Metrics,
+                 max_refusals: int = MAX_REFUSALS_WHILE_WRITABLE,
+                 retry_waits_s: tuple[float, ...] = RETRY_WAITS_S) -> None:
         self._turns = turns
         self._journal = journal
         self._gate = gate
         self._probe = probe
+        self._writable = writable
         self._metrics = metrics
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._tries: dict[str, int] = {}
+        self._refusals: dict[str, int] = {}
+        self._max_refusals = max_refusals
+        self._retry_waits_s = retry_waits_s
 
     def start(self) -> None:
         """Adopt what processes that died left behind, then run until `stop()`."""
-        self._journal.adopt_orphans()
+        try:
+            self._journal.adopt_orphans()
+        except OSError as exc:  # looked for again every ADOPT_EVERY_S
+            log.error("could not look for journals of stopped processes: %s", exc)
         self._stopping = False
         self._task = asyncio.create_task(self._loop(), name="journal-replayer")
 
@@ -68,10 +83,10 @@ class JournalReplayer:
         wait_s = PROBE_FIRST_S
         adopted_at = time.monotonic()
         while not self._stopping:
-            if time.monotonic() - adopted_at > ADOPT_EVERY_S:
-                self._journal.adopt_orphans()
-                adopted_at = time.monotonic()
             try:
+                if time.monotonic() - adopted_at > ADOPT_EVERY_S:
+                    adopted_at = time.monotonic()
+                    self._journal.adopt_orphans()
                 progressed = await self._step()
             except Exception:  # noqa: BLE001 - never stop applying the journal
                 log.exception("journal replay round failed; trying again")
@@ -105,11 +120,21 @@ class JournalReplayer:
         tries = self._tries.get(entry.id, 0) + 1
         outcome = await self._turns.replay(entry, last_try=tries >= MAX_TRIES)
         if outcome is Replayed.WAIT:
-            return False
-        if outcome is Replayed.RETRY:
+            if not await self._writable():
+                return False  # the database is still away: the same entry comes next
+            refusals = self._refusals[entry.id] = self._refusals.get(entry.id, 0) + 1
+            if refusals < self._max_refusals:
+                return False
+            await self._turns.abandon(entry, "the incident database kept refusing it while "
+                                             "taking other changes")
+            outcome = Replayed.SET_ASIDE
+        elif outcome is Replayed.RETRY:
             self._tries[entry.id] = tries
+            waits = self._retry_waits_s
+            await asyncio.sleep(waits[min(tries, len(waits)) - 1])
             return False
         self._tries.pop(entry.id, None)
+        self._refusals.pop(entry.id, None)
         self._gate.recovered()
         self._metrics.journal(outcome.value)
         if outcome is Replayed.SET_ASIDE:

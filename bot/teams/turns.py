@@ -190,6 +190,12 @@ class TurnRunner:
         try:
             await self._adapter.run_pipeline(context, self._bot.on_turn)
         except Exception as exc:  # noqa: BLE001 - the outcome decides what happens next
+            if record.committed or (isinstance(exc, ConnectorError)
+                                    and not is_unavailable(exc)):
+                # Applied (or refused), only its answer could not be sent: nothing to redo.
+                log.warning("journal entry %s applied, but its answer failed: %s", entry.id,
+                            exc)
+                return Replayed.APPLIED
             if is_unavailable(exc):
                 self._gate.failed(exc)
                 return Replayed.WAIT
@@ -209,6 +215,15 @@ class TurnRunner:
             if text:
                 await self._adapter.tell(activity, message(text))
         return Replayed.APPLIED
+
+    async def abandon(self, entry: JournalEntry, reason: str) -> None:
+        """Give up on a journal entry: log it with an error id, and tell its sender."""
+        activity = activity_from_dict(entry.activity)
+        error_id = new_error_id()
+        log.error("journal entry %s set aside, error id %s: %s", entry.id, error_id, reason)
+        replay = turn_record.Replay(received_at=entry.received_at, what=describe(activity))
+        await self._adapter.tell(activity, message(replay.refused(
+            f"{reason} (error id {error_id}).")))
 
     async def finish_telling(self, *, timeout_s: float) -> None:
         """Wait (a little) for the replies being sent; used at shutdown."""

@@ -6,7 +6,6 @@ from typing import Any
 
 from bot.errors import BadActivityError
 
-
 # The longest ids and URLs the store keeps (Teams' own are far shorter): longer ones are
 # refused here rather than failing a command half-way.
 MAX_LENGTHS = {"serviceUrl": 512, "conversation.id": 512, "from.id": 256, "id": 256,

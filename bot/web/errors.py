@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -10,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.errors import new_error_id
-from bot.store.availability import is_unavailable
-from bot.web import SETTINGS
+from bot.store.availability import answered_within, is_unavailable
+from bot.web import RUNTIME, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +45,14 @@ def reads_database(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def bounded(request: web.Request) -> web.StreamResponse:
         try:
-            async with asyncio.timeout(request.app[SETTINGS].database_timeout_s):
-                return await handler(request)
+            return await answered_within(request.app[SETTINGS].database_timeout_s,
+                                         lambda: handler(request))
         except Exception as exc:
             if not is_unavailable(exc):
                 raise
+            runtime = request.app.get(RUNTIME)
+            if runtime is not None:
+                runtime.gate.failed(exc)
             log.warning("%s %s: the database is away", request.method, request.path)
             response = problem(503, "the incident record is unavailable right now; "
                                     "try again in a minute")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot.store.availability import DatabaseUnavailable
 from bot.store.database import ping
 from bot.web import RUNTIME
 
@@ -28,6 +29,8 @@ async def get_healthz(request: web.Request) -> web.Response:
     reads while another process holds its write lock)."""
     answers = await ping()
     runtime: Runtime | None = request.app.get(RUNTIME)
+    if runtime is not None and not answers:
+        runtime.gate.failed(DatabaseUnavailable("the health check's query got no answer"))
     waiting = runtime.journal.pending if runtime is not None else 0
     status = "unavailable" if not answers else "recovering" if waiting else "ok"
     body: dict[str, object] = {"status": status,

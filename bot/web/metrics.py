@@ -15,19 +15,25 @@ import logging
 from aiohttp import web
 
 from bot import __version__
+from bot.logs import Throttled
 from bot.metrics import (
     CONTENT_TYPE,
+    DATABASE_UP,
     JOB_LAG,
+    JOURNAL_DEPTH,
     OUTBOX_DEPTH,
     OUTBOX_LAG,
+    Family,
 )
 from bot.store import jobs, outbox
-from bot.web import METRICS, SETTINGS
+from bot.store.availability import answered_within, is_unavailable
+from bot.web import METRICS, RUNTIME, SETTINGS
 from bot.web.errors import problem
 
 log = logging.getLogger(__name__)
 # The shared gauges come from the database; a scrape while it is away still answers.
 DATABASE_GAUGES_TIMEOUT_S = 2.0
+_unavailable = Throttled(log, interval_s=60.0)
 
 
 def may_scrape(*, remote: str | None, authorization: str | None, token: str) -> bool:
@@ -53,7 +59,21 @@ async def get_metrics(request: web.Request) -> web.Response:
             return response
         return problem(403, "metrics are served to loopback only; set METRICS_TOKEN to "
                             "scrape from elsewhere")
-    gauges = {OUTBOX_DEPTH: await outbox.depth(), OUTBOX_LAG: await outbox.lag_s(),
-              JOB_LAG: await jobs.lag_s()}
+    gauges: dict[Family, float] = {}
+    runtime = request.app.get(RUNTIME)
+    if runtime is not None:
+        gauges[DATABASE_UP] = float(runtime.gate.up)
+        gauges[JOURNAL_DEPTH] = float(runtime.journal.pending)
+    async def shared() -> dict[Family, float]:
+        return {OUTBOX_DEPTH: await outbox.depth(), OUTBOX_LAG: await outbox.lag_s(),
+                JOB_LAG: await jobs.lag_s()}
+
+    try:
+        gauges.update(await answered_within(DATABASE_GAUGES_TIMEOUT_S, shared))
+    except Exception as exc:  # noqa: BLE001 - only the database's absence is expected
+        if not is_unavailable(exc):
+            raise
+        _unavailable.info("metrics without the outbox and timer gauges",
+                          "the database is away")
     body = request.app[METRICS].render(gauges, version=__version__)
     return web.Response(body=body.encode(), headers={"Content-Type": CONTENT_TYPE})

@@ -5,6 +5,8 @@ every open connection breaks and new ones are refused (or, with `hang=True`, acc
 and never answered, as behind a black-holed route) until `restore()`. `sever()` is what
 a proxy's or a NAT's idle timeout does: the server side of every open connection is
 closed, the bot's side is left open, and it learns only when it next uses one (reset).
+`black_hole()` is a route that drops packets: open connections stay open and silent, new
+ones are accepted and never answered, nothing is refused or reset.
 The bot talks to the real PostgreSQL through it with its real driver; nothing in the bot
 is patched.
 """
@@ -29,6 +31,7 @@ class TcpProxy:
     _upstreams: dict[asyncio.StreamWriter, asyncio.StreamWriter] = field(default_factory=dict)
     _severed: set[asyncio.StreamWriter] = field(default_factory=set)
     hanging: bool = False
+    dropping: bool = False
 
     async def start(self) -> TcpProxy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port,
@@ -47,6 +50,11 @@ class TcpProxy:
             writer.transport.abort()
         self._writers.clear()
 
+    def black_hole(self) -> None:
+        """From now on every byte in either direction is dropped; nothing is closed."""
+        self.dropping = True
+        self.hanging = True
+
     def sever(self) -> int:
         """Close the server side of every open connection, silently; how many."""
         for client, upstream in list(self._upstreams.items()):
@@ -57,6 +65,7 @@ class TcpProxy:
     async def restore(self) -> None:
         """Serve again on the same port (connections swallowed meanwhile are closed)."""
         self.hanging = False
+        self.dropping = False
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
@@ -90,6 +99,8 @@ class TcpProxy:
                     client: asyncio.StreamWriter) -> None:
         try:
             while data := await source.read(65536):
+                if self.dropping:
+                    continue  # lost on the way, as behind a black-holed route
                 if self.hanging:
                     return
                 if client in self._severed and sink is not client:
