@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -25,6 +26,7 @@ from tests.fakes.google import FakeGoogle
 from tests.fakes.google_drive import FakeGoogleDrive
 from tests.fakes.graph import FakeGraph
 from tests.fakes.identity import FakeIdentity
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.fakes.zoom import FakeZoom
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
@@ -75,6 +77,25 @@ async def _new_postgres_database() -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@dataclass
+class ProxiedDatabase:
+    """A new PostgreSQL database behind a loopback proxy the test can cut or sever."""
+
+    url: str  # through the proxy: what the bot is given
+    direct_url: str  # straight to PostgreSQL: for the test's own queries
+    proxy: TcpProxy
+
+
+@pytest.fixture
+async def proxied_postgres(postgres_url: str) -> AsyncIterator[ProxiedDatabase]:
+    """`postgres_url` reached through a `TcpProxy` (stopped at the end of the test)."""
+    real = urlsplit(postgres_url)
+    proxy = await TcpProxy(real.hostname or "127.0.0.1", real.port or 5432).start()
+    through = postgres_url.replace(f"{real.hostname}:{real.port}", f"127.0.0.1:{proxy.port}")
+    yield ProxiedDatabase(through, postgres_url, proxy)
+    await proxy.stop()
 
 
 @pytest.fixture

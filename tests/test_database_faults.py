@@ -12,17 +12,15 @@ import asyncio
 import subprocess
 import sys
 import textwrap
-from urllib.parse import urlsplit
 
 import asyncpg
 
 from bot.incidents import journal
 from bot.store.incident_models import TimelineEvent
 from bot.web import RUNTIME
-from tests.conftest import PG_ADMIN_URL, make_settings
+from tests.conftest import PG_ADMIN_URL, ProxiedDatabase, make_settings
 from tests.fakes import activities as teams
 from tests.fakes.activities import ADA
-from tests.fakes.tcp_proxy import TcpProxy
 from tests.scenario import Team, eventually
 
 # Holds SQLite's write lock from another process, as a backup job or a second bot would.
@@ -108,24 +106,19 @@ async def test_killed_pooled_connections_are_replaced_without_a_restart(
 
 
 async def test_connections_a_proxy_dropped_silently_are_replaced_without_a_restart(
-        start_bot, postgres_url, connector):
+        start_bot, proxied_postgres: ProxiedDatabase, connector):
     """A proxy's or NAT's idle timeout: the bot's side of every pooled connection still
     looks open, and breaks only when used; the first command after must not fail."""
-    real = urlsplit(postgres_url)
-    proxy = await TcpProxy(real.hostname or "127.0.0.1", real.port or 5432).start()
-    through = postgres_url.replace(f"{real.hostname}:{real.port}", f"127.0.0.1:{proxy.port}")
+    proxy, through = proxied_postgres.proxy, proxied_postgres.url
     bot = await start_bot(make_settings(through))
-    try:
-        team = Team(bot, connector)
-        await team.say("setup")
-        incident = await team.declare("Idle timeout sev3")
-        await asyncio.gather(*(bot.post(_note(team, incident, f"before {i}"))
-                               for i in range(8)))
-        await team.settle()
-        assert proxy.sever() >= 1
-        await _stored_at_once_on_fresh_connections(bot, team, incident, "after the drop")
-    finally:
-        await proxy.stop()
+    team = Team(bot, connector)
+    await team.say("setup")
+    incident = await team.declare("Idle timeout sev3")
+    await asyncio.gather(*(bot.post(_note(team, incident, f"before {i}"))
+                           for i in range(8)))
+    await team.settle()
+    assert proxy.sever() >= 1
+    await _stored_at_once_on_fresh_connections(bot, team, incident, "after the drop")
 
 
 async def _stored_at_once_on_fresh_connections(bot, team: Team, incident, text: str) -> None:

@@ -17,18 +17,15 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
-import pytest
 
 from tests.bot_process import BotProcess
-from tests.conftest import make_settings
+from tests.conftest import ProxiedDatabase, make_settings
 from tests.fakes import activities as teams
 from tests.fakes.activities import ADA, GRACE, LINUS, User
 from tests.fakes.connector import FakeConnector
-from tests.fakes.tcp_proxy import TcpProxy
 from tests.scenario import Team, eventually
 
 OUTAGE_S = 15.0
@@ -101,10 +98,9 @@ async def _journal_counts(session: aiohttp.ClientSession, bot: BotProcess) -> Co
 
 
 async def test_a_postgres_outage_under_load_loses_no_acknowledged_command(
-        postgres_url: str, tmp_path: Path, connector: FakeConnector):
-    real = urlsplit(postgres_url)
-    proxy = await TcpProxy(real.hostname or "127.0.0.1", real.port or 5432).start()
-    through = postgres_url.replace(f"{real.hostname}:{real.port}", f"127.0.0.1:{proxy.port}")
+        proxied_postgres: ProxiedDatabase, tmp_path: Path, connector: FakeConnector):
+    proxy, through = proxied_postgres.proxy, proxied_postgres.url
+    postgres_url = proxied_postgres.direct_url
     bots = [BotProcess(through, tmp_path, name=f"replica-{n}",
                        env={"JOURNAL_DIR": str(tmp_path / f"journal-{n}")}) for n in "ab"]
     await bots[0].start()
@@ -134,7 +130,6 @@ async def test_a_postgres_outage_under_load_loses_no_acknowledged_command(
     finally:
         for bot in bots:
             bot.stop()
-        await proxy.stop()
 
     stored = [row.split("evidence ", 1)[1] for row in await _notes(postgres_url)]
     acked = [token for tokens in load.acked.values() for token in tokens]
@@ -194,46 +189,35 @@ async def _incident_thread(session: aiohttp.ClientSession, bot: BotProcess,
     return str(await eventually(card, timeout=20))
 
 
-@pytest.fixture(autouse=True)
-def _needs_postgres(postgres_url: str) -> None:
-    """Skipped with the reason where no PostgreSQL is reachable (the fixture says why)."""
-
-
 async def test_a_command_neither_the_database_nor_the_journal_can_take_gets_503_and_says_so(
-        postgres_url: str, tmp_path: Path, start_bot, connector: FakeConnector):
-    real = urlsplit(postgres_url)
-    proxy = await TcpProxy(real.hostname or "127.0.0.1", real.port or 5432).start()
-    through = postgres_url.replace(f"{real.hostname}:{real.port}", f"127.0.0.1:{proxy.port}")
+        proxied_postgres: ProxiedDatabase, tmp_path: Path, start_bot, connector: FakeConnector):
+    proxy, through = proxied_postgres.proxy, proxied_postgres.url
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the journal's directory should be")
     bot = await start_bot(make_settings(through, journal_dir=str(blocker / "journal")))
-    try:
-        team = Team(bot, connector)
-        await team.say("setup")
-        incident = await team.declare("Storage full sev2")
-        await proxy.cut()
-        note = teams.channel_message(connector.url, f"{teams.BOT_MENTION_TEXT} note disk 97%",
-                                     root_id=incident.card_activity_id)
+    team = Team(bot, connector)
+    await team.say("setup")
+    incident = await team.declare("Storage full sev2")
+    await proxy.cut()
+    note = teams.channel_message(connector.url, f"{teams.BOT_MENTION_TEXT} note disk 97%",
+                                 root_id=incident.card_activity_id)
 
-        status, _ = await asyncio.wait_for(bot.post(note), 15)
+    status, _ = await asyncio.wait_for(bot.post(note), 15)
 
-        assert status == 503
+    assert status == 503
 
-        async def answers() -> list:
-            return [c for c in connector.of_kind("reply") if c.activity_id == note["id"]]
+    async def answers() -> list:
+        return [c for c in connector.of_kind("reply") if c.activity_id == note["id"]]
 
-        [told] = await eventually(answers)
-        assert told.text.startswith("I could not save this")
-        assert "Keep your own note of it" in told.text
-    finally:
-        await proxy.stop()
+    [told] = await eventually(answers)
+    assert told.text.startswith("I could not save this")
+    assert "Keep your own note of it" in told.text
 
 
 async def test_what_a_bot_killed_during_the_outage_had_journaled_is_applied_by_the_next(
-        postgres_url: str, tmp_path: Path, connector: FakeConnector):
-    real = urlsplit(postgres_url)
-    proxy = await TcpProxy(real.hostname or "127.0.0.1", real.port or 5432).start()
-    through = postgres_url.replace(f"{real.hostname}:{real.port}", f"127.0.0.1:{proxy.port}")
+        proxied_postgres: ProxiedDatabase, tmp_path: Path, connector: FakeConnector):
+    proxy, through = proxied_postgres.proxy, proxied_postgres.url
+    postgres_url = proxied_postgres.direct_url
     env = {"JOURNAL_DIR": str(tmp_path / "journal")}
     first = await BotProcess(through, tmp_path, name="first", env=env).start()
     try:
@@ -257,101 +241,86 @@ async def test_what_a_bot_killed_during_the_outage_had_journaled_is_applied_by_t
                 second.stop()
     finally:
         first.kill()
-        await proxy.stop()
     assert [row.split("evidence ", 1)[1] for row in await _notes(postgres_url)] == notes
     assert "adopted 20 journal entries" in second.log()
     assert not list((tmp_path / "journal").glob("*.journal")), "the adopted file is gone"
 
 
 async def test_pages_read_from_the_database_answer_503_while_it_does_not_answer(
-        postgres_url: str, start_bot):
-    real = urlsplit(postgres_url)
-    proxy = await TcpProxy(real.hostname or "127.0.0.1", real.port or 5432).start()
-    through = postgres_url.replace(f"{real.hostname}:{real.port}", f"127.0.0.1:{proxy.port}")
+        proxied_postgres: ProxiedDatabase, start_bot):
+    proxy, through = proxied_postgres.proxy, proxied_postgres.url
     bot = await start_bot(make_settings(through, status_page_tenant_id=teams.TENANT,
                                         database_timeout_s=1.0))
-    try:
-        assert (await bot.get("/status.json"))[0] == 200
-        await proxy.cut(hang=True)  # nothing answers: only the deadline ends the wait
+    assert (await bot.get("/status.json"))[0] == 200
+    await proxy.cut(hang=True)  # nothing answers: only the deadline ends the wait
 
-        status, body = await asyncio.wait_for(bot.get("/status.json"), 10)
+    status, body = await asyncio.wait_for(bot.get("/status.json"), 10)
 
-        assert status == 503 and "unavailable right now" in body["error"]
-        assert (await asyncio.wait_for(bot.get("/livez"), 5))[0] == 200
-        started = asyncio.get_running_loop().time()
-        status, body = await asyncio.wait_for(bot.get("/healthz"), 5)
-        assert status == 503 and body["status"] == "unavailable", body
-        assert asyncio.get_running_loop().time() - started < 4, "2 s ping deadline"
-        # /metrics still answers: this replica's own gauges, without the shared ones.
-        async with bot.session.get(bot.server.make_url("/metrics")) as resp:
-            assert resp.status == 200
-            scraped = await resp.text()
-        assert "incident_bot_database_up 0" in scraped
-        assert "incident_bot_journal_entries 0" in scraped
-        assert "incident_bot_outbox_depth " not in scraped
-    finally:
-        await proxy.stop()
+    assert status == 503 and "unavailable right now" in body["error"]
+    assert (await asyncio.wait_for(bot.get("/livez"), 5))[0] == 200
+    started = asyncio.get_running_loop().time()
+    status, body = await asyncio.wait_for(bot.get("/healthz"), 5)
+    assert status == 503 and body["status"] == "unavailable", body
+    assert asyncio.get_running_loop().time() - started < 4, "2 s ping deadline"
+    # /metrics still answers: this replica's own gauges, without the shared ones.
+    async with bot.session.get(bot.server.make_url("/metrics")) as resp:
+        assert resp.status == 200
+        scraped = await resp.text()
+    assert "incident_bot_database_up 0" in scraped
+    assert "incident_bot_journal_entries 0" in scraped
+    assert "incident_bot_outbox_depth " not in scraped
 
 
 async def test_saved_reaches_the_sender_through_a_throttling_connector(
-        postgres_url: str, start_bot, connector: FakeConnector):
+        proxied_postgres: ProxiedDatabase, start_bot, connector: FakeConnector):
     """"Saved" is sent without the outbox (the database is away): Teams throttling it
     (429 with Retry-After, then a 503) is waited out, not the end of it."""
-    real = urlsplit(postgres_url)
-    proxy = await TcpProxy(real.hostname or "127.0.0.1", real.port or 5432).start()
-    through = postgres_url.replace(f"{real.hostname}:{real.port}", f"127.0.0.1:{proxy.port}")
+    proxy, through = proxied_postgres.proxy, proxied_postgres.url
     bot = await start_bot(make_settings(through))
-    try:
-        team = Team(bot, connector)
-        await team.say("setup")
-        incident = await team.declare("Throttled too sev2")
-        await team.settle()
-        await proxy.cut()
-        connector.fail_next(429, retry_after="1")
-        connector.fail_next(503)
-        note = teams.channel_message(connector.url, f"{teams.BOT_MENTION_TEXT} note lag 40 s",
-                                     root_id=incident.card_activity_id)
+    team = Team(bot, connector)
+    await team.say("setup")
+    incident = await team.declare("Throttled too sev2")
+    await team.settle()
+    await proxy.cut()
+    connector.fail_next(429, retry_after="1")
+    connector.fail_next(503)
+    note = teams.channel_message(connector.url, f"{teams.BOT_MENTION_TEXT} note lag 40 s",
+                                 root_id=incident.card_activity_id)
 
-        assert (await bot.post(note))[0] == 200
+    assert (await bot.post(note))[0] == 200
 
-        async def saved() -> list:
-            return [c for c in connector.of_kind("reply")
-                    if c.activity_id == note["id"] and c.text.startswith("Saved.")]
+    async def saved() -> list:
+        return [c for c in connector.of_kind("reply")
+                if c.activity_id == note["id"] and c.text.startswith("Saved.")]
 
-        await eventually(saved, timeout=15)
-        assert [c.answered for c in connector.calls[-3:]] == [429, 503, 201]
-    finally:
-        await proxy.stop()
+    await eventually(saved, timeout=15)
+    assert [c.answered for c in connector.calls[-3:]] == [429, 503, 201]
 
 
 async def test_a_black_holed_database_still_gets_every_command_answered_in_seconds(
-        postgres_url: str, start_bot, connector: FakeConnector):
+        proxied_postgres: ProxiedDatabase, start_bot, connector: FakeConnector):
     """Packets dropped, nothing refused or reset, the pooled connections left open: a
     cancelled query then waits minutes for asyncpg's cancellation, and the person must
     not. Each command is answered within the database deadline, and applied afterwards."""
-    real = urlsplit(postgres_url)
-    proxy = await TcpProxy(real.hostname or "127.0.0.1", real.port or 5432).start()
-    through = postgres_url.replace(f"{real.hostname}:{real.port}", f"127.0.0.1:{proxy.port}")
+    proxy, through = proxied_postgres.proxy, proxied_postgres.url
+    postgres_url = proxied_postgres.direct_url
     bot = await start_bot(make_settings(through, database_timeout_s=2.0))
-    try:
-        team = Team(bot, connector)
-        await team.say("setup")
-        incident = await team.declare("Network partition sev1")
-        await team.settle()
-        proxy.black_hole()
-        notes = [f"partition {n}" for n in range(3)]
-        for text in notes:
-            note = teams.channel_message(connector.url, f"{teams.BOT_MENTION_TEXT} note {text}",
-                                         root_id=incident.card_activity_id)
-            assert await asyncio.wait_for(bot.post(note), 6) == (200, None)
-        status, body = await asyncio.wait_for(bot.get("/healthz"), 5)
-        assert status == 503 and body["journal"]["waiting"] == len(notes), body
+    team = Team(bot, connector)
+    await team.say("setup")
+    incident = await team.declare("Network partition sev1")
+    await team.settle()
+    proxy.black_hole()
+    notes = [f"partition {n}" for n in range(3)]
+    for text in notes:
+        note = teams.channel_message(connector.url, f"{teams.BOT_MENTION_TEXT} note {text}",
+                                     root_id=incident.card_activity_id)
+        assert await asyncio.wait_for(bot.post(note), 6) == (200, None)
+    status, body = await asyncio.wait_for(bot.get("/healthz"), 5)
+    assert status == 503 and body["journal"]["waiting"] == len(notes), body
 
-        await proxy.restore()
+    await proxy.restore()
 
-        async def applied() -> bool:
-            return [row for row in await _notes(postgres_url)] == notes
+    async def applied() -> bool:
+        return [row for row in await _notes(postgres_url)] == notes
 
-        await eventually(applied, timeout=30)
-    finally:
-        await proxy.stop()
+    await eventually(applied, timeout=30)

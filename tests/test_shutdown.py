@@ -13,15 +13,14 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
 
 from tests.bot_process import BotProcess, bot_env, free_port, wait_healthy
+from tests.conftest import ProxiedDatabase
 from tests.fakes import activities as teams
 from tests.fakes.connector import FakeConnector
-from tests.fakes.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[1]
 STOP_WITHIN_S = 10.0
@@ -117,10 +116,8 @@ async def test_sigint_twice_to_the_bot_stops_it_cleanly(tmp_path: Path,
 
 
 async def test_sigterm_while_the_database_does_not_answer_still_stops_within_10_s(
-        postgres_url: str, tmp_path: Path, connector: FakeConnector):
-    real = urlsplit(postgres_url)
-    proxy = await TcpProxy(real.hostname or "127.0.0.1", real.port or 5432).start()
-    through = postgres_url.replace(f"{real.hostname}:{real.port}", f"127.0.0.1:{proxy.port}")
+        proxied_postgres: ProxiedDatabase, tmp_path: Path, connector: FakeConnector):
+    proxy, through = proxied_postgres.proxy, proxied_postgres.url
     bot = await BotProcess(through, tmp_path).start()
     assert bot.popen is not None
     try:
@@ -133,7 +130,6 @@ async def test_sigterm_while_the_database_does_not_answer_still_stops_within_10_
         assert time.monotonic() - started < STOP_WITHIN_S, bot.log()
     finally:
         bot.kill()
-        await proxy.stop()
     # What was journaled stays for the next start: the file is kept, not emptied.
     journals = list(tmp_path.glob("**/*.journal"))
     assert journals and any(j.stat().st_size for j in journals), bot.log()
