@@ -50,6 +50,9 @@ _POSTGRES_NOT_NOW = (
     asyncpg.exceptions.ReadOnlySQLTransactionError,
     asyncpg.exceptions.TransactionRollbackError,
     asyncpg.InterfaceError,
+    # "cannot switch to state 15; another operation (2) is in progress": what asyncpg
+    # raises on a pooled connection whose server ended it while it sat idle.
+    asyncpg.exceptions.InternalClientError,
 )
 
 
@@ -157,7 +160,8 @@ def is_connection_lost(exc: BaseException) -> bool:
     a proxy's idle timeout): worth one more try on a fresh connection, unlike a timeout
     or a lock, which would only wait again."""
     return any(isinstance(e, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                              asyncpg.exceptions.AdminShutdownError))
+                              asyncpg.exceptions.AdminShutdownError,
+                              asyncpg.exceptions.InternalClientError))
                for e in _causes(exc))
 
 
