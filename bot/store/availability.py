@@ -178,7 +178,6 @@ class DatabaseGate:
         self._backlog = backlog
         self._down_since: float | None = None
         self._reason = ""
-        self.changed = asyncio.Event()
 
     @property
     def up(self) -> bool:
@@ -205,7 +204,6 @@ class DatabaseGate:
             self._reason = describe_error(exc)
             log.warning("the incident database is not answering (%s); commands go to the "
                         "local journal until it does", self._reason)
-        self.changed.set()
 
     def recovered(self) -> None:
         """A probe succeeded."""
@@ -214,4 +212,3 @@ class DatabaseGate:
                         time.monotonic() - self._down_since)
             self._down_since = None
             self._reason = ""
-        self.changed.set()
