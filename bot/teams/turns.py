@@ -141,7 +141,7 @@ class TurnRunner:
     async def _failed(self, context: TurnContext, record: turn_record.TurnRecord,
                       exc: Exception, data: dict[str, Any], received_at: dt.datetime) -> Answer:
         activity = context.activity
-        if isinstance(exc, ConnectorError) and not is_unavailable(exc):
+        if isinstance(exc, ConnectorError):  # never the database: see is_unavailable
             log.error("could not answer activity %s: %s", activity.id, exc)
             return Answer(200, None, Outcome.UNANSWERED)
         if not is_unavailable(exc):
@@ -190,8 +190,7 @@ class TurnRunner:
         try:
             await self._adapter.run_pipeline(context, self._bot.on_turn)
         except Exception as exc:  # noqa: BLE001 - the outcome decides what happens next
-            if record.committed or (isinstance(exc, ConnectorError)
-                                    and not is_unavailable(exc)):
+            if record.committed or isinstance(exc, ConnectorError):
                 # Applied (or refused), only its answer could not be sent: nothing to redo.
                 log.warning("journal entry %s applied, but its answer failed: %s", entry.id,
                             exc)
@@ -211,7 +210,7 @@ class TurnRunner:
             return Replayed.DUPLICATE
         if activity.type == ActivityTypes.invoke and not record.committed:
             # A refused button press: its answer went nowhere, so say it in the chat.
-            text = _message_of(context.turn_state.get(INVOKE_RESPONSE_KEY))
+            text = _message_of(_invoke_response(context))
             if text:
                 await self._adapter.tell(activity, message(text))
         return Replayed.APPLIED
@@ -231,23 +230,25 @@ class TurnRunner:
             await asyncio.wait(list(self._telling), timeout=timeout_s)
 
 
-def _done(context: TurnContext) -> Answer:
-    if context.activity.type != ActivityTypes.invoke:
-        return Answer(200, None, Outcome.DONE)
+def _invoke_response(context: TurnContext) -> InvokeResponse:
+    """What the turn answers its invoke (200 with no body if it set nothing)."""
     response = context.turn_state.get(INVOKE_RESPONSE_KEY)
     if isinstance(response, Activity):  # sent the SDK's way, as an invokeResponse
         response = response.value
-    if not isinstance(response, InvokeResponse):
-        response = InvokeResponse(status=200)
+    return response if isinstance(response, InvokeResponse) else InvokeResponse(status=200)
+
+
+def _done(context: TurnContext) -> Answer:
+    if context.activity.type != ActivityTypes.invoke:
+        return Answer(200, None, Outcome.DONE)
+    response = _invoke_response(context)
     body = to_json(response.body) if response.body is not None else None
     return Answer(response.status or 200, body, Outcome.DONE)
 
 
-def _message_of(response: object) -> str:
+def _message_of(response: InvokeResponse) -> str:
     """The text of an invoke answer that shows a message (a card action's or a dialog's)."""
-    if isinstance(response, Activity):
-        response = response.value
-    body = to_json(response.body) if isinstance(response, InvokeResponse) else None
+    body = to_json(response.body) if response.body is not None else None
     if not isinstance(body, dict):
         return ""
     if body.get("type") == "application/vnd.microsoft.activity.message":
