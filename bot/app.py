@@ -12,7 +12,9 @@ import aiohttp
 from aiohttp import web
 
 from bot.config import Mode, Settings
+from bot.incidents.background import Background
 from bot.incidents.context import Policy
+from bot.incidents.pir_document import render_html
 from bot.logs import Throttled
 from bot.metrics import Metrics
 from bot.store import outbox
@@ -32,7 +34,7 @@ from bot.teams.outbox import OutboxDispatcher
 from bot.teams.render import Renderer
 from bot.teams.replay import JournalReplayer
 from bot.teams.signing_keys import SigningKeys
-from bot.teams.timers import register_timers
+from bot.teams.timers import incident_transaction, register_timers
 from bot.teams.turns import TurnRunner
 from bot.web import METRICS, REFUSALS, RUNTIME, SETTINGS
 from bot.web.errors import error_middleware
@@ -221,11 +223,12 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     members = MemberDirectory(connector)
     renderer = Renderer(bot_id=f"28:{settings.app_id}" if settings.app_id else "28:incident-bot",
                         components=policy.components)
-    register_timers(jobs, renderer=renderer, policy=policy, wake=wake,
-                    bridges=Bridges(settings), presence=_presence(settings, session, metrics),
-                    tracker=_tracker(settings, session), members=members,
-                    docs=_docs(settings), status_service=_statuspage(settings, session),
-                    metrics=metrics)
+    register_timers(jobs, Background(
+        policy=policy, in_incident=incident_transaction(renderer, policy, wake),
+        bridges=Bridges(settings), presence=_presence(settings, session, metrics),
+        members=members, metrics=metrics, tracker=_tracker(settings, session),
+        docs=_docs(settings), status_service=_statuspage(settings, session),
+        review_html=render_html))
 
     async def defer(**fields) -> None:  # type: ignore[no-untyped-def]
         async with UnitOfWork(on_commit=dispatcher.wake) as uow:

@@ -40,7 +40,7 @@ async def _incident(tenant: str = TENANT) -> Incident:
 
 
 async def _sync_jobs() -> list[int]:
-    jobs = await Job.filter(kind=external.SYNC_JOB, status="pending").order_by("id")
+    jobs = await Job.filter(kind=external.SyncUpdate.KIND, status="pending").order_by("id")
     return [int(j.payload["update_id"]) for j in jobs]
 
 

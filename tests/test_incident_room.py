@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.incidents.rooms import ROOM_JOB
+from bot.incidents.rooms import CreateRoom
 from bot.store.incident_models import Incident
 from tests.conftest import make_settings
 from tests.fakes.activities import GRACE
@@ -86,7 +86,7 @@ async def test_with_zoom_failing_every_try_the_incident_still_gets_a_jitsi_room(
     incident = await team.declare("db down")
 
     async def fell_back() -> Incident | None:
-        await team.fire_timers(ROOM_JOB)  # time passes: retries become due
+        await team.fire_timers(CreateRoom.KIND)  # time passes: retries become due
         return await _room_of(incident)
 
     incident = await eventually(fell_back)

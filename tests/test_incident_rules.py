@@ -138,7 +138,7 @@ async def test_an_unanswered_request_expires_and_the_requester_is_reminded(local
     incident = await local_team.declare("db down @Ada @Grace", mentions=(ADA, GRACE))
     handover = await local_team.latest_handover()
 
-    await local_team.fire_timers(handovers.EXPIRY_JOB)
+    await local_team.fire_timers(handovers.ExpireHandover.KIND)
 
     await eventually(lambda: _status_is(handover.id, HandoverStatus.EXPIRED))
     dm = await eventually(lambda: _sent_containing(connector, "did not answer"))
@@ -154,7 +154,7 @@ async def test_an_unanswered_commandeer_reminds_the_commander(local_team, connec
                          thread=incident)
     await eventually(lambda: _sent_containing(connector, "need the runbook owner"))
 
-    await local_team.fire_timers(commandeer.REMINDER_JOB)
+    await local_team.fire_timers(commandeer.RemindCommandeer.KIND)
 
     reminder = await eventually(lambda: _sent_containing(connector, "has not answered"))
     assert "Grace Hopper" in reminder.text
@@ -181,7 +181,7 @@ async def test_check_ins_reach_the_investigator_and_support_requests_the_command
     await local_team.press("handover.accept", {"handoverId": handover.id,
                                                "incidentId": incident.id}, sender=GRACE)
 
-    await local_team.fire_timers(checkins.CHECKIN_JOB)
+    await local_team.fire_timers(checkins.CheckIn.KIND)
     card = await eventually(lambda: _sent_containing(connector, "How are you doing?"))
     answer = await local_team.press("checkin.help", {"incidentId": incident.id}, sender=ADA,
                                     conversation_id=card.conversation_id)

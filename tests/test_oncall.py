@@ -11,7 +11,7 @@ from bot.incidents.oncall import current, parse_until
 from bot.incidents.oncall_import import import_ical
 from bot.incidents.people import Person
 from bot.incidents.rotation import handoffs_since, next_handoff, on_duty
-from bot.incidents.staffing import STAFF_JOB
+from bot.incidents.staffing import Staff
 from bot.store.incident_models import Handover, HandoverStatus, Incident
 from bot.store.oncall_models import OnCallOverride, Squad
 from tests.conftest import make_settings
@@ -44,7 +44,7 @@ async def _accept(team: Team, handover: Handover, user: User) -> None:
 
 async def _declared(team: Team) -> Incident:
     incident = await team.declare("replica lag db", sender=DECLARER)
-    await team.fire_timers(STAFF_JOB)
+    await team.fire_timers(Staff.KIND)
     return incident
 
 
@@ -153,7 +153,7 @@ async def test_naming_people_at_declaration_wins_over_the_defaults(local_bot, co
     team = Team(local_bot, connector)
     await _squad(team, ADA, GRACE)
     await team.declare("db down db @Dennis @Linus", sender=DECLARER, mentions=(DECLARER, LINUS))
-    await team.fire_timers(STAFF_JOB)
+    await team.fire_timers(Staff.KIND)
     await team.settle()
 
     assert await _handover_to(LINUS, "commander")
@@ -165,7 +165,7 @@ async def test_a_channel_default_squad_applies_without_naming_it(local_bot, conn
     await _squad(team, ADA, GRACE)
     await team.say("oncall db default")
     await team.declare("checkout errors", sender=DECLARER)
-    await team.fire_timers(STAFF_JOB)
+    await team.fire_timers(Staff.KIND)
 
     assert await eventually(lambda: _handover_to(ADA, "investigator"))
 
@@ -283,7 +283,7 @@ async def test_a_secondary_who_declares_commands_and_the_primary_is_asked_to_inv
     team = Team(local_bot, connector)
     await _squad(team, ADA, GRACE, LINUS)  # Ada primary, Grace secondary
     await team.declare("replica lag db", sender=GRACE)
-    await team.fire_timers(STAFF_JOB)
+    await team.fire_timers(Staff.KIND)
 
     assert await eventually(lambda: _handover_to(ADA, "investigator"))
     incident = await eventually(lambda: _commanded_by(GRACE))

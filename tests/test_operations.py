@@ -12,7 +12,7 @@ import pydantic
 import pytest
 
 from bot.logs import JsonFormatter, RequestIdFilter, TextFormatter, TEXT_FORMAT, formatter_for
-from bot.incidents.rooms import ROOM_JOB
+from bot.incidents.rooms import CreateRoom
 from bot.store import jobs, outbox
 from bot.store.clock import now_ms
 from bot.store.incident_models import Incident
@@ -130,7 +130,7 @@ async def test_provider_failures_are_counted_by_provider(start_bot, sqlite_url, 
     incident = await team.declare("db down")
 
     async def fell_back() -> bool:
-        await team.fire_timers(ROOM_JOB)
+        await team.fire_timers(CreateRoom.KIND)
         return (await Incident.get(id=incident.id)).room_provider == "jitsi"
 
     await eventually(fell_back)

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from bot.incidents.pir import REMIND_JOB, TRACK_JOB
+from bot.incidents.pir import RemindReview, TrackAction
 from bot.incidents.working_days import pir_due
 from bot.store.incident_models import Incident, IncidentStatus, TimelineEvent
 from bot.store.pir_models import FollowUpAction, Review
@@ -120,7 +120,7 @@ def _escaped(text: str) -> str:
 
 
 async def _tracked(team: Team):
-    await team.fire_timers(TRACK_JOB)
+    await team.fire_timers(TrackAction.KIND)
     action = await FollowUpAction.first()
     return action if action and action.tracker_state == "created" else None
 
@@ -171,7 +171,7 @@ async def test_review_reminders_fire_from_the_job_table_after_a_restart(start_bo
 
     second = await start_bot(make_settings(sqlite_url))
     team = Team(second, connector)
-    await team.fire_timers(REMIND_JOB)
+    await team.fire_timers(RemindReview.KIND)
 
     reminder = await eventually(lambda: _dm_containing(connector, "is now overdue"))
     assert "review of INC-1" in reminder.text
@@ -185,7 +185,7 @@ async def _dm_containing(connector, fragment: str):
 async def test_a_review_meeting_is_scheduled_with_the_participants_invited(
     start_bot, sqlite_url, connector, google, tmp_path
 ):
-    from bot.incidents.review_meeting import MEETING_JOB
+    from bot.incidents.review_meeting import ScheduleMeeting
     from tests.fakes.google import write_service_account
 
     account = write_service_account(tmp_path, google.token_uri)
@@ -202,7 +202,7 @@ async def test_a_review_meeting_is_scheduled_with_the_participants_invited(
     await eventually(lambda: Review.get_or_none(incident_id=incident.id))
 
     await team.say("review meeting 2026-12-01 14:00", sender=GRACE, thread=incident)
-    await team.fire_timers(MEETING_JOB)
+    await team.fire_timers(ScheduleMeeting.KIND)
 
     review = await eventually(lambda: _meeting_booked(incident))
     assert review.meeting_url.startswith("https://meet.google.com/")
@@ -225,7 +225,7 @@ async def _thread_post(connector, incident: Incident, fragment: str):
 
 async def test_a_ready_review_is_exported_to_google_docs(start_bot, sqlite_url, connector, drive,
                                                          tmp_path):
-    from bot.incidents.pir import EXPORT_JOB
+    from bot.incidents.pir import ExportReview
     from tests.fakes.google import write_service_account
 
     account = write_service_account(tmp_path, drive.token_uri)
@@ -240,7 +240,7 @@ async def test_a_ready_review_is_exported_to_google_docs(start_bot, sqlite_url, 
     await eventually(lambda: Review.get_or_none(incident_id=incident.id))
 
     await team.say("pir ready", sender=GRACE, thread=incident)
-    await team.fire_timers(EXPORT_JOB)
+    await team.fire_timers(ExportReview.KIND)
 
     review = await eventually(lambda: _exported(incident))
     [document] = drive.files.values()

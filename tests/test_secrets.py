@@ -27,10 +27,10 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from tortoise import Tortoise
 
-from bot.incidents.pir import EXPORT_JOB, TRACK_JOB
-from bot.incidents.review_meeting import MEETING_JOB
-from bot.incidents.rooms import ROOM_JOB
-from bot.incidents.staffing import STAFF_JOB
+from bot.incidents.pir import ExportReview, TrackAction
+from bot.incidents.review_meeting import ScheduleMeeting
+from bot.incidents.rooms import CreateRoom
+from bot.incidents.staffing import Staff
 from bot.store.incident_models import Commandeer, Handover, HandoverStatus, Incident
 from bot.store.models import Job
 from bot.store.oncall_models import Squad
@@ -280,7 +280,7 @@ async def _staffed_incident(team: Team, graph: TokenedGraph) -> Incident:
                    mentions=(ADA, GRACE, LINUS))
     await eventually(lambda: Squad.exists(name="db"))
     incident = await team.declare("replica lag db", sender=DECLARER)
-    await team.fire_timers(STAFF_JOB)
+    await team.fire_timers(Staff.KIND)
     for user, role in ((ADA, "investigator"), (GRACE, "commander")):
         ask = await eventually(lambda u=user, r=role: _asked(u, r))
         await team.press("handover.accept", {"handoverId": ask.id, "incidentId": incident.id},
@@ -356,11 +356,11 @@ async def _the_review(team: Team, incident: Incident, zoom, google, github) -> l
     await eventually(lambda: _tracked(team, 2, "failed"))
     zoom.fail_next(500)
     await team.say("review meeting 2026-12-01 14:00", sender=GRACE, thread=incident)
-    await eventually(lambda: _after_firing(team, MEETING_JOB, lambda: _meeting(incident)))
+    await eventually(lambda: _after_firing(team, ScheduleMeeting.KIND, lambda: _meeting(incident)))
     google.fail_next(500, endpoint="token")
     google.fail_next(500, endpoint="upload")
     await team.say("pir ready", sender=GRACE, thread=incident)
-    await eventually(lambda: _after_firing(team, EXPORT_JOB, lambda: _exported(incident)))
+    await eventually(lambda: _after_firing(team, ExportReview.KIND, lambda: _exported(incident)))
     await team.say("pir", sender=GRACE, thread=incident)
     md_link = await eventually(lambda: _link(team.connector, "md"))
     pages = [await team.bot.page(html_link), await team.bot.page(md_link)]
@@ -383,7 +383,7 @@ async def _asked(user: User, role: str) -> Handover | None:
 
 async def _room(incident: Incident, provider: str):
     """The incident once no room is being made and its room is on `provider`."""
-    if await Job.filter(kind=ROOM_JOB, status__in=["pending", "running"]).exists():
+    if await Job.filter(kind=CreateRoom.KIND, status__in=["pending", "running"]).exists():
         return None
     fresh = await Incident.get(id=incident.id)
     return fresh if fresh.room_url and fresh.room_provider == provider else None
@@ -392,7 +392,7 @@ async def _room(incident: Incident, provider: str):
 async def _new_room(team: Team, incident: Incident, ask: str, expect: str) -> None:
     """`room <ask>`, firing the retries, until a new room on `expect` is on the incident."""
     await team.say(f"room {ask}", sender=GRACE, thread=incident)
-    await eventually(lambda: _after_firing(team, ROOM_JOB, lambda: _room(incident, expect)))
+    await eventually(lambda: _after_firing(team, CreateRoom.KIND, lambda: _room(incident, expect)))
 
 
 async def _after_firing(team: Team, kind: str, check):
@@ -409,7 +409,7 @@ async def _dm_to(connector, user: User):
 
 
 async def _tracked(team: Team, number: int, state: str):
-    await team.fire_timers(TRACK_JOB)
+    await team.fire_timers(TrackAction.KIND)
     action = await FollowUpAction.get_or_none(number=number)
     return action if action and action.tracker_state == state else None
 

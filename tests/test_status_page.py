@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.incidents.pir import REMIND_JOB
+from bot.incidents.pir import RemindReview
 from bot.incidents.pir_builder import build_record
 from bot.incidents.pir_document import render_html, render_markdown
 from bot.store.incident_models import Incident
@@ -265,7 +265,7 @@ async def test_commander_is_reminded_when_impacted_customers_were_not_told(team:
     assert "**Customers told:** no — customer impact was recorded" in markdown
 
     # The review reminders say it again, privately.
-    await team.fire_timers(REMIND_JOB)
+    await team.fire_timers(RemindReview.KIND)
     reminded = await eventually(lambda: _sent(connector, "customers were never told"))
     assert "@incident update external" in reminded.text
 

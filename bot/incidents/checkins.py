@@ -6,16 +6,26 @@ overwhelmed, ask the Incident Commander for more support." The bot asks for them
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.errors import NotAllowedError, NotFoundError
 from bot.incidents import notices as say
+from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
 from bot.incidents.people import Person
 from bot.incidents.roles import Role, holder
 from bot.incidents.timeline import record
 from bot.store import jobs
 from bot.store.incident_models import Incident, IncidentStatus
+from bot.store.models import Job
 
-CHECKIN_JOB = "incident.checkin"
+
+@dataclass(frozen=True)
+class CheckIn(jobs.JobPayload):
+    """Ask the Investigator of `incident_id` how it is going."""
+
+    KIND = "incident.checkin"
+    incident_id: int
 
 
 def _key(incident: Incident) -> str:
@@ -24,8 +34,9 @@ def _key(incident: Incident) -> str:
 
 async def schedule_next(ctx: Ctx, incident: Incident) -> None:
     """The next check-in, one interval from now."""
-    await jobs.schedule(CHECKIN_JOB, due_ms=ctx.now_ms + ctx.policy.checkin_interval_s * 1000,
-                        payload={"incident_id": incident.id}, dedupe_key=_key(incident))
+    await jobs.schedule(CheckIn(incident.id),
+                        due_ms=ctx.now_ms + ctx.policy.checkin_interval_s * 1000,
+                        dedupe_key=_key(incident))
 
 
 async def stop(incident: Incident) -> None:
@@ -65,3 +76,11 @@ async def answer(ctx: Ctx, incident_id: int, *, ok: bool) -> Incident:
     mentions: tuple[Person, ...] = (commander,) if commander else ()
     ctx.tell(say.ThreadPost(incident.id, text, mentions))
     return incident
+
+
+async def checkin_job(bg: Background, job: Job, payload: CheckIn) -> None:
+    """The check-in, in the incident's transaction."""
+    await bg.in_incident(payload.incident_id, lambda ctx: run(ctx, payload.incident_id))
+
+
+JOBS = (JobHandler(CheckIn, checkin_job),)

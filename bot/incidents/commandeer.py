@@ -6,8 +6,11 @@ any person within the company at any level".
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.errors import CommandError, NotAllowedError, NotFoundError
 from bot.incidents import notices as say
+from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
 from bot.incidents.limits import clip
 from bot.incidents.people import Person
@@ -15,8 +18,15 @@ from bot.incidents.roles import require_commandeerer
 from bot.incidents.timeline import record
 from bot.store import jobs
 from bot.store.incident_models import Commandeer, CommandeerStatus, Incident
+from bot.store.models import Job
 
-REMINDER_JOB = "commandeer.remind"
+
+@dataclass(frozen=True)
+class RemindCommandeer(jobs.JobPayload):
+    """Tell the Commander that `commandeer_id` has not answered yet."""
+
+    KIND = "commandeer.remind"
+    commandeer_id: int
 
 
 async def commandeer(ctx: Ctx, incident: Incident, person: Person, why: str) -> Commandeer:
@@ -33,8 +43,8 @@ async def commandeer(ctx: Ctx, incident: Incident, person: Person, why: str) -> 
     await record(ctx, incident, "commandeered",
                  f"{ctx.actor.name} commandeered {person.name}{reason}",
                  {"commandeer": request.id, "person": person.id})
-    await jobs.schedule(REMINDER_JOB, due_ms=ctx.now_ms + ctx.policy.commandeer_timeout_s * 1000,
-                        payload={"commandeer_id": request.id},
+    await jobs.schedule(RemindCommandeer(request.id),
+                        due_ms=ctx.now_ms + ctx.policy.commandeer_timeout_s * 1000,
                         dedupe_key=f"commandeer:{request.id}")
     ctx.tell(say.CommandeerRequested(request.id),
              say.Reply(f"Asked {person.name} privately to join INC-{incident.number}. "
@@ -86,3 +96,12 @@ async def remind(ctx: Ctx, commandeer_id: int) -> None:
     ctx.tell(say.DirectMessage(incident.id, commander, f"INC-{incident.number}: {text} Try someone else, "
                                "or call them."),
              say.ThreadPost(incident.id, text, (commander,)))
+
+
+async def remind_job(bg: Background, job: Job, payload: RemindCommandeer) -> None:
+    """The reminder, in the incident's transaction."""
+    incident_id = (await Commandeer.get(id=payload.commandeer_id)).incident_id
+    await bg.in_incident(incident_id, lambda ctx: remind(ctx, payload.commandeer_id))
+
+
+JOBS = (JobHandler(RemindCommandeer, remind_job),)

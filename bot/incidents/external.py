@@ -14,8 +14,11 @@ settling that update schedules the next one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.errors import CommandError, NotFoundError
 from bot.incidents import notices as say
+from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
 from bot.incidents.limits import clip
 from bot.incidents.people import Person
@@ -23,9 +26,20 @@ from bot.incidents.roles import require_external_publisher
 from bot.incidents.timeline import record
 from bot.store import jobs
 from bot.store.incident_models import Incident
+from bot.store.models import Job
 from bot.store.status_models import PublicIncident, PublicStatus, PublicUpdate, SyncState
+from integrations.statuspage import PublicPost, StatuspageError
 
-SYNC_JOB = "external.sync"
+
+
+@dataclass(frozen=True)
+class SyncUpdate(jobs.JobPayload):
+    """Post public update `update_id` to Statuspage."""
+
+    KIND = "external.sync"
+    update_id: int
+
+
 MAX_PUBLIC_TITLE = 120
 MAX_PUBLIC_TEXT = 2000
 MAX_COMPONENTS = 20
@@ -149,8 +163,7 @@ async def _publish(ctx: Ctx, incident: Incident, public: PublicIncident, body: s
 
 
 async def _schedule_sync(ctx: Ctx, update: PublicUpdate) -> None:
-    await jobs.schedule(SYNC_JOB, due_ms=ctx.now_ms, max_attempts=12,
-                        payload={"update_id": update.id})
+    await jobs.schedule(SyncUpdate(update.id), due_ms=ctx.now_ms, max_attempts=12)
 
 
 async def _settle(ctx: Ctx, update_id: int, state: SyncState, *, statuspage_id: str = "",
@@ -211,3 +224,22 @@ async def customers_untold(ctx: Ctx, incident: Incident) -> bool:
     """Customer impact recorded, external updates possible, and none published."""
     return (bool(incident.impact) and enabled_for(ctx, incident.tenant_id)
             and await public_of(incident) is None)
+
+
+async def sync_job(bg: Background, job: Job, payload: SyncUpdate) -> None:
+    """One update of one public incident at a time; the call runs outside any transaction,
+    a retryable failure raises for the job table's backoff."""
+    update = await PublicUpdate.get(id=payload.update_id).prefetch_related("public_incident")
+    public, service = update.public_incident, bg.status_service
+    if service is None or update.sync_state is not SyncState.PENDING:
+        return
+    post = PublicPost(title=public.title, status=update.status.value, body=update.text,
+                      components=tuple(public.components or ()))
+    await bg.call_provider(
+        job, public.incident_id, lambda: service.post(post, incident_id=public.statuspage_id),
+        errors=StatuspageError, metric=None,
+        failed=lambda ctx, reason: sync_failed(ctx, update.id, reason),
+        done=lambda ctx, found: synced(ctx, update.id, found))
+
+
+JOBS = (JobHandler(SyncUpdate, sync_job),)

@@ -7,16 +7,44 @@ the requester is reminded; only the person asked can answer.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from bot.errors import CommandError, NotAllowedError, NotFoundError
 from bot.incidents import notices as say
+from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
 from bot.incidents.people import Person
 from bot.incidents.roles import Role, holder, set_holder
 from bot.incidents.timeline import record
 from bot.store import jobs
 from bot.store.incident_models import Handover, HandoverStatus, Incident, Participant
+from bot.store.models import Job
 
-EXPIRY_JOB = "handover.expire"
+
+@dataclass(frozen=True)
+class ExpireHandover(jobs.JobPayload):
+    """Nobody answered role request `handover_id` in time."""
+
+    KIND = "handover.expire"
+    handover_id: int
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Someone the on-call defaults ask next if the person asked does not accept, and why
+    (stored on the handover as JSON, under the keys below)."""
+
+    person: Person
+    why: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        p = self.person
+        return {"id": p.id, "name": p.name, "aad": p.aad_object_id, "why": self.why}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Candidate:
+        return cls(Person(str(data["id"]), str(data["name"]), data.get("aad")), data.get("why"))
 
 
 def _job_key(handover_id: int) -> str:
@@ -24,7 +52,8 @@ def _job_key(handover_id: int) -> str:
 
 
 async def request_role(ctx: Ctx, incident: Incident, role: Role, person: Person, *,
-                       reason: str | None = None, next_candidates: list[dict] | None = None,
+                       reason: str | None = None,
+                       next_candidates: list[Candidate] | None = None,
                        timeout_s: int | None = None) -> Handover:
     """Ask `person` to take `role`; the current holder keeps it until they accept.
 
@@ -50,15 +79,16 @@ async def request_role(ctx: Ctx, incident: Incident, role: Role, person: Person,
         to_aad=person.aad_object_id, from_id=current.id if current else None,
         from_name=current.name if current else None, requested_by_id=ctx.actor.id,
         requested_by_name=ctx.actor.name, requested_at=ctx.now, reason=reason,
-        next_candidates=next_candidates,
+        next_candidates=(None if next_candidates is None
+                         else [c.to_json() for c in next_candidates]),
     )
     keeps = f" {current.name} keeps the role until then." if current else ""
     await record(ctx, incident, "role_requested",
                  f"{ctx.actor.name} asked {person.name} to take the {role.title} role.{keeps}",
                  {"handover": handover.id, "role": role.value, "to": person.id})
     timeout = timeout_s or ctx.policy.handover_timeout_s
-    await jobs.schedule(EXPIRY_JOB, due_ms=ctx.now_ms + timeout * 1000,
-                        payload={"handover_id": handover.id}, dedupe_key=_job_key(handover.id))
+    await jobs.schedule(ExpireHandover(handover.id), due_ms=ctx.now_ms + timeout * 1000,
+                        dedupe_key=_job_key(handover.id))
     ctx.tell(say.RoleRequested(handover.id), say.CardChanged(incident.id))
     return handover
 
@@ -192,22 +222,31 @@ async def _withdraw_other_single_role(ctx: Ctx, incident: Incident, role: Role,
 async def ask_next(ctx: Ctx, incident: Incident, handover: Handover, why: str) -> None:
     """On-call defaults: ask the next candidate, in the guide's order, and say why."""
     role = Role(handover.role)
-    candidates = list(handover.next_candidates or [])
+    candidates = [Candidate.from_json(c) for c in handover.next_candidates or []]
     busy = {incident.investigator_id, incident.commander_id}
     while candidates:
         candidate = candidates.pop(0)
-        if candidate["id"] in busy:
+        person = candidate.person
+        if person.id in busy:
             continue
-        person = Person(candidate["id"], candidate["name"], candidate.get("aad"))
-        await request_role(ctx, incident, role, person, reason=candidate.get("why"),
+        await request_role(ctx, incident, role, person, reason=candidate.why,
                            next_candidates=candidates,
                            timeout_s=ctx.policy.oncall_answer_s)
         reason = f" ({handover.reason})" if handover.reason else ""
         ctx.tell(say.ThreadPost(
             incident.id, f"{handover.to_name}{reason} {why}; asking {person.name} "
-            f"({candidate.get('why')}) to be {_article(role)}{role.title} next.", (person,)))
+            f"({candidate.why}) to be {_article(role)}{role.title} next.", (person,)))
         return
     if handover.next_candidates is not None:
         ctx.tell(say.ThreadPost(
             incident.id, f"Nobody from the rotation took the {role.title} role. Name someone: "
             f"`@incident {role.value} @name`."))
+
+
+async def expire_job(bg: Background, job: Job, payload: ExpireHandover) -> None:
+    """The expiry, in the incident's transaction."""
+    incident_id = (await Handover.get(id=payload.handover_id)).incident_id
+    await bg.in_incident(incident_id, lambda ctx: expire(ctx, payload.handover_id))
+
+
+JOBS = (JobHandler(ExpireHandover, expire_job),)

@@ -9,12 +9,15 @@ Support Engineer when it is ready".
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from bot.errors import CommandError, NotFoundError
 from bot.incidents import notices as say
 from bot.incidents import external, review_links
+from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
+from bot.incidents.pir_builder import build_record
 from bot.incidents.limits import clip
 from bot.incidents.people import Person
 from bot.incidents.roles import require_commander, require_role_holder
@@ -22,11 +25,39 @@ from bot.incidents.timeline import record
 from bot.incidents.working_days import pir_due, reminder_times
 from bot.store import jobs
 from bot.store.incident_models import Incident, ReviewState, TeamSettings
+from bot.store.models import Job
 from bot.store.pir_models import FollowUpAction, Review
+from integrations.github_issues import TrackerError
+from integrations.google_docs import ExportError
 
-REMIND_JOB = "review.remind"
-TRACK_JOB = "action.track"
-EXPORT_JOB = "review.export"
+
+
+@dataclass(frozen=True)
+class RemindReview(jobs.JobPayload):
+    """Remind the Commander of the review's due time (`final`: it has passed)."""
+
+    KIND = "review.remind"
+    incident_id: int
+    final: bool = False
+
+
+@dataclass(frozen=True)
+class TrackAction(jobs.JobPayload):
+    """File follow-up action `action_id` in the tracker."""
+
+    KIND = "action.track"
+    action_id: int
+
+
+@dataclass(frozen=True)
+class ExportReview(jobs.JobPayload):
+    """Export the ready review as a Google Doc (`request_id` keeps it to one document)."""
+
+    KIND = "review.export"
+    incident_id: int
+    request_id: str
+
+
 SECTIONS = {"rootcause": "root_cause", "factors": "contributing_factors",
             "well": "went_well", "badly": "went_badly"}
 
@@ -59,8 +90,8 @@ async def open_review(ctx: Ctx, incident: Incident) -> Review:
         due = pir_due(incident.mitigated_at or ctx.now, zone=zone, country=None)
     review = await Review.create(incident=incident, created_at=ctx.now, due_at=due)
     for index, when in enumerate(reminder_times(due)):
-        await jobs.schedule(REMIND_JOB, due_ms=int(when.timestamp() * 1000),
-                            payload={"incident_id": incident.id, "final": index > 0},
+        await jobs.schedule(RemindReview(incident.id, final=index > 0),
+                            due_ms=int(when.timestamp() * 1000),
                             dedupe_key=f"review:{incident.id}:{index}")
     local = due.astimezone(ZoneInfo(zone))
     text = (f"Post Incident Review draft: {await draft_link(ctx, incident)} — due "
@@ -126,8 +157,8 @@ async def ready(ctx: Ctx, incident: Incident) -> None:
     link = await draft_link(ctx, incident)
     await record(ctx, incident, "review_ready", f"Review marked ready by {ctx.actor.name}.")
     if ctx.policy.docs_enabled:
-        await jobs.schedule(EXPORT_JOB, due_ms=ctx.now_ms, max_attempts=8, payload={
-            "incident_id": incident.id, "request_id": f"review-{incident.id}-{ctx.now_ms}"})
+        await jobs.schedule(ExportReview(incident.id, f"review-{incident.id}-{ctx.now_ms}"),
+                            due_ms=ctx.now_ms, max_attempts=8)
     ctx.tell(say.ThreadPost(incident.id, f"The Post Incident Review is ready: {link}"),
              say.CardChanged(incident.id))
     team = (await TeamSettings.get_or_none(tenant_id=incident.tenant_id, team_id=incident.team_id)
@@ -176,8 +207,7 @@ async def add_action(ctx: Ctx, incident: Incident, owner: Person | None, text: s
         owner_id=owner.id if owner else None, owner_name=owner.name if owner else None,
         created_at=ctx.now, tracker_state="pending" if ctx.policy.tracker_enabled else "none")
     if ctx.policy.tracker_enabled:
-        await jobs.schedule(TRACK_JOB, due_ms=ctx.now_ms, max_attempts=12,
-                            payload={"action_id": action.id})
+        await jobs.schedule(TrackAction(action.id), due_ms=ctx.now_ms, max_attempts=12)
     who = f" (owner: {owner.name})" if owner else ""
     await record(ctx, incident, "action", f"Follow-up action {action.number}: {body}{who}")
     ctx.tell(say.Reply(f"Follow-up action {action.number} recorded{who}."))
@@ -229,3 +259,48 @@ async def export_failed(ctx: Ctx, incident_id: int, error: str) -> None:
     """Google refused for good: the review stays available through the bot's link."""
     ctx.tell(say.ThreadPost(incident_id, f"Could not export the review to Google Docs "
                             f"({error}); the bot's link keeps working."))
+
+
+async def remind_job(bg: Background, job: Job, payload: RemindReview) -> None:
+    """The reminder, in the incident's transaction."""
+    await bg.in_incident(payload.incident_id, lambda ctx: remind(
+        ctx, payload.incident_id, final=payload.final))
+
+
+async def track_job(bg: Background, job: Job, payload: TrackAction) -> None:
+    """The tracker call runs outside any transaction; a retryable failure raises, and the
+    job table retries it with backoff (the action itself is already recorded)."""
+    action = await FollowUpAction.get(id=payload.action_id).prefetch_related("incident")
+    incident, tracker = action.incident, bg.tracker
+    if tracker is None or action.tracker_state == "created":
+        return
+    await bg.call_provider(
+        job, incident.id, lambda: tracker.create_issue(
+            title=f"INC-{incident.number} follow-up: {action.text[:120]}",
+            body=(f"Follow-up action {action.number} of INC-{incident.number} "
+                  f"({incident.title}).\n\n{action.text}\n\nOwner: "
+                  f"{action.owner_name or 'unassigned'}"),
+            labels=["incident-follow-up"]),
+        errors=TrackerError, metric="github",
+        failed=lambda ctx, reason: tracking_failed(ctx, action.id, reason),
+        done=lambda ctx, issue: tracked(ctx, action.id, issue.url))
+
+
+async def export_job(bg: Background, job: Job, payload: ExportReview) -> None:
+    """The Google Docs call runs outside any transaction, with the review as HTML."""
+    incident = await Incident.get(id=payload.incident_id)
+    docs, html = bg.docs, bg.review_html
+    if docs is None or html is None:
+        return
+    review = await build_record(incident, default_zone=bg.policy.timezone)
+    await bg.call_provider(
+        job, incident.id, lambda: docs.export(
+            title=f"PIR INC-{incident.number}: {incident.title}"[:200],
+            html=html(review), request_id=payload.request_id),
+        errors=ExportError, metric="google_docs",
+        failed=lambda ctx, reason: export_failed(ctx, incident.id, reason),
+        done=lambda ctx, doc: exported(ctx, incident.id, doc.url))
+
+
+JOBS = (JobHandler(RemindReview, remind_job), JobHandler(TrackAction, track_job),
+        JobHandler(ExportReview, export_job))

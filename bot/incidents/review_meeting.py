@@ -8,9 +8,12 @@ PIR document and dive into the root cause and follow up actions".
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from bot.errors import BridgeError
 from bot.incidents import notices as say
+from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
 from bot.incidents.oncall import parse_until
 from bot.incidents.people import Person
@@ -21,10 +24,25 @@ from bot.incidents.timeline import record
 from bot.store import jobs
 from bot.store.incident_models import Commandeer, CommandeerStatus, Incident
 from bot.store.pir_models import Review
+from bot.store.models import Job
 from integrations.video import Meeting
 
-MEETING_JOB = "review.meeting"
 DURATION_MIN = 45
+
+
+@dataclass(frozen=True)
+class ScheduleMeeting(jobs.JobPayload):
+    """Book the review meeting at `starts_at` (ISO 8601, with its offset)."""
+
+    KIND = "review.meeting"
+    incident_id: int
+    starts_at: str
+    request_id: str
+
+    @property
+    def start(self) -> dt.datetime:
+        """The meeting time."""
+        return dt.datetime.fromisoformat(self.starts_at)
 
 
 async def participants(incident: Incident) -> list[Person]:
@@ -46,9 +64,9 @@ async def request_meeting(ctx: Ctx, incident: Incident, when: str) -> None:
     await review_of(incident)
     zone, _ = await review_rules(incident, ctx)
     starts = parse_until(when, now=ctx.now, zone=zone)
-    await jobs.schedule(MEETING_JOB, due_ms=ctx.now_ms, max_attempts=5, payload={
-        "incident_id": incident.id, "starts_at": starts.isoformat(),
-        "request_id": f"review-{incident.id}-{ctx.now_ms}"})
+    await jobs.schedule(ScheduleMeeting(incident.id, starts.isoformat(),
+                                        f"review-{incident.id}-{ctx.now_ms}"),
+                        due_ms=ctx.now_ms, max_attempts=5)
     ctx.tell(say.Reply(f"Scheduling the review meeting for "
                        f"{starts.astimezone(ZoneInfo(zone)):%a %d %b %H:%M} {zone}…"))
 
@@ -78,6 +96,22 @@ async def meeting_failed(ctx: Ctx, incident_id: int, error: str) -> None:
                             tuple(p for p in (holder(incident, Role.COMMANDER),) if p)))
 
 
-def starts_at(payload: dict) -> dt.datetime:
-    """The meeting time a job carries."""
-    return dt.datetime.fromisoformat(payload["starts_at"])
+async def meeting_job(bg: Background, job: Job, payload: ScheduleMeeting) -> None:
+    """Emails and the provider call happen outside any transaction."""
+    incident = await Incident.get(id=payload.incident_id)
+    invited = await participants(incident)
+    emails = await bg.members.emails(service_url=incident.service_url,
+                                     scope=incident.team_id or incident.thread_id or "",
+                                     people=invited)
+    provider = (bg.policy.video_chain or ("jitsi",))[0]
+    await bg.call_provider(
+        job, incident.id, lambda: bg.bridges.get(provider).schedule_meeting(
+            topic=f"Review of INC-{incident.number}: {incident.title}"[:200],
+            starts_at=payload.start, duration_min=DURATION_MIN, attendees=emails,
+            request_id=payload.request_id),
+        errors=BridgeError, metric=provider,
+        failed=lambda ctx, reason: meeting_failed(ctx, incident.id, reason),
+        done=lambda ctx, meeting: meeting_scheduled(ctx, incident.id, meeting))
+
+
+JOBS = (JobHandler(ScheduleMeeting, meeting_job),)

@@ -8,19 +8,36 @@ Jitsi), and the card and thread say what happened.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+
 from bot.errors import BridgeError, CommandError
 from bot.incidents import notices as say
+from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
 from bot.incidents.roles import require_role_holder
 from bot.incidents.timeline import record
 from bot.store import jobs
-from bot.store.outbox import backoff_s
 from bot.store.incident_models import Incident
+from bot.store.models import Job
+from bot.store.outbox import backoff_s
 from integrations.video import Room
 
-ROOM_JOB = "room.create"
+log = logging.getLogger(__name__)
 TRIES_PER_PROVIDER = 3
 PROVIDERS = {"zoom": "Zoom", "meet": "Google Meet", "jitsi": "Jitsi"}
+
+
+@dataclasses.dataclass(frozen=True)
+class CreateRoom(jobs.JobPayload):
+    """Create the room on `chain[0]` (try `attempt` on it); `request_id` makes the
+    provider call idempotent and tells a superseded request from the current one."""
+
+    KIND = "room.create"
+    incident_id: int
+    chain: tuple[str, ...]
+    attempt: int
+    request_id: str
 
 
 def label(provider: str) -> str:
@@ -38,10 +55,8 @@ async def request_room(ctx: Ctx, incident: Incident, chain: tuple[str, ...]) -> 
     incident.room_note = f"Creating the Incident Command Room on {label(chain[0])}…"
     incident.room_request = request_id
     await incident.save()
-    await jobs.schedule(ROOM_JOB, due_ms=ctx.now_ms, max_attempts=1, payload={
-        "incident_id": incident.id, "chain": list(chain), "attempt": 0,
-        "request_id": request_id,
-    })
+    await jobs.schedule(CreateRoom(incident.id, chain, 0, request_id), due_ms=ctx.now_ms,
+                        max_attempts=1)
 
 
 async def ask_for_room(ctx: Ctx, incident: Incident, provider: str,
@@ -90,17 +105,18 @@ async def room_created(ctx: Ctx, incident_id: int, room: Room, request_id: str) 
     ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
 
 
-async def room_failed(ctx: Ctx, incident_id: int, payload: dict, error: BridgeError) -> None:
+async def room_failed(ctx: Ctx, incident_id: int, payload: CreateRoom,
+                      error: BridgeError) -> None:
     """Retry the same provider with backoff, else move down the chain, else say so."""
     incident = await Incident.filter(id=incident_id).select_for_update().get()
-    if _superseded(incident, payload["request_id"]):
+    if _superseded(incident, payload.request_id):
         return
-    chain, attempt = list(payload["chain"]), int(payload["attempt"]) + 1
+    chain, attempt = payload.chain, payload.attempt + 1
     provider = label(chain[0])
     if error.retryable and attempt < TRIES_PER_PROVIDER:
         delay_ms = int(backoff_s(attempt + 1) * 1000)
-        await jobs.schedule(ROOM_JOB, due_ms=ctx.now_ms + delay_ms, max_attempts=1,
-                            payload={**payload, "attempt": attempt})
+        await jobs.schedule(dataclasses.replace(payload, attempt=attempt),
+                            due_ms=ctx.now_ms + delay_ms, max_attempts=1)
         incident.room_note = (f"{provider} did not create the room yet (try {attempt} of "
                               f"{TRIES_PER_PROVIDER}); retrying…")
         await incident.save()
@@ -109,8 +125,8 @@ async def room_failed(ctx: Ctx, incident_id: int, payload: dict, error: BridgeEr
     rest = chain[1:]
     reason = f"{provider} could not create the Incident Command Room ({error})."
     if rest:
-        await jobs.schedule(ROOM_JOB, due_ms=ctx.now_ms, max_attempts=1,
-                            payload={**payload, "chain": rest, "attempt": 0})
+        await jobs.schedule(dataclasses.replace(payload, chain=rest, attempt=0),
+                            due_ms=ctx.now_ms, max_attempts=1)
         incident.room_note = f"Creating the Incident Command Room on {label(rest[0])}…"
         text = f"{reason} Using {label(rest[0])} instead."
     else:
@@ -119,3 +135,27 @@ async def room_failed(ctx: Ctx, incident_id: int, payload: dict, error: BridgeEr
     await incident.save()
     await record(ctx, incident, "room_failed", text, {"provider": chain[0]})
     ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
+
+
+async def create_room(bg: Background, job: Job, payload: CreateRoom) -> None:
+    """The provider call (up to VIDEO_TIMEOUT_SECONDS) runs outside any transaction."""
+    incident = await Incident.get(id=payload.incident_id)
+    provider = payload.chain[0]
+    try:
+        room = await bg.bridges.get(provider).create_room(topic=topic(incident),
+                                                          request_id=payload.request_id)
+    except BridgeError as exc:
+        bg.metrics.provider_error(exc.provider)
+        error = exc
+    except Exception as exc:  # noqa: BLE001 - a provider's surprise is one more failed try
+        log.exception("room creation on %s failed unexpectedly", provider)
+        bg.metrics.provider_error(provider)
+        error = BridgeError(f"unexpected {type(exc).__name__}", provider=provider)
+    else:
+        await bg.in_incident(incident.id, lambda ctx: room_created(
+            ctx, incident.id, room, payload.request_id))
+        return
+    await bg.in_incident(incident.id, lambda ctx: room_failed(ctx, incident.id, payload, error))
+
+
+JOBS = (JobHandler(CreateRoom, create_room),)

@@ -9,7 +9,10 @@ Investigator role until someone accepts.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.incidents import handovers
+from bot.incidents.background import Background, JobHandler
 from bot.incidents import notices as say
 from bot.incidents.context import Ctx
 from bot.incidents.oncall import Duty, current, members
@@ -18,10 +21,19 @@ from bot.incidents.roles import Role, set_holder
 from bot.incidents.timeline import record
 from bot.store import jobs
 from bot.store.incident_models import Incident, IncidentStatus
+from bot.store.models import Job
 from bot.store.oncall_models import Squad
 from integrations.presence import Availability
 
-STAFF_JOB = "incident.staff"
+
+
+@dataclass(frozen=True)
+class Staff(jobs.JobPayload):
+    """Ask `squad_id`'s on-call to fill the roles of `incident_id`."""
+
+    KIND = "incident.staff"
+    incident_id: int
+    squad_id: int
 
 
 async def plan(ctx: Ctx, incident: Incident, squad: Squad) -> None:
@@ -29,18 +41,12 @@ async def plan(ctx: Ctx, incident: Incident, squad: Squad) -> None:
     outside the transaction)."""
     incident.squad = squad.name
     await incident.save()
-    await jobs.schedule(STAFF_JOB, due_ms=ctx.now_ms,
-                        payload={"incident_id": incident.id, "squad_id": squad.id})
+    await jobs.schedule(Staff(incident.id, squad.id), due_ms=ctx.now_ms)
 
 
 async def people_to_check(squad_id: int) -> list[Person]:
     """Everyone whose presence matters for this squad."""
     return await members(await Squad.get(id=squad_id))
-
-
-def _candidate(duty: Duty) -> dict:
-    p = duty.person
-    return {"id": p.id, "name": p.name, "aad": p.aad_object_id, "why": duty.why}
 
 
 async def staff(ctx: Ctx, incident_id: int, squad_id: int,
@@ -120,7 +126,19 @@ async def _ask(ctx: Ctx, incident: Incident, role: Role, duties: list[Duty]) -> 
         return
     first, rest = queue[0], queue[1:]
     await handovers.request_role(ctx, incident, role, first.person, reason=first.why,
-                                 next_candidates=[_candidate(d) for d in rest],
+                                 next_candidates=[handovers.Candidate(d.person, d.why)
+                                                  for d in rest],
                                  timeout_s=ctx.policy.oncall_answer_s)
     ctx.tell(say.ThreadPost(incident.id, f"Asking {first.person.name} ({first.why}) to be the "
                             f"{role.title}.", (first.person,)))
+
+
+async def staff_job(bg: Background, job: Job, payload: Staff) -> None:
+    """Presence (Graph) is asked outside any transaction; it only orders the candidates."""
+    people = await people_to_check(payload.squad_id)
+    seen = await bg.presence.lookup(p.aad_object_id for p in people if p.aad_object_id)
+    await bg.in_incident(payload.incident_id, lambda ctx: staff(
+        ctx, payload.incident_id, payload.squad_id, seen))
+
+
+JOBS = (JobHandler(Staff, staff_job),)

@@ -8,11 +8,13 @@ job's kind. A handler that raises is retried with backoff; a restart loses nothi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
+import typing
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, ClassVar, Self, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -25,12 +27,65 @@ from bot.store.worker import PollingWorker
 
 log = logging.getLogger(__name__)
 
-JobHandler = Callable[[Job], Awaitable[None]]
 LEASE_MS = 120_000
 # A job due this soon wakes the runner when its transaction commits; later ones are found
 # by the runner's own polling. Waking it on every commit cost a claim query per command.
 WAKE_WITHIN_MS = 1_000
 _due_soon: ContextVar[bool] = ContextVar("job_due_soon", default=False)
+
+
+class JobPayload:
+    """What a job carries: subclassed by a frozen dataclass declared next to the feature
+    that schedules and handles it, with the job table's `KIND` for it.
+
+    Stored as JSON under the field names (existing rows keep working); tuples are stored
+    as lists and read back as tuples.
+    """
+
+    KIND: ClassVar[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """The payload as the job table stores it."""
+        return {f.name: _jsonable(getattr(self, f.name))
+                for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        """Read a stored payload back; `BadPayload` when it does not fit this kind."""
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.name not in data:
+                if (f.default is dataclasses.MISSING
+                        and f.default_factory is dataclasses.MISSING):
+                    raise BadPayload(f"{cls.KIND} job without {f.name!r}")
+                continue
+            values[f.name] = _coerce(hints[f.name], data[f.name], f"{cls.KIND}.{f.name}")
+        return cls(**values)
+
+
+class BadPayload(ValueError):
+    """A stored payload that does not fit its kind's dataclass (a bug, or a downgrade)."""
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    """`value` as the field's type: int, str, bool or tuple[str, ...] (what payloads hold)."""
+    origin = typing.get_origin(hint)
+    if origin is tuple and isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    if hint in (int, str, bool) and isinstance(value, hint):
+        return value
+    if hint is int and isinstance(value, str) and value.isdigit():
+        return int(value)
+    raise BadPayload(f"{where}: {value!r} is not {hint}")
+
+
+P = TypeVar("P", bound=JobPayload)
+JobRun = Callable[[Job, Any], Awaitable[None]]
 
 
 def tries_left(job: Job) -> bool:
@@ -53,10 +108,9 @@ def take_due_soon() -> bool:
 
 
 async def schedule(
-    kind: str,
+    payload: JobPayload,
     *,
     due_ms: int,
-    payload: dict[str, Any] | None = None,
     dedupe_key: str | None = None,
     max_attempts: int = 8,
     conn: BaseDBAsyncClient | None = None,
@@ -67,8 +121,8 @@ async def schedule(
     if due_ms <= now_ms() + WAKE_WITHIN_MS:
         _due_soon.set(True)
     return await Job.create(
-        kind=kind,
-        payload=payload or {},
+        kind=payload.KIND,
+        payload=payload.to_json(),
         dedupe_key=dedupe_key,
         due_ms=due_ms,
         max_attempts=max_attempts,
@@ -96,12 +150,14 @@ class JobRunner(PollingWorker):
     def __init__(self, *, poll_interval_s: float = 1.0, batch: int = 20,
                  gate: DatabaseGate | None = None) -> None:
         super().__init__(poll_interval_s=poll_interval_s, gate=gate)
-        self._handlers: dict[str, JobHandler] = {}
+        self._handlers: dict[str, tuple[type[JobPayload], JobRun]] = {}
         self._batch = batch
 
-    def register(self, kind: str, handler: JobHandler) -> None:
-        """Say which coroutine runs jobs of `kind`."""
-        self._handlers[kind] = handler
+    def register(self, payload: type[P], run: Callable[[Job, P], Awaitable[None]]) -> None:
+        """Say which coroutine runs jobs of `payload`'s kind (one per kind)."""
+        if payload.KIND in self._handlers:
+            raise ValueError(f"two handlers for job kind {payload.KIND!r}")
+        self._handlers[payload.KIND] = (payload, run)
 
     async def work_once(self) -> int:
         return await self.run_due()
@@ -125,8 +181,14 @@ class JobRunner(PollingWorker):
         if handler is None:
             await self._finish(job, JobStatus.FAILED, f"no handler for job kind {job.kind!r}")
             return
+        payload_type, run = handler
         try:
-            await handler(job)
+            await run(job, payload_type.from_json(job.payload or {}))
+        except BadPayload as exc:
+            # Retrying cannot make it fit: fail it at once, with the reason on the row.
+            log.error("job %s: %s", job.id, exc)
+            await self.persist(lambda: self._finish(job, JobStatus.FAILED, str(exc)))
+            return
         except Exception as exc:  # noqa: BLE001 - recorded on the row and retried
             if is_unavailable(exc):
                 # Not the job's fault: it runs again, as it was, once the database answers.
