@@ -12,6 +12,7 @@ from bot.errors import NotAllowedError, NotFoundError
 from bot.incidents import notices as say
 from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
+from bot.incidents.event_kinds import EventKind
 from bot.incidents.people import Person
 from bot.incidents.roles import Role, holder
 from bot.incidents.timeline import record
@@ -53,7 +54,8 @@ async def run(ctx: Ctx, incident_id: int) -> None:
     investigator = holder(incident, Role.INVESTIGATOR)
     if investigator is not None:
         ctx.tell(say.CheckInRequested(incident.id, investigator))
-        await record(ctx, incident, "checkin_sent", f"Check-in sent to {investigator.name}.")
+        await record(ctx, incident, EventKind.CHECKIN_SENT,
+                     f"Check-in sent to {investigator.name}.")
     await schedule_next(ctx, incident)
 
 
@@ -66,9 +68,9 @@ async def answer(ctx: Ctx, incident_id: int, *, ok: bool) -> Incident:
     if ctx.actor.id != incident.investigator_id:
         raise NotAllowedError("This check-in is for the Investigator.")
     if ok:
-        await record(ctx, incident, "checkin", f"{ctx.actor.name} checked in: OK.")
+        await record(ctx, incident, EventKind.CHECKIN, f"{ctx.actor.name} checked in: OK.")
         return incident
-    await record(ctx, incident, "checkin", f"{ctx.actor.name} asked for support.")
+    await record(ctx, incident, EventKind.CHECKIN, f"{ctx.actor.name} asked for support.")
     commander = holder(incident, Role.COMMANDER)
     text = f"{ctx.actor.name} (Investigator) asked for support on INC-{incident.number}."
     if commander is not None:

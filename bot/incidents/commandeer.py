@@ -12,6 +12,7 @@ from bot.errors import CommandError, NotAllowedError, NotFoundError
 from bot.incidents import notices as say
 from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
+from bot.incidents.event_kinds import EventKind
 from bot.incidents.limits import clip
 from bot.incidents.people import Person
 from bot.incidents.roles import require_commandeerer
@@ -40,7 +41,7 @@ async def commandeer(ctx: Ctx, incident: Incident, person: Person, why: str) -> 
         requested_by_id=ctx.actor.id, requested_by_name=ctx.actor.name, requested_at=ctx.now,
     )
     reason = f": {clip(why, 200)}" if why else ""
-    await record(ctx, incident, "commandeered",
+    await record(ctx, incident, EventKind.COMMANDEERED,
                  f"{ctx.actor.name} commandeered {person.name}{reason}",
                  {"commandeer": request.id, "person": person.id})
     await jobs.schedule(RemindCommandeer(request.id),
@@ -73,7 +74,7 @@ async def answer(ctx: Ctx, commandeer_id: int, *, joining: bool) -> Commandeer:
     await jobs.cancel(f"commandeer:{request.id}")
     verdict = "is joining" if joining else "can't join"
     text = f"{request.name} {verdict} (asked by {request.requested_by_name})."
-    await record(ctx, incident, "commandeer_answer", text,
+    await record(ctx, incident, EventKind.COMMANDEER_ANSWER, text,
                  {"commandeer": request.id, "joining": joining})
     commander = Person(request.requested_by_id, request.requested_by_name)
     ctx.tell(say.ThreadPost(incident.id, text, (commander,)))
@@ -91,7 +92,7 @@ async def remind(ctx: Ctx, commandeer_id: int) -> None:
         return  # answered meanwhile
     minutes = ctx.policy.commandeer_timeout_s // 60
     text = f"{request.name} has not answered the commandeer request after {minutes} min."
-    await record(ctx, incident, "commandeer_unanswered", text, {"commandeer": request.id})
+    await record(ctx, incident, EventKind.COMMANDEER_UNANSWERED, text, {"commandeer": request.id})
     commander = Person(request.requested_by_id, request.requested_by_name)
     ctx.tell(say.DirectMessage(incident.id, commander, f"INC-{incident.number}: {text} Try someone else, "
                                "or call them."),

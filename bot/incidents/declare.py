@@ -13,6 +13,7 @@ from bot.incidents import checkins, handovers, oncall, rooms, staffing
 from bot.incidents import notices as say
 from bot.incidents import severity as sev
 from bot.incidents.context import Ctx
+from bot.incidents.event_kinds import Declared, EventKind
 from bot.incidents.limits import MAX_TITLE, clip
 from bot.incidents.numbering import next_number
 from bot.incidents.people import Person
@@ -56,9 +57,9 @@ async def declare(ctx: Ctx, what: Declaration) -> Incident:
     set_holder(incident, Role.INVESTIGATOR, ctx.actor)
     await incident.save()
     assumed = "" if what.severity else " (severity not given: assuming the highest until known)"
-    await record(ctx, incident, "declared",
+    await record(ctx, incident, EventKind.DECLARED,
                  f"{ctx.actor.name} declared INC-{incident.number} {sev.name(level)}: "
-                 f"{title}{assumed}", {"severity": level})
+                 f"{title}{assumed}", Declared(level).to_json())
     await rooms.request_room(ctx, incident, ctx.policy.video_chain)
     ctx.tell(say.ThreadOpened(incident.id))
     await _ask_for_roles(ctx, incident, what)

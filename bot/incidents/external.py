@@ -20,6 +20,7 @@ from bot.errors import CommandError, NotFoundError
 from bot.incidents import notices as say
 from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
+from bot.incidents.event_kinds import EventKind
 from bot.incidents.limits import clip
 from bot.incidents.people import Person
 from bot.incidents.roles import require_external_publisher
@@ -150,7 +151,8 @@ async def _publish(ctx: Ctx, incident: Incident, public: PublicIncident, body: s
     public.status, public.updated_at = status, ctx.now
     public.resolved_at = ctx.now if status is PublicStatus.RESOLVED else None
     await public.save()
-    await record(ctx, incident, "external_update", f"External update ({status.value}): {body}",
+    await record(ctx, incident, EventKind.EXTERNAL_UPDATE,
+                 f"External update ({status.value}): {body}",
                  {"public_update": update.id, "status": status.value})
     where = "the status page and Statuspage" if syncing else "the status page"
     ctx.tell(say.ThreadPost(incident.id, f"Published to customers on {where} by "

@@ -14,6 +14,7 @@ from bot.errors import CommandError, NotAllowedError, NotFoundError
 from bot.incidents import notices as say
 from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
+from bot.incidents.event_kinds import EventKind
 from bot.incidents.people import Person
 from bot.incidents.roles import Role, holder, set_holder
 from bot.incidents.timeline import record
@@ -83,7 +84,7 @@ async def request_role(ctx: Ctx, incident: Incident, role: Role, person: Person,
                          else [c.to_json() for c in next_candidates]),
     )
     keeps = f" {current.name} keeps the role until then." if current else ""
-    await record(ctx, incident, "role_requested",
+    await record(ctx, incident, EventKind.ROLE_REQUESTED,
                  f"{ctx.actor.name} asked {person.name} to take the {role.title} role.{keeps}",
                  {"handover": handover.id, "role": role.value, "to": person.id})
     timeout = timeout_s or ctx.policy.handover_timeout_s
@@ -140,7 +141,7 @@ async def answer(ctx: Ctx, handover_id: int, *, accept: bool) -> Handover:
         await _take_role(ctx, incident, role, handover)
     else:
         keeps = f"{handover.from_name} keeps it." if handover.from_name else "It stays open."
-        await record(ctx, incident, "role_declined",
+        await record(ctx, incident, EventKind.ROLE_DECLINED,
                      f"{handover.to_name} declined the {role.title} role. {keeps}",
                      {"handover": handover.id, "role": role.value})
         ctx.tell(say.ThreadPost(incident.id, f"{handover.to_name} declined the {role.title} "
@@ -165,7 +166,7 @@ async def _take_role(ctx: Ctx, incident: Incident, role: Role, handover: Handove
         await _withdraw_other_single_role(ctx, incident, role, person)
     released = f" {previous.name} is released." if previous and role.single else ""
     text = f"{person.name} accepted and is now {_article(role)}{role.title}.{released}"
-    await record(ctx, incident, "role_accepted", text,
+    await record(ctx, incident, EventKind.ROLE_ACCEPTED, text,
                  {"handover": handover.id, "role": role.value, "from": handover.from_id})
     mentions = (person,) + ((previous,) if previous and role.single else ())
     ctx.tell(say.ThreadPost(incident.id, text, mentions))
@@ -196,7 +197,7 @@ async def expire(ctx: Ctx, handover_id: int) -> None:
     minutes = timeout // 60
     text = (f"{handover.to_name} did not answer the request to take the {role.title} role "
             f"within {minutes} min. {keeps}")
-    await record(ctx, incident, "role_expired", text, {"handover": handover.id})
+    await record(ctx, incident, EventKind.ROLE_EXPIRED, text, {"handover": handover.id})
     ctx.tell(say.HandoverAnswered(handover.id), say.CardChanged(incident.id),
              say.ThreadPost(incident.id, text))
     if handover.requested_by_id:  # the bot's own on-call requests have nobody to remind

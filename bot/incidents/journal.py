@@ -10,6 +10,7 @@ from bot.errors import CommandError, NotAllowedError, NotFoundError
 from bot.incidents import external
 from bot.incidents import notices as say
 from bot.incidents.context import Ctx
+from bot.incidents.event_kinds import EventKind
 from bot.incidents.limits import clip
 from bot.incidents.people import Person
 from bot.incidents.roles import holds_any_role, is_admin, require_role_holder
@@ -34,7 +35,7 @@ def _text(text: str, usage: str) -> str:
 async def note(ctx: Ctx, incident: Incident, text: str) -> None:
     """Evidence, links to dashboards, what was tried: anyone may add."""
     body = _text(text, "note <text>")
-    await record(ctx, incident, "note", body)
+    await record(ctx, incident, EventKind.NOTE, body)
     ctx.tell(say.Reply(f"Noted on INC-{incident.number}'s timeline."))
 
 
@@ -62,7 +63,8 @@ async def file_message(ctx: Ctx, incident: Incident, message: FiledMessage,
     when = f" at {message.posted_at:%Y-%m-%d %H:%M} UTC" if message.posted_at else ""
     remark = clip(note, MAX_FILED_NOTE)
     text = f"Message from {clip(message.author, 200) or 'someone'}{when}: {body}"
-    await record(ctx, incident, "message", text + (f" (note: {remark})" if remark else ""), {
+    await record(ctx, incident, EventKind.MESSAGE,
+                 text + (f" (note: {remark})" if remark else ""), {
         "author": clip(message.author, 200), "link": message.link,
         "messageId": message.message_id, "note": remark or None,
         "postedAt": message.posted_at.isoformat() if message.posted_at else None,
@@ -75,7 +77,7 @@ async def update(ctx: Ctx, incident: Incident, text: str) -> None:
     body = _text(text, "update <text>")
     incident.last_update, incident.last_update_at = body, ctx.now
     await incident.save()
-    await record(ctx, incident, "update", body)
+    await record(ctx, incident, EventKind.UPDATE, body)
     ctx.tell(say.ThreadPost(incident.id, f"Status update from {ctx.actor.name}: {body}"),
              say.CardChanged(incident.id))
     if await stakeholder_channel(incident.tenant_id, incident.team_id):
@@ -88,7 +90,7 @@ async def impact(ctx: Ctx, incident: Incident, text: str) -> None:
     body = _text(text, "impact <customers and systems affected>")
     incident.impact = body
     await incident.save()
-    await record(ctx, incident, "impact", body)
+    await record(ctx, incident, EventKind.IMPACT, body)
     reply = "Impact recorded."
     if await external.customers_untold(ctx, incident):
         reply += f" Customers have not been told yet: `@incident {external.USAGE}`."
@@ -106,7 +108,7 @@ async def hypothesis(ctx: Ctx, incident: Incident, text: str) -> Hypothesis:
     item = await Hypothesis.create(incident=incident, number=await _next(Hypothesis, incident),
                                    text=body, author_id=ctx.actor.id,
                                    author_name=ctx.actor.name, created_at=ctx.now)
-    await record(ctx, incident, "hypothesis", f"Hypothesis {item.number}: {body}",
+    await record(ctx, incident, EventKind.HYPOTHESIS, f"Hypothesis {item.number}: {body}",
                  {"hypothesis": item.number})
     ctx.tell(say.Reply(f"Hypothesis {item.number} recorded. Close it with "
                        f"`@incident hypothesis {item.number} confirmed|disproved`."))
@@ -123,7 +125,7 @@ async def settle_hypothesis(ctx: Ctx, incident: Incident, number: int, confirmed
     item.resolved_at = ctx.now
     await item.save()
     verdict = item.status.value
-    await record(ctx, incident, "hypothesis_settled",
+    await record(ctx, incident, EventKind.HYPOTHESIS_SETTLED,
                  f"Hypothesis {number} {verdict}: {item.text}", {"hypothesis": number,
                                                                  "result": verdict})
     ctx.tell(say.ThreadPost(incident.id, f"Hypothesis {number} {verdict} by "
@@ -139,7 +141,7 @@ async def task(ctx: Ctx, incident: Incident, assignee: Person | None, text: str)
                              created_by_id=ctx.actor.id, created_by_name=ctx.actor.name,
                              created_at=ctx.now)
     who = assignee.name if assignee else "anyone"
-    await record(ctx, incident, "task", f"Task {item.number} for {who}: {body}",
+    await record(ctx, incident, EventKind.TASK, f"Task {item.number} for {who}: {body}",
                  {"task": item.number, "assignee": assignee.id if assignee else None})
     mentions = (assignee,) if assignee else ()
     ctx.tell(say.ThreadPost(incident.id, f"Task {item.number} for {who}: {body}", mentions))
@@ -158,6 +160,7 @@ async def task_done(ctx: Ctx, incident: Incident, number: int) -> None:
         raise CommandError(f"Task {number} is already done.")
     item.status, item.done_at = ItemStatus.DONE, ctx.now
     await item.save()
-    await record(ctx, incident, "task_done", f"Task {number} done: {item.text}", {"task": number})
+    await record(ctx, incident, EventKind.TASK_DONE, f"Task {number} done: {item.text}",
+                 {"task": number})
     ctx.tell(say.Reply(f"Task {number} done."))
 

@@ -10,6 +10,7 @@ from bot.incidents import checkins, external, pir
 from bot.incidents import notices as say
 from bot.incidents import severity as sev
 from bot.incidents.context import Ctx
+from bot.incidents.event_kinds import EventKind, SeverityChanged
 from bot.incidents.limits import clip
 from bot.incidents.roles import require_commander, require_role_holder
 from bot.incidents.timeline import record
@@ -32,7 +33,7 @@ async def set_severity(ctx: Ctx, incident: Incident, level: int) -> None:
     incident.severity = level
     await incident.save()
     text = f"Severity changed from {sev.name(before)} to {sev.name(level)} by {ctx.actor.name}."
-    await record(ctx, incident, "severity", text, {"from": before, "to": level})
+    await record(ctx, incident, EventKind.SEVERITY, text, SeverityChanged(before, level).to_json())
     ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
 
 
@@ -45,7 +46,7 @@ async def mitigated(ctx: Ctx, incident: Incident) -> None:
     await incident.save()
     text = (f"Mitigated by {ctx.actor.name}, {duration(incident.declared_at, ctx.now)} after "
             "it was declared. Keep preserving evidence for the review.")
-    await record(ctx, incident, "mitigated", text)
+    await record(ctx, incident, EventKind.MITIGATED, text)
     ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
     await pir.open_review(ctx, incident)
     await external.at_mitigation(ctx, incident)
@@ -62,7 +63,7 @@ async def resolved(ctx: Ctx, incident: Incident) -> None:
     await checkins.stop(incident)
     text = (f"Resolved by {ctx.actor.name}, {duration(incident.declared_at, ctx.now)} after "
             "it was declared. Next: the Post Incident Review, due within one working day.")
-    await record(ctx, incident, "resolved", text)
+    await record(ctx, incident, EventKind.RESOLVED, text)
     ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
     await pir.open_review(ctx, incident)  # resolved without a separate mitigation
     await external.at_mitigation(ctx, incident)
@@ -77,7 +78,8 @@ async def waive_review(ctx: Ctx, incident: Incident, reason: str) -> None:
     incident.review_state = ReviewState.WAIVED
     await incident.save()
     await pir.stop_reminders(incident)
-    await record(ctx, incident, "review_waived", f"Review waived by {ctx.actor.name}: {why}")
+    await record(ctx, incident, EventKind.REVIEW_WAIVED,
+                 f"Review waived by {ctx.actor.name}: {why}")
     ctx.tell(say.CardChanged(incident.id), say.Reply("Review waived; the incident can close."))
 
 
@@ -95,5 +97,5 @@ async def close(ctx: Ctx, incident: Incident) -> None:
                            "`@incident review waive <reason>`.")
     incident.status, incident.closed_at = IncidentStatus.CLOSED, ctx.now
     await incident.save()
-    await record(ctx, incident, "closed", f"Closed by {ctx.actor.name}.")
+    await record(ctx, incident, EventKind.CLOSED, f"Closed by {ctx.actor.name}.")
     ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, "Incident closed."))

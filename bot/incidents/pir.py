@@ -17,6 +17,7 @@ from bot.incidents import notices as say
 from bot.incidents import external, review_links
 from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
+from bot.incidents.event_kinds import EventKind
 from bot.incidents.pir_builder import build_record
 from bot.incidents.limits import clip
 from bot.incidents.people import Person
@@ -100,7 +101,7 @@ async def open_review(ctx: Ctx, incident: Incident) -> Review:
     if incident.severity <= ctx.policy.meeting_max_severity:
         text += (" A review meeting is recommended at this severity: "
                  "`@incident review meeting <when>`.")
-    await record(ctx, incident, "review_opened", f"Review due {due:%Y-%m-%d %H:%M} UTC.")
+    await record(ctx, incident, EventKind.REVIEW_OPENED, f"Review due {due:%Y-%m-%d %H:%M} UTC.")
     ctx.tell(say.ThreadPost(incident.id, text))
     return review
 
@@ -138,7 +139,7 @@ async def write_section(ctx: Ctx, incident: Incident, section: str, text: str) -
     review = await review_of(incident)
     setattr(review, field, clip(text))
     await review.save()
-    await record(ctx, incident, "review_edited", f"{ctx.actor.name} wrote the "
+    await record(ctx, incident, EventKind.REVIEW_EDITED, f"{ctx.actor.name} wrote the "
                  f"{field.replace('_', ' ')} section.")
     ctx.tell(say.Reply("Saved in the review."))
 
@@ -155,7 +156,7 @@ async def ready(ctx: Ctx, incident: Incident) -> None:
     await incident.save()
     await stop_reminders(incident)
     link = await draft_link(ctx, incident)
-    await record(ctx, incident, "review_ready", f"Review marked ready by {ctx.actor.name}.")
+    await record(ctx, incident, EventKind.REVIEW_READY, f"Review marked ready by {ctx.actor.name}.")
     if ctx.policy.docs_enabled:
         await jobs.schedule(ExportReview(incident.id, f"review-{incident.id}-{ctx.now_ms}"),
                             due_ms=ctx.now_ms, max_attempts=8)
@@ -191,7 +192,7 @@ async def remind(ctx: Ctx, incident_id: int, *, final: bool) -> None:
     if await external.customers_untold(ctx, incident):
         text += (" Customer impact is recorded but customers were never told: publish with "
                  f"`@incident {external.USAGE}`.")
-    await record(ctx, incident, "review_reminder", f"Commander reminded: review {when}.")
+    await record(ctx, incident, EventKind.REVIEW_REMINDER, f"Commander reminded: review {when}.")
     ctx.tell(say.DirectMessage(incident.id, commander, text))
 
 
@@ -209,7 +210,7 @@ async def add_action(ctx: Ctx, incident: Incident, owner: Person | None, text: s
     if ctx.policy.tracker_enabled:
         await jobs.schedule(TrackAction(action.id), due_ms=ctx.now_ms, max_attempts=12)
     who = f" (owner: {owner.name})" if owner else ""
-    await record(ctx, incident, "action", f"Follow-up action {action.number}: {body}{who}")
+    await record(ctx, incident, EventKind.ACTION, f"Follow-up action {action.number}: {body}{who}")
     ctx.tell(say.Reply(f"Follow-up action {action.number} recorded{who}."))
 
 
@@ -224,7 +225,7 @@ async def action_done(ctx: Ctx, incident: Incident, number: int) -> None:
         await require_role_holder(ctx, incident, f"mark follow-up actions done{owner}")
     action.status, action.done_at = "done", ctx.now
     await action.save()
-    await record(ctx, incident, "action_done", f"Follow-up action {number} done.")
+    await record(ctx, incident, EventKind.ACTION_DONE, f"Follow-up action {number} done.")
     ctx.tell(say.Reply(f"Follow-up action {number} done."))
 
 
@@ -251,7 +252,7 @@ async def exported(ctx: Ctx, incident_id: int, url: str) -> None:
     """The review is also a Google Doc now: keep and share its link."""
     await Review.filter(incident_id=incident_id).update(doc_url=url)
     incident = await Incident.get(id=incident_id)
-    await record(ctx, incident, "review_exported", f"Review exported to Google Docs: {url}")
+    await record(ctx, incident, EventKind.REVIEW_EXPORTED, f"Review exported to Google Docs: {url}")
     ctx.tell(say.ThreadPost(incident_id, f"The review is also in Google Docs: {url}"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.incidents.event_kinds import Declared, EventKind, SeverityChanged
 from bot.incidents.pir_record import (
     ActionLine,
     CommandeerLine,
@@ -29,13 +30,13 @@ async def build_record(incident: Incident, *, default_zone: str = "UTC") -> PirR
     events = await TimelineEvent.filter(incident=incident).order_by("at", "id").values_list(
         "at", "kind", "actor_name", "text", "data")
     timeline = tuple(EventLine(at, kind, actor, text) for at, kind, actor, text, _ in events)
-    severities = tuple((at, int(data["to"])) for at, kind, _, _, data in events
-                       if kind == "severity" and data)
+    severities = tuple((at, SeverityChanged.from_json(data).to_level)
+                       for at, kind, _, _, data in events if kind == EventKind.SEVERITY and data)
     review = await Review.get_or_none(incident=incident)
     team = (await TeamSettings.get_or_none(tenant_id=incident.tenant_id, team_id=incident.team_id)
             if incident.team_id else None)
-    first_severity = next((int(d["severity"]) for _, k, _, _, d in events
-                           if k == "declared" and d), incident.severity)
+    first_severity = next((Declared.from_json(d).severity for _, k, _, _, d in events
+                           if k == EventKind.DECLARED and d), incident.severity)
     return PirRecord(
         number=incident.number, title=incident.title, severity=incident.severity,
         status=incident.status.value, declared_at=incident.declared_at,
@@ -57,8 +58,8 @@ async def build_record(incident: Incident, *, default_zone: str = "UTC") -> PirR
             HypothesisLine(h.number, h.text, h.status.value, h.author_name, h.created_at,
                            h.resolved_at)
             for h in await Hypothesis.filter(incident=incident).order_by("number")),
-        notes=tuple(e for e in timeline if e.kind == "note"),
-        updates=tuple(e for e in timeline if e.kind == "update"),
+        notes=tuple(e for e in timeline if e.kind == EventKind.NOTE),
+        updates=tuple(e for e in timeline if e.kind == EventKind.UPDATE),
         commandeered=tuple(
             CommandeerLine(c.name, c.why, c.requested_by_name, c.requested_at, c.status.value,
                            c.answered_at)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.incidents import severity as sev
+from bot.incidents.event_kinds import category_of
 from bot.incidents.pir_record import EventLine, PirRecord
 
 UTC = dt.UTC
@@ -444,18 +445,7 @@ _PALETTE = {
     "notes": "#1565c0", "updates": "#00838f", "people": "#ad1457", "tasks": "#6d4c41",
     "rooms": "#546e7a", "other": "#757575",
 }
-_KIND_PREFIXES = (
-    ("severity", "severity"), ("declared", "lifecycle"), ("mitigated", "lifecycle"),
-    ("resolved", "lifecycle"), ("closed", "lifecycle"), ("review", "lifecycle"),
-    ("role", "roles"), ("hypothesis", "hypotheses"), ("note", "notes"), ("update", "updates"),
-    ("impact", "updates"), ("external", "updates"), ("commandeer", "people"), ("oncall", "people"),
-    ("checkin", "people"), ("task", "tasks"), ("room", "rooms"),
-)
-
-
-def _category(kind: str) -> str:
-    """Group event kinds for colour: "role_accepted" -> "roles"."""
-    return next((cat for prefix, cat in _KIND_PREFIXES if kind.startswith(prefix)), "other")
+_category = category_of  # event kinds grouped for colour: "role_accepted" -> "roles"
 
 
 _CSS = """

@@ -15,6 +15,7 @@ from bot.errors import BridgeError
 from bot.incidents import notices as say
 from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
+from bot.incidents.event_kinds import EventKind
 from bot.incidents.oncall import parse_until
 from bot.incidents.people import Person
 from bot.incidents.pir import review_rules, review_of
@@ -82,7 +83,7 @@ async def meeting_scheduled(ctx: Ctx, incident_id: int, meeting: Meeting) -> Non
     names = ", ".join(p.name for p in invited) or "nobody yet"
     text = (f"Review meeting on {label(meeting.provider)}, {local:%a %d %b %H:%M} {zone}: "
             f"{meeting.join_url} — invited: {names}.")
-    await record(ctx, incident, "review_meeting", text, {"provider": meeting.provider,
+    await record(ctx, incident, EventKind.REVIEW_MEETING, text, {"provider": meeting.provider,
                                                         "starts_at": meeting.starts_at.isoformat()})
     ctx.tell(say.ThreadPost(incident.id, text, tuple(invited)))
 
@@ -91,7 +92,7 @@ async def meeting_failed(ctx: Ctx, incident_id: int, error: str) -> None:
     """Scheduling failed for good: say so, so the Commander can book it by hand."""
     incident = await Incident.get(id=incident_id)
     text = f"Could not schedule the review meeting ({error}). Please book it by hand."
-    await record(ctx, incident, "review_meeting_failed", text)
+    await record(ctx, incident, EventKind.REVIEW_MEETING_FAILED, text)
     ctx.tell(say.ThreadPost(incident.id, text,
                             tuple(p for p in (holder(incident, Role.COMMANDER),) if p)))
 

@@ -15,6 +15,7 @@ from bot.errors import BridgeError, CommandError
 from bot.incidents import notices as say
 from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
+from bot.incidents.event_kinds import EventKind
 from bot.incidents.roles import require_role_holder
 from bot.incidents.timeline import record
 from bot.store import jobs
@@ -67,8 +68,8 @@ async def ask_for_room(ctx: Ctx, incident: Incident, provider: str,
     await require_role_holder(ctx, incident, "replace the room")
     chain = (provider,) + tuple(p for p in fallback if p != provider)
     await request_room(ctx, incident, chain)
-    await record(ctx, incident, "room_requested", f"{ctx.actor.name} asked for a new room on "
-                 f"{label(provider)}.")
+    await record(ctx, incident, EventKind.ROOM_REQUESTED,
+                 f"{ctx.actor.name} asked for a new room on {label(provider)}.")
     ctx.tell(say.CardChanged(incident.id), say.Reply(f"Creating a {label(provider)} room; the "
                                                      "card will show its link."))
 
@@ -101,7 +102,7 @@ async def room_created(ctx: Ctx, incident_id: int, room: Room, request_id: str) 
     await incident.save()
     passcode = f" (passcode {room.passcode})" if room.passcode else ""
     text = f"Incident Command Room on {label(room.provider)}: {room.join_url}{passcode}"
-    await record(ctx, incident, "room", text, {"provider": room.provider})
+    await record(ctx, incident, EventKind.ROOM, text, {"provider": room.provider})
     ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
 
 
@@ -133,7 +134,7 @@ async def room_failed(ctx: Ctx, incident_id: int, payload: CreateRoom,
         incident.room_note = "No Incident Command Room: every provider failed"
         text = f"{reason} No other provider is left: please open a call by hand."
     await incident.save()
-    await record(ctx, incident, "room_failed", text, {"provider": chain[0]})
+    await record(ctx, incident, EventKind.ROOM_FAILED, text, {"provider": chain[0]})
     ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
 
 

@@ -15,6 +15,7 @@ from bot.incidents import handovers
 from bot.incidents.background import Background, JobHandler
 from bot.incidents import notices as say
 from bot.incidents.context import Ctx
+from bot.incidents.event_kinds import EventKind
 from bot.incidents.oncall import Duty, current, members
 from bot.incidents.people import Person
 from bot.incidents.roles import Role, set_holder
@@ -97,7 +98,7 @@ async def staff(ctx: Ctx, incident_id: int, squad_id: int,
     summary = f"On-call defaults for squad {squad.name}."
     if skipped:
         summary += " Passed over: " + "; ".join(skipped) + "."
-    await record(ctx, incident, "oncall", summary)
+    await record(ctx, incident, EventKind.ONCALL, summary)
     ctx.tell(say.ThreadPost(incident.id, summary), say.CardChanged(incident.id))
 
 

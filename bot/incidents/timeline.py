@@ -5,19 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from bot.incidents.context import Ctx
+from bot.incidents.event_kinds import EventKind
 from bot.incidents.limits import clip
 from bot.store.incident_models import Incident, TimelineEvent
 
 
 async def record(
-    ctx: Ctx, incident: Incident, kind: str, text: str, data: dict[str, Any] | None = None
+    ctx: Ctx, incident: Incident, kind: EventKind, text: str, data: dict[str, Any] | None = None
 ) -> TimelineEvent:
     """Add an event at `ctx.now` by `ctx.actor` (None for the bot's own timers)."""
     actor = ctx.actor if ctx.actor.id else None
     return await TimelineEvent.create(
         incident=incident,
         at=ctx.now,
-        kind=kind,
+        kind=kind.value,
         actor_id=actor.id if actor else None,
         actor_name=actor.name if actor else None,
         text=clip(text),
