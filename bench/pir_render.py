@@ -14,7 +14,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from bot.incidents.pir_document import render_html, render_markdown
+from bot.web.review_document import render_html, render_markdown
 from bot.incidents.pir_record import ActionLine, EventLine, HandoverLine, PirRecord
 
 SIZES = (0, 100, 1_000, 10_000)

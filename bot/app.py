@@ -14,7 +14,7 @@ from aiohttp import web
 from bot.config import Mode, Settings
 from bot.incidents.background import Background
 from bot.incidents.context import Policy
-from bot.incidents.pir_document import render_html
+from bot.web.review_document import render_html
 from bot.logs import Throttled
 from bot.metrics import Metrics
 from bot.store import outbox

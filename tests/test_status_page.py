@@ -13,7 +13,7 @@ import pytest
 
 from bot.incidents.pir import RemindReview
 from bot.incidents.pir_builder import build_record
-from bot.incidents.pir_document import render_html, render_markdown
+from bot.web.review_document import render_html, render_markdown
 from bot.store.incident_models import Incident
 from bot.store.status_models import PublicIncident, PublicUpdate, SyncState
 from tests.conftest import RunningBot, make_settings

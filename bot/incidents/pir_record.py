@@ -1,6 +1,6 @@
 """Everything a Post Incident Review is drafted from, as plain values.
 
-Built from the database by `bot.incidents.pir` and rendered by `bot.incidents.pir_document`
+Built from the database by `bot.incidents.pir` and rendered by `bot.web.review_document`
 (Markdown and HTML); keeping the record plain makes rendering testable and fast.
 """
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot.incidents.status_document import render_atom, render_html, render_json
+from bot.web.status_document import render_atom, render_html, render_json
 from bot.incidents.status_page import StatusView, published
 from bot.web import RUNTIME
 from bot.web.errors import problem, reads_database

@@ -8,7 +8,7 @@ import datetime as dt
 import re
 from html.parser import HTMLParser
 
-from bot.incidents.pir_document import render_html, render_markdown
+from bot.web.review_document import render_html, render_markdown
 from bot.incidents.pir_record import (
     ActionLine,
     CommandeerLine,
