@@ -25,8 +25,23 @@ log = logging.getLogger(__name__)
 SentHook = Callable[[OutboxMessage, dict], Awaitable[None]]
 # Told the HTTP status of every failed Bot Connector call (0: network), for /metrics.
 FailureHook = Callable[[int], None]
-# Statuses the dispatcher makes up itself while a thread's first message is pending.
-_WAITING = (410, 425)
+
+
+class Waiting(Exception):
+    """A row cannot be sent because the row it comes `after` has not been delivered."""
+
+    # Whether it is worth waiting: the predecessor may still go.
+    retryable = True
+
+
+class NotSentYet(Waiting):
+    """The predecessor is still on its way: try again when it may have gone."""
+
+
+class NeverSent(Waiting):
+    """The predecessor failed for good: this row has nowhere to go."""
+
+    retryable = False
 
 
 class OutboxDispatcher(PollingWorker):
@@ -79,21 +94,30 @@ class OutboxDispatcher(PollingWorker):
         try:
             await self._fill_from_predecessor(row)
             result = await self._call(row)
+        except Waiting as exc:
+            await self._not_sent(row, exc, retryable=exc.retryable, retry_after=None,
+                                 throttled=False)
+            return False
         except ConnectorError as exc:
-            if self._on_failure is not None and exc.status not in _WAITING:
+            if self._on_failure is not None:
                 self._on_failure(exc.status)
             # A 401 usually means our token went stale (it was just dropped): retry a little.
             retryable = exc.retryable or (exc.status == 401 and row.attempts < 2)
-            error, retry_after, throttled = str(exc), exc.retry_after, exc.status == 429
-            retrying = await self.persist(lambda: store.mark_failed_attempt(
-                row, error, retry_after=retry_after, retryable=retryable, throttled=throttled))
-            level = logging.INFO if retrying else logging.ERROR
-            log.log(level, "outbox %s %s failed (retry=%s): %s", row.id, row.operation.value,
-                    retrying, exc)
+            await self._not_sent(row, exc, retryable=retryable, retry_after=exc.retry_after,
+                                 throttled=exc.status == 429)
             return False
         await self.persist(lambda: self._record_sent(row, result))
         self.delivered += 1
         return True
+
+    async def _not_sent(self, row: OutboxMessage, exc: Exception, *, retryable: bool,
+                        retry_after: float | None, throttled: bool) -> None:
+        error = str(exc)
+        retrying = await self.persist(lambda: store.mark_failed_attempt(
+            row, error, retry_after=retry_after, retryable=retryable, throttled=throttled))
+        level = logging.INFO if retrying else logging.ERROR
+        log.log(level, "outbox %s %s failed (retry=%s): %s", row.id, row.operation.value,
+                retrying, exc)
 
     async def _record_sent(self, row: OutboxMessage, result: dict) -> None:
         # What the answer taught us (a thread's id) is stored with the "sent" mark, so a
@@ -108,10 +132,9 @@ class OutboxDispatcher(PollingWorker):
             return
         before = await store.named(row.after)
         if before is None or before.status is OutboxStatus.FAILED:
-            # The predecessor failed for good: this message has nowhere to go.
-            raise ConnectorError(f"{row.after} was never delivered", status=410)
+            raise NeverSent(f"{row.after} was never delivered")
         if before.status is not OutboxStatus.SENT:
-            raise ConnectorError(f"{row.after} is not delivered yet", status=425)
+            raise NotSentYet(f"{row.after} is not delivered yet")
         result = before.result or {}
         if before.operation is OutboxOperation.CREATE_CONVERSATION:
             # A channel thread answers {"id": "<channel>;messageid=N", "activityId": "N"},

@@ -1,15 +1,15 @@
 """Turns the domain's notices into Bot Connector calls in the outbox, inside the same
 transaction as the change that caused them.
 
-Everything about one incident shares the ordering key `incident:<id>`, so the thread is
-created before anything is posted into it; a message whose thread does not exist yet
-names the creating message (`after`) and takes the thread's id from its answer.
+Everything about one incident shares one ordering key (`Order.incident`), so the thread
+is created before anything is posted into it; a message whose thread does not exist yet
+names the creating message (`after`, see `bot.teams.outbox_names`) and takes the thread's
+id from its answer.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 from botbuilder.schema import Activity
@@ -25,6 +25,7 @@ from bot.store.unit_of_work import UnitOfWork
 from bot.teams import incident_cards
 from bot.teams.cards import Card
 from bot.teams.markdown import literal
+from bot.teams.outbox_names import DirectChat, Order, RoleCard, ThreadStart
 
 ADAPTIVE = "application/vnd.microsoft.card.adaptive"
 
@@ -51,20 +52,6 @@ def message(text: str | None = None, *, card: Card | None = None,
 def _markdown(text: str) -> dict[str, Any]:
     """A message whose text is already Teams Markdown (user parts escaped by the caller)."""
     return {"type": "message", "text": text}
-
-
-def thread_name(incident_id: int) -> str:
-    """The outbox name of the message that creates an incident's thread."""
-    return f"incident:{incident_id}:thread"
-
-
-def handover_card_name(handover_id: int) -> str:
-    return f"handover:{handover_id}:card"
-
-
-def dm_name(tenant_id: str, user_id: str) -> str:
-    """The prefix of the outbox names that create a 1:1 chat (a suffix makes each unique)."""
-    return f"dm:{tenant_id}:{user_id}"
 
 
 class Renderer:
@@ -138,8 +125,8 @@ class Renderer:
         card = incident_cards.incident_card(await picture(incident), now=now)
         await uow.enqueue(
             operation=OutboxOperation.CREATE_CONVERSATION, service_url=incident.service_url,
-            conversation_id=None, name=thread_name(incident.id),
-            ordering_key=f"incident:{incident.id}",
+            conversation_id=None, name=str(ThreadStart(incident.id)),
+            ordering_key=Order.incident(incident.id).key,
             payload={"isGroup": True, "bot": {"id": self.bot_id}, "tenantId": incident.tenant_id,
                      "channelData": {"channel": {"id": incident.channel_id},
                                      "tenant": {"id": incident.tenant_id}},
@@ -151,7 +138,7 @@ class Renderer:
         await uow.enqueue(
             operation=OutboxOperation.REPLY, service_url=incident.service_url,
             conversation_id=incident.thread_id, activity_id=incident.card_activity_id,
-            after=thread_name(incident.id), ordering_key=f"incident:{incident.id}",
+            after=str(ThreadStart(incident.id)), ordering_key=Order.incident(incident.id).key,
             payload=body, name=name,
         )
 
@@ -160,7 +147,7 @@ class Renderer:
         await uow.enqueue(
             operation=OutboxOperation.UPDATE, service_url=incident.service_url,
             conversation_id=incident.thread_id, activity_id=incident.card_activity_id,
-            after=thread_name(incident.id), ordering_key=f"incident:{incident.id}",
+            after=str(ThreadStart(incident.id)), ordering_key=Order.incident(incident.id).key,
             coalesce_key=f"incident:{incident.id}:card", payload=message(card=card),
         )
 
@@ -170,13 +157,13 @@ class Renderer:
         incident = handover.incident
         body = message(card=incident_cards.role_request_card(handover, incident))
         if isinstance(notice, say.RoleRequested):
-            await self._into_thread(uow, incident, body, name=handover_card_name(handover.id))
+            await self._into_thread(uow, incident, body, name=str(RoleCard(handover.id)))
             return
         await uow.enqueue(
             operation=OutboxOperation.UPDATE, service_url=incident.service_url,
             conversation_id=incident.thread_id, activity_id=handover.card_activity_id,
-            after=handover_card_name(handover.id), ordering_key=f"incident:{incident.id}",
-            coalesce_key=handover_card_name(handover.id), payload=body,
+            after=str(RoleCard(handover.id)), ordering_key=Order.incident(incident.id).key,
+            coalesce_key=str(RoleCard(handover.id)), payload=body,
         )
 
     async def _direct_text(self, uow: UnitOfWork, notice: say.DirectMessage) -> None:
@@ -187,7 +174,7 @@ class Renderer:
     async def _direct(self, uow: UnitOfWork, tenant_id: str, service_url: str, person: Person,
                       body: dict) -> None:
         """A 1:1 message; the chat is created first when the bot has none with them yet."""
-        key = dm_name(tenant_id, person.id)
+        key = Order.direct(tenant_id, person.id).key
         known = await DirectConversation.get_or_none(tenant_id=tenant_id, user_id=person.id)
         if known is not None:
             await uow.enqueue(operation=OutboxOperation.SEND, service_url=known.service_url,
@@ -200,9 +187,11 @@ class Renderer:
         # Only undelivered ones: a delivered creation already left its DirectConversation
         # (same transaction), and the (status, due_ms) index keeps this off the history.
         creating = await OutboxMessage.filter(
-            name__startswith=key + ":", status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING],
+            name__startswith=DirectChat.prefix(tenant_id, person.id),
+            status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING],
         ).order_by("-id").first()
-        name = creating.name if creating is not None else f"{key}:{uuid.uuid4().hex[:12]}"
+        name = (creating.name if creating is not None and creating.name
+                else str(DirectChat.new(tenant_id, person.id)))
         if creating is None:
             await uow.enqueue(
                 operation=OutboxOperation.CREATE_CONVERSATION, service_url=service_url,
@@ -224,7 +213,7 @@ class Renderer:
         link = incident_cards.thread_link(incident)
         await uow.enqueue(
             operation=OutboxOperation.CREATE_CONVERSATION, service_url=incident.service_url,
-            conversation_id=None, ordering_key=f"stakeholders:{channel}",
+            conversation_id=None, ordering_key=Order.stakeholders(channel).key,
             payload={"isGroup": True, "bot": {"id": self.bot_id}, "tenantId": incident.tenant_id,
                      "channelData": {"channel": {"id": channel},
                                      "tenant": {"id": incident.tenant_id}},
