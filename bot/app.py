@@ -22,13 +22,17 @@ from bot.store.availability import DatabaseGate, answered_within, is_unavailable
 from bot.store.database import close_database, open_database, ping, takes_writes
 from bot.store.jobs import JobRunner, take_due_soon
 from bot.store.local_journal import LocalJournal
+from bot.store.models import OutboxOperation
 from bot.store.unit_of_work import UnitOfWork
 from bot.teams.adapter import TeamsAdapter
 from bot.teams.app_token import AppTokenProvider
 from bot.teams.auth import BotFrameworkAuth
 from bot.teams.connector import ConnectorClient
 from bot.teams.deliveries import record_delivery
-from bot.teams.incident_bot import IncidentBot
+from bot.teams.answers import Deferred
+from bot.teams.bot import TeamsBot
+from bot.teams.call import Services
+from bot.teams.commands import all_routes
 from bot.teams.members import MemberDirectory
 from bot.teams.outbox import OutboxDispatcher
 from bot.teams.render import Renderer
@@ -71,7 +75,7 @@ class Runtime:
     session: aiohttp.ClientSession
     connector: ConnectorClient
     adapter: TeamsAdapter
-    bot: IncidentBot
+    bot: TeamsBot
     dispatcher: OutboxDispatcher
     jobs: JobRunner
     auth: BotFrameworkAuth | None
@@ -230,16 +234,21 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         docs=_docs(settings), status_service=_statuspage(settings, session),
         review_html=render_html))
 
-    async def defer(**fields) -> None:  # type: ignore[no-untyped-def]
+    async def defer(answer: Deferred) -> None:
         async with UnitOfWork(on_commit=dispatcher.wake) as uow:
-            await uow.enqueue(**fields)
+            await uow.enqueue(
+                operation=OutboxOperation.REPLY if answer.reply else OutboxOperation.SEND,
+                service_url=answer.service_url, conversation_id=answer.conversation_id,
+                activity_id=answer.activity_id, payload=answer.payload)
 
     auth = None
     if settings.mode is Mode.AUTHENTICATED:
         auth = BotFrameworkAuth(settings, SigningKeys(session, settings.bot_openid_metadata_url))
-    adapter = TeamsAdapter(connector, defer=defer)
-    bot = IncidentBot(renderer=renderer, policy=policy, wake=wake, members=members,
-                      metrics=metrics, gate=gate, database_timeout_s=settings.database_timeout_s)
+    adapter = TeamsAdapter(connector)
+    bot = TeamsBot(Services(renderer=renderer, policy=policy, wake=wake, members=members,
+                            metrics=metrics, gate=gate,
+                            database_timeout_s=settings.database_timeout_s, defer=defer),
+                   all_routes())
     turns = TurnRunner(adapter, bot, journal=journal, gate=gate, metrics=metrics)
     runtime = Runtime(
         settings=settings,

@@ -19,10 +19,8 @@ from urllib.parse import urlsplit
 
 from bot import __version__
 from bot.config import Settings
-from bot.incidents.context import Policy
-from bot.teams.handler import CommandSpec
-from bot.teams.incident_bot import IncidentBot
-from bot.teams.render import Renderer
+from bot.teams.commands import all_routes
+from bot.teams.router import CommandSpec
 
 MANIFEST_DIR = Path(__file__).resolve().parents[1] / "manifest"
 MAX_DESCRIPTION = 128  # Teams' limit for a command's description
@@ -43,7 +41,7 @@ SUGGESTED: dict[str, tuple[str, ...]] = {
 
 def handler_commands() -> dict[str, CommandSpec]:
     """The commands the bot understands, read from the handler itself."""
-    return IncidentBot(renderer=Renderer(bot_id="manifest"), policy=Policy()).commands
+    return all_routes().commands
 
 
 def command_lists(commands: Mapping[str, CommandSpec]) -> list[dict[str, Any]]:

@@ -27,10 +27,11 @@ from bot.store.incident_models import (
     Task,
     TimelineEvent,
 )
-from bot.teams import incident_cards, message_actions
+from bot.teams import incident_cards
 from bot.teams.cards import Card
-from bot.teams.handler import unknown_command_intro
-from bot.teams.incident_bot import IncidentBot
+from bot.teams.bot import TeamsBot, unknown_command_intro
+from bot.teams.call import Services
+from bot.teams.commands import all_routes, file_message
 from bot.teams.render import Renderer
 
 NOW = dt.datetime(2026, 11, 27, 10, 30, tzinfo=dt.timezone.utc)
@@ -149,7 +150,7 @@ def _commandeer(*, why: str | None, answered: bool) -> Commandeer:
 
 
 def _help_cards() -> list[GalleryCard]:
-    bot = IncidentBot(renderer=Renderer(bot_id="28:bot"), policy=Policy())
+    bot = TeamsBot(Services(renderer=Renderer(bot_id="28:bot"), policy=Policy()), all_routes())
     return [
         GalleryCard("help", "help: every command", bot.help_card(
             intro="Mention me with one of these commands:")),
@@ -239,7 +240,7 @@ def _outward_cards() -> list[GalleryCard]:
                         incident, text_value="", status="resolved", closing=True,
                         components=(), public_title=HOSTILE[:120])),
         GalleryCard("file-message", "the message action's dialog",
-                    message_actions.file_card([incident, _incident()], selected=incident,
+                    file_message.file_card([incident, _incident()], selected=incident,
                                               message=hostile_message)),
     ]
 

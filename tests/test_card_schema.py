@@ -12,7 +12,8 @@ import pytest
 from jsonschema import Draft6Validator
 from jsonschema.exceptions import best_match
 
-from bot.teams import cards, incident_cards, message_actions
+from bot.teams import cards, incident_cards
+from bot.teams.commands import file_message
 from tests.card_gallery import GalleryCard, gallery
 
 SCHEMA = json.loads((Path(__file__).parent / "schemas" / "adaptive-card-1.5.schema.json")
@@ -59,7 +60,7 @@ def test_schema_itself_is_valid() -> None:
 
 def test_the_gallery_calls_every_card_builder(monkeypatch: pytest.MonkeyPatch) -> None:
     called: set[str] = set()
-    builders = [(module, name) for module in (cards, incident_cards, message_actions)
+    builders = [(module, name) for module in (cards, incident_cards, file_message)
                 for name in dir(module)
                 if name.endswith("_card") and callable(getattr(module, name))
                 # builders of cards, not of the invoke answers that carry one (task_card)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot.teams.incident_bot import IncidentBot
+from bot.teams.bot import TeamsBot
 from tests.fakes import activities as teams
 
 
@@ -77,7 +77,7 @@ async def test_a_bug_in_a_turn_gives_the_user_an_error_id_and_logs_it(
     async def broken(self, turn_context, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(IncidentBot, "send_help", broken)
+    monkeypatch.setattr(TeamsBot, "send_help", broken)
     message = teams.channel_message(connector.url, f"{teams.BOT_MENTION_TEXT} help")
 
     status, body = await local_bot.post(message)
@@ -98,7 +98,7 @@ async def test_a_bug_in_a_card_action_answers_the_invoke_with_an_error_id(
     async def broken(self, turn_context):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(IncidentBot, "on_invoke_activity", broken)
+    monkeypatch.setattr(TeamsBot, "on_invoke_activity", broken)
 
     status, body = await local_bot.post(
         teams.card_action(connector.url, verb="accept", data={}, card_id="1")

@@ -16,8 +16,8 @@ from bot.app_package import (
     MANIFEST_DIR, build_package, command_lists, handler_commands, load_manifest,
 )
 from bot.config import Settings
-from bot.teams.handler import CommandSpec
-from bot.teams.message_actions import COMMAND_ID
+from bot.teams.commands.file_message import COMMAND_ID
+from bot.teams.router import CommandSpec
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"  # copies; see SOURCES.md there
 APP_ID = "3f2b9c1e-8d4a-4e6f-9b7c-1a2d3e4f5a6b"
@@ -135,7 +135,7 @@ def test_command_lists_keep_to_teams_limits_and_cover_each_scope():
 
 def test_long_summary_is_clipped_to_128_characters():
     commands = dict(handler_commands())
-    commands["note"] = CommandSpec("note", "note <text>", "x" * 200, commands["note"].method)
+    commands["note"] = CommandSpec("note", "note <text>", "x" * 200, commands["note"].run)
     notes = [c for lst in command_lists(commands) for c in lst["commands"]
              if c["title"] == "note"]
     assert notes and all(len(c["description"]) == 128 and c["description"].endswith("…")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.teams.activity_json import activity_from_dict
-from bot.teams.commands import parse_command
+from bot.teams.command_line import parse_command
 from bot.teams.mentions import parse_text
 from tests.fakes import activities as teams
 from tests.fakes.activities import ADA, GRACE, LINUS

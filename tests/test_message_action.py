@@ -225,7 +225,7 @@ def test_unclosed_and_broken_markup_does_not_raise():
 
 
 def test_created_time_with_ticks_is_read_as_utc():
-    from bot.teams.message_actions import filed_message
+    from bot.teams.commands.file_message import filed_message
 
     payload = teams.message_payload(html="x", created="2026-11-27T09:58:12.1234567Z")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from bot.errors import CommandError, NotFoundError
@@ -22,15 +21,7 @@ from bot.store.incident_models import (
 )
 from bot.store.status_models import PublicIncident
 
-_REFERENCE = re.compile(r"^(?:inc-?)?(\d+)$", re.IGNORECASE)
 OPEN = (IncidentStatus.INVESTIGATING, IncidentStatus.MITIGATED, IncidentStatus.RESOLVED)
-
-
-def split_reference(args: str) -> tuple[int | None, str]:
-    """`INC-42 rest` -> (42, "rest"); no reference -> (None, args)."""
-    first, _, rest = args.partition(" ")
-    match = _REFERENCE.match(first) if first.lower().startswith("inc") else None
-    return (int(match.group(1)), rest.strip()) if match else (None, args)
 
 
 async def find_incident(ctx: Ctx, number: int | None, *, lock: bool = True) -> Incident:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 from botbuilder.core import BotAdapter, TurnContext
 from botbuilder.core.bot_framework_adapter import BotFrameworkAdapter
@@ -21,15 +20,12 @@ from botbuilder.schema import (
 )
 
 from bot.errors import ConnectorError
-from bot.store.models import OutboxOperation
 from bot.teams.activity_json import to_json
 from bot.teams.connector import ConnectorClient
 from bot.teams.turn_context import ShallowCopyTurnContext
 
 log = logging.getLogger(__name__)
 
-# Called with an outbox operation and its fields when an inline send failed retryably.
-Deferral = Callable[..., Awaitable[None]]
 INVOKE_RESPONSE_KEY = BotFrameworkAdapter._INVOKE_RESPONSE_KEY  # noqa: SLF001 - SDK's own key
 # `tell` (no outbox behind it) tries a throttled or failing connector this often, waiting
 # at most this long between tries.
@@ -45,10 +41,9 @@ class TeamsAdapter(BotAdapter):
     apologise for a bug) and what Teams is answered.
     """
 
-    def __init__(self, connector: ConnectorClient, *, defer: Deferral | None = None) -> None:
+    def __init__(self, connector: ConnectorClient) -> None:
         super().__init__()
         self._connector = connector
-        self._defer = defer
 
     def context_for(self, activity: Activity) -> TurnContext:
         """A turn context for `activity`; run it with `run_pipeline`."""
@@ -87,26 +82,13 @@ class TeamsAdapter(BotAdapter):
         body = to_json(activity)
         conversation_id = activity.conversation.id
         reply_to = activity.reply_to_id
-        try:
-            if reply_to:
-                result = await self._connector.reply(
-                    activity.service_url, conversation_id, reply_to, body
-                )
-            else:
-                result = await self._connector.send(activity.service_url, conversation_id, body)
-        except ConnectorError as exc:
-            if not exc.retryable or self._defer is None:
-                raise
-            # The user must still get the answer: hand it to the outbox, which retries.
-            log.info("inline send failed (%s); deferring to the outbox", exc)
-            await self._defer(
-                operation=OutboxOperation.REPLY if reply_to else OutboxOperation.SEND,
-                service_url=activity.service_url,
-                conversation_id=conversation_id,
-                activity_id=reply_to,
-                payload=body,
-            )
-            return None
+        # A refusal raises ConnectorError to whoever sent: `bot.teams.answers` decides what
+        # a failed answer becomes.
+        if reply_to:
+            result = await self._connector.reply(activity.service_url, conversation_id,
+                                                 reply_to, body)
+        else:
+            result = await self._connector.send(activity.service_url, conversation_id, body)
         return result.get("id")
 
     async def update_activity(self, context: TurnContext, activity: Activity) -> ResourceResponse:

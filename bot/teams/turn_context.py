@@ -10,7 +10,23 @@ from __future__ import annotations
 import copy
 
 from botbuilder.core import TurnContext
-from botbuilder.schema import Activity, ActivityTypes, DeliveryModes, ResourceResponse
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    ConversationReference,
+    DeliveryModes,
+    ResourceResponse,
+)
+
+
+def addressed(activity: Activity, reference: ConversationReference) -> Activity:
+    """A copy of `activity` addressed as an answer in `reference`'s conversation (what the
+    SDK does to every outgoing activity; doing it twice changes nothing)."""
+    out = TurnContext.apply_conversation_reference(copy.copy(activity), reference)
+    out.type = out.type or ActivityTypes.message
+    out.input_hint = out.input_hint or "acceptingInput"
+    out.id = None
+    return out
 
 
 class ShallowCopyTurnContext(TurnContext):
@@ -20,13 +36,7 @@ class ShallowCopyTurnContext(TurnContext):
         if self.activity.delivery_mode == DeliveryModes.expect_replies:
             return await super().send_activities(activities)  # rare: keep the SDK's path
         reference = TurnContext.get_conversation_reference(self.activity)
-        output = []
-        for activity in activities:
-            addressed = TurnContext.apply_conversation_reference(copy.copy(activity), reference)
-            addressed.type = addressed.type or ActivityTypes.message
-            addressed.input_hint = addressed.input_hint or "acceptingInput"
-            addressed.id = None
-            output.append(addressed)
+        output = [addressed(activity, reference) for activity in activities]
         sent_non_trace = any(a.type != ActivityTypes.trace for a in output)
 
         async def logic() -> list[ResourceResponse]:

@@ -39,10 +39,10 @@ from bot.store.local_journal import JournalEntry, JournalError, LocalJournal
 from bot.teams import turn_record
 from bot.teams.activity_json import activity_from_dict, to_json
 from bot.teams.adapter import INVOKE_RESPONSE_KEY, TeamsAdapter
-from bot.teams.commands import parse_command
-from bot.teams.handler import BaseBot, card_message_response
+from bot.teams.command_line import parse_command
+from bot.teams.answers import card_message, task_message
+from bot.teams.bot import TeamsBot
 from bot.teams.mentions import parse_text
-from bot.teams.message_actions import task_message
 from bot.teams.render import message
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def describe(activity: Activity) -> str:
 class TurnRunner:
     """Runs activities through the bot; see the module docstring for the answers."""
 
-    def __init__(self, adapter: TeamsAdapter, bot: BaseBot, *, journal: LocalJournal,
+    def __init__(self, adapter: TeamsAdapter, bot: TeamsBot, *, journal: LocalJournal,
                  gate: DatabaseGate, metrics: Metrics) -> None:
         self._adapter = adapter
         self._bot = bot
@@ -170,7 +170,7 @@ class TurnRunner:
         """Tell the sender `text`: in the invoke's answer, or as a reply sent meanwhile."""
         if activity.type == ActivityTypes.invoke:
             response = (task_message(text) if (activity.name or "").startswith(
-                "composeExtension/") else card_message_response(text))
+                "composeExtension/") else card_message(text))
             return Answer(200, to_json(response.body), outcome)
         self._spawn(self._adapter.tell(activity, message(text)))
         return Answer(status, None, outcome)

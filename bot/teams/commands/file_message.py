@@ -11,10 +11,8 @@ the same transaction as `note`, and the dialog closes with a short message.
 from __future__ import annotations
 
 import datetime as dt
-from http import HTTPStatus
 from typing import Any
 
-from botbuilder.core import TurnContext
 from botbuilder.schema import InvokeResponse
 
 from bot.errors import CommandError
@@ -24,28 +22,17 @@ from bot.incidents.limits import clip
 from bot.incidents.queries import find_incident, open_incidents
 from bot.store.incident_models import Incident
 from bot.teams import cards
-from bot.teams.handler import BaseBot
+from bot.teams.answers import task_card, task_message
+from bot.teams.bot import FETCH_TASK
+from bot.teams.call import Call
 from bot.teams.markdown import literal
 from bot.teams.message_html import plain_text
+from bot.teams.router import Router
 
-FETCH_TASK = "composeExtension/fetchTask"
-SUBMIT_ACTION = "composeExtension/submitAction"
+router = Router()
 COMMAND_ID = "addToTimeline"  # manifest/manifest.json composeExtensions[0].commands[0].id
-ADAPTIVE = "application/vnd.microsoft.card.adaptive"
 MAX_LINK = 2048
 PREVIEW = 300
-
-
-def task_message(text: str) -> InvokeResponse:
-    """Close the dialog (or answer instead of opening one) with a short message."""
-    return InvokeResponse(status=200, body={"task": {"type": "message", "value": text}})
-
-
-def task_card(title: str, card: cards.Card) -> InvokeResponse:
-    """Open (or continue) the dialog with an Adaptive Card."""
-    return InvokeResponse(status=200, body={"task": {"type": "continue", "value": {
-        "title": title, "width": "medium", "height": "medium",
-        "card": {"contentType": ADAPTIVE, "content": card}}}})
 
 
 def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -130,54 +117,43 @@ def file_card(incidents: list[Incident], *, selected: Incident | None,
     ], [{"type": "Action.Submit", "title": "Add to timeline", "data": {"verb": "timeline.file"}}])
 
 
-class MessageActions(BaseBot):
-    """Answers the message action's two invokes."""
 
-    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
-        name = turn_context.activity.name
-        if name not in (FETCH_TASK, SUBMIT_ACTION):
-            return await super().on_invoke_activity(turn_context)
-        value = turn_context.activity.value
-        value = value if isinstance(value, dict) else {}
-        if value.get("commandId") != COMMAND_ID:
-            return InvokeResponse(status=int(HTTPStatus.BAD_REQUEST),
-                                  body={"error": "unknown message extension command"})
-        payload = value.get("messagePayload")
-        if not isinstance(payload, dict):
-            return task_message("Pick a message first: open its … menu, then "
-                                "More actions → Add to incident timeline.")
-        message = filed_message(payload)
-        if name == FETCH_TASK:
-            if not message.text:  # say so now rather than after the form is filled in
-                return task_message(journal.NO_TEXT)
-            return await self._ask_where(turn_context, message)
-        return await self._file(turn_context, message, _object(value, "data"))
 
-    async def _ask_where(self, turn: TurnContext, message: journal.FiledMessage) -> InvokeResponse:
-        ctx = self.context(turn.activity)
-        incidents = await self.read(turn, lambda: open_incidents(ctx.origin.tenant_id))
-        if not incidents:
-            return task_message("There is no open incident to file this message into.")
-        # In a thread the conversation id names it; on the thread's first post (the
-        # incident card) only the message's own id does.
-        here = next((i for i in incidents if i.thread_id == ctx.origin.conversation_id
-                     or (message.message_id and i.card_activity_id == message.message_id)),
-                    None)
-        return task_card("Add to incident timeline",
-                         file_card(incidents, selected=here, message=message))
+@router.message_action(COMMAND_ID, label="file")
+async def add_to_timeline(call: Call, name: str, value: dict[str, Any]) -> InvokeResponse:
+    """The dialog (fetchTask), then the filing (submitAction)."""
+    payload = value.get("messagePayload")
+    if not isinstance(payload, dict):
+        return task_message("Pick a message first: open its … menu, then "
+                            "More actions → Add to incident timeline.")
+    message = filed_message(payload)
+    if name == FETCH_TASK:
+        if not message.text:  # say so now rather than after the form is filled in
+            return task_message(journal.NO_TEXT)
+        return await _ask_where(call, message)
+    return await _file(call, message, _object(value, "data"))
 
-    async def _file(self, turn: TurnContext, message: journal.FiledMessage,
-                    data: dict[str, Any]) -> InvokeResponse:
-        note = _string(data, "note")
 
-        async def work(ctx: Ctx) -> None:
-            incident = await find_incident(ctx, _number(data))
-            await journal.file_message(ctx, incident, message, note)
+async def _ask_where(call: Call, message: journal.FiledMessage) -> InvokeResponse:
+    ctx = call.context()
+    incidents = await call.read(lambda: open_incidents(ctx.origin.tenant_id))
+    if not incidents:
+        return task_message("There is no open incident to file this message into.")
+    # In a thread the conversation id names it; on the thread's first post (the incident
+    # card) only the message's own id does.
+    here = next((i for i in incidents if i.thread_id == ctx.origin.conversation_id
+                 or (message.message_id and i.card_activity_id == message.message_id)), None)
+    return task_card("Add to incident timeline",
+                     file_card(incidents, selected=here, message=message))
 
-        try:
-            await self.execute(turn, work)
-        except CommandError as exc:
-            self.metrics.command("file", "refused")
-            return task_message(self.refusal(turn, str(exc)))
-        self.metrics.command("file", "ok")
-        return task_message(f"Added to INC-{_number(data)}'s timeline.")
+
+async def _file(call: Call, message: journal.FiledMessage,
+                data: dict[str, Any]) -> InvokeResponse:
+    note = _string(data, "note")
+
+    async def work(ctx: Ctx) -> None:
+        incident = await find_incident(ctx, _number(data))
+        await journal.file_message(ctx, incident, message, note)
+
+    await call.execute(work)
+    return task_message(f"Added to INC-{_number(data)}'s timeline.")

@@ -1,0 +1,50 @@
+"""`declare` and the declare form's button: opening an incident."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.incidents import severity as sev
+from bot.incidents.context import Ctx
+from bot.incidents.declare import Declaration, declare
+from bot.store.incident_models import Incident
+from bot.teams import incident_cards
+from bot.teams.answers import Answer, CardAnswer
+from bot.teams.call import Call
+from bot.teams.command_line import Command
+from bot.teams.router import CardAction, Router
+
+router = Router()
+
+
+@router.command("declare", "declare <title> [sev1-4] [@investigator] [@commander]")
+async def declare_incident(call: Call, cmd: Command) -> Answer | None:
+    """Open an incident (alone: a form); severity defaults to the highest."""
+    if not cmd.args:
+        return CardAnswer(incident_cards.declare_form_card())
+    words = cmd.args.split()
+    levels = [level for w in words if (level := sev.parse(w))]
+    people = [p for w in words if (p := cmd.person(w))]
+    title = " ".join(w for w in words if not sev.parse(w) and not cmd.person(w))
+    what = Declaration(title=title, severity=levels[-1] if levels else None,
+                       investigator=people[0] if people else None,
+                       commander=people[1] if len(people) > 1 else None)
+    await call.execute(lambda ctx: declare(ctx, what))
+    return None
+
+
+async def _declare_from_form(ctx: Ctx, data: dict[str, Any]) -> Incident:
+    level = str(data.get("severity") or "1")
+    return await declare(ctx, Declaration(
+        title=str(data.get("title") or ""),
+        severity=int(level) if level in ("1", "2", "3", "4") else None,
+        description=str(data.get("description") or "") or None,
+        affected=str(data.get("affected") or "") or None,
+    ))
+
+
+async def _declared_view(ctx: Ctx, data: dict[str, Any]) -> str:
+    return "Declared. The incident's thread and card are in the incidents channel."
+
+
+router.card("declare.submit", CardAction(_declare_from_form, _declared_view))

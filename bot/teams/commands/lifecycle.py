@@ -1,0 +1,61 @@
+"""Moving the incident along: severity, mitigated, resolved, the review decision, close."""
+
+from __future__ import annotations
+
+from bot.errors import CommandError
+from bot.incidents import lifecycle, review_meeting
+from bot.incidents import severity as sev
+from bot.incidents.context import Ctx
+from bot.store.incident_models import Incident
+from bot.teams.call import Call
+from bot.teams.command_line import Command
+from bot.teams.commands.about_incident import on_incident
+from bot.teams.router import Router
+
+router = Router()
+
+
+@router.command("sev", "sev <sev1-4>")
+async def severity(call: Call, cmd: Command) -> None:
+    """Change the severity."""
+    async def work(ctx: Ctx, incident: Incident, rest: str) -> None:
+        level = sev.parse(rest)
+        if level is None:
+            raise CommandError("Usage: `@incident sev sev1` (sev1 is the most severe).")
+        await lifecycle.set_severity(ctx, incident, level)
+
+    await on_incident(call, cmd, work)
+
+
+@router.command("mitigated")
+async def mitigated(call: Call, cmd: Command) -> None:
+    """The bleeding has stopped: record the time to mitigate."""
+    await on_incident(call, cmd, lambda ctx, inc, rest: lifecycle.mitigated(ctx, inc))
+
+
+@router.command("resolved")
+async def resolved(call: Call, cmd: Command) -> None:
+    """Service is restored for good: the review comes next."""
+    await on_incident(call, cmd, lambda ctx, inc, rest: lifecycle.resolved(ctx, inc))
+
+
+@router.command("review", "review meeting <when> | waive <reason>")
+async def review(call: Call, cmd: Command) -> None:
+    """Commander only: schedule the review meeting, or decide no review is needed."""
+    async def work(ctx: Ctx, incident: Incident, rest: str) -> None:
+        verb, _, reason = rest.partition(" ")
+        if verb.lower() == "meeting":
+            await review_meeting.request_meeting(ctx, incident, reason)
+            return
+        if verb.lower() != "waive":
+            raise CommandError("Usage: `@incident review meeting 2026-11-30 14:00` or "
+                               "`@incident review waive <reason>`.")
+        await lifecycle.waive_review(ctx, incident, reason)
+
+    await on_incident(call, cmd, work)
+
+
+@router.command("close")
+async def close(call: Call, cmd: Command) -> None:
+    """Close a resolved incident whose review is done or waived."""
+    await on_incident(call, cmd, lambda ctx, inc, rest: lifecycle.close(ctx, inc))

@@ -1,0 +1,72 @@
+"""The record people keep while they work: notes, status updates, impact, hypotheses and
+tasks (each on the timeline)."""
+
+from __future__ import annotations
+
+import re
+
+from bot.incidents import external, journal
+from bot.incidents.context import Ctx
+from bot.store.incident_models import Incident
+from bot.teams.call import Call
+from bot.teams.command_line import Command, without_people
+from bot.teams.commands.about_incident import on_incident
+from bot.teams.router import Router
+
+router = Router()
+_SETTLE = re.compile(r"^(\d+)\s+(confirmed|disproved)$", re.IGNORECASE)
+_DONE = re.compile(r"^(\d+)\s+done$", re.IGNORECASE)
+
+
+@router.command("note", "note <text>")
+async def note(call: Call, cmd: Command) -> None:
+    """Add evidence, a finding or a dashboard link to the timeline."""
+    await on_incident(call, cmd, lambda ctx, inc, rest: journal.note(ctx, inc, cmd.named(rest)))
+
+
+@router.command("update", "update [external] <text>")
+async def update(call: Call, cmd: Command) -> None:
+    """Post a status update; `update external <text>` tells customers (status page)."""
+    async def work(ctx: Ctx, incident: Incident, rest: str) -> None:
+        first, _, text = rest.strip().partition(" ")
+        if first.lower() == "external":
+            # Customers read exactly what was typed: mentions are not turned into names.
+            await external.request(ctx, incident, without_people(text))
+            return
+        await journal.update(ctx, incident, cmd.named(rest))
+
+    await on_incident(call, cmd, work)
+
+
+@router.command("impact", "impact <text>")
+async def impact(call: Call, cmd: Command) -> None:
+    """Record which customers and systems are affected."""
+    await on_incident(call, cmd, lambda ctx, inc, rest: journal.impact(
+        ctx, inc, cmd.named(rest)))
+
+
+@router.command("hypothesis", "hypothesis <text> | <n> confirmed|disproved")
+async def hypothesis(call: Call, cmd: Command) -> None:
+    """Propose a possible cause, or settle one."""
+    async def work(ctx: Ctx, incident: Incident, rest: str) -> object:
+        settle = _SETTLE.match(rest.strip())
+        if settle:
+            return await journal.settle_hypothesis(
+                ctx, incident, int(settle.group(1)), settle.group(2).lower() == "confirmed")
+        return await journal.hypothesis(ctx, incident, cmd.named(rest))
+
+    await on_incident(call, cmd, work)
+
+
+@router.command("task", "task [@person] <text> | <n> done")
+async def task(call: Call, cmd: Command) -> None:
+    """Give someone a piece of work, or mark one done."""
+    async def work(ctx: Ctx, incident: Incident, rest: str) -> object:
+        done = _DONE.match(rest.strip())
+        if done:
+            return await journal.task_done(ctx, incident, int(done.group(1)))
+        first, _, text = rest.partition(" ")
+        assignee = cmd.person(first)
+        return await journal.task(ctx, incident, assignee, cmd.named(text if assignee else rest))
+
+    await on_incident(call, cmd, work)

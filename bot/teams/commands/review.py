@@ -1,0 +1,43 @@
+"""The Post Incident Review: follow-up actions, written sections, ready."""
+
+from __future__ import annotations
+
+import re
+
+from bot.incidents import pir
+from bot.incidents.context import Ctx
+from bot.store.incident_models import Incident
+from bot.teams.call import Call
+from bot.teams.command_line import Command, without_people
+from bot.teams.commands.about_incident import on_incident
+from bot.teams.router import Router
+
+router = Router()
+_DONE = re.compile(r"^(\d+)\s+done$", re.IGNORECASE)
+
+
+@router.command("action", "action <text> [@owner] | <n> done")
+async def action(call: Call, cmd: Command) -> None:
+    """Record a follow-up action (a GitHub issue when configured), or mark one done."""
+    async def work(ctx: Ctx, incident: Incident, rest: str) -> object:
+        done = _DONE.match(rest.strip())
+        if done:
+            return await pir.action_done(ctx, incident, int(done.group(1)))
+        owner = next((p for w in rest.split() if (p := cmd.person(w))), None)
+        return await pir.add_action(ctx, incident, owner, without_people(rest))
+
+    await on_incident(call, cmd, work)
+
+
+@router.command("pir", "pir [ready | rootcause|factors|well|badly <text>]")
+async def review(call: Call, cmd: Command) -> None:
+    """The Post Incident Review: its link, its written sections, 'ready' (Commander)."""
+    async def work(ctx: Ctx, incident: Incident, rest: str) -> object:
+        verb, _, text = rest.strip().partition(" ")
+        if not verb:
+            return await pir.show(ctx, incident)
+        if verb.lower() == "ready":
+            return await pir.ready(ctx, incident)
+        return await pir.write_section(ctx, incident, verb.lower(), cmd.named(text))
+
+    await on_incident(call, cmd, work)
