@@ -7,6 +7,8 @@ the requester is reminded; only the person asked can answer.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.errors import CommandError, NotAllowedError, NotFoundError
 from bot.incidents import notices as say
 from bot.incidents.context import Ctx
@@ -24,7 +26,8 @@ def _job_key(handover_id: int) -> str:
 
 
 async def request_role(ctx: Ctx, incident: Incident, role: Role, person: Person, *,
-                       reason: str | None = None, next_candidates: list[dict] | None = None,
+                       reason: str | None = None,
+                       next_candidates: list[dict[str, Any]] | None = None,
                        timeout_s: int | None = None) -> Handover:
     """Ask `person` to take `role`; the current holder keeps it until they accept.
 

@@ -8,6 +8,7 @@ PIR document and dive into the root cause and follow up actions".
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.incidents import notices as say
@@ -78,6 +79,6 @@ async def meeting_failed(ctx: Ctx, incident_id: int, error: str) -> None:
                             tuple(p for p in (holder(incident, Role.COMMANDER),) if p)))
 
 
-def starts_at(payload: dict) -> dt.datetime:
+def starts_at(payload: dict[str, Any]) -> dt.datetime:
     """The meeting time a job carries."""
     return dt.datetime.fromisoformat(payload["starts_at"])

@@ -8,6 +8,8 @@ Jitsi), and the card and thread say what happened.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.errors import BridgeError, CommandError
 from bot.incidents import notices as say
 from bot.incidents.context import Ctx
@@ -90,7 +92,8 @@ async def room_created(ctx: Ctx, incident_id: int, room: Room, request_id: str) 
     ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
 
 
-async def room_failed(ctx: Ctx, incident_id: int, payload: dict, error: BridgeError) -> None:
+async def room_failed(ctx: Ctx, incident_id: int, payload: dict[str, Any],
+                      error: BridgeError) -> None:
     """Retry the same provider with backoff, else move down the chain, else say so."""
     incident = await Incident.filter(id=incident_id).select_for_update().get()
     if _superseded(incident, payload["request_id"]):

@@ -9,6 +9,8 @@ Investigator role until someone accepts.
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from bot.incidents import handovers
 from bot.incidents import notices as say
 from bot.incidents.context import Ctx
@@ -38,7 +40,7 @@ async def people_to_check(squad_id: int) -> list[Person]:
     return await members(await Squad.get(id=squad_id))
 
 
-def _candidate(duty: Duty) -> dict:
+def _candidate(duty: Duty) -> dict[str, str | None]:
     p = duty.person
     return {"id": p.id, "name": p.name, "aad": p.aad_object_id, "why": duty.why}
 
@@ -55,7 +57,7 @@ async def staff(ctx: Ctx, incident_id: int, squad_id: int,
         secondary = None  # someone covering both slots is asked once
     skipped: list[str] = []
 
-    def available(duty: Duty | None) -> bool:
+    def available(duty: Duty | None) -> TypeGuard[Duty]:
         if duty is None:
             return False
         state = presence.get(duty.person.aad_object_id or "")
