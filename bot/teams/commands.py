@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.teams.mentions import PLACEHOLDER, ParsedText, Person
+from bot.incidents.people import Person
+from bot.teams.mentions import PLACEHOLDER, ParsedText
 
 MAX_COMMAND_CHARS = 4000
 

@@ -3,11 +3,13 @@ it created, which later messages and commands need."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.store.incident_models import DirectConversation, Handover, Incident
 from bot.store.models import OutboxMessage
 
 
-async def record_delivery(message: OutboxMessage, result: dict) -> None:
+async def record_delivery(message: OutboxMessage, result: dict[str, Any]) -> None:
     """Store ids from the answer to a named message (see `bot.teams.render` for names)."""
     if not message.name:
         return

@@ -89,7 +89,7 @@ def unknown_command_intro(verb: str) -> str:
 DATABASE_TIMEOUT_S = 5.0
 
 
-class BaseBot(ActivityHandler):
+class BaseBot(ActivityHandler):  # type: ignore[misc]  # botbuilder is untyped
     """Routing, help and the transaction around every state change."""
 
     def __init__(self, *, renderer: Renderer, policy: Policy,
@@ -256,8 +256,10 @@ class BaseBot(ActivityHandler):
             return InvokeResponse(status=int(HTTPStatus.BAD_REQUEST),
                                   body={"error": f"unsupported invoke {activity.name!r}"})
         value = activity.value if isinstance(activity.value, dict) else {}
-        action = value.get("action") if isinstance(value.get("action"), dict) else {}
-        data = action.get("data") if isinstance(action.get("data"), dict) else {}
+        raw_action = value.get("action")
+        action = raw_action if isinstance(raw_action, dict) else {}
+        raw_data = action.get("data")
+        data = raw_data if isinstance(raw_data, dict) else {}
         return await self.on_card_action(turn_context, str(action.get("verb") or ""), data)
 
     async def on_card_action(self, turn_context: TurnContext, verb: str,

@@ -158,8 +158,9 @@ class IncidentCommands(BaseBot):
         async def work(ctx: Ctx, incident: Incident, rest: str) -> object:
             settle = _SETTLE.match(rest.strip())
             if settle:
-                return await journal.settle_hypothesis(
+                await journal.settle_hypothesis(
                     ctx, incident, int(settle.group(1)), settle.group(2).lower() == "confirmed")
+                return None
             return await journal.hypothesis(ctx, incident, _named(cmd, rest))
 
         await self.on_incident(turn, cmd, work)
@@ -170,7 +171,8 @@ class IncidentCommands(BaseBot):
         async def work(ctx: Ctx, incident: Incident, rest: str) -> object:
             done = _TASK_DONE.match(rest.strip())
             if done:
-                return await journal.task_done(ctx, incident, int(done.group(1)))
+                await journal.task_done(ctx, incident, int(done.group(1)))
+                return None
             first, _, text = rest.partition(" ")
             assignee = cmd.person(first)
             body = _named(cmd, text if assignee else rest)
@@ -248,7 +250,8 @@ class IncidentCommands(BaseBot):
                 until = oncall.parse_until(when, now=ctx.now, zone=target.timezone)
                 return await oncall.cover(ctx, squad, slot, people[0], until)
             if action == "default":
-                return await oncall.set_channel_squad(ctx, squad)
+                await oncall.set_channel_squad(ctx, squad)
+                return None
             if not action:
                 target = await oncall.squad_named(ctx.origin.tenant_id, squad)
                 ctx.tell(say.Reply(await oncall.show_one(ctx, target)))
@@ -263,9 +266,11 @@ class IncidentCommands(BaseBot):
         async def work(ctx: Ctx, incident: Incident, rest: str) -> object:
             done = _TASK_DONE.match(rest.strip())
             if done:
-                return await pir.action_done(ctx, incident, int(done.group(1)))
+                await pir.action_done(ctx, incident, int(done.group(1)))
+                return None
             owner = next((p for w in rest.split() if (p := cmd.person(w))), None)
-            return await pir.add_action(ctx, incident, owner, _strip_people(rest))
+            await pir.add_action(ctx, incident, owner, _strip_people(rest))
+            return None
 
         await self.on_incident(turn, cmd, work)
 
@@ -275,10 +280,13 @@ class IncidentCommands(BaseBot):
         async def work(ctx: Ctx, incident: Incident, rest: str) -> object:
             verb, _, text = rest.strip().partition(" ")
             if not verb:
-                return await pir.show(ctx, incident)
+                await pir.show(ctx, incident)
+                return None
             if verb.lower() == "ready":
-                return await pir.ready(ctx, incident)
-            return await pir.write_section(ctx, incident, verb.lower(), _named(cmd, text))
+                await pir.ready(ctx, incident)
+                return None
+            await pir.write_section(ctx, incident, verb.lower(), _named(cmd, text))
+            return None
 
         await self.on_incident(turn, cmd, work)
 

@@ -23,7 +23,7 @@ from bot.incidents.people import Person
 from bot.incidents.pir_builder import build_record
 from bot.incidents.pir_document import render_html
 from bot.store.incident_models import Commandeer, Handover, Incident
-from bot.store.jobs import JobRunner, tries_left
+from bot.store.jobs import JobHandler, JobRunner, tries_left
 from bot.store.models import Job
 from bot.store.pir_models import FollowUpAction
 from bot.store.status_models import PublicUpdate, SyncState
@@ -197,7 +197,8 @@ def register_timers(runner: JobRunner, *, renderer: Renderer, policy: Policy,
 
     runner.register(external.SYNC_JOB, sync_external)
 
-    def handler(work: Work, key: str, incident_of: Callable[[int], Awaitable[int]]):  # type: ignore[no-untyped-def]
+    def handler(work: Work, key: str,
+                incident_of: Callable[[int], Awaitable[int]]) -> JobHandler:
         async def run(job: Job) -> None:
             target = int(job.payload[key])
             async with UnitOfWork(on_commit=wake) as uow:
