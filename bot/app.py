@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -98,7 +100,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app.router.add_get("/status.json", get_status_json)
     app.router.add_get("/status.atom", get_status_atom)
 
-    async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         if migrate:
             from bot.store.database import apply_migrations
 
@@ -227,7 +229,7 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
                     docs=_docs(settings), status_service=_statuspage(settings, session),
                     metrics=metrics)
 
-    async def defer(**fields) -> None:  # type: ignore[no-untyped-def]
+    async def defer(**fields: Any) -> None:
         async with UnitOfWork(on_commit=dispatcher.wake) as uow:
             await uow.enqueue(**fields)
 
