@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -104,7 +106,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app.router.add_get("/status.json", get_status_json)
     app.router.add_get("/status.atom", get_status_atom)
 
-    async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         if migrate:
             from bot.store.database import apply_migrations
 

@@ -63,7 +63,8 @@ def _clip(text: str) -> str:
 
 def load_manifest(folder: Path = MANIFEST_DIR) -> dict[str, Any]:
     """The committed manifest template."""
-    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest: dict[str, Any] = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    return manifest
 
 
 def dump_manifest(manifest: Mapping[str, Any]) -> str:

@@ -21,6 +21,7 @@ import datetime as dt
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -179,8 +180,8 @@ class Throttled:
         self._windows[what] = _Window(started=time.monotonic())
 
 
-def _call_later(delay_s: float, callback: object) -> asyncio.TimerHandle | None:
+def _call_later(delay_s: float, callback: Callable[[], object]) -> asyncio.TimerHandle | None:
     try:
-        return asyncio.get_running_loop().call_later(max(0.0, delay_s), callback)  # type: ignore[arg-type]
+        return asyncio.get_running_loop().call_later(max(0.0, delay_s), callback)
     except RuntimeError:
         return None  # no loop: the count is told with the next line of its kind

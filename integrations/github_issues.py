@@ -143,7 +143,7 @@ def _github_message(answer: Any) -> str:
     """GitHub's own words: `message`, plus the first validation error's code and field."""
     if not isinstance(answer, dict) or not isinstance(answer.get("message"), str):
         return ""
-    said = answer["message"]
+    said: str = answer["message"]
     errors = answer.get("errors")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         first = errors[0]

@@ -86,7 +86,8 @@ class GoogleDocsExporter:
             # A service account's own Drive has no storage quota: impersonate a user.
             raise ExportError("no Google user to create the document as", retryable=False)
         try:
-            credentials = service_account.Credentials.from_service_account_file(
+            # google-auth leaves from_service_account_file() unannotated.
+            credentials = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
                 service_account_file, scopes=[DRIVE_FILE_SCOPE], subject=delegated_user
             )
         except (OSError, ValueError) as exc:
@@ -177,7 +178,8 @@ class GoogleDocsExporter:
             left = max(deadline - time.monotonic(), _MIN_SOCKET_TIMEOUT_S)
             http = AuthorizedHttp(self._credentials, http=httplib2.Http(timeout=left))
             try:
-                return make_request(self._drive()).execute(http=http)
+                answer: dict[str, Any] = make_request(self._drive()).execute(http=http)
+                return answer
             finally:
                 http.close()
 

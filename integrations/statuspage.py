@@ -80,7 +80,8 @@ class Statuspage:
         answer = await self._call(method, url, {"incident": fields})
         if not isinstance(answer, dict) or not isinstance(answer.get("id"), str):
             raise StatuspageError("Statuspage's answer has no incident id", retryable=False)
-        return answer["id"]
+        statuspage_id: str = answer["id"]
+        return statuspage_id
 
     async def _call(self, method: str, url: str, payload: dict[str, Any]) -> Any:
         headers = {"Authorization": f"OAuth {self._key}", "User-Agent": USER_AGENT}

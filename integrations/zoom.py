@@ -217,13 +217,14 @@ class ZoomBridge:
         return max(1, math.ceil(self._timeout_s))
 
     def _post_meeting(self, client: ZoomClient, fields: dict[str, Any]) -> requests.Response:
-        return client.meeting.create(**fields)
+        response: requests.Response = client.meeting.create(**fields)  # zoomus is untyped
+        return response
 
     def _meeting_from(self, response: requests.Response) -> dict[str, Any]:
         if response.status_code != 201:
             raise self._error_from(response)
         try:
-            meeting = response.json()
+            meeting: dict[str, Any] = response.json()
             if not (isinstance(meeting["join_url"], str) and meeting["id"] is not None):
                 raise TypeError
         except (ValueError, KeyError, TypeError):

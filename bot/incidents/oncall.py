@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import CommandError, NotFoundError
@@ -46,7 +47,9 @@ async def squad_named(tenant_id: str, name: str) -> Squad:
     """The squad, or a clear error listing the ones that exist."""
     squad = await Squad.get_or_none(tenant_id=tenant_id, name=name.lower())
     if squad is None:
-        known = await Squad.filter(tenant_id=tenant_id).values_list("name", flat=True)
+        # flat=True gives the bare names; Tortoise types every values_list() row as a tuple.
+        known = cast(list[str], await Squad.filter(tenant_id=tenant_id).values_list(
+            "name", flat=True))
         listed = ", ".join(sorted(known)) or "none yet"
         raise NotFoundError(f"There is no squad '{name}' (squads: {listed}). Create one with "
                             "`@incident oncall <squad> rotation weekly 09:00 mon Europe/London "

@@ -72,7 +72,7 @@ async def review_rules(incident: Incident, ctx: Ctx) -> tuple[str, str | None]:
     return zone, country
 
 
-async def open_review(ctx: Ctx, incident: Incident) -> Review:
+async def open_review(ctx: Ctx, incident: Incident) -> Review | None:
     """Start the review when the bleeding stops: due date, reminders, the draft's link."""
     existing = await Review.get_or_none(incident=incident)
     if existing is not None or incident.review_state is ReviewState.WAIVED:

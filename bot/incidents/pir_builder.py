@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from bot.incidents.event_kinds import Declared, EventKind, SeverityChanged
 from bot.incidents.pir_record import (
     ActionLine,
@@ -75,7 +77,12 @@ async def build_record(incident: Incident, *, default_zone: str = "UTC") -> PirR
     )
 
 
-async def _external(incident: Incident) -> dict[str, object]:
+class _External(TypedDict, total=False):
+    public_title: str
+    external_updates: tuple[ExternalUpdateLine, ...]
+
+
+async def _external(incident: Incident) -> _External:
     public = await PublicIncident.get_or_none(incident_id=incident.id)
     if public is None:
         return {}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from bot.errors import CommandError, NotFoundError
 from bot.incidents.context import Ctx
 from bot.incidents.handovers import pending_for
+from bot.incidents.people import Person
 from bot.incidents.roles import assistants
 from bot.incidents.timeline import recent
 from bot.store.incident_models import (
@@ -49,15 +51,16 @@ async def find_incident(ctx: Ctx, number: int | None, *, lock: bool = True) -> I
 
 async def _working_on(ctx: Ctx) -> list[int]:
     me = ctx.actor.id
-    holding = await Incident.filter(
+    # flat=True gives the bare ids; Tortoise types every values_list() row as a tuple.
+    holding = cast(list[int], await Incident.filter(
         tenant_id=ctx.origin.tenant_id, status__in=OPEN
-    ).filter(investigator_id=me).values_list("id", flat=True)
-    commanding = await Incident.filter(
+    ).filter(investigator_id=me).values_list("id", flat=True))
+    commanding = cast(list[int], await Incident.filter(
         tenant_id=ctx.origin.tenant_id, status__in=OPEN, commander_id=me
-    ).values_list("id", flat=True)
-    helping = await Participant.filter(person_id=me, incident__status__in=OPEN,
-                                       incident__tenant_id=ctx.origin.tenant_id
-                                       ).values_list("incident_id", flat=True)
+    ).values_list("id", flat=True))
+    helping = cast(list[int], await Participant.filter(
+        person_id=me, incident__status__in=OPEN, incident__tenant_id=ctx.origin.tenant_id
+    ).values_list("incident_id", flat=True))
     return sorted(set(holding) | set(commanding) | set(helping))
 
 
@@ -66,7 +69,7 @@ class Picture:
     """Everything `status` and the card show."""
 
     incident: Incident
-    assistants: list
+    assistants: list[Person]
     pending: list[Handover]
     hypotheses: list[Hypothesis]
     tasks: list[Task]

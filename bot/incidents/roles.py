@@ -20,7 +20,7 @@ class Role(str, Enum):
     ASSISTANT = "assistant"
 
     @property
-    def title(self) -> str:
+    def title(self) -> str:  # type: ignore[override]  # shadows str.title() on purpose
         """How the guide names the role."""
         return {"investigator": "Investigator", "commander": "Incident Commander",
                 "assistant": "extra investigator"}[self.value]

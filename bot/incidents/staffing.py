@@ -9,6 +9,7 @@ Investigator role until someone accepts.
 
 from __future__ import annotations
 
+from typing import TypeGuard
 from dataclasses import dataclass
 
 from bot.incidents import handovers
@@ -62,7 +63,7 @@ async def staff(ctx: Ctx, incident_id: int, squad_id: int,
         secondary = None  # someone covering both slots is asked once
     skipped: list[str] = []
 
-    def available(duty: Duty | None) -> bool:
+    def available(duty: Duty | None) -> TypeGuard[Duty]:
         if duty is None:
             return False
         state = presence.get(duty.person.aad_object_id or "")

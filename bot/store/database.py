@@ -67,7 +67,8 @@ def describe(url: str) -> str:
 
 def dialect() -> str:
     """`sqlite` or `postgres`: a few queries differ (row locks)."""
-    return connections.get("default").capabilities.dialect
+    name: str = connections.get("default").capabilities.dialect
+    return name
 
 
 async def apply_migrations(url: str) -> None:

@@ -7,6 +7,7 @@ semicolons and breaks on quotes: keep both out of model docstrings.
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -108,7 +109,9 @@ class Participant(Model):
     """Someone helping with an incident: an extra investigator."""
 
     id = fields.BigIntField(primary_key=True)
-    incident = fields.ForeignKeyField("bot.Incident", related_name="participants")
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "bot.Incident", related_name="participants")
+    incident_id: int
     person_id = fields.CharField(max_length=256)
     name = fields.CharField(max_length=256)
     aad_object_id = fields.CharField(max_length=64, null=True)
@@ -132,7 +135,9 @@ class Handover(Model):
     """A request for someone to take a role, which only they can accept or decline."""
 
     id = fields.BigIntField(primary_key=True)
-    incident = fields.ForeignKeyField("bot.Incident", related_name="handovers")
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "bot.Incident", related_name="handovers")
+    incident_id: int
     role = fields.CharField(max_length=32)
     to_id = fields.CharField(max_length=256)
     to_name = fields.CharField(max_length=256)
@@ -148,7 +153,7 @@ class Handover(Model):
     # Why this person was asked (primary on-call, ...) and whom to ask next if they do not
     # accept: the on-call defaults walk this list.
     reason = fields.CharField(max_length=256, null=True)
-    next_candidates = fields.JSONField(null=True)
+    next_candidates: fields.JSONField[list[dict[str, Any]] | None] = fields.JSONField(null=True)
 
     class Meta:
         table = "handover"
@@ -166,7 +171,9 @@ class Commandeer(Model):
     """Someone pulled into an incident by the Commander, and what they answered."""
 
     id = fields.BigIntField(primary_key=True)
-    incident = fields.ForeignKeyField("bot.Incident", related_name="commandeers")
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "bot.Incident", related_name="commandeers")
+    incident_id: int
     person_id = fields.CharField(max_length=256)
     name = fields.CharField(max_length=256)
     aad_object_id = fields.CharField(max_length=64, null=True)
@@ -189,13 +196,15 @@ class TimelineEvent(Model):
     """Something that happened in an incident, who did it and when."""
 
     id = fields.BigIntField(primary_key=True)
-    incident = fields.ForeignKeyField("bot.Incident", related_name="timeline")
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "bot.Incident", related_name="timeline")
+    incident_id: int
     at = fields.DatetimeField()
     kind = fields.CharField(max_length=32)
     actor_id = fields.CharField(max_length=256, null=True)
     actor_name = fields.CharField(max_length=256, null=True)
     text = fields.TextField()
-    data = fields.JSONField(null=True)
+    data: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
 
     class Meta:
         table = "timeline_event"
@@ -213,7 +222,9 @@ class Hypothesis(Model):
     """A possible root cause, open until confirmed or disproved."""
 
     id = fields.BigIntField(primary_key=True)
-    incident = fields.ForeignKeyField("bot.Incident", related_name="hypotheses")
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "bot.Incident", related_name="hypotheses")
+    incident_id: int
     number = fields.IntField()
     text = fields.TextField()
     status = fields.CharEnumField(ItemStatus, max_length=16, default=ItemStatus.OPEN)
@@ -231,7 +242,9 @@ class Task(Model):
     """A piece of work someone was given during the incident."""
 
     id = fields.BigIntField(primary_key=True)
-    incident = fields.ForeignKeyField("bot.Incident", related_name="tasks")
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "bot.Incident", related_name="tasks")
+    incident_id: int
     number = fields.IntField()
     text = fields.TextField()
     assignee_id = fields.CharField(max_length=256, null=True)

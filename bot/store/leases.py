@@ -59,6 +59,6 @@ async def claim_due(
             status=claimed, locked_until_ms=now + lease_ms
         )
         for row in rows:
-            row.status = claimed  # type: ignore[attr-defined]
-            row.locked_until_ms = now + lease_ms  # type: ignore[attr-defined]
+            row.status = claimed
+            row.locked_until_ms = now + lease_ms
         return rows

@@ -10,6 +10,7 @@ then mean the same on SQLite (which stores text) and PostgreSQL, whatever the ti
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -51,7 +52,7 @@ class OutboxMessage(Model):
     conversation_id = fields.CharField(max_length=512, null=True)
     # reply-to id for REPLY, the message id for UPDATE and DELETE
     activity_id = fields.CharField(max_length=256, null=True)
-    payload = fields.JSONField(null=True)
+    payload: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
     # Messages with the same ordering key leave strictly in id order (one thread, one order).
     ordering_key = fields.CharField(max_length=512, db_index=True)
     # Optional name, so that a feature can find what a message produced (a card's id).
@@ -66,7 +67,7 @@ class OutboxMessage(Model):
     due_ms = fields.BigIntField(db_index=True)
     locked_until_ms = fields.BigIntField(default=0)
     last_error = fields.TextField(null=True)
-    result = fields.JSONField(null=True)
+    result: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
 
@@ -88,7 +89,7 @@ class Job(Model):
 
     id = fields.BigIntField(primary_key=True)
     kind = fields.CharField(max_length=64)
-    payload = fields.JSONField(default=dict)
+    payload: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     # At most one live job per key (e.g. "reminder:incident:42"); scheduling again replaces it.
     dedupe_key = fields.CharField(max_length=255, null=True, unique=True)
     status = fields.CharEnumField(JobStatus, max_length=16, default=JobStatus.PENDING)

@@ -32,7 +32,9 @@ class SquadMember(Model):
     """A member of a squad, at a place in its rotation."""
 
     id = fields.IntField(primary_key=True)
-    squad = fields.ForeignKeyField("bot.Squad", related_name="members")
+    squad: fields.ForeignKeyRelation[Squad] = fields.ForeignKeyField(
+        "bot.Squad", related_name="members")
+    squad_id: int
     person_id = fields.CharField(max_length=256)
     name = fields.CharField(max_length=256)
     aad_object_id = fields.CharField(max_length=64, null=True)
@@ -47,7 +49,9 @@ class OnCallOverride(Model):
     """Someone covering the primary or secondary slot for a period."""
 
     id = fields.BigIntField(primary_key=True)
-    squad = fields.ForeignKeyField("bot.Squad", related_name="overrides")
+    squad: fields.ForeignKeyRelation[Squad] = fields.ForeignKeyField(
+        "bot.Squad", related_name="overrides")
+    squad_id: int
     slot = fields.CharField(max_length=16)
     person_id = fields.CharField(max_length=256)
     name = fields.CharField(max_length=256)
@@ -67,7 +71,9 @@ class ChannelSquad(Model):
     id = fields.IntField(primary_key=True)
     tenant_id = fields.CharField(max_length=64)
     channel_id = fields.CharField(max_length=256)
-    squad = fields.ForeignKeyField("bot.Squad", related_name="channels")
+    squad: fields.ForeignKeyRelation[Squad] = fields.ForeignKeyField(
+        "bot.Squad", related_name="channels")
+    squad_id: int
 
     class Meta:
         table = "channel_squad"

@@ -6,15 +6,22 @@ semicolons and breaks on quotes: keep both out of model docstrings.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from bot.store.incident_models import Incident
 
 
 class Review(Model):
     """The Post Incident Review of one incident: due time, written sections, readiness."""
 
     id = fields.BigIntField(primary_key=True)
-    incident = fields.OneToOneField("bot.Incident", related_name="review")
+    incident: fields.OneToOneRelation[Incident] = fields.OneToOneField(
+        "bot.Incident", related_name="review")
+    incident_id: int
     created_at = fields.DatetimeField()
     due_at = fields.DatetimeField()
     ready_at = fields.DatetimeField(null=True)
@@ -36,7 +43,9 @@ class FollowUpAction(Model):
     """Work that keeps the incident from happening again, and where it is tracked."""
 
     id = fields.BigIntField(primary_key=True)
-    incident = fields.ForeignKeyField("bot.Incident", related_name="actions")
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "bot.Incident", related_name="actions")
+    incident_id: int
     number = fields.IntField()
     text = fields.TextField()
     owner_id = fields.CharField(max_length=256, null=True)

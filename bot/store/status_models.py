@@ -11,9 +11,13 @@ semicolons and breaks on quotes: keep both out of model docstrings.
 from __future__ import annotations
 
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from bot.store.incident_models import Incident
 
 
 class PublicStatus(str, Enum):
@@ -39,9 +43,11 @@ class PublicIncident(Model):
 
     id = fields.BigIntField(primary_key=True)
     tenant_id = fields.CharField(max_length=64)
-    incident = fields.OneToOneField("bot.Incident", related_name="public")
+    incident: fields.OneToOneRelation[Incident] = fields.OneToOneField(
+        "bot.Incident", related_name="public")
+    incident_id: int
     title = fields.CharField(max_length=200)
-    components = fields.JSONField(default=list)
+    components: fields.JSONField[list[str]] = fields.JSONField(default=list)
     status = fields.CharEnumField(PublicStatus, max_length=16,
                                   default=PublicStatus.INVESTIGATING)
     published_at = fields.DatetimeField()
@@ -59,7 +65,9 @@ class PublicUpdate(Model):
     """One update published to customers, and whether Statuspage has it."""
 
     id = fields.BigIntField(primary_key=True)
-    public_incident = fields.ForeignKeyField("bot.PublicIncident", related_name="updates")
+    public_incident: fields.ForeignKeyRelation[PublicIncident] = fields.ForeignKeyField(
+        "bot.PublicIncident", related_name="updates")
+    public_incident_id: int
     status = fields.CharEnumField(PublicStatus, max_length=16)
     text = fields.TextField()
     published_at = fields.DatetimeField()

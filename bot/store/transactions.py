@@ -91,7 +91,8 @@ async def _enter_sqlite(context: SqliteTransactionContext) -> BaseDBAsyncClient:
         await unlock()
         raise
     await _begin(context, context.connection, undo=unlock)
-    return context.connection
+    connection: BaseDBAsyncClient = context.connection  # Tortoise types it Any
+    return connection
 
 
 async def _enter_pooled(context: TransactionContextPooled) -> BaseDBAsyncClient:

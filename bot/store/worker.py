@@ -101,8 +101,10 @@ class PollingWorker:
                                            describe_error(exc))
                 else:
                     log.exception("%s round failed; trying again", self.name)
+            # mypy keeps the narrowing of the `while` test across the awaits above, where
+            # stop() may have set it (python/mypy#9457).
             if self._stopping:
-                return
+                return  # type: ignore[unreachable]
             try:
                 await asyncio.wait_for(self._wake.wait(), self._poll)
             except asyncio.TimeoutError:

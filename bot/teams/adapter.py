@@ -33,7 +33,7 @@ TELL_TRIES = 4
 TELL_WAIT_CAP_S = 8.0
 
 
-class TeamsAdapter(BotAdapter):
+class TeamsAdapter(BotAdapter):  # type: ignore[misc]  # botbuilder is untyped
     """Runs turns for activities that `bot.web` has already authenticated and parsed.
 
     It has no turn-error handler: a failed turn raises to `bot.teams.turns`, which
@@ -49,7 +49,7 @@ class TeamsAdapter(BotAdapter):
         """A turn context for `activity`; run it with `run_pipeline`."""
         return ShallowCopyTurnContext(self, activity)
 
-    async def tell(self, activity: Activity, body: dict) -> bool:
+    async def tell(self, activity: Activity, body: dict[str, Any]) -> bool:
         """Answer `activity` with `body` directly, never through the outbox (which needs
         the database): throttling (429, honouring Retry-After) and 5xx are tried again a
         few times; False, and logged, when the connector refuses or stays away."""

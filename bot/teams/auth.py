@@ -10,6 +10,7 @@ Every failure is an `AuthError` (HTTP 401), never an unhandled exception.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from botframework.connector.auth import EndorsementsValidator
@@ -17,6 +18,9 @@ from botframework.connector.auth import EndorsementsValidator
 from bot.config import Settings
 from bot.errors import AuthError, TenantNotAllowedError
 from bot.teams.signing_keys import SigningKeys
+
+if TYPE_CHECKING:
+    from jwt.algorithms import AllowedPublicKeys
 
 CLOCK_SKEW_S = 300
 # The Bot Framework channel id of Microsoft Teams; no other channel is served (issue 14:
@@ -60,7 +64,7 @@ class BotFrameworkAuth:
         return Caller(app_id=str(claims.get("aud")),
                       service_url=str(claims.get("serviceurl", "")).rstrip("/"))
 
-    def _decode(self, token: str, key: object) -> dict:
+    def _decode(self, token: str, key: AllowedPublicKeys) -> dict[str, Any]:
         try:
             return jwt.decode(
                 token,

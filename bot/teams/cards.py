@@ -9,7 +9,7 @@ CARD_VERSION = "1.5"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 
 
-class Card(dict):  # type: ignore[type-arg]
+class Card(dict[str, Any]):
     """A finished card. Cards are never changed once built, so copying one returns itself:
     botbuilder deep-copies every outgoing activity, which cost 10% of a `help` turn."""
 
@@ -49,7 +49,9 @@ def help_card(commands: Iterable[tuple[str, str]], *, intro: str) -> Card:
     return card(body)
 
 
-def execute(title: str, verb: str, data: dict[str, Any], *, style: str | None = None) -> dict:
+def execute(
+    title: str, verb: str, data: dict[str, Any], *, style: str | None = None
+) -> dict[str, Any]:
     """A button: Action.Execute for current Teams, Action.Submit for clients without it.
 
     Both carry the verb in their data so either path reaches the same handler.

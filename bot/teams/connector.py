@@ -49,14 +49,16 @@ class ConnectorClient:
         self._tokens = tokens
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
 
-    async def send(self, service_url: str, conversation_id: str, activity: dict) -> dict:
+    async def send(
+        self, service_url: str, conversation_id: str, activity: dict[str, Any]
+    ) -> dict[str, Any]:
         """Post a new message to a conversation (a new top-level post in a 1:1 or chat)."""
         path = f"v3/conversations/{_path_id(conversation_id)}/activities"
         return await self._call("POST", service_url, path, activity)
 
     async def reply(
-        self, service_url: str, conversation_id: str, reply_to_id: str, activity: dict
-    ) -> dict:
+        self, service_url: str, conversation_id: str, reply_to_id: str, activity: dict[str, Any]
+    ) -> dict[str, Any]:
         """Post into the thread of `reply_to_id`."""
         path = (
             f"v3/conversations/{_path_id(conversation_id)}/activities/{_path_id(reply_to_id)}"
@@ -64,32 +66,38 @@ class ConnectorClient:
         return await self._call("POST", service_url, path, activity)
 
     async def update(
-        self, service_url: str, conversation_id: str, activity_id: str, activity: dict
-    ) -> dict:
+        self, service_url: str, conversation_id: str, activity_id: str, activity: dict[str, Any]
+    ) -> dict[str, Any]:
         """Replace a message (a card) in place."""
         path = (
             f"v3/conversations/{_path_id(conversation_id)}/activities/{_path_id(activity_id)}"
         )
         return await self._call("PUT", service_url, path, activity)
 
-    async def delete(self, service_url: str, conversation_id: str, activity_id: str) -> dict:
+    async def delete(
+        self, service_url: str, conversation_id: str, activity_id: str
+    ) -> dict[str, Any]:
         """Delete a message."""
         path = (
             f"v3/conversations/{_path_id(conversation_id)}/activities/{_path_id(activity_id)}"
         )
         return await self._call("DELETE", service_url, path, None)
 
-    async def create_conversation(self, service_url: str, parameters: dict) -> dict:
+    async def create_conversation(
+        self, service_url: str, parameters: dict[str, Any]
+    ) -> dict[str, Any]:
         """Start a channel thread or a 1:1 chat; the answer holds the new conversation id."""
         return await self._call("POST", service_url, "v3/conversations", parameters)
 
-    async def get_member(self, service_url: str, conversation_id: str, member_id: str) -> dict:
+    async def get_member(
+        self, service_url: str, conversation_id: str, member_id: str
+    ) -> dict[str, Any]:
         """Look up one member of a conversation (Teams returns its aadObjectId, email, ...)."""
         path = f"v3/conversations/{_path_id(conversation_id)}/members/{_path_id(member_id)}"
         return await self._call("GET", service_url, path, None)
 
     async def _call(
-        self, method: str, service_url: str, path: str, body: dict | None
+        self, method: str, service_url: str, path: str, body: dict[str, Any] | None
     ) -> dict[str, Any]:
         url = URL(service_url.rstrip("/") + "/" + path, encoded=True)
         headers = {"Content-Type": "application/json"} if body is not None else {}

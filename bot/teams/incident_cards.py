@@ -4,6 +4,7 @@ commandeer and check-in messages, the declare form, status and list."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from urllib.parse import quote
 
 from bot.incidents import severity as sev
@@ -165,8 +166,9 @@ def commandeer_card(request: Commandeer, incident: Incident) -> Card:
     if link:
         body.append(text(f"[Open the incident thread]({link})"))
     data = {"commandeerId": request.id, "incidentId": incident.id}
-    actions = [execute("I'm joining", "commandeer.join", data, style="positive"),
-               execute("I can't", "commandeer.decline", data)]
+    actions: list[dict[str, Any]] | None = [
+        execute("I'm joining", "commandeer.join", data, style="positive"),
+        execute("I can't", "commandeer.decline", data)]
     if request.answered_at:
         actions = None
         body.append(text(f"You answered: {request.status.value} at {_when(request.answered_at)}.",
@@ -272,8 +274,8 @@ def public_form_card(incident: Incident, *, text_value: str, status: str, closin
     components, status) and as a closing update; nothing is prefilled from internal data."""
     statuses = [{"title": label, "value": value} for value, label in _PUBLIC_STATUSES]
     purpose = "closing update for customers" if closing else "tell customers"
-    body: list[dict] = [text(f"{reference(incident)}: {purpose}", weight="Bolder",
-                             size="Medium")]
+    body: list[dict[str, Any]] = [text(f"{reference(incident)}: {purpose}", weight="Bolder",
+                                       size="Medium")]
     if public_title is None:
         body += [
             text("Customers see only what you write here: never the internal title, notes "
@@ -296,7 +298,7 @@ def public_form_card(incident: Incident, *, text_value: str, status: str, closin
                                style="positive")])
 
 
-def _components_input(components: tuple[str, ...]) -> dict:
+def _components_input(components: tuple[str, ...]) -> dict[str, Any]:
     if components:
         return {"type": "Input.ChoiceSet", "id": "components", "label": "Affected components",
                 "isMultiSelect": True, "value": "",

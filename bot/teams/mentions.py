@@ -55,7 +55,8 @@ def _mention_entities(activity: Activity) -> list[tuple[str, str, str, str | Non
             continue
         if len(mentioned["id"]) > MAX_ID or len(str(mentioned.get("aadObjectId") or "")) > 64:
             continue  # not an id Teams gives out: the text stays plain text
-        text = data.get("text") if isinstance(data.get("text"), str) else ""
+        raw_text = data.get("text")
+        text = raw_text if isinstance(raw_text, str) else ""
         found.append((text, mentioned["id"], str(mentioned.get("name") or ""),
                       mentioned.get("aadObjectId")))
     return found

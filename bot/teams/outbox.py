@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from bot.errors import ConnectorError
 from bot.store import outbox as store
@@ -22,7 +23,7 @@ from bot.teams.connector import ConnectorClient
 log = logging.getLogger(__name__)
 
 # Told about every delivered message, e.g. to record the id of a thread the bot created.
-SentHook = Callable[[OutboxMessage, dict], Awaitable[None]]
+SentHook = Callable[[OutboxMessage, dict[str, Any]], Awaitable[None]]
 # Told the HTTP status of every failed Bot Connector call (0: network), for /metrics.
 FailureHook = Callable[[int], None]
 
@@ -119,7 +120,7 @@ class OutboxDispatcher(PollingWorker):
         log.log(level, "outbox %s %s failed (retry=%s): %s", row.id, row.operation.value,
                 retrying, exc)
 
-    async def _record_sent(self, row: OutboxMessage, result: dict) -> None:
+    async def _record_sent(self, row: OutboxMessage, result: dict[str, Any]) -> None:
         # What the answer taught us (a thread's id) is stored with the "sent" mark, so a
         # crash cannot leave a sent thread that no command can find.
         async with transaction():
@@ -146,7 +147,7 @@ class OutboxDispatcher(PollingWorker):
         if row.operation in (OutboxOperation.REPLY, OutboxOperation.UPDATE, OutboxOperation.DELETE):
             row.activity_id = row.activity_id or activity
 
-    async def _call(self, row: OutboxMessage) -> dict:
+    async def _call(self, row: OutboxMessage) -> dict[str, Any]:
         c, op = self._connector, row.operation
         payload = row.payload or {}
         if op is OutboxOperation.CREATE_CONVERSATION:

@@ -114,7 +114,8 @@ class Renderer:
         else:
             await self._reply(uow, incoming, body)
 
-    async def _reply(self, uow: UnitOfWork, incoming: Activity | None, body: dict) -> None:
+    async def _reply(self, uow: UnitOfWork, incoming: Activity | None,
+                     body: dict[str, Any]) -> None:
         if incoming is None:
             return  # a timer has nobody to answer
         await uow.enqueue(operation=OutboxOperation.REPLY, service_url=incoming.service_url,
@@ -133,7 +134,7 @@ class Renderer:
                      "activity": message(card=card)},
         )
 
-    async def _into_thread(self, uow: UnitOfWork, incident: Incident, body: dict,
+    async def _into_thread(self, uow: UnitOfWork, incident: Incident, body: dict[str, Any],
                            *, name: str | None = None) -> None:
         await uow.enqueue(
             operation=OutboxOperation.REPLY, service_url=incident.service_url,
@@ -172,7 +173,7 @@ class Renderer:
                            message(notice.text))
 
     async def _direct(self, uow: UnitOfWork, tenant_id: str, service_url: str, person: Person,
-                      body: dict) -> None:
+                      body: dict[str, Any]) -> None:
         """A 1:1 message; the chat is created first when the bot has none with them yet."""
         key = Order.direct(tenant_id, person.id).key
         known = await DirectConversation.get_or_none(tenant_id=tenant_id, user_id=person.id)

@@ -12,9 +12,13 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import aiohttp
 import jwt
+
+if TYPE_CHECKING:
+    from jwt.algorithms import AllowedPublicKeys
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +30,7 @@ _MIN_REFETCH_S = 60
 class SigningKey:
     """A public key and the channels it may sign for."""
 
-    key: object
+    key: AllowedPublicKeys
     endorsements: frozenset[str]
 
 

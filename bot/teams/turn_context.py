@@ -29,20 +29,24 @@ def addressed(activity: Activity, reference: ConversationReference) -> Activity:
     return out
 
 
-class ShallowCopyTurnContext(TurnContext):
+class ShallowCopyTurnContext(TurnContext):  # type: ignore[misc]  # botbuilder is untyped
     """Same contract as TurnContext.send_activities; copies shallowly."""
 
     async def send_activities(self, activities: list[Activity]) -> list[ResourceResponse]:
         if self.activity.delivery_mode == DeliveryModes.expect_replies:
-            return await super().send_activities(activities)  # rare: keep the SDK's path
+            # rare: keep the SDK's path
+            sent: list[ResourceResponse] = await super().send_activities(activities)
+            return sent
         reference = TurnContext.get_conversation_reference(self.activity)
         output = [addressed(activity, reference) for activity in activities]
         sent_non_trace = any(a.type != ActivityTypes.trace for a in output)
 
         async def logic() -> list[ResourceResponse]:
-            responses = await self.adapter.send_activities(self, output)
+            responses: list[ResourceResponse] = await self.adapter.send_activities(self, output)
             if sent_non_trace:
                 self.responded = True
             return responses
 
-        return await self._emit(self._on_send_activities, output, logic())
+        emitted: list[ResourceResponse] = await self._emit(self._on_send_activities, output,
+                                                           logic())
+        return emitted

@@ -73,12 +73,13 @@ def validate_activity(data: Any) -> dict[str, Any]:
 def tenant_of(data: dict[str, Any]) -> str | None:
     """The Entra tenant the activity comes from (channelData first, as Teams fills it)."""
     tenant = (data.get("channelData") or {}).get("tenant")
-    conversation_tenant = data["conversation"].get("tenantId")
-    if not isinstance(conversation_tenant, str):
-        conversation_tenant = None
+    raw_conversation_tenant = data["conversation"].get("tenantId")
+    conversation_tenant = (raw_conversation_tenant
+                           if isinstance(raw_conversation_tenant, str) else None)
     if isinstance(tenant, dict) and isinstance(tenant.get("id"), str):
-        if conversation_tenant and conversation_tenant != tenant["id"]:
+        tenant_id: str = tenant["id"]
+        if conversation_tenant and conversation_tenant != tenant_id:
             # Teams never sends two tenants; an activity that does is not one to act on.
             raise BadActivityError("channelData.tenant.id and conversation.tenantId disagree")
-        return tenant["id"]
+        return tenant_id
     return conversation_tenant

@@ -21,7 +21,7 @@ def problem(status: int, reason: str, **extra: str) -> web.Response:
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler) -> web.StreamResponse:  # type: ignore[no-untyped-def]
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Log anything unexpected with an error id and answer 500 with that id only."""
     try:
         return await handler(request)

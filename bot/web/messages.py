@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -88,7 +88,7 @@ async def _closing(request: web.Request, response: web.Response) -> web.Response
     return response
 
 
-async def _run_turn(runtime: Runtime, data: dict) -> web.Response:
+async def _run_turn(runtime: Runtime, data: dict[str, Any]) -> web.Response:
     key = (data["conversation"]["id"], data.get("id") or "")
     if key[1]:
         earlier = runtime.recent.first_delivery(key)

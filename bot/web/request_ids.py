@@ -12,6 +12,7 @@ import re
 import uuid
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bot.logs import REQUEST_ID
 from bot.web import METRICS
@@ -37,7 +38,7 @@ def route_of(request: web.Request) -> str:
 
 
 @web.middleware
-async def request_middleware(request: web.Request, handler) -> web.StreamResponse:  # type: ignore[no-untyped-def]
+async def request_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Name the request in logs and the response; count it by route and status."""
     request_id = request_id_from(request.headers.get(HEADER))
     token = REQUEST_ID.set(request_id)

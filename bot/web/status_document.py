@@ -149,4 +149,5 @@ def render_atom(view: StatusView) -> bytes:
         sub(entry, "published", iso(update.published_at))
         sub(entry, "link", rel="alternate", type="text/html", href=f"{page}#incident-{incident.id}")
         sub(entry, "content", update.text, type="text")
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return document

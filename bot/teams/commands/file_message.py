@@ -63,7 +63,8 @@ def _author(sender: Any) -> str:
     for kind in ("user", "application", "device"):
         who = sender.get(kind)
         if isinstance(who, dict) and isinstance(who.get("displayName"), str):
-            return who["displayName"]
+            name: str = who["displayName"]
+            return name
     return ""
 
 
