@@ -1,4 +1,5 @@
-# The two commands a new machine needs: `make run` and `make test`
+# The two commands a new machine needs: `make run` and `make test`; `make check` lints and
+# type-checks.
 # (`make playground` tries the bot in Microsoft's local Teams client; needs Node.js).
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
@@ -29,6 +30,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The linter and the type checker (strict on bot/ and integrations/): zero findings.
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 playground: $(STAMP) $(JS_STAMP)
 	tests/js/playground/start.sh

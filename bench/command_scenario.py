@@ -21,11 +21,9 @@ from bench.console import problem_summary, say
 from bench.databases import POSTGRES, Database, Scratch, postgres_problem
 from bench.load import Job, LoadResult
 from bench.measurement import probe, quiesce, run_job
-from bench.message import (ACCEPT, DECLARE_TEXT, HELP_TEXT, INCIDENT_THREAD, NEW_THREAD,
-                           NOTE_TEXT, SPREAD)
+from bench.message import ACCEPT, DECLARE_TEXT, HELP_TEXT, INCIDENT_THREAD, NEW_THREAD, NOTE_TEXT, SPREAD
 from bench.processes import Children, StartError
-from bench.servers import (Server, start_bot, start_connector, start_load_server,
-                           start_server, wait_started)
+from bench.servers import Server, start_bot, start_connector, start_load_server, start_server, wait_started
 
 COMMANDS = {"help": HELP_TEXT, "note": NOTE_TEXT, "declare": DECLARE_TEXT, "accept": ACCEPT}
 BASELINES = ("bare", "stock")

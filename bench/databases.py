@@ -102,7 +102,7 @@ def postgres_problem() -> str | None:
     """None when the bench can create databases on PostgreSQL, else why not."""
     try:
         asyncio.run(_pg_admin("SELECT 1"))
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
 

@@ -13,8 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.background_work import (Counts, DeclareProbe, Settled, probe_declare, read_counts,
-                                   settle)
+from bench.background_work import Counts, DeclareProbe, Settled, probe_declare, read_counts, settle
 from bench.console import problem_lines, say
 from bench.measurement import RoundResult, measure
 from bench.message import DECLARE_TEXT

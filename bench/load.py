@@ -161,7 +161,7 @@ async def post_once(session: aiohttp.ClientSession, url: str, body: bytes | None
             if 200 <= resp.status < 300 and expect in text:
                 return None
             return f"HTTP {resp.status}: {text[:300].decode(errors='replace')}"
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         return f"{type(exc).__name__}: {exc}"
 
 

@@ -12,7 +12,7 @@ import platform
 import sqlite3
 import statistics
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.databases import scalar_on_postgres
@@ -142,7 +142,7 @@ def environment_lines(*, took_s: float | None = None,
     def loads(values: tuple[float, ...]) -> str:
         return ", ".join(f"{value:.1f}" for value in values)
     lines = [
-        f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
+        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
         f"- machine: {platform.machine()}, {_cpu_model()}, nproc {len(os.sched_getaffinity(0))}, "
         f"{_memory_gb():.0f} GB RAM, {platform.system()} {platform.release()}",
         f"- Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "

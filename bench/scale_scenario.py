@@ -22,8 +22,7 @@ from bench.console import problem_summary, say
 from bench.databases import POSTGRES, Database, Scratch, postgres_problem
 from bench.load import Job, LoadResult
 from bench.measurement import quiesce, run_job
-from bench.message import (DECLARE_TEXT, INCIDENT_THREAD, LIST_TEXT, NEW_THREAD, NOTE_TEXT,
-                           SPREAD, STATUS_TEXT)
+from bench.message import DECLARE_TEXT, INCIDENT_THREAD, LIST_TEXT, NEW_THREAD, NOTE_TEXT, SPREAD, STATUS_TEXT
 from bench.processes import Children, StartError
 from bench.servers import Server, start_bot, start_connector, start_load_server, wait_started
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 from bot import __version__
 from bot.config import Mode, Settings
@@ -90,8 +91,8 @@ async def _import_oncall(settings: Settings, tenant: str, squad: str, path: str)
     await apply_migrations(settings.database_url)
     await open_database(settings.database_url)
     try:
-        with open(path, "rb") as handle:
-            result = await import_ical(tenant, squad, handle.read())
+        data = await asyncio.to_thread(Path(path).read_bytes)
+        result = await import_ical(tenant, squad, data)
     except (CommandError, OSError) as exc:
         print(f"import failed: {exc}", file=sys.stderr)
         return 1

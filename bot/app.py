@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -16,7 +15,6 @@ from aiohttp import web
 from bot.config import Mode, Settings
 from bot.incidents.background import Background
 from bot.incidents.context import Policy
-from bot.web.review_document import render_html
 from bot.logs import Throttled
 from bot.metrics import Metrics
 from bot.store import outbox
@@ -27,14 +25,14 @@ from bot.store.local_journal import LocalJournal
 from bot.store.models import OutboxOperation
 from bot.store.unit_of_work import UnitOfWork
 from bot.teams.adapter import TeamsAdapter
+from bot.teams.answers import Deferred
 from bot.teams.app_token import AppTokenProvider
 from bot.teams.auth import BotFrameworkAuth
-from bot.teams.connector import ConnectorClient
-from bot.teams.deliveries import record_delivery
-from bot.teams.answers import Deferred
 from bot.teams.bot import TeamsBot
 from bot.teams.call import Services
 from bot.teams.commands import all_routes
+from bot.teams.connector import ConnectorClient
+from bot.teams.deliveries import record_delivery
 from bot.teams.members import MemberDirectory
 from bot.teams.outbox import OutboxDispatcher
 from bot.teams.render import Renderer
@@ -49,6 +47,7 @@ from bot.web.messages import post_messages
 from bot.web.metrics import get_metrics
 from bot.web.recent import RecentActivities
 from bot.web.request_ids import request_middleware
+from bot.web.review_document import render_html
 from bot.web.review_pages import get_review
 from bot.web.status_pages import get_status, get_status_atom, get_status_json
 from integrations.github_issues import GitHubIssues
@@ -136,7 +135,7 @@ async def _stop_runtime(runtime: Runtime) -> None:
     await runtime.journal.aclose()
     try:
         await asyncio.wait_for(close_database(), DATABASE_CLOSE_S)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.warning("database connections did not close within %s s; leaving them",
                     DATABASE_CLOSE_S)
 
@@ -279,7 +278,7 @@ async def _report_backlog(runtime: Runtime) -> None:
     journal takes commands meanwhile)."""
     try:
         depth = await answered_within(runtime.settings.database_timeout_s, outbox.depth)
-    except Exception as exc:  # noqa: BLE001 - only the database's absence is expected
+    except Exception as exc:
         if not is_unavailable(exc):
             raise
         runtime.gate.failed(exc)

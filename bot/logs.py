@@ -90,7 +90,7 @@ class JsonFormatter(_Redacting):
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc)
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC)
             .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,

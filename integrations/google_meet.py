@@ -14,7 +14,7 @@ import base64
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httplib2
@@ -161,7 +161,7 @@ class MeetBridge:
         )
 
     async def _create_event(self, topic: str, request_id: str) -> Room:
-        start = datetime.now(timezone.utc).replace(microsecond=0)
+        start = datetime.now(UTC).replace(microsecond=0)
         body = _event_body(topic, request_id, start, start + EVENT_LENGTH)
         return _room_from_event(await self._insert_event(body))
 
@@ -280,7 +280,7 @@ def _event_start(event: dict[str, Any]) -> datetime | None:
         return None
     if parsed is None or parsed.tzinfo is None:
         return None
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def _meet_api_unavailable(exc: HttpError | RefreshError) -> bool:

@@ -43,7 +43,7 @@ class GraphPresence:
         try:
             for start in range(0, len(ids), _BATCH):
                 found.update(await self._batch(ids[start : start + _BATCH]))
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError, KeyError) as exc:
             # Presence only orders the candidates; without it, answers and timeouts decide.
             log.warning("Graph presence unavailable: %s", type(exc).__name__)
             self._on_error()

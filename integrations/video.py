@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -60,7 +60,7 @@ def meeting_start(starts_at: datetime, duration_min: int) -> datetime:
         raise ValueError("starts_at must be timezone-aware")
     if isinstance(duration_min, bool) or not isinstance(duration_min, int) or duration_min < 1:
         raise ValueError(f"duration_min must be a positive whole number, not {duration_min!r}")
-    return starts_at.astimezone(timezone.utc).replace(microsecond=0)
+    return starts_at.astimezone(UTC).replace(microsecond=0)
 
 
 def invitees(attendees: Sequence[str]) -> tuple[str, ...]:

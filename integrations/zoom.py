@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -77,7 +77,7 @@ class ZoomBridge:
     async def create_room(self, *, topic: str, request_id: str) -> Room:
         """Create a meeting that starts now and lets anyone with the link in."""
         meeting = await self._create(
-            self._meeting_fields(topic, datetime.now(timezone.utc), MEETING_DURATION_MIN,
+            self._meeting_fields(topic, datetime.now(UTC), MEETING_DURATION_MIN,
                                  MEETING_SETTINGS)
         )
         # The answer's start_url carries the host's key (zak): only these fields leave here.
@@ -123,7 +123,7 @@ class ZoomBridge:
             "topic": topic[:TOPIC_MAX_CHARS],
             "type": MEETING_TYPE_SCHEDULED,
             # zoomus formats this as "%Y-%m-%dT%H:%M:%SZ" without converting: give it UTC.
-            "start_time": start.astimezone(timezone.utc).replace(tzinfo=None),
+            "start_time": start.astimezone(UTC).replace(tzinfo=None),
             "duration": duration_min,
             "timezone": "UTC",
             "settings": settings,
@@ -265,7 +265,7 @@ def _zoom_time(value: Any) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         return None
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def _zoom_message(response: requests.Response) -> str:

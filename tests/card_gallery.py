@@ -28,13 +28,13 @@ from bot.store.incident_models import (
     TimelineEvent,
 )
 from bot.teams import incident_cards
-from bot.teams.cards import Card
 from bot.teams.bot import TeamsBot, unknown_command_intro
 from bot.teams.call import Services
+from bot.teams.cards import Card
 from bot.teams.commands import all_routes, file_message
 from bot.teams.render import Renderer
 
-NOW = dt.datetime(2026, 11, 27, 10, 30, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 27, 10, 30, tzinfo=dt.UTC)
 DECLARED = NOW - dt.timedelta(minutes=47)
 
 # What people type ends up in cards verbatim: Markdown, Teams mention markup, HTML,

@@ -39,7 +39,7 @@ async def _pg_unreachable_reason() -> str | None:
             conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
             await conn.close()
             _pg_state["reason"] = None
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             _pg_state["reason"] = f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}"
     return _pg_state["reason"]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from bot.config import environment_names
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,14 +25,14 @@ POLICY = Policy(status_tenant_id=TENANT, statuspage_enabled=True, components=("A
 
 def _ctx(actor: Person = COMMANDER, policy: Policy = POLICY) -> Ctx:
     return Ctx(actor=actor, origin=Origin(TENANT, "http://connector"), policy=policy,
-               now=dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.timezone.utc))
+               now=dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC))
 
 
 async def _incident(tenant: str = TENANT) -> Incident:
     return await Incident.create(
         tenant_id=tenant, number=await Incident.filter(tenant_id=tenant).count() + 1,
         title="Internal: replica-7 fell over", severity=2,
-        declared_at=dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.timezone.utc),
+        declared_at=dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC),
         declared_by_id=COMMANDER.id, declared_by_name=COMMANDER.name,
         commander_id=COMMANDER.id, commander_name=COMMANDER.name,
         investigator_id=INVESTIGATOR.id, investigator_name=INVESTIGATOR.name,

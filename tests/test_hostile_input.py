@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from bot.incidents.limits import MAX_TEXT, MAX_TITLE
 from bot.store.incident_models import Hypothesis, Incident, Task, TimelineEvent
+from bot.teams.activity_json import activity_from_dict
 from bot.teams.command_line import MAX_COMMAND_CHARS, parse_command
 from bot.teams.markdown import literal
 from bot.teams.mentions import parse_text
-from bot.teams.activity_json import activity_from_dict
 from tests.conftest import RunningBot
 from tests.fakes import activities as teams
 from tests.fakes.activities import ADA, GRACE

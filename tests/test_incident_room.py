@@ -3,7 +3,6 @@ the real zoomus and googleapiclient code talking to loopback Zoom and Google."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from bot.incidents.rooms import CreateRoom

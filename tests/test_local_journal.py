@@ -12,7 +12,7 @@ import pytest
 
 from bot.store.local_journal import SUFFIX, JournalError, LocalJournal
 
-NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
 
 
 def _activity(n: int) -> dict:

@@ -13,7 +13,11 @@ import pytest
 
 from bot import __version__
 from bot.app_package import (
-    MANIFEST_DIR, build_package, command_lists, handler_commands, load_manifest,
+    MANIFEST_DIR,
+    build_package,
+    command_lists,
+    handler_commands,
+    load_manifest,
 )
 from bot.config import Settings
 from bot.teams.commands.file_message import COMMAND_ID

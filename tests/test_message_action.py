@@ -230,4 +230,4 @@ def test_created_time_with_ticks_is_read_as_utc():
     payload = teams.message_payload(html="x", created="2026-11-27T09:58:12.1234567Z")
 
     assert filed_message(payload).posted_at == dt.datetime(
-        2026, 11, 27, 9, 58, 12, 123456, tzinfo=dt.timezone.utc)
+        2026, 11, 27, 9, 58, 12, 123456, tzinfo=dt.UTC)

@@ -181,7 +181,7 @@ async def test_oncall_commands_set_cover_and_overrides(local_bot, connector):
     shown = await eventually(lambda: _reply(connector, "db: primary"))
     assert "db: primary Margaret Hamilton, secondary Ken Thompson" in shown.text
     squad = await Squad.get(name="db")
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=5)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=5)
     primary, _ = await current(squad, later)
     assert primary.person.id == ADA.id  # the override has ended
 
@@ -195,40 +195,40 @@ def test_weekly_hand_off_follows_the_squads_wall_clock_across_utc_days():
     anchor = dt.date(2026, 11, 2)  # a Monday; Sydney is UTC+11 in November
     common = dict(anchor=anchor, period="weekly", handoff_time="09:00", weekday=0,
                   zone="Australia/Sydney")
-    before = handoffs_since(at=dt.datetime(2026, 11, 29, 21, 59, tzinfo=dt.timezone.utc),
+    before = handoffs_since(at=dt.datetime(2026, 11, 29, 21, 59, tzinfo=dt.UTC),
                             **common)
-    after = handoffs_since(at=dt.datetime(2026, 11, 29, 22, 1, tzinfo=dt.timezone.utc),
+    after = handoffs_since(at=dt.datetime(2026, 11, 29, 22, 1, tzinfo=dt.UTC),
                            **common)
 
     assert (before, after) == (3, 4)
     assert on_duty(["a", "b", "c"], before) == ("a", "b")
     assert on_duty(["a", "b", "c"], after) == ("b", "c")
-    assert next_handoff(at=dt.datetime(2026, 11, 29, 21, 59, tzinfo=dt.timezone.utc),
+    assert next_handoff(at=dt.datetime(2026, 11, 29, 21, 59, tzinfo=dt.UTC),
                         period="weekly", handoff_time="09:00", weekday=0,
                         zone="Australia/Sydney") == dt.datetime(2026, 11, 29, 22, 0,
-                                                                tzinfo=dt.timezone.utc)
+                                                                tzinfo=dt.UTC)
 
 
 def test_daily_hand_off_keeps_local_time_across_a_daylight_saving_change():
     common = dict(anchor=dt.date(2026, 10, 20), period="daily", handoff_time="09:00",
                   weekday=0, zone="Europe/London")
     # London leaves summer time on 25 Oct 2026: 09:00 local is 08:00 UTC then 09:00 UTC.
-    assert handoffs_since(at=dt.datetime(2026, 10, 24, 8, 1, tzinfo=dt.timezone.utc),
+    assert handoffs_since(at=dt.datetime(2026, 10, 24, 8, 1, tzinfo=dt.UTC),
                           **common) == 4
-    assert handoffs_since(at=dt.datetime(2026, 10, 26, 8, 59, tzinfo=dt.timezone.utc),
+    assert handoffs_since(at=dt.datetime(2026, 10, 26, 8, 59, tzinfo=dt.UTC),
                           **common) == 5
-    assert handoffs_since(at=dt.datetime(2026, 10, 26, 9, 1, tzinfo=dt.timezone.utc),
+    assert handoffs_since(at=dt.datetime(2026, 10, 26, 9, 1, tzinfo=dt.UTC),
                           **common) == 6
 
 
 def test_until_accepts_dates_clock_times_and_offsets():
-    now = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
 
     assert parse_until("+4h", now=now, zone="UTC") == now + dt.timedelta(hours=4)
     assert parse_until("08:00", now=now, zone="UTC") == dt.datetime(
-        2026, 11, 28, 8, 0, tzinfo=dt.timezone.utc)
+        2026, 11, 28, 8, 0, tzinfo=dt.UTC)
     assert parse_until("2026-11-28 18:00", now=now, zone="Europe/Berlin") == dt.datetime(
-        2026, 11, 28, 17, 0, tzinfo=dt.timezone.utc)
+        2026, 11, 28, 17, 0, tzinfo=dt.UTC)
 
 
 ICS = b"""BEGIN:VCALENDAR
@@ -269,7 +269,7 @@ async def test_an_icalendar_schedule_becomes_overrides(db):
     assert result.imported == 2
     assert result.skipped == ["Primary: Someone Else: no squad member of that name"]
     squad = await Squad.get(name="db")
-    primary, secondary = await current(squad, dt.datetime(2026, 12, 3, tzinfo=dt.timezone.utc))
+    primary, secondary = await current(squad, dt.datetime(2026, 12, 3, tzinfo=dt.UTC))
     assert (primary.person.id, secondary.person.id) == (GRACE.id, LINUS.id)
     assert "override" in primary.why
     # Importing again replaces, not duplicates.

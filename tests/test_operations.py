@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pydantic
 import pytest
 
-from bot.logs import JsonFormatter, RequestIdFilter, TextFormatter, TEXT_FORMAT, formatter_for
 from bot.incidents.rooms import CreateRoom
+from bot.logs import TEXT_FORMAT, JsonFormatter, RequestIdFilter, TextFormatter, formatter_for
 from bot.store import jobs, outbox
 from bot.store.clock import now_ms
 from bot.store.incident_models import Incident

@@ -16,7 +16,7 @@ from bot.store.local_journal import NOT_APPLIED, JournalEntry, LocalJournal
 from bot.teams.replay import JournalReplayer
 from bot.teams.turns import Replayed
 
-NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
 
 
 @dataclass

@@ -8,7 +8,6 @@ import datetime as dt
 import re
 from html.parser import HTMLParser
 
-from bot.web.review_document import render_html, render_markdown
 from bot.incidents.pir_record import (
     ActionLine,
     CommandeerLine,
@@ -17,6 +16,7 @@ from bot.incidents.pir_record import (
     HypothesisLine,
     PirRecord,
 )
+from bot.web.review_document import render_html, render_markdown
 
 DECLARED = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 HOSTILE = "<script>alert(1)</script> # heading | pipe | [x](javascript:x) ](javascript:x)"

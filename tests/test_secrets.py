@@ -43,8 +43,8 @@ from tests.fakes.google import write_service_account
 from tests.fakes.google_drive import UPLOAD_PATH, FakeGoogleDrive
 from tests.fakes.graph import FakeGraph
 from tests.fakes.identity import APP_PASSWORD, FakeIdentity
-from tests.fakes.statuspage import FakeStatuspage
 from tests.fakes.loopback import serve
+from tests.fakes.statuspage import FakeStatuspage
 from tests.scenario import Team, eventually
 
 CSE = User("29:1cse-carol", "Carol Support", "aad-carol")

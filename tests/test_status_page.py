@@ -13,9 +13,9 @@ import pytest
 
 from bot.incidents.pir import RemindReview
 from bot.incidents.pir_builder import build_record
-from bot.web.review_document import render_html, render_markdown
 from bot.store.incident_models import Incident
 from bot.store.status_models import PublicIncident, PublicUpdate, SyncState
+from bot.web.review_document import render_html, render_markdown
 from tests.conftest import RunningBot, make_settings
 from tests.fakes import activities as teams
 from tests.fakes.activities import ADA, GRACE

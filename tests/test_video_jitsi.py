@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -97,7 +97,7 @@ async def test_review_meeting_is_a_fresh_room_and_invites_nobody() -> None:
     assert first.join_url == f"https://jitsi.example.com/{first.meeting_id}"
     assert first.meeting_id is not None
     assert first.meeting_id.startswith("Incident-INC-42-Post-Incident-")
-    assert first.starts_at == datetime(2031, 6, 3, 14, 30, tzinfo=timezone.utc)
+    assert first.starts_at == datetime(2031, 6, 3, 14, 30, tzinfo=UTC)
     assert first.starts_at.utcoffset() == timedelta(0)
     assert first.invited == ()
     assert second.join_url != first.join_url

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -299,7 +299,7 @@ async def test_unreadable_key_file_is_not_retryable(tmp_path: Path) -> None:
 
 # 09:30 in New York (UTC-4 in summer) is 13:30 UTC.
 REVIEW_AT = datetime(2031, 6, 3, 9, 30, 0, 250_000, tzinfo=timezone(timedelta(hours=-4)))
-REVIEW_AT_UTC = datetime(2031, 6, 3, 13, 30, tzinfo=timezone.utc)
+REVIEW_AT_UTC = datetime(2031, 6, 3, 13, 30, tzinfo=UTC)
 PEOPLE = ["ic@example.com", "", "scribe@example.com", "  ", "Ic@Example.com"]
 
 

@@ -7,7 +7,7 @@ import calendar
 import logging
 import socket
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -265,7 +265,7 @@ async def test_missing_zoom_credentials_are_not_retryable() -> None:
 
 # 16:30:45.5 in Paris (UTC+2 in summer) is 14:30:45 UTC; Zoom works to the second.
 REVIEW_AT = datetime(2031, 6, 3, 16, 30, 45, 500_000, tzinfo=timezone(timedelta(hours=2)))
-REVIEW_AT_UTC = datetime(2031, 6, 3, 14, 30, 45, tzinfo=timezone.utc)
+REVIEW_AT_UTC = datetime(2031, 6, 3, 14, 30, 45, tzinfo=UTC)
 PEOPLE = ["ic@example.com", "", "  ", "scribe@example.com", "IC@example.com"]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +16,7 @@ LONDON = "Europe/London"
 def at(zone: str, year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     """A local wall-clock time in `zone`, as the aware UTC instant the bot stores."""
     local = datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(zone))
-    return local.astimezone(timezone.utc)
+    return local.astimezone(UTC)
 
 
 async def test_working_day_mitigation_is_due_at_five_pm_the_next_day() -> None:
@@ -35,7 +35,7 @@ async def test_due_time_is_aware_utc() -> None:
     due = pir_due(at(BERLIN, 2026, 6, 9, 10), zone=BERLIN, country="DE")
 
     assert due.utcoffset() == timedelta(0)
-    assert due == datetime(2026, 6, 10, 15, 0, tzinfo=timezone.utc)  # 17:00 CEST
+    assert due == datetime(2026, 6, 10, 15, 0, tzinfo=UTC)  # 17:00 CEST
 
 
 async def test_friday_mitigation_is_due_on_monday() -> None:
@@ -53,7 +53,7 @@ async def test_weekend_mitigation_is_due_at_the_end_of_monday(day: int) -> None:
 
 async def test_team_zone_decides_the_day_of_mitigation() -> None:
     # Thursday 23:30 UTC is already Friday 01:30 in Berlin.
-    mitigated = datetime(2026, 6, 11, 23, 30, tzinfo=timezone.utc)
+    mitigated = datetime(2026, 6, 11, 23, 30, tzinfo=UTC)
 
     assert pir_due(mitigated, zone=BERLIN, country=None) == at(BERLIN, 2026, 6, 15, 17)
     assert pir_due(mitigated, zone="UTC", country=None) == at("UTC", 2026, 6, 12, 17)
@@ -64,7 +64,7 @@ async def test_christmas_holidays_and_the_weekend_are_skipped() -> None:
     due = pir_due(at(BERLIN, 2026, 12, 24, 12), zone=BERLIN, country="DE")
 
     assert due == at(BERLIN, 2026, 12, 28, 17)
-    assert due == datetime(2026, 12, 28, 16, 0, tzinfo=timezone.utc)  # 17:00 CET
+    assert due == datetime(2026, 12, 28, 16, 0, tzinfo=UTC)  # 17:00 CET
 
 
 async def test_easter_holidays_on_both_sides_of_the_weekend_are_skipped() -> None:
@@ -101,7 +101,7 @@ async def test_due_time_stays_five_pm_local_when_clocks_go_back() -> None:
     # British Summer Time ends on Sunday 2026-10-25: Friday is UTC+1, Monday is UTC+0.
     due = pir_due(at(LONDON, 2026, 10, 23, 15), zone=LONDON, country="GB")
 
-    assert due == datetime(2026, 10, 26, 17, 0, tzinfo=timezone.utc)
+    assert due == datetime(2026, 10, 26, 17, 0, tzinfo=UTC)
     assert due.astimezone(ZoneInfo(LONDON)).hour == 17
 
 
@@ -109,15 +109,15 @@ async def test_due_time_stays_five_pm_local_when_clocks_go_forward() -> None:
     # British Summer Time starts on Sunday 2026-03-29: Friday is UTC+0, Monday is UTC+1.
     due = pir_due(at(LONDON, 2026, 3, 27, 15), zone=LONDON, country="GB")
 
-    assert due == datetime(2026, 3, 30, 16, 0, tzinfo=timezone.utc)
+    assert due == datetime(2026, 3, 30, 16, 0, tzinfo=UTC)
 
 
 async def test_mitigation_in_the_repeated_hour_counts_as_that_sunday() -> None:
     # 01:30 happens twice in London on 2026-10-25, at 00:30 and 01:30 UTC.
     for hour in (0, 1):
-        mitigated = datetime(2026, 10, 25, hour, 30, tzinfo=timezone.utc)
+        mitigated = datetime(2026, 10, 25, hour, 30, tzinfo=UTC)
         due = pir_due(mitigated, zone=LONDON, country="GB")
-        assert due == datetime(2026, 10, 26, 17, 0, tzinfo=timezone.utc)
+        assert due == datetime(2026, 10, 26, 17, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("country", [None, ""], ids=["none", "empty"])
@@ -158,10 +158,10 @@ async def test_naive_mitigation_time_is_refused() -> None:
 
 
 async def test_commander_is_reminded_four_hours_before_and_at_due_time() -> None:
-    due = datetime(2026, 6, 15, 15, 0, tzinfo=timezone.utc)
+    due = datetime(2026, 6, 15, 15, 0, tzinfo=UTC)
 
     assert reminder_times(due) == [
-        datetime(2026, 6, 15, 11, 0, tzinfo=timezone.utc),
+        datetime(2026, 6, 15, 11, 0, tzinfo=UTC),
         due,
     ]
 

@@ -60,7 +60,7 @@ class Ctx:
     actor: Person
     origin: Origin
     policy: Policy = field(default_factory=Policy)
-    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     notices: list[Notice] = field(default_factory=list)
 
     def tell(self, *notices: Notice) -> None:

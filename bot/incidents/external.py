@@ -32,7 +32,6 @@ from bot.store.status_models import PublicIncident, PublicStatus, PublicUpdate, 
 from integrations.statuspage import PublicPost, StatuspageError
 
 
-
 @dataclass(frozen=True)
 class SyncUpdate(jobs.JobPayload):
     """Post public update `update_id` to Statuspage."""

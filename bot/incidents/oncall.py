@@ -108,7 +108,8 @@ async def define_rotation(ctx: Ctx, name: str, *, period: str, handoff: str, wee
         parse_time(handoff)
         ZoneInfo(zone)
     except (ValueError, OSError, ZoneInfoNotFoundError):
-        raise CommandError("Give the hand-off as HH:MM and a time zone like Europe/London.")
+        raise CommandError(
+            "Give the hand-off as HH:MM and a time zone like Europe/London.") from None
     if weekday not in WEEKDAYS:
         raise CommandError("Give the hand-off day as mon, tue, ... sun.")
     people = list({p.id: p for p in people}.values())  # a person named twice rotates once
@@ -178,7 +179,7 @@ def parse_until(text: str, *, now: dt.datetime, zone: str) -> dt.datetime:
         raise CommandError("Give the time as `2026-11-28 18:00`, `18:00` or `+4h`.") from None
     if moment <= now:
         raise CommandError("That time has already passed.")
-    return moment.astimezone(dt.timezone.utc)
+    return moment.astimezone(dt.UTC)
 
 
 async def set_channel_squad(ctx: Ctx, name: str) -> None:

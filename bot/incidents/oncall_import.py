@@ -35,10 +35,10 @@ class ImportResult:
 
 def _utc(value: dt.date | dt.datetime) -> dt.datetime:
     if not isinstance(value, dt.datetime):
-        value = dt.datetime.combine(value, dt.time(), tzinfo=dt.timezone.utc)
+        value = dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
 
 
 async def import_ical(tenant_id: str, squad: str, data: bytes) -> ImportResult:

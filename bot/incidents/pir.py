@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from bot.errors import CommandError, NotFoundError
-from bot.incidents import notices as say
 from bot.incidents import external, review_links
+from bot.incidents import notices as say
 from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
 from bot.incidents.event_kinds import EventKind
-from bot.incidents.pir_builder import build_record
 from bot.incidents.limits import clip
 from bot.incidents.people import Person
+from bot.incidents.pir_builder import build_record
 from bot.incidents.roles import require_commander, require_role_holder
 from bot.incidents.timeline import record
 from bot.incidents.working_days import pir_due, reminder_times
@@ -30,7 +30,6 @@ from bot.store.models import Job
 from bot.store.pir_models import FollowUpAction, Review
 from integrations.github_issues import TrackerError
 from integrations.google_docs import ExportError
-
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,14 @@ from bot.incidents.context import Ctx
 from bot.incidents.event_kinds import EventKind
 from bot.incidents.oncall import parse_until
 from bot.incidents.people import Person
-from bot.incidents.pir import review_rules, review_of
+from bot.incidents.pir import review_of, review_rules
 from bot.incidents.roles import Role, assistants, holder, require_commander
 from bot.incidents.rooms import label
 from bot.incidents.timeline import record
 from bot.store import jobs
 from bot.store.incident_models import Commandeer, CommandeerStatus, Incident
-from bot.store.pir_models import Review
 from bot.store.models import Job
+from bot.store.pir_models import Review
 from integrations.video import Meeting
 
 DURATION_MIN = 45

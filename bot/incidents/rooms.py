@@ -148,7 +148,7 @@ async def create_room(bg: Background, job: Job, payload: CreateRoom) -> None:
     except BridgeError as exc:
         bg.metrics.provider_error(exc.provider)
         error = exc
-    except Exception as exc:  # noqa: BLE001 - a provider's surprise is one more failed try
+    except Exception as exc:
         log.exception("room creation on %s failed unexpectedly", provider)
         bg.metrics.provider_error(provider)
         error = BridgeError(f"unexpected {type(exc).__name__}", provider=provider)

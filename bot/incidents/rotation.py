@@ -53,7 +53,7 @@ def next_handoff(*, at: dt.datetime, period: str, handoff_time: str, weekday: in
     candidate = dt.datetime.combine(local.date(), when, tzinfo=tz)
     while candidate <= local or (period == "weekly" and candidate.weekday() != weekday):
         candidate = dt.datetime.combine(candidate.date() + dt.timedelta(days=1), when, tzinfo=tz)
-    return candidate.astimezone(dt.timezone.utc)
+    return candidate.astimezone(dt.UTC)
 
 
 def last_handoff_date(*, at: dt.datetime, period: str, handoff_time: str, weekday: int,

@@ -9,12 +9,12 @@ Investigator role until someone accepts.
 
 from __future__ import annotations
 
-from typing import TypeGuard
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from bot.incidents import handovers
-from bot.incidents.background import Background, JobHandler
 from bot.incidents import notices as say
+from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
 from bot.incidents.event_kinds import EventKind
 from bot.incidents.oncall import Duty, current, members
@@ -26,7 +26,6 @@ from bot.store.incident_models import Incident, IncidentStatus
 from bot.store.models import Job
 from bot.store.oncall_models import Squad
 from integrations.presence import Availability
-
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from bot.store.status_models import PublicIncident, PublicUpdate
 
 MAX_INCIDENTS = 50
 MAX_UPDATES_PER_INCIDENT = 50
-_UTC = dt.timezone.utc
+_UTC = dt.UTC
 
 
 @dataclass(frozen=True)

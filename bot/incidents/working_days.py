@@ -19,7 +19,7 @@ the due instant by an hour, not the 17:00 people see.
 from __future__ import annotations
 
 from collections.abc import Container
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -42,13 +42,13 @@ def pir_due(
     while not is_working_day(day, closed):
         day += _ONE_DAY
     due = datetime.combine(day, END_OF_WORKING_DAY, tzinfo=local_zone)
-    return due.astimezone(timezone.utc)
+    return due.astimezone(UTC)
 
 
 def reminder_times(due: datetime) -> list[datetime]:
     """Return when to remind the Commander (aware, UTC): 4 hours before `due`, then at it."""
     _require_aware(due, "due")
-    due_utc = due.astimezone(timezone.utc)
+    due_utc = due.astimezone(UTC)
     return [due_utc - REMINDER_LEAD, due_utc]
 
 

@@ -99,7 +99,7 @@ async def ping(*, timeout_s: float = PING_TIMEOUT_S) -> bool:
     async def select_one() -> None:
         try:
             await connections.get("default").execute_query("SELECT 1")
-        except Exception as exc:  # noqa: BLE001 - retried once below, if worth it
+        except Exception as exc:
             if not is_connection_lost(exc):
                 raise
             await renew_connections()

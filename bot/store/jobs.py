@@ -186,10 +186,11 @@ class JobRunner(PollingWorker):
             await run(job, payload_type.from_json(job.payload or {}))
         except BadPayload as exc:
             # Retrying cannot make it fit: fail it at once, with the reason on the row.
-            log.error("job %s: %s", job.id, exc)
-            await self.persist(lambda: self._finish(job, JobStatus.FAILED, str(exc)))
+            reason = str(exc)
+            log.error("job %s: %s", job.id, reason)
+            await self.persist(lambda: self._finish(job, JobStatus.FAILED, reason))
             return
-        except Exception as exc:  # noqa: BLE001 - recorded on the row and retried
+        except Exception as exc:
             if is_unavailable(exc):
                 # Not the job's fault: it runs again, as it was, once the database answers.
                 await self.persist(lambda: self._release(job))
@@ -227,7 +228,7 @@ class JobRunner(PollingWorker):
             status=status,
             last_error=error,
             attempts=attempts if attempts is not None else job.attempts + 1,
-            finished_at=dt.datetime.now(dt.timezone.utc),
+            finished_at=dt.datetime.now(dt.UTC),
             dedupe_key=None,
             locked_until_ms=0,
         )

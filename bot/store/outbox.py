@@ -137,7 +137,7 @@ async def mark_sent(message: OutboxMessage, result: dict[str, Any]) -> None:
     await OutboxMessage.filter(id=message.id).update(
         status=OutboxStatus.SENT,
         result=result,
-        sent_at=dt.datetime.now(dt.timezone.utc),
+        sent_at=dt.datetime.now(dt.UTC),
         attempts=message.attempts + 1,
         locked_until_ms=0,
     )
@@ -149,7 +149,7 @@ async def mark_failed_attempt(
 ) -> bool:
     """Schedule another try (honouring Retry-After) or give up; True if it will retry."""
     attempts = message.attempts + 1
-    too_old = dt.datetime.now(dt.timezone.utc) - message.created_at > GIVE_UP_AFTER
+    too_old = dt.datetime.now(dt.UTC) - message.created_at > GIVE_UP_AFTER
     if not retryable or too_old:
         await OutboxMessage.filter(id=message.id).update(
             status=OutboxStatus.FAILED, attempts=attempts, last_error=error[:2000]

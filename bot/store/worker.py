@@ -80,7 +80,7 @@ class PollingWorker:
         self._wake.set()
         try:
             await asyncio.wait_for(asyncio.shield(self._task), grace_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("%s did not finish within %s s; cancelling it", self.name, grace_s)
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -91,7 +91,7 @@ class PollingWorker:
             try:
                 while not self._stopping and self._may_work() and await self.work_once():
                     pass
-            except Exception as exc:  # noqa: BLE001 - a database hiccup must not stop the worker
+            except Exception as exc:
                 if is_unavailable(exc):
                     # A connection the server closed is replaced by now (bot.store
                     # .transactions); only other failures say the database is away.
@@ -107,6 +107,6 @@ class PollingWorker:
                 return  # type: ignore[unreachable]
             try:
                 await asyncio.wait_for(self._wake.wait(), self._poll)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._wake.clear()

@@ -117,6 +117,6 @@ def to_json(value: Any) -> Any:
         return value.value
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
         return value.isoformat()
     return value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from botbuilder.core import BotAdapter, TurnContext
 from botbuilder.core.bot_framework_adapter import BotFrameworkAdapter

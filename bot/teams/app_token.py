@@ -60,7 +60,7 @@ class AppTokenProvider:
                         f"token endpoint answered {resp.status}: {str(reason)[:200]}",
                         status=resp.status,
                     )
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise ConnectorError(f"token endpoint unreachable: {type(exc).__name__}") from exc
         lifetime = float(body.get("expires_in", 3600))
         self._token = body["access_token"]

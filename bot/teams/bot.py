@@ -39,7 +39,7 @@ def unknown_command_intro(verb: str) -> str:
     return f"I don't know '{literal(verb[:60])}'. Here is what I can do:"
 
 
-class TeamsBot(ActivityHandler):
+class TeamsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships no types
     """Every command, card button and message action of the incident process."""
 
     def __init__(self, services: Services, router: Router) -> None:
@@ -137,8 +137,10 @@ class TeamsBot(ActivityHandler):
         if activity.name != CARD_ACTION:
             return InvokeResponse(status=int(HTTPStatus.BAD_REQUEST),
                                   body={"error": f"unsupported invoke {activity.name!r}"})
-        action = value.get("action") if isinstance(value.get("action"), dict) else {}
-        data = action.get("data") if isinstance(action.get("data"), dict) else {}
+        action = value.get("action")
+        action = action if isinstance(action, dict) else {}
+        data = action.get("data")
+        data = data if isinstance(data, dict) else {}
         return await self.on_card_action(turn_context, str(action.get("verb") or ""), data)
 
     async def on_card_action(self, turn_context: TurnContext, verb: str,

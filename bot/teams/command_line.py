@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 
 from bot.errors import CommandError
-from bot.teams.mentions import PLACEHOLDER, ParsedText, Person
+from bot.incidents.people import Person
+from bot.teams.mentions import PLACEHOLDER, ParsedText
 
 MAX_COMMAND_CHARS = 4000
 _REFERENCE = re.compile(r"^(?:inc-?)?(\d+)$", re.IGNORECASE)

@@ -7,7 +7,6 @@ with the status and `Retry-After`, so callers decide about retries.
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import time
 from typing import Any
@@ -119,7 +118,7 @@ class ConnectorClient:
                         retry_after=_retry_after(resp.headers.get("Retry-After")),
                     )
                 raw = await resp.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise ConnectorError(f"{method} connector unreachable: {type(exc).__name__}") from exc
         try:
             answer = orjson.loads(raw) if raw.strip() else {}

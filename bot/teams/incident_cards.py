@@ -8,8 +8,8 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.incidents import severity as sev
-from bot.incidents.limits import clip
 from bot.incidents.lifecycle import duration
+from bot.incidents.limits import clip
 from bot.incidents.people import Person
 from bot.incidents.queries import Picture
 from bot.incidents.roles import Role
@@ -46,7 +46,7 @@ def reference(incident: Incident) -> str:
 
 
 def _when(moment: dt.datetime | None) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
 
 def thread_link(incident: Incident) -> str | None:
@@ -229,7 +229,7 @@ def status_card(picture: Picture, *, now: dt.datetime) -> Card:
             for t in picture.tasks])))
     if picture.recent:
         body.append(text("**Latest**"))
-        body.append(facts((e.at.astimezone(dt.timezone.utc).strftime("%H:%M"),
+        body.append(facts((e.at.astimezone(dt.UTC).strftime("%H:%M"),
                            literal(_short(e.text)))
                           for e in picture.recent))
     return result

@@ -13,10 +13,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from botbuilder.schema import Activity
+
 from bot.incidents.limits import MAX_NAME, clip
 from bot.incidents.people import Person
-
-from botbuilder.schema import Activity
 
 # Commands are at most 4000 characters; the rest of a long paste is never read.
 MAX_TEXT_CHARS = 16_000

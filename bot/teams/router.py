@@ -98,10 +98,10 @@ class Router:
         for other in others:
             for verb, spec in other.commands.items():
                 _add(self.commands, verb, spec)
-            for verb, action in other.cards.items():
-                _add(self.cards, verb, action)
-            for command_id, action in other.message_actions.items():
-                _add(self.message_actions, command_id, action)
+            for verb, card in other.cards.items():
+                _add(self.cards, verb, card)
+            for command_id, message_action in other.message_actions.items():
+                _add(self.message_actions, command_id, message_action)
         # `help` lists commands in alphabetical order, whichever module holds them.
         self.commands = dict(sorted(self.commands.items()))
         return self

@@ -78,7 +78,7 @@ class SigningKeys:
                 return
             try:
                 self._keys = await self._fetch()
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, KeyError) as exc:
+            except (TimeoutError, aiohttp.ClientError, ValueError, KeyError) as exc:
                 # Keep the old keys: a metadata outage must not lock every user out.
                 log.warning("could not fetch Bot Framework signing keys: %s", exc)
             finally:

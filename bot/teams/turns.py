@@ -39,9 +39,9 @@ from bot.store.local_journal import JournalEntry, JournalError, LocalJournal
 from bot.teams import turn_record
 from bot.teams.activity_json import activity_from_dict, to_json
 from bot.teams.adapter import INVOKE_RESPONSE_KEY, TeamsAdapter
-from bot.teams.command_line import parse_command
 from bot.teams.answers import card_message, task_message
 from bot.teams.bot import TeamsBot
+from bot.teams.command_line import parse_command
 from bot.teams.mentions import parse_text
 from bot.teams.render import message
 
@@ -128,7 +128,7 @@ class TurnRunner:
 
     async def run(self, data: dict[str, Any]) -> Answer:
         """Run the activity Teams sent (already authenticated and validated)."""
-        received_at = dt.datetime.now(dt.timezone.utc)
+        received_at = dt.datetime.now(dt.UTC)
         activity = activity_from_dict(data)
         context = self._adapter.context_for(activity)
         record = turn_record.start(context)
@@ -189,7 +189,7 @@ class TurnRunner:
         record = turn_record.start(context, replay=replay)
         try:
             await self._adapter.run_pipeline(context, self._bot.on_turn)
-        except Exception as exc:  # noqa: BLE001 - the outcome decides what happens next
+        except Exception as exc:
             if record.committed or isinstance(exc, ConnectorError):
                 # Applied (or refused), only its answer could not be sent: nothing to redo.
                 log.warning("journal entry %s applied, but its answer failed: %s", entry.id,

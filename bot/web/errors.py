@@ -29,7 +29,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status >= 400 and exc.content_type != "application/json":
             return problem(exc.status, exc.reason)
         raise
-    except Exception:  # noqa: BLE001 - the last line of defence for every route
+    except Exception:
         error_id = new_error_id()
         log.exception("unhandled error %s on %s %s", error_id, request.method, request.path)
         return problem(500, "internal error", errorId=error_id)

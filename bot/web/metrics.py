@@ -70,7 +70,7 @@ async def get_metrics(request: web.Request) -> web.Response:
 
     try:
         gauges.update(await answered_within(DATABASE_GAUGES_TIMEOUT_S, shared))
-    except Exception as exc:  # noqa: BLE001 - only the database's absence is expected
+    except Exception as exc:
         if not is_unavailable(exc):
             raise
         _unavailable.info("metrics without the outbox and timer gauges",

@@ -9,10 +9,10 @@ from aiohttp import web
 
 from bot.incidents import review_links
 from bot.incidents.pir_builder import build_record
-from bot.web.review_document import render_html, render_markdown
 from bot.store.incident_models import Incident
 from bot.web import RUNTIME
 from bot.web.errors import problem, reads_database
+from bot.web.review_document import render_html, render_markdown
 
 if TYPE_CHECKING:
     from bot.app import Runtime

@@ -39,11 +39,11 @@ footer{color:#57606a;font-size:.8rem;margin:2rem 0}a{color:#0969da}
 
 def iso(moment: dt.datetime) -> str:
     """RFC 3339 in UTC, to the second: `2026-11-27T09:12:00Z`."""
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _shown(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%d %b %Y %H:%M UTC")
+    return moment.astimezone(dt.UTC).strftime("%d %b %Y %H:%M UTC")
 
 
 def render_json(view: StatusView) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot.web.status_document import render_atom, render_html, render_json
 from bot.incidents.status_page import StatusView, published
 from bot.web import RUNTIME
 from bot.web.errors import problem, reads_database
+from bot.web.status_document import render_atom, render_html, render_json
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -30,7 +30,7 @@ async def _view(request: web.Request) -> StatusView | None:
     settings = runtime.settings
     if not settings.status_tenant:
         return None
-    return await published(settings.status_tenant, now=dt.datetime.now(dt.timezone.utc),
+    return await published(settings.status_tenant, now=dt.datetime.now(dt.UTC),
                            days=settings.status_page_days, title=settings.status_page_title,
                            base_url=settings.base_url,
                            components=tuple(name for name, _ in settings.components))

@@ -143,10 +143,9 @@ class FakeConnector:
                 await asyncio.wait_for(
                     self._changed.wait_for(lambda: len(matching()) >= count), timeout
                 )
-            except asyncio.TimeoutError:
-                raise AssertionError(
-                    f"expected {count} {kind or ''} calls, got {[(c.method, c.path, c.answered) for c in self.calls]}"
-                ) from None
+            except TimeoutError:
+                seen = [(c.method, c.path, c.answered) for c in self.calls]
+                raise AssertionError(f"expected {count} {kind or ''} calls, got {seen}") from None
         return matching()
 
     async def _handle(self, request: web.Request) -> web.Response:

@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -115,7 +115,7 @@ class FakeGitHub:
     def _issue(self, repository: str, body: dict[str, Any]) -> dict[str, Any]:
         number = next(self._numbers)
         api = f"{self.url}/repos/{repository}"
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {
             "id": next(self._ids), "node_id": f"I_kwDOFake{number:06d}",
             "url": f"{api}/issues/{number}",

@@ -12,16 +12,16 @@ import asyncio
 import json
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import jwt
 from aiohttp import web
-
-from tests.fakes.loopback import serve
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.fakes.loopback import serve
 
 MEET_SCOPE = "https://www.googleapis.com/auth/meetings.space.created"
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.events"
@@ -291,7 +291,7 @@ class FakeGoogle:
         if fault.hang_s:
             try:
                 await asyncio.wait_for(self._release.wait(), fault.hang_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             return None
         headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
@@ -304,7 +304,7 @@ class FakeGoogle:
 
 
 def _event(event_id: str, body: dict[str, Any], *, organizer: str) -> dict[str, Any]:
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     event: dict[str, Any] = {
         "kind": "calendar#event",
         "etag": '"3426598765432000"',
@@ -341,7 +341,7 @@ def _event_time(value: dict[str, Any] | None) -> dict[str, Any] | None:
         return value
     parsed = datetime.fromisoformat(value["dateTime"])
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc)
+        parsed = parsed.astimezone(UTC)
     return {**value, "dateTime": parsed.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 

@@ -13,7 +13,7 @@ import base64
 import itertools
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -156,7 +156,7 @@ class FakeZoom:
         meeting_id = next(self._ids)
         password = secrets.token_hex(3)
         pwd = secrets.token_urlsafe(24)
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         settings = {
             "host_video": False, "participant_video": False, "join_before_host": False,
             "jbh_time": 0, "mute_upon_entry": False, "waiting_room": True,
@@ -202,7 +202,7 @@ class FakeZoom:
         if fault.hang_s:
             try:
                 await asyncio.wait_for(self._release.wait(), fault.hang_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             return None
         headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
@@ -220,5 +220,5 @@ def _zoom_time(value: Any) -> str | None:
         return None
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc)
+        parsed = parsed.astimezone(UTC)
     return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,10 +1,12 @@
-from tortoise import migrations
-from tortoise.migrations import operations as ops
 import functools
-from bot.store.models import JobStatus, OutboxOperation, OutboxStatus
 from json import dumps, loads
-from tortoise import fields
+
+from tortoise import fields, migrations
 from tortoise.indexes import Index
+from tortoise.migrations import operations as ops
+
+from bot.store.models import JobStatus, OutboxOperation, OutboxStatus
+
 
 class Migration(migrations.Migration):
     initial = True

@@ -1,11 +1,19 @@
-from tortoise import migrations
-from tortoise.migrations import operations as ops
 import functools
-from bot.store.incident_models import CommandeerStatus, HandoverStatus, IncidentStatus, ItemStatus, ReviewState
 from json import dumps, loads
+
+from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
-from tortoise import fields
 from tortoise.indexes import Index
+from tortoise.migrations import operations as ops
+
+from bot.store.incident_models import (
+    CommandeerStatus,
+    HandoverStatus,
+    IncidentStatus,
+    ItemStatus,
+    ReviewState,
+)
+
 
 class Migration(migrations.Migration):
     dependencies = [('bot', '0001_initial')]

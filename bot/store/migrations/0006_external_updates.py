@@ -1,11 +1,12 @@
-from tortoise import migrations
-from tortoise.migrations import operations as ops
-from bot.store.status_models import PublicStatus, SyncState
 from orjson import loads
+from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
 from tortoise.fields.data import JSON_DUMPS
-from tortoise import fields
 from tortoise.indexes import Index
+from tortoise.migrations import operations as ops
+
+from bot.store.status_models import PublicStatus, SyncState
+
 
 class Migration(migrations.Migration):
     dependencies = [('bot', '0005_review_doc')]

@@ -80,8 +80,8 @@ def _when(value: Any) -> dt.datetime | None:
         when = dt.datetime.fromisoformat(value if dot else head)
     except ValueError:
         return None
-    when = when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
-    return when.astimezone(dt.timezone.utc)
+    when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC)
 
 
 def _link(value: Any) -> str | None:

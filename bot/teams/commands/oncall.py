@@ -48,7 +48,8 @@ async def oncall(call: Call, cmd: Command) -> Answer | None:
             until = rota.parse_until(when, now=ctx.now, zone=target.timezone)
             return await rota.cover(ctx, squad, slot, people[0], until)
         if action == "default":
-            return await rota.set_channel_squad(ctx, squad)
+            await rota.set_channel_squad(ctx, squad)
+            return None
         if not action:
             target = await rota.squad_named(ctx.origin.tenant_id, squad)
             ctx.tell(say.Reply(await rota.show_one(ctx, target)))

@@ -48,12 +48,13 @@ async def impact(call: Call, cmd: Command) -> None:
 @router.command("hypothesis", "hypothesis <text> | <n> confirmed|disproved")
 async def hypothesis(call: Call, cmd: Command) -> None:
     """Propose a possible cause, or settle one."""
-    async def work(ctx: Ctx, incident: Incident, rest: str) -> object:
+    async def work(ctx: Ctx, incident: Incident, rest: str) -> None:
         settle = _SETTLE.match(rest.strip())
         if settle:
-            return await journal.settle_hypothesis(
+            await journal.settle_hypothesis(
                 ctx, incident, int(settle.group(1)), settle.group(2).lower() == "confirmed")
-        return await journal.hypothesis(ctx, incident, cmd.named(rest))
+            return
+        await journal.hypothesis(ctx, incident, cmd.named(rest))
 
     await on_incident(call, cmd, work)
 
@@ -61,12 +62,13 @@ async def hypothesis(call: Call, cmd: Command) -> None:
 @router.command("task", "task [@person] <text> | <n> done")
 async def task(call: Call, cmd: Command) -> None:
     """Give someone a piece of work, or mark one done."""
-    async def work(ctx: Ctx, incident: Incident, rest: str) -> object:
+    async def work(ctx: Ctx, incident: Incident, rest: str) -> None:
         done = _DONE.match(rest.strip())
         if done:
-            return await journal.task_done(ctx, incident, int(done.group(1)))
+            await journal.task_done(ctx, incident, int(done.group(1)))
+            return
         first, _, text = rest.partition(" ")
         assignee = cmd.person(first)
-        return await journal.task(ctx, incident, assignee, cmd.named(text if assignee else rest))
+        await journal.task(ctx, incident, assignee, cmd.named(text if assignee else rest))
 
     await on_incident(call, cmd, work)

@@ -19,12 +19,13 @@ _DONE = re.compile(r"^(\d+)\s+done$", re.IGNORECASE)
 @router.command("action", "action <text> [@owner] | <n> done")
 async def action(call: Call, cmd: Command) -> None:
     """Record a follow-up action (a GitHub issue when configured), or mark one done."""
-    async def work(ctx: Ctx, incident: Incident, rest: str) -> object:
+    async def work(ctx: Ctx, incident: Incident, rest: str) -> None:
         done = _DONE.match(rest.strip())
         if done:
-            return await pir.action_done(ctx, incident, int(done.group(1)))
+            await pir.action_done(ctx, incident, int(done.group(1)))
+            return
         owner = next((p for w in rest.split() if (p := cmd.person(w))), None)
-        return await pir.add_action(ctx, incident, owner, without_people(rest))
+        await pir.add_action(ctx, incident, owner, without_people(rest))
 
     await on_incident(call, cmd, work)
 
@@ -32,12 +33,13 @@ async def action(call: Call, cmd: Command) -> None:
 @router.command("pir", "pir [ready | rootcause|factors|well|badly <text>]")
 async def review(call: Call, cmd: Command) -> None:
     """The Post Incident Review: its link, its written sections, 'ready' (Commander)."""
-    async def work(ctx: Ctx, incident: Incident, rest: str) -> object:
+    async def work(ctx: Ctx, incident: Incident, rest: str) -> None:
         verb, _, text = rest.strip().partition(" ")
         if not verb:
-            return await pir.show(ctx, incident)
-        if verb.lower() == "ready":
-            return await pir.ready(ctx, incident)
-        return await pir.write_section(ctx, incident, verb.lower(), cmd.named(text))
+            await pir.show(ctx, incident)
+        elif verb.lower() == "ready":
+            await pir.ready(ctx, incident)
+        else:
+            await pir.write_section(ctx, incident, verb.lower(), cmd.named(text))
 
     await on_incident(call, cmd, work)
