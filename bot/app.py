@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiohttp import web
 
-from bot.config import Mode, Settings
+from bot.config import Mode, Settings, policy_of
 from bot.incidents.background import Background
-from bot.incidents.context import Policy
 from bot.logs import Throttled
 from bot.metrics import Metrics
 from bot.store import outbox
@@ -206,25 +205,7 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         if take_due_soon():
             jobs.wake()
 
-    policy = Policy(
-        handover_timeout_s=settings.handover_timeout_minutes * 60,
-        commandeer_timeout_s=settings.commandeer_timeout_minutes * 60,
-        checkin_interval_s=settings.checkin_interval_minutes * 60,
-        admin_ids=settings.admins,
-        video_chain=tuple(settings.video_chain),
-        oncall_answer_s=settings.oncall_answer_minutes * 60,
-        timezone=settings.timezone,
-        holidays_country=settings.holidays_country,
-        base_url=settings.base_url,
-        review_link_s=settings.review_link_hours * 3600,
-        tracker_enabled=settings.tracker_enabled,
-        meeting_max_severity=settings.review_meeting_severity,
-        docs_enabled=settings.docs_enabled,
-        status_tenant_id=settings.status_tenant,
-        external_roles=frozenset(settings.external_update_roles.split(",")),
-        components=tuple(name for name, _ in settings.components),
-        statuspage_enabled=settings.statuspage_enabled,
-    )
+    policy = policy_of(settings)
     members = MemberDirectory(connector)
     renderer = Renderer(bot_id=f"28:{settings.app_id}" if settings.app_id else "28:incident-bot",
                         components=policy.components)

@@ -1,7 +1,8 @@
 """The one configuration object, read from the environment (and `.env`) once.
 
-Names follow the contract in DESIGN.md; Microsoft's sample names are kept for the Bot
-Framework credentials so that an existing Azure Bot registration can be reused as is.
+Names are listed in docs/architecture.md and explained in docs/configuration.md;
+Microsoft's sample names are kept for the Bot Framework credentials so that an existing
+Azure Bot registration can be reused as is.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.incidents.context import Policy
 
 PUBLIC_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 PUBLIC_TOKEN_ISSUER = "https://api.botframework.com"
@@ -29,10 +32,6 @@ class Mode(str, Enum):
     AUTHENTICATED = "authenticated"
 
 
-def _env(name: str, *more: str) -> AliasChoices:
-    return AliasChoices(name, *more)
-
-
 class Settings(BaseSettings):
     """Everything the bot can be told from outside; passed down explicitly, never global."""
 
@@ -40,153 +39,74 @@ class Settings(BaseSettings):
         env_file=".env", extra="ignore", populate_by_name=True, case_sensitive=False
     )
 
-    app_id: str = Field("", validation_alias=_env("MicrosoftAppId", "app_id"))
+    app_id: str = Field("", validation_alias=AliasChoices("MicrosoftAppId", "app_id"))
     app_password: SecretStr = Field(
-        SecretStr(""), validation_alias=_env("MicrosoftAppPassword", "app_password")
+        SecretStr(""), validation_alias=AliasChoices("MicrosoftAppPassword", "app_password")
     )
-    app_type: str = Field("MultiTenant", validation_alias=_env("MicrosoftAppType", "app_type"))
-    app_tenant_id: str = Field(
-        "", validation_alias=_env("MicrosoftAppTenantId", "app_tenant_id")
-    )
-    port: int = Field(3978, validation_alias=_env("PORT", "port"))
-    host: str = Field("", validation_alias=_env("HOST", "host"))
-    database_url: str = Field(
-        "sqlite://incident-bot.sqlite3", validation_alias=_env("DATABASE_URL", "database_url")
-    )
-    video_provider: str = Field("", validation_alias=_env("VIDEO_PROVIDER", "video_provider"))
-    zoom_account_id: str = Field("", validation_alias=_env("ZOOM_ACCOUNT_ID", "zoom_account_id"))
-    zoom_client_id: str = Field("", validation_alias=_env("ZOOM_CLIENT_ID", "zoom_client_id"))
-    zoom_client_secret: SecretStr = Field(
-        SecretStr(""), validation_alias=_env("ZOOM_CLIENT_SECRET", "zoom_client_secret")
-    )
-    zoom_api_base_url: str = Field(
-        "https://api.zoom.us/v2", validation_alias=_env("ZOOM_API_BASE_URL", "zoom_api_base_url")
-    )
-    zoom_oauth_url: str = Field(
-        "https://zoom.us/oauth/token", validation_alias=_env("ZOOM_OAUTH_URL", "zoom_oauth_url")
-    )
-    zoom_host_user: str = Field("me", validation_alias=_env("ZOOM_HOST_USER", "zoom_host_user"))
-    google_service_account_file: str = Field(
-        "", validation_alias=_env("GOOGLE_SERVICE_ACCOUNT_FILE", "google_service_account_file")
-    )
-    google_delegated_user: str = Field(
-        "", validation_alias=_env("GOOGLE_DELEGATED_USER", "google_delegated_user")
-    )
-    google_api_endpoint: str = Field(
-        "", validation_alias=_env("GOOGLE_API_ENDPOINT", "google_api_endpoint")
-    )
-    video_fallback: str = Field("", validation_alias=_env("VIDEO_FALLBACK", "video_fallback"))
+    app_type: str = Field("MultiTenant", validation_alias=AliasChoices("MicrosoftAppType", "app_type"))
+    app_tenant_id: str = Field("", validation_alias=AliasChoices("MicrosoftAppTenantId", "app_tenant_id"))
+    port: int = 3978
+    host: str = ""
+    database_url: str = "sqlite://incident-bot.sqlite3"
+    video_provider: str = ""
+    zoom_account_id: str = ""
+    zoom_client_id: str = ""
+    zoom_client_secret: SecretStr = SecretStr("")
+    zoom_api_base_url: str = "https://api.zoom.us/v2"
+    zoom_oauth_url: str = "https://zoom.us/oauth/token"
+    zoom_host_user: str = "me"
+    google_service_account_file: str = ""
+    google_delegated_user: str = ""
+    google_api_endpoint: str = ""
+    video_fallback: str = ""
     video_timeout_s: float = Field(
-        15.0, validation_alias=_env("VIDEO_TIMEOUT_SECONDS", "video_timeout_s")
+        15.0, validation_alias=AliasChoices("VIDEO_TIMEOUT_SECONDS", "video_timeout_s")
     )
-    jitsi_base_url: str = Field(
-        "https://meet.jit.si", validation_alias=_env("JITSI_BASE_URL", "jitsi_base_url")
-    )
-    allowed_tenant_ids: str = Field(
-        "", validation_alias=_env("ALLOWED_TENANT_IDS", "allowed_tenant_ids")
-    )
-    bot_openid_metadata_url: str = Field(
-        PUBLIC_OPENID_METADATA_URL,
-        validation_alias=_env("BOT_OPENID_METADATA_URL", "bot_openid_metadata_url"),
-    )
-    bot_token_issuer: str = Field(
-        PUBLIC_TOKEN_ISSUER, validation_alias=_env("BOT_TOKEN_ISSUER", "bot_token_issuer")
-    )
-    bot_token_url: str = Field("", validation_alias=_env("BOT_TOKEN_URL", "bot_token_url"))
-    public_base_url: str = Field(
-        "", validation_alias=_env("PUBLIC_BASE_URL", "public_base_url")
-    )
-    log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL", "log_level"))
-    log_format: str = Field("text", validation_alias=_env("LOG_FORMAT", "log_format"))
-    metrics_token: SecretStr = Field(
-        SecretStr(""), validation_alias=_env("METRICS_TOKEN", "metrics_token")
-    )
-    graph_tenant_id: str = Field("", validation_alias=_env("GRAPH_TENANT_ID", "graph_tenant_id"))
-    graph_client_id: str = Field("", validation_alias=_env("GRAPH_CLIENT_ID", "graph_client_id"))
-    graph_client_secret: SecretStr = Field(
-        SecretStr(""), validation_alias=_env("GRAPH_CLIENT_SECRET", "graph_client_secret")
-    )
-    graph_api_url: str = Field(
-        "https://graph.microsoft.com/v1.0", validation_alias=_env("GRAPH_API_URL", "graph_api_url")
-    )
-    graph_token_url: str = Field(
-        "", validation_alias=_env("GRAPH_TOKEN_URL", "graph_token_url")
-    )
-    oncall_answer_minutes: int = Field(
-        10, ge=1, validation_alias=_env("ONCALL_ANSWER_MINUTES", "oncall_answer_minutes")
-    )
-    timezone: str = Field("UTC", validation_alias=_env("TIMEZONE", "timezone"))
-    holidays_country: str = Field(
-        "", validation_alias=_env("HOLIDAYS_COUNTRY", "holidays_country")
-    )
-    github_repository: str = Field(
-        "", validation_alias=_env("GITHUB_REPOSITORY", "github_repository")
-    )
-    github_token: SecretStr = Field(
-        SecretStr(""), validation_alias=_env("GITHUB_TOKEN", "github_token")
-    )
-    github_api_url: str = Field(
-        "https://api.github.com", validation_alias=_env("GITHUB_API_URL", "github_api_url")
-    )
-    review_meeting_severity: int = Field(
-        2, ge=0, le=4,
-        validation_alias=_env("REVIEW_MEETING_SEVERITY", "review_meeting_severity"),
-    )
-    review_link_hours: int = Field(
-        72, ge=1, validation_alias=_env("REVIEW_LINK_HOURS", "review_link_hours")
-    )
-    admin_user_ids: str = Field("", validation_alias=_env("ADMIN_USER_IDS", "admin_user_ids"))
-    handover_timeout_minutes: int = Field(
-        15, ge=1, validation_alias=_env("HANDOVER_TIMEOUT_MINUTES", "handover_timeout_minutes")
-    )
-    commandeer_timeout_minutes: int = Field(
-        10, ge=1,
-        validation_alias=_env("COMMANDEER_TIMEOUT_MINUTES", "commandeer_timeout_minutes"),
-    )
-    checkin_interval_minutes: int = Field(
-        60, ge=1, validation_alias=_env("CHECKIN_INTERVAL_MINUTES", "checkin_interval_minutes")
-    )
-    status_page_tenant_id: str = Field(
-        "", validation_alias=_env("STATUS_PAGE_TENANT_ID", "status_page_tenant_id")
-    )
-    status_page_title: str = Field(
-        "Service status", validation_alias=_env("STATUS_PAGE_TITLE", "status_page_title")
-    )
-    status_page_days: int = Field(
-        14, ge=1, le=365, validation_alias=_env("STATUS_PAGE_DAYS", "status_page_days")
-    )
-    status_components: str = Field(
-        "", validation_alias=_env("STATUS_COMPONENTS", "status_components")
-    )
-    external_update_roles: str = Field(
-        "commander", validation_alias=_env("EXTERNAL_UPDATE_ROLES", "external_update_roles")
-    )
-    statuspage_page_id: str = Field(
-        "", validation_alias=_env("STATUSPAGE_PAGE_ID", "statuspage_page_id")
-    )
-    statuspage_api_key: SecretStr = Field(
-        SecretStr(""), validation_alias=_env("STATUSPAGE_API_KEY", "statuspage_api_key")
-    )
-    statuspage_api_url: str = Field(
-        "https://api.statuspage.io/v1",
-        validation_alias=_env("STATUSPAGE_API_URL", "statuspage_api_url"),
-    )
+    jitsi_base_url: str = "https://meet.jit.si"
+    allowed_tenant_ids: str = ""
+    bot_openid_metadata_url: str = PUBLIC_OPENID_METADATA_URL
+    bot_token_issuer: str = PUBLIC_TOKEN_ISSUER
+    bot_token_url: str = ""
+    public_base_url: str = ""
+    log_level: str = "INFO"
+    log_format: str = "text"
+    metrics_token: SecretStr = SecretStr("")
+    graph_tenant_id: str = ""
+    graph_client_id: str = ""
+    graph_client_secret: SecretStr = SecretStr("")
+    graph_api_url: str = "https://graph.microsoft.com/v1.0"
+    graph_token_url: str = ""
+    oncall_answer_minutes: int = Field(10, ge=1)
+    timezone: str = "UTC"
+    holidays_country: str = ""
+    github_repository: str = ""
+    github_token: SecretStr = SecretStr("")
+    github_api_url: str = "https://api.github.com"
+    review_meeting_severity: int = Field(2, ge=0, le=4)
+    review_link_hours: int = Field(72, ge=1)
+    admin_user_ids: str = ""
+    handover_timeout_minutes: int = Field(15, ge=1)
+    commandeer_timeout_minutes: int = Field(10, ge=1)
+    checkin_interval_minutes: int = Field(60, ge=1)
+    status_page_tenant_id: str = ""
+    status_page_title: str = "Service status"
+    status_page_days: int = Field(14, ge=1, le=365)
+    status_components: str = ""
+    external_update_roles: str = "commander"
+    statuspage_page_id: str = ""
+    statuspage_api_key: SecretStr = SecretStr("")
+    statuspage_api_url: str = "https://api.statuspage.io/v1"
 
-    journal_dir: str = Field("", validation_alias=_env("JOURNAL_DIR", "journal_dir"))
-    journal_max_mb: int = Field(
-        64, ge=1, validation_alias=_env("JOURNAL_MAX_MB", "journal_max_mb")
-    )
+    journal_dir: str = ""
+    journal_max_mb: int = Field(64, ge=1)
     database_timeout_s: float = Field(
-        5.0, gt=0, le=60,
-        validation_alias=_env("DATABASE_TIMEOUT_SECONDS", "database_timeout_s"),
+        5.0, gt=0, le=60, validation_alias=AliasChoices("DATABASE_TIMEOUT_SECONDS", "database_timeout_s")
     )
     request_body_timeout_s: float = Field(
         10.0, gt=0, le=120,
-        validation_alias=_env("REQUEST_BODY_TIMEOUT_SECONDS", "request_body_timeout_s"),
+        validation_alias=AliasChoices("REQUEST_BODY_TIMEOUT_SECONDS", "request_body_timeout_s"),
     )
-    max_connections: int = Field(
-        0, ge=0, validation_alias=_env("MAX_CONNECTIONS", "max_connections")
-    )
+    max_connections: int = Field(0, ge=0)
 
     @field_validator("timezone")
     @classmethod
@@ -357,9 +277,33 @@ class Settings(BaseSettings):
 
 
 def environment_names() -> frozenset[str]:
-    """Every environment variable `Settings` reads (the names of DESIGN.md's contract)."""
+    """Every environment variable `Settings` reads (the names docs/architecture.md lists):
+    the field's name in upper case, or the documented name its alias gives first."""
     names = set()
-    for field in Settings.model_fields.values():
-        if isinstance(field.validation_alias, AliasChoices):
-            names.add(str(field.validation_alias.choices[0]))
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        names.add(str(alias.choices[0]) if isinstance(alias, AliasChoices) else name.upper())
     return frozenset(names)
+
+
+def policy_of(settings: Settings) -> Policy:
+    """The domain's rules, from the settings: the one place that maps one to the other."""
+    return Policy(
+        handover_timeout_s=settings.handover_timeout_minutes * 60,
+        commandeer_timeout_s=settings.commandeer_timeout_minutes * 60,
+        checkin_interval_s=settings.checkin_interval_minutes * 60,
+        oncall_answer_s=settings.oncall_answer_minutes * 60,
+        admin_ids=settings.admins,
+        video_chain=tuple(settings.video_chain),
+        timezone=settings.timezone,
+        holidays_country=settings.holidays_country,
+        base_url=settings.base_url,
+        review_link_s=settings.review_link_hours * 3600,
+        tracker_enabled=settings.tracker_enabled,
+        docs_enabled=settings.docs_enabled,
+        meeting_max_severity=settings.review_meeting_severity,
+        status_tenant_id=settings.status_tenant,
+        external_roles=frozenset(settings.external_update_roles.split(",")),
+        components=tuple(name for name, _ in settings.components),
+        statuspage_enabled=settings.statuspage_enabled,
+    )

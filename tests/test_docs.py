@@ -22,6 +22,22 @@ def test_every_setting_is_in_the_configuration_reference():
     assert not missing, f"docs/configuration.md lacks {missing}"
 
 
+def test_the_architecture_names_every_setting():
+    design = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    missing = sorted(n for n in environment_names() if f"`{n}`" not in design)
+    assert not missing, f"docs/architecture.md lacks {missing}"
+
+
+def test_code_and_docs_cite_only_files_in_the_repository():
+    # The shared notes the project started from are not part of what users check out.
+    outside = re.compile(r"DESIGN\.md|TEAMS-PROTOCOL\.md|PERFORMANCE\.md|\.\./shared")
+    files = [*ROOT.glob("bot/**/*.py"), *ROOT.glob("integrations/**/*.py"), *PAGES,
+             ROOT / "Makefile", ROOT / "pyproject.toml"]
+    cited = [f"{f.relative_to(ROOT)}: {m}" for f in files
+             for m in outside.findall(f.read_text(encoding="utf-8"))]
+    assert not cited, cited
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_relative_links_point_at_files_that_exist(page: Path):
     text = page.read_text(encoding="utf-8")

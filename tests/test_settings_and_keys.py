@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from bot.config import Mode
+from bot.config import Mode, Settings
 from bot.teams.signing_keys import SigningKeys
 from tests.conftest import make_settings
 from tests.fakes.identity import _new_key
@@ -85,3 +85,17 @@ async def test_a_metadata_outage_keeps_the_known_keys(identity):
 
         assert await keys.get("other") is None
         assert await keys.get(kid) is not None
+
+
+def test_the_domain_policy_is_derived_from_the_settings_and_their_defaults_agree():
+    from bot.config import policy_of
+    from bot.incidents.context import Policy
+
+    defaults = Settings(_env_file=None, database_url="sqlite://:memory:")
+    changed = Settings(_env_file=None, database_url="sqlite://:memory:",
+                       handover_timeout_minutes=3, review_link_hours=2, admin_user_ids="a, b")
+
+    # Policy's own defaults (used by tests and tools) cannot drift from the settings'.
+    assert policy_of(defaults) == Policy()
+    assert (policy_of(changed).handover_timeout_s, policy_of(changed).review_link_s,
+            policy_of(changed).admin_ids) == (180, 7200, frozenset({"a", "b"}))

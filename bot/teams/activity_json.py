@@ -1,9 +1,9 @@
 """Fast conversion between Bot Framework JSON and botbuilder-schema models.
 
-msrest's Serializer/Deserializer cost ~150-190 us per activity (PERFORMANCE.md), more than a
-whole bare request. These functions walk each model's `_attribute_map` once per class and
-then copy fields directly, which is an order of magnitude cheaper and yields the same
-objects the SDK's own code expects.
+msrest's Serializer/Deserializer cost ~150-190 us per activity (docs/architecture.md,
+"Performance facts"), more than a whole bare request. These functions walk each model's
+`_attribute_map` once per class and then copy fields directly, which is an order of
+magnitude cheaper and yields the same objects the SDK's own code expects.
 """
 
 from __future__ import annotations

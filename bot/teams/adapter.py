@@ -2,7 +2,8 @@
 
 A `BotAdapter` subclass rather than the stock CloudAdapter, which spends most of each
 request building msrest clients and sends through `requests` in a thread pool
-(PERFORMANCE.md). Authentication happens before a turn starts (`bot.teams.auth`).
+(docs/architecture.md, "Performance facts"). Authentication happens before a turn starts
+(`bot.teams.auth`).
 """
 
 from __future__ import annotations

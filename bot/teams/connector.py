@@ -1,8 +1,9 @@
 """The Bot Connector REST API (`/v3/conversations/...`) over one shared aiohttp session.
 
 The stock SDK builds an msrest client per request and sends through `requests` in a thread
-pool (PERFORMANCE.md); this client reuses one connection pool and raises `ConnectorError`
-with the status and `Retry-After`, so callers decide about retries.
+pool (docs/architecture.md, "Performance facts"); this client reuses one connection pool
+and raises `ConnectorError` with the status and `Retry-After`, so callers decide about
+retries.
 """
 
 from __future__ import annotations

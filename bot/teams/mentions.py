@@ -2,7 +2,7 @@
 
 botbuilder's `remove_recipient_mention` re-subs the bot's name everywhere in the text (so
 "declare Incident Bot outage" loses words) and leaves other `<at>` tags behind
-(TEAMS-PROTOCOL.md section 5). Here each mention entity removes exactly the `<at>` span it
+(docs/architecture.md, "Teams protocol facts"). Here each mention entity removes exactly the `<at>` span it
 describes, and other people's spans become `@N` placeholders the command parser resolves.
 """
 
