@@ -28,8 +28,9 @@ run: $(STAMP)
 	$(BIN)/incident-bot migrate
 	$(BIN)/incident-bot run --no-migrate
 
+# On every core (at most four): the suite mostly waits on sockets, processes and timers.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses=4
 
 # The linter and the type checker (strict on bot/ and integrations/): zero findings.
 check: $(STAMP)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +22,7 @@ from aiohttp.test_utils import TestServer
 from bot.app import create_app
 from bot.config import Settings
 from bot.store.database import apply_migrations, close_database, open_database
+from tests.domain import Domain
 from tests.fakes.connector import FakeConnector
 from tests.fakes.github import FakeGitHub
 from tests.fakes.google import FakeGoogle
@@ -44,33 +47,69 @@ async def _pg_unreachable_reason() -> str | None:
     return _pg_state["reason"]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
-    """A fresh, empty database: a SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite://{tmp_path}/bot.sqlite3"
+# Migrating a new database costs about a second on SQLite and two on PostgreSQL, which
+# across the suite's ~600 databases was a third of `make test`. So each test process
+# migrates one template per engine and every test gets a copy: a file copy on SQLite,
+# `CREATE DATABASE ... TEMPLATE` on PostgreSQL. The bot still runs its migrations at start
+# (a no-op on a copy); tests of migrating a new database use `postgres_url` or their own
+# file (tests/test_cli.py, tests/test_replicas.py).
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "bot.sqlite3"
+    asyncio.run(apply_migrations(f"sqlite://{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_template() -> Iterator[str | None]:
+    if asyncio.run(_pg_unreachable_reason()):
+        yield None
         return
-    async for url in _new_postgres_database():
+    name = f"bot_template_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(apply_migrations(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name))
+    yield name
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(statement: str) -> None:
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
+def _copy_of(template: Path, tmp_path: Path) -> str:
+    shutil.copyfile(template, tmp_path / "bot.sqlite3")
+    return f"sqlite://{tmp_path}/bot.sqlite3"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path,
+                       _migrated_sqlite: Path,
+                       _postgres_template: str | None) -> AsyncIterator[str]:
+    """A new database with the schema applied: a SQLite file, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        yield _copy_of(_migrated_sqlite, tmp_path)
+        return
+    async for url in _new_postgres_database(template=_postgres_template):
         yield url
 
 
 @pytest.fixture
 async def postgres_url() -> AsyncIterator[str]:
-    """A new PostgreSQL database, for tests that need several processes on one database."""
+    """A new, empty PostgreSQL database, for tests that need several processes on one."""
     async for url in _new_postgres_database():
         yield url
 
 
-async def _new_postgres_database() -> AsyncIterator[str]:
+async def _new_postgres_database(*, template: str | None = None) -> AsyncIterator[str]:
     reason = await _pg_unreachable_reason()
     if reason:
         pytest.skip(reason)
     name = f"bot_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    await _admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     admin = await asyncpg.connect(PG_ADMIN_URL)
     try:
@@ -99,9 +138,9 @@ async def proxied_postgres(postgres_url: str) -> AsyncIterator[ProxiedDatabase]:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    """A SQLite file database, for tests whose subject is not the store."""
-    return f"sqlite://{tmp_path}/bot.sqlite3"
+def sqlite_url(tmp_path: Path, _migrated_sqlite: Path) -> str:
+    """A SQLite file database (schema applied), for tests whose subject is not the store."""
+    return _copy_of(_migrated_sqlite, tmp_path)
 
 
 @pytest.fixture
@@ -110,6 +149,15 @@ async def db(database_url: str) -> AsyncIterator[str]:
     await apply_migrations(database_url)
     await open_database(database_url)
     yield database_url
+    await close_database()
+
+
+@pytest.fixture
+async def domain(sqlite_url: str) -> AsyncIterator[Domain]:
+    """The domain on a migrated SQLite database, no HTTP (see `tests.domain`)."""
+    await apply_migrations(sqlite_url)
+    await open_database(sqlite_url)
+    yield Domain()
     await close_database()
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pydantic
 import pytest
 
+from bot.incidents.checkins import CheckIn
 from bot.incidents.rooms import CreateRoom
 from bot.logs import TEXT_FORMAT, JsonFormatter, RequestIdFilter, TextFormatter, formatter_for
 from bot.store import jobs, outbox
@@ -108,8 +109,8 @@ def test_without_a_token_only_loopback_clients_may_scrape():
 
 async def test_backlog_gauges_measure_the_oldest_overdue_row(db):
     assert await jobs.lag_s() == 0 and await outbox.lag_s() == 0
-    await jobs.schedule("reminder", due_ms=now_ms() - 30_000)
-    await jobs.schedule("reminder", due_ms=now_ms() + 60_000)  # not due: no lag
+    await jobs.schedule(CheckIn(1), due_ms=now_ms() - 30_000)
+    await jobs.schedule(CheckIn(2), due_ms=now_ms() + 60_000)  # not due: no lag
     from tortoise import connections
 
     await outbox.enqueue(connections.get("default"), operation=OutboxOperation.SEND,

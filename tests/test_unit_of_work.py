@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from tortoise import connections
 
+from bot.incidents.checkins import CheckIn
 from bot.store import jobs
 from bot.store.clock import now_ms
 from bot.store.database import apply_migrations, close_database, open_database
@@ -73,9 +74,9 @@ async def test_only_a_job_due_now_wakes_the_job_runner(db):
         woken.append("runner" if take_due_soon() else "outbox only")
 
     async with UnitOfWork(on_commit=wake):
-        await jobs.schedule("reminder", due_ms=now_ms() + 3_600_000)
+        await jobs.schedule(CheckIn(1), due_ms=now_ms() + 3_600_000)
     async with UnitOfWork(on_commit=wake):
-        await jobs.schedule("room", due_ms=now_ms())
+        await jobs.schedule(CheckIn(2), due_ms=now_ms())
     async with UnitOfWork(on_commit=wake) as uow:
         await uow.enqueue(operation=OutboxOperation.SEND, service_url="http://x/",
                           conversation_id="a:1", payload={})

@@ -88,8 +88,7 @@ async def _ask_for_roles(ctx: Ctx, incident: Incident, what: Declaration) -> Non
         # The declarer takes command at once (no one else needs to accept) and leaves the
         # Investigator role to the person named, open until they accept.
         set_holder(incident, Role.COMMANDER, ctx.actor)
-        for suffix in ("id", "name", "aad"):
-            setattr(incident, f"investigator_{suffix}", None)
+        set_holder(incident, Role.INVESTIGATOR, None)
         await incident.save()
         commander = None
     if investigator is not None and investigator.id != ctx.actor.id:

@@ -42,12 +42,19 @@ def holder(incident: Incident, role: Role) -> Person | None:
     return None
 
 
-def set_holder(incident: Incident, role: Role, person: Person) -> None:
-    """Give a single role to `person` (the caller saves the incident)."""
-    prefix = role.value
-    setattr(incident, f"{prefix}_id", person.id)
-    setattr(incident, f"{prefix}_name", person.name)
-    setattr(incident, f"{prefix}_aad", person.aad_object_id)
+def set_holder(incident: Incident, role: Role, person: Person | None) -> None:
+    """Give a single role to `person`, or leave it open (None); the caller saves the
+    incident. A holder is stored as three columns per role; this is the one writer."""
+    person_id, name, aad = (person.id, person.name, person.aad_object_id) if person else (
+        None, None, None)
+    if role is Role.INVESTIGATOR:
+        incident.investigator_id, incident.investigator_name = person_id, name
+        incident.investigator_aad = aad
+    elif role is Role.COMMANDER:
+        incident.commander_id, incident.commander_name, incident.commander_aad = (
+            person_id, name, aad)
+    else:
+        raise ValueError(f"{role.title} is not held by one person")
 
 
 async def assistants(incident: Incident) -> list[Person]:

@@ -82,8 +82,7 @@ async def staff(ctx: Ctx, incident_id: int, squad_id: int,
         # The secondary declared: they take command at once, the primary is asked to
         # investigate (the guide's split, without asking the declarer to accept).
         set_holder(incident, Role.COMMANDER, secondary.person)
-        for suffix in ("id", "name", "aad"):
-            setattr(incident, f"investigator_{suffix}", None)
+        set_holder(incident, Role.INVESTIGATOR, None)
         await incident.save()
         ctx.tell(say.ThreadPost(incident.id, f"{secondary.person.name} ({secondary.why}) "
                                 "declared and is the Incident Commander."))

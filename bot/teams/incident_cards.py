@@ -12,7 +12,7 @@ from bot.incidents.lifecycle import duration
 from bot.incidents.limits import clip
 from bot.incidents.people import Person
 from bot.incidents.queries import Picture
-from bot.incidents.roles import Role
+from bot.incidents.roles import Role, holder
 from bot.store.incident_models import (
     Commandeer,
     Handover,
@@ -67,7 +67,8 @@ def room_line(incident: Incident) -> str:
 
 def _role_line(picture: Picture, role: Role) -> str:
     incident = picture.incident
-    name = literal(getattr(incident, f"{role.value}_name") or "nobody yet")
+    current = holder(incident, role)
+    name = literal((current.name if current else "") or "nobody yet")
     asked = [literal(h.to_name) for h in picture.pending if h.role == role.value]
     return f"{name} (asked: {', '.join(asked)}, not yet accepted)" if asked else name
 
