@@ -11,6 +11,7 @@ from bot.teams.mentions import PLACEHOLDER, ParsedText
 
 MAX_COMMAND_CHARS = 4000
 _REFERENCE = re.compile(r"^(?:inc-?)?(\d+)$", re.IGNORECASE)
+_DONE = re.compile(r"^(\d+)\s+done$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,12 @@ class Command:
 def without_people(text: str) -> str:
     """`text` with its mentions left out (what customers or a tracker read)."""
     return re.sub(r"\s+", " ", PLACEHOLDER.sub("", text)).strip()
+
+
+def done_number(text: str) -> int | None:
+    """`3 done` -> 3 (a task or follow-up action marked done); anything else -> None."""
+    match = _DONE.match(text.strip())
+    return int(match.group(1)) if match else None
 
 
 def split_reference(args: str) -> tuple[int | None, str]:

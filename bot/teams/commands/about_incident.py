@@ -9,10 +9,12 @@ from bot.incidents.context import Ctx
 from bot.incidents.queries import find_incident
 from bot.store.incident_models import Incident
 from bot.teams.call import Call
-from bot.teams.command_line import Command, split_reference
+from bot.teams.command_line import Command, done_number, split_reference
 
 # Domain work on the incident, given what followed the incident reference.
 IncidentWork = Callable[[Ctx, Incident, str], Awaitable[object]]
+# Marks item n (a task, a follow-up action) of the incident done.
+DoneWork = Callable[[Ctx, Incident, int], Awaitable[object]]
 
 
 async def on_incident(call: Call, cmd: Command, work: IncidentWork) -> None:
@@ -23,3 +25,15 @@ async def on_incident(call: Call, cmd: Command, work: IncidentWork) -> None:
         return await work(ctx, await find_incident(ctx, number), rest)
 
     await call.execute(run)
+
+
+async def on_numbered_item(call: Call, cmd: Command, *, add: IncidentWork,
+                           done: DoneWork) -> None:
+    """`<n> done` marks the incident's item n done; anything else adds an item."""
+    async def work(ctx: Ctx, incident: Incident, rest: str) -> object:
+        number = done_number(rest)
+        if number is not None:
+            return await done(ctx, incident, number)
+        return await add(ctx, incident, rest)
+
+    await on_incident(call, cmd, work)

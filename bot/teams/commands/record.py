@@ -10,12 +10,11 @@ from bot.incidents.context import Ctx
 from bot.store.incident_models import Incident
 from bot.teams.call import Call
 from bot.teams.command_line import Command, without_people
-from bot.teams.commands.about_incident import on_incident
+from bot.teams.commands.about_incident import on_incident, on_numbered_item
 from bot.teams.router import Router
 
 router = Router()
 _SETTLE = re.compile(r"^(\d+)\s+(confirmed|disproved)$", re.IGNORECASE)
-_DONE = re.compile(r"^(\d+)\s+done$", re.IGNORECASE)
 
 
 @router.command("note", "note <text>")
@@ -62,13 +61,9 @@ async def hypothesis(call: Call, cmd: Command) -> None:
 @router.command("task", "task [@person] <text> | <n> done")
 async def task(call: Call, cmd: Command) -> None:
     """Give someone a piece of work, or mark one done."""
-    async def work(ctx: Ctx, incident: Incident, rest: str) -> None:
-        done = _DONE.match(rest.strip())
-        if done:
-            await journal.task_done(ctx, incident, int(done.group(1)))
-            return
+    async def add(ctx: Ctx, incident: Incident, rest: str) -> None:
         first, _, text = rest.partition(" ")
         assignee = cmd.person(first)
         await journal.task(ctx, incident, assignee, cmd.named(text if assignee else rest))
 
-    await on_incident(call, cmd, work)
+    await on_numbered_item(call, cmd, add=add, done=journal.task_done)

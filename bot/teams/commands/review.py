@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-import re
-
 from bot.incidents import pir
 from bot.incidents.context import Ctx
 from bot.store.incident_models import Incident
 from bot.teams.call import Call
 from bot.teams.command_line import Command, without_people
-from bot.teams.commands.about_incident import on_incident
+from bot.teams.commands.about_incident import on_incident, on_numbered_item
 from bot.teams.router import Router
 
 router = Router()
-_DONE = re.compile(r"^(\d+)\s+done$", re.IGNORECASE)
 
 
 @router.command("action", "action <text> [@owner] | <n> done")
 async def action(call: Call, cmd: Command) -> None:
     """Record a follow-up action (a GitHub issue when configured), or mark one done."""
-    async def work(ctx: Ctx, incident: Incident, rest: str) -> None:
-        done = _DONE.match(rest.strip())
-        if done:
-            await pir.action_done(ctx, incident, int(done.group(1)))
-            return
+    async def add(ctx: Ctx, incident: Incident, rest: str) -> None:
         owner = next((p for w in rest.split() if (p := cmd.person(w))), None)
         await pir.add_action(ctx, incident, owner, without_people(rest))
 
-    await on_incident(call, cmd, work)
+    await on_numbered_item(call, cmd, add=add, done=pir.action_done)
 
 
 @router.command("pir", "pir [ready | rootcause|factors|well|badly <text>]")

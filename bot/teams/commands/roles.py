@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from bot.errors import NotFoundError
 from bot.incidents import handovers
 from bot.incidents.context import Ctx
 from bot.incidents.roles import Role, require_role_holder
 from bot.store.incident_models import Handover, Incident
 from bot.teams import incident_cards
 from bot.teams.call import Call
-from bot.teams.cards import Card
 from bot.teams.command_line import Command
 from bot.teams.commands.about_incident import on_incident
-from bot.teams.commands.card_data import card_id, card_incident
-from bot.teams.router import CardAction, Router
+from bot.teams.commands.card_data import yes_no_buttons
+from bot.teams.router import Router
 
 router = Router()
 
@@ -47,23 +43,7 @@ async def assist(call: Call, cmd: Command) -> None:
     await _ask_role(call, cmd, Role.ASSISTANT)
 
 
-async def _matching_handover(ctx: Ctx, data: dict[str, Any]) -> tuple[Handover, Incident]:
-    handover = await Handover.get_or_none(id=card_id(data, "handoverId"))
-    if handover is None or handover.incident_id != card_id(data, "incidentId"):
-        raise NotFoundError("That role request does not exist.")
-    return handover, await card_incident(ctx, handover.incident_id)
-
-
-def _answer(accept: bool) -> CardAction:
-    async def work(ctx: Ctx, data: dict[str, Any]) -> None:
-        handover, _ = await _matching_handover(ctx, data)
-        await handovers.answer(ctx, handover.id, accept=accept)
-
-    async def view(ctx: Ctx, data: dict[str, Any]) -> Card:
-        return incident_cards.role_request_card(*await _matching_handover(ctx, data))
-
-    return CardAction(work, view)
-
-
-router.card("handover.accept", _answer(True))
-router.card("handover.decline", _answer(False))
+yes_no_buttons(router, Handover, "handoverId", yes="handover.accept", no="handover.decline",
+               missing="That role request does not exist.",
+               answer=lambda ctx, asked, accept: handovers.answer(ctx, asked.id, accept=accept),
+               card=incident_cards.role_request_card)
