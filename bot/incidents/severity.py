@@ -1,8 +1,6 @@
-"""Severities SEV1 (worst) to SEV4, and reading them from what people type."""
+"""Severities SEV1 (worst) to SEV4: their names and what each means."""
 
 from __future__ import annotations
-
-import re
 
 HIGHEST = 1
 LOWEST = 4
@@ -12,15 +10,6 @@ LABELS = {
     3: "SEV3: minor, limited impact or a workaround exists",
     4: "SEV4: low, little or no customer impact",
 }
-_TOKEN = re.compile(r"^sev([1-4])$", re.IGNORECASE)
-
-
-def parse(token: str) -> int | None:
-    """`sev2` (any case) -> 2; anything else -> None."""
-    match = _TOKEN.match(token.strip())
-    return int(match.group(1)) if match else None
-
-
 def name(level: int) -> str:
     """2 -> "SEV2"."""
     return f"SEV{level}"

@@ -12,6 +12,7 @@ from bot.teams.mentions import PLACEHOLDER, ParsedText
 MAX_COMMAND_CHARS = 4000
 _REFERENCE = re.compile(r"^(?:inc-?)?(\d+)$", re.IGNORECASE)
 _DONE = re.compile(r"^(\d+)\s+done$", re.IGNORECASE)
+_SEVERITY = re.compile(r"^sev([1-4])$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,12 @@ class Command:
 def without_people(text: str) -> str:
     """`text` with its mentions left out (what customers or a tracker read)."""
     return re.sub(r"\s+", " ", PLACEHOLDER.sub("", text)).strip()
+
+
+def severity_word(token: str) -> int | None:
+    """`sev2` (any case) -> 2; anything else -> None."""
+    match = _SEVERITY.match(token.strip())
+    return int(match.group(1)) if match else None
 
 
 def done_number(text: str) -> int | None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.incidents import severity as sev
 from bot.incidents.context import Ctx
 from bot.incidents.declare import Declaration, declare
 from bot.store.incident_models import Incident
 from bot.teams import incident_cards
 from bot.teams.answers import Answer, CardAnswer
 from bot.teams.call import Call
-from bot.teams.command_line import Command
+from bot.teams.command_line import Command, severity_word
 from bot.teams.router import CardAction, Router
 
 router = Router()
@@ -23,9 +22,9 @@ async def declare_incident(call: Call, cmd: Command) -> Answer | None:
     if not cmd.args:
         return CardAnswer(incident_cards.declare_form_card())
     words = cmd.args.split()
-    levels = [level for w in words if (level := sev.parse(w))]
+    levels = [level for w in words if (level := severity_word(w))]
     people = [p for w in words if (p := cmd.person(w))]
-    title = " ".join(w for w in words if not sev.parse(w) and not cmd.person(w))
+    title = " ".join(w for w in words if not severity_word(w) and not cmd.person(w))
     what = Declaration(title=title, severity=levels[-1] if levels else None,
                        investigator=people[0] if people else None,
                        commander=people[1] if len(people) > 1 else None)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from bot.errors import CommandError
 from bot.incidents import lifecycle, review_meeting
-from bot.incidents import severity as sev
 from bot.incidents.context import Ctx
 from bot.store.incident_models import Incident
 from bot.teams.call import Call
-from bot.teams.command_line import Command
+from bot.teams.command_line import Command, severity_word
 from bot.teams.commands.about_incident import on_incident
 from bot.teams.router import Router
 
@@ -19,7 +18,7 @@ router = Router()
 async def severity(call: Call, cmd: Command) -> None:
     """Change the severity."""
     async def work(ctx: Ctx, incident: Incident, rest: str) -> None:
-        level = sev.parse(rest)
+        level = severity_word(rest)
         if level is None:
             raise CommandError("Usage: `@incident sev sev1` (sev1 is the most severe).")
         await lifecycle.set_severity(ctx, incident, level)
