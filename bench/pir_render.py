@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 
 from bot.incidents.pir_record import ActionLine, EventLine, HandoverLine, PirRecord
-from bot.web.review_document import render_html, render_markdown
+from bot.web.review_html import render_html
+from bot.web.review_markdown import render_markdown
 
 SIZES = (0, 100, 1_000, 10_000)
 DECLARED = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)

@@ -46,7 +46,7 @@ from bot.web.messages import post_messages
 from bot.web.metrics import get_metrics
 from bot.web.recent import RecentActivities
 from bot.web.request_ids import request_middleware
-from bot.web.review_document import render_html
+from bot.web.review_html import render_html
 from bot.web.review_pages import get_review
 from bot.web.status_pages import get_status, get_status_atom, get_status_json
 from integrations.github_issues import GitHubIssues

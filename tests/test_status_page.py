@@ -15,7 +15,8 @@ from bot.incidents.pir import RemindReview
 from bot.incidents.pir_builder import build_record
 from bot.store.incident_models import Incident
 from bot.store.status_models import PublicIncident, PublicUpdate, SyncState
-from bot.web.review_document import render_html, render_markdown
+from bot.web.review_html import render_html
+from bot.web.review_markdown import render_markdown
 from tests.conftest import RunningBot, make_settings
 from tests.fakes import activities as teams
 from tests.fakes.activities import ADA, GRACE

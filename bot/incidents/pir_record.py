@@ -1,7 +1,7 @@
 """Everything a Post Incident Review is drafted from, as plain values.
 
-Built from the database by `bot.incidents.pir` and rendered by `bot.web.review_document`
-(Markdown and HTML); keeping the record plain makes rendering testable and fast.
+Built from the database by `bot.incidents.pir_builder` and rendered by `bot.web.review_html`
+and `bot.web.review_markdown`; keeping the record plain makes rendering testable and fast.
 """
 
 from __future__ import annotations

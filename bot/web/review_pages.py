@@ -12,7 +12,8 @@ from bot.incidents.pir_builder import build_record
 from bot.store.incident_models import Incident
 from bot.web import RUNTIME
 from bot.web.errors import problem, reads_database
-from bot.web.review_document import render_html, render_markdown
+from bot.web.review_html import render_html
+from bot.web.review_markdown import render_markdown
 
 if TYPE_CHECKING:
     from bot.app import Runtime

@@ -16,7 +16,8 @@ from bot.incidents.pir_record import (
     HypothesisLine,
     PirRecord,
 )
-from bot.web.review_document import render_html, render_markdown
+from bot.web.review_html import render_html
+from bot.web.review_markdown import render_markdown
 
 DECLARED = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 HOSTILE = "<script>alert(1)</script> # heading | pipe | [x](javascript:x) ](javascript:x)"

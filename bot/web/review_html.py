@@ -1,0 +1,142 @@
+"""The Post Incident Review as one HTML page (what the review link shows, and the Google
+Docs export).
+
+User text never shapes the page: every user string goes through `html.escape`; only
+http(s) URLs become `<a href>`.
+"""
+
+from __future__ import annotations
+
+import html
+
+from bot.incidents.pir_record import PirRecord
+from bot.web.review_chart import PALETTE, event_category, timeline_svg
+from bot.web.review_content import (
+    Block,
+    Bold,
+    Frag,
+    Rich,
+    View,
+    document_sections,
+    memo,
+    split_paragraphs,
+    text_pieces,
+    view_of,
+)
+
+_esc = html.escape
+
+
+
+_CSS = """
+:root{color-scheme:light;--ink:#1f2328;--muted:#59636e;--line:#d1d9e0}
+*{box-sizing:border-box}
+body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink)}
+main{max-width:62rem;margin:0 auto;padding:1rem}
+h1{font-size:1.6rem;line-height:1.25;overflow-wrap:anywhere}
+h2{font-size:1.25rem;border-bottom:1px solid var(--line);padding-bottom:.2rem;margin-top:2rem}
+h3{font-size:1.05rem}
+li,p,td{overflow-wrap:anywhere}
+a{color:#0969da}
+.prompt{font-style:italic;color:var(--muted)}
+svg.axis{width:100%;min-width:34rem;max-width:52rem;height:auto;display:block;font-size:18px}
+svg.axis text{paint-order:stroke;stroke:#fff;stroke-width:4px}
+.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.4rem 1rem;font-size:.85rem}
+.k::before{content:"";display:inline-block;width:.65em;height:.65em;border-radius:50%;
+ margin-right:.35em;background:var(--c)}
+.scroll{overflow-x:auto}
+table.events{border-collapse:collapse;width:100%;font-size:.9rem}
+.events th,.events td{text-align:left;vertical-align:top;padding:.25rem .5rem;
+ border-bottom:1px solid var(--line)}
+.events td:nth-child(-n+2){white-space:nowrap;font-variant-numeric:tabular-nums}
+@media (max-width:40rem){
+ .events thead{display:none}
+ .events tr{display:block;padding:.4rem 0;border-bottom:1px solid var(--line)}
+ .events td{display:inline;border:0;padding:0 .4rem 0 0}
+ .events td:nth-child(2){color:var(--muted)}
+ .events td:last-child{display:block}
+}
+""" + "".join(f".c-{cat}{{--c:{color}}}\n" for cat, color in PALETTE.items())
+
+_HEAD = ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+         # Nothing in the page may load or run anything, whatever the user text says.
+         '<meta http-equiv="Content-Security-Policy" '
+         "content=\"default-src 'none'; style-src 'unsafe-inline'\">\n")
+
+
+def _anchor(url: str) -> str:
+    safe = _esc(url)
+    return f'<a href="{safe}" rel="noopener noreferrer">{safe}</a>'
+
+
+def _html_rich(text: str) -> str:
+    if "://" not in text:
+        return _esc(text)
+    return "".join(_anchor(part) if is_url else _esc(part) for part, is_url in text_pieces(text))
+
+
+def _html_frag(frag: Frag) -> str:
+    if isinstance(frag, str):
+        return _esc(frag)
+    if isinstance(frag, Bold):
+        return f"<strong>{_esc(frag.text)}</strong>"
+    if isinstance(frag, Rich):
+        return _html_rich(" ".join(frag.text.split()))
+    return _anchor(frag.url)
+
+
+def _html_block(parts: list[str], block: Block) -> None:
+    if block.heading:
+        parts.append(f"<h3>{_esc(block.heading)}</h3>\n")
+    paragraphs = split_paragraphs(block.prose or "")
+    if block.items:
+        parts.append("<ul>\n")
+        parts.extend(f"<li>{''.join(map(_html_frag, line))}</li>\n" for line in block.items)
+        parts.append("</ul>\n")
+    elif paragraphs:
+        parts.extend(f"<p>{'<br>'.join(map(_html_rich, p))}</p>\n" for p in paragraphs)
+    else:
+        parts.append(f'<p class="prompt">{_esc(block.prompt)}</p>\n')
+
+
+def _html_events(parts: list[str], view: View) -> None:
+    if not view.events:
+        parts.append('<p class="prompt">No events recorded.</p>\n')
+        return
+    pair, name, category = view.clock.pair, memo(_esc), memo(event_category)
+    parts.append('<div class="scroll"><table class="events">\n<thead><tr><th>UTC</th>'
+                 f"<th>{_esc(view.clock.label)}</th><th>Kind</th><th>Who</th><th>What</th>"
+                 "</tr></thead>\n<tbody>\n")
+    for event in view.events:
+        utc, local = pair(event.at)
+        parts.append(f'<tr><td>{utc}</td><td>{local}</td><td class="k c-{category(event.kind)}">'
+                     f"{name(event.kind)}</td><td>{name(event.actor or 'bot')}</td>"
+                     f"<td>{_html_rich(event.text)}</td></tr>\n")
+    parts.append("</tbody>\n</table></div>\n")
+
+
+def _legend(view: View) -> str:
+    present = {event_category(kind) for kind in {event.kind for event in view.events}}
+    items = "".join(f'<li class="k c-{cat}">{cat}</li>' for cat in PALETTE if cat in present)
+    return f'<ul class="legend">{items}</ul>\n' if items else ""
+
+
+def render_html(record: PirRecord) -> str:
+    """Render the PIR draft as one self-contained HTML page (inline CSS and SVG, no scripts)."""
+    view = view_of(record)
+    title = _esc(f"PIR: INC-{record.number} {record.title}")
+    parts = [_HEAD, f"<title>{title}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n",
+             f"<h1>{title}</h1>\n"]
+    for section in document_sections(view):
+        parts.append("<section>\n")
+        if section.title:
+            parts.append(f"<h2>{_esc(section.title)}</h2>\n")
+        if section.timeline:
+            parts += ['<div class="scroll">', timeline_svg(view), "</div>\n", _legend(view)]
+            _html_events(parts, view)
+        for block in section.blocks:
+            _html_block(parts, block)
+        parts.append("</section>\n")
+    parts.append("</main>\n</body>\n</html>\n")
+    return "".join(parts)
