@@ -15,7 +15,7 @@ from bot.incidents.context import Ctx, Origin, Policy
 from bot.incidents.people import Person
 from bot.store.incident_models import Incident
 from bot.store.models import Job
-from bot.store.status_models import PublicIncident, PublicUpdate, SyncState
+from bot.store.status_models import PublicIncident, PublicStatus, PublicUpdate, SyncState
 
 TENANT = "tenant-1"
 COMMANDER = Person("29:cmd", "Cora Commander")
@@ -48,10 +48,11 @@ async def test_updates_reach_statuspage_one_at_a_time_in_order(db):
     incident = await _incident()
     async with in_transaction():
         first = await external.submit(_ctx(), incident.id, title="Slow API", components="api",
-                                      status="investigating", text="Looking into it")
-    for text in ("identified Cause found", "monitoring Fix deployed"):
+                                      status=PublicStatus.INVESTIGATING, text="Looking into it")
+    for status, text in ((PublicStatus.IDENTIFIED, "Cause found"),
+                         (PublicStatus.MONITORING, "Fix deployed")):
         async with in_transaction():
-            await external.request(_ctx(), incident, text)
+            await external.request(_ctx(), incident, text, status)
     updates = await PublicUpdate.all().order_by("id")
     assert [u.status.value for u in updates] == ["investigating", "identified", "monitoring"]
     assert all(u.sync_state is SyncState.PENDING for u in updates)
@@ -90,6 +91,6 @@ async def test_another_tenants_incident_cannot_go_public(db):
 async def test_the_public_title_is_required_and_never_defaulted(db):
     incident = await _incident()
     with pytest.raises(CommandError, match="title customers will read"):
-        await external.submit(_ctx(), incident.id, title="  ", components="", status="",
+        await external.submit(_ctx(), incident.id, title="  ", components="", status=None,
                               text="Some requests fail")
     assert not await PublicIncident.exists()

@@ -46,14 +46,6 @@ MAX_COMPONENTS = 20
 USAGE = "update external [investigating|identified|monitoring|resolved] <text for customers>"
 
 
-def parse_status(word: str) -> PublicStatus | None:
-    """`identified` -> PublicStatus.IDENTIFIED; anything else -> None."""
-    try:
-        return PublicStatus(word.strip().lower())
-    except ValueError:
-        return None
-
-
 def enabled_for(ctx: Ctx, tenant_id: str) -> bool:
     """External updates exist only for the one tenant the status page belongs to."""
     return bool(ctx.policy.status_tenant_id) and tenant_id == ctx.policy.status_tenant_id
@@ -71,13 +63,13 @@ async def public_of(incident: Incident, *, lock: bool = False) -> PublicIncident
     return await (query.select_for_update() if lock else query).first()
 
 
-async def request(ctx: Ctx, incident: Incident, text: str) -> None:
-    """`update external <text>`: publish, or first ask for the public title on a card."""
+async def request(ctx: Ctx, incident: Incident, text: str,
+                  status: PublicStatus | None = None) -> None:
+    """`update external [status] <text>`: publish, or first ask for the public title on a
+    card; without a status the public incident's current one (investigating at first)."""
     _require_enabled(ctx, incident)
     await require_external_publisher(ctx, incident)
-    first, _, rest = text.strip().partition(" ")
-    status = parse_status(first)
-    body = clip(rest if status else text, MAX_PUBLIC_TEXT)
+    body = clip(text, MAX_PUBLIC_TEXT)
     if not body:
         raise CommandError(f"Usage: `@incident {USAGE}`")
     public = await public_of(incident, lock=True)
@@ -88,8 +80,8 @@ async def request(ctx: Ctx, incident: Incident, text: str) -> None:
     await _publish(ctx, incident, public, body, status or public.status)
 
 
-async def submit(ctx: Ctx, incident_id: int, *, title: str, components: str, status: str,
-                 text: str) -> PublicUpdate:
+async def submit(ctx: Ctx, incident_id: int, *, title: str, components: str,
+                 status: PublicStatus | None, text: str) -> PublicUpdate:
     """The card's Publish: open the public incident (first update) or add to it."""
     incident = await Incident.filter(id=incident_id, tenant_id=ctx.origin.tenant_id
                                      ).select_for_update().first()
@@ -97,7 +89,7 @@ async def submit(ctx: Ctx, incident_id: int, *, title: str, components: str, sta
         raise NotFoundError("That incident does not exist.")
     _require_enabled(ctx, incident)
     await require_external_publisher(ctx, incident)
-    chosen = parse_status(status) or PublicStatus.INVESTIGATING
+    chosen = status or PublicStatus.INVESTIGATING
     body = clip(text, MAX_PUBLIC_TEXT)
     if not body:
         raise CommandError("Write the update customers will read.")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.errors import CommandError
 from bot.incidents.people import Person
+from bot.store.status_models import PublicStatus
 from bot.teams.mentions import PLACEHOLDER, ParsedText
 
 MAX_COMMAND_CHARS = 4000
@@ -53,6 +54,21 @@ def severity_word(token: str) -> int | None:
     """`sev2` (any case) -> 2; anything else -> None."""
     match = _SEVERITY.match(token.strip())
     return int(match.group(1)) if match else None
+
+
+def public_status(word: str) -> PublicStatus | None:
+    """`identified` (any case) -> PublicStatus.IDENTIFIED; anything else -> None."""
+    try:
+        return PublicStatus(word.strip().lower())
+    except ValueError:
+        return None
+
+
+def public_status_and_text(text: str) -> tuple[PublicStatus | None, str]:
+    """`monitoring All good` -> (MONITORING, "All good"); no status word -> (None, text)."""
+    first, _, rest = text.strip().partition(" ")
+    status = public_status(first)
+    return status, (rest if status else text)
 
 
 def done_number(text: str) -> int | None:

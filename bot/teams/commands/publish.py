@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.incidents import external
 from bot.incidents.context import Ctx
+from bot.teams.command_line import public_status
 from bot.teams.commands.card_data import card_id
 from bot.teams.router import CardAction, Router
 
@@ -15,7 +16,8 @@ router = Router()
 async def _publish(ctx: Ctx, data: dict[str, Any]) -> None:
     await external.submit(ctx, card_id(data, "incidentId"), title=str(data.get("title") or ""),
                           components=str(data.get("components") or ""),
-                          status=str(data.get("status") or ""), text=str(data.get("text") or ""))
+                          status=public_status(str(data.get("status") or "")),
+                          text=str(data.get("text") or ""))
 
 
 async def _published(ctx: Ctx, data: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from bot.incidents import external, journal
 from bot.incidents.context import Ctx
 from bot.store.incident_models import Incident
 from bot.teams.call import Call
-from bot.teams.command_line import Command, without_people
+from bot.teams.command_line import Command, public_status_and_text, without_people
 from bot.teams.commands.about_incident import on_incident, on_numbered_item
 from bot.teams.router import Router
 
@@ -30,7 +30,8 @@ async def update(call: Call, cmd: Command) -> None:
         first, _, text = rest.strip().partition(" ")
         if first.lower() == "external":
             # Customers read exactly what was typed: mentions are not turned into names.
-            await external.request(ctx, incident, without_people(text))
+            status, body = public_status_and_text(without_people(text))
+            await external.request(ctx, incident, body, status)
             return
         await journal.update(ctx, incident, cmd.named(rest))
 
