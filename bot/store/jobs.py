@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import typing
 from collections.abc import Awaitable, Callable
@@ -52,7 +53,7 @@ class JobPayload:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:
         """Read a stored payload back; `BadPayload` when it does not fit this kind."""
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             if f.name not in data:
@@ -62,6 +63,13 @@ class JobPayload:
                 continue
             values[f.name] = _coerce(hints[f.name], data[f.name], f"{cls.KIND}.{f.name}")
         return cls(**values)
+
+
+@functools.cache
+def _hints(cls: type[JobPayload]) -> dict[str, Any]:
+    # Resolving the annotations (strings, under `from __future__ import annotations`) once
+    # per payload type: every job run decodes one.
+    return typing.get_type_hints(cls)
 
 
 class BadPayload(ValueError):
