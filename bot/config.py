@@ -7,13 +7,16 @@ Azure Bot registration can be reused as is.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.incidents.context import Policy
 
@@ -30,6 +33,41 @@ class Mode(str, Enum):
 
     LOCAL = "local"
     AUTHENTICATED = "authenticated"
+
+
+def _comma_set(value: object) -> object:
+    """`a, b,,c` -> {"a", "b", "c"}; sets and lists are taken as they are."""
+    if isinstance(value, str):
+        return frozenset(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+def _whole(unit: str) -> Callable[[object], object]:
+    """Read a whole number of `unit`s (at least 1) as a duration; durations pass."""
+    def read(value: object) -> object:
+        if isinstance(value, dt.timedelta):
+            return value
+        try:
+            count = int(str(value).strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a whole number of {unit}") from None
+        if count < 1:
+            raise ValueError(f"{count} {unit}: it must be at least 1")
+        return dt.timedelta(**{unit: count})
+
+    return read
+
+
+# Comma-separated ids in the environment (never JSON), a set in the program.
+IdSet = Annotated[frozenset[str], NoDecode, BeforeValidator(_comma_set)]
+# Durations given in the unit their variable names (`..._MINUTES`, `..._HOURS`).
+Minutes = Annotated[dt.timedelta, BeforeValidator(_whole("minutes"))]
+Hours = Annotated[dt.timedelta, BeforeValidator(_whole("hours"))]
+
+
+def _named(variable: str, field: str) -> AliasChoices:
+    """The documented variable, and the field's old name (kept for keyword arguments)."""
+    return AliasChoices(variable, field)
 
 
 class Settings(BaseSettings):
@@ -63,7 +101,7 @@ class Settings(BaseSettings):
         15.0, validation_alias=AliasChoices("VIDEO_TIMEOUT_SECONDS", "video_timeout_s")
     )
     jitsi_base_url: str = "https://meet.jit.si"
-    allowed_tenant_ids: str = ""
+    allowed_tenant_ids: IdSet = frozenset()
     bot_openid_metadata_url: str = PUBLIC_OPENID_METADATA_URL
     bot_token_issuer: str = PUBLIC_TOKEN_ISSUER
     bot_token_url: str = ""
@@ -76,18 +114,23 @@ class Settings(BaseSettings):
     graph_client_secret: SecretStr = SecretStr("")
     graph_api_url: str = "https://graph.microsoft.com/v1.0"
     graph_token_url: str = ""
-    oncall_answer_minutes: int = Field(10, ge=1)
+    oncall_answer: Minutes = Field(dt.timedelta(minutes=10), validation_alias=_named(
+        "ONCALL_ANSWER_MINUTES", "oncall_answer_minutes"))
     timezone: str = "UTC"
     holidays_country: str = ""
     github_repository: str = ""
     github_token: SecretStr = SecretStr("")
     github_api_url: str = "https://api.github.com"
     review_meeting_severity: int = Field(2, ge=0, le=4)
-    review_link_hours: int = Field(72, ge=1)
-    admin_user_ids: str = ""
-    handover_timeout_minutes: int = Field(15, ge=1)
-    commandeer_timeout_minutes: int = Field(10, ge=1)
-    checkin_interval_minutes: int = Field(60, ge=1)
+    review_link: Hours = Field(dt.timedelta(hours=72), validation_alias=_named(
+        "REVIEW_LINK_HOURS", "review_link_hours"))
+    admin_user_ids: IdSet = frozenset()
+    handover_timeout: Minutes = Field(dt.timedelta(minutes=15), validation_alias=_named(
+        "HANDOVER_TIMEOUT_MINUTES", "handover_timeout_minutes"))
+    commandeer_timeout: Minutes = Field(dt.timedelta(minutes=10), validation_alias=_named(
+        "COMMANDEER_TIMEOUT_MINUTES", "commandeer_timeout_minutes"))
+    checkin_interval: Minutes = Field(dt.timedelta(minutes=60), validation_alias=_named(
+        "CHECKIN_INTERVAL_MINUTES", "checkin_interval_minutes"))
     status_page_tenant_id: str = ""
     status_page_title: str = "Service status"
     status_page_days: int = Field(14, ge=1, le=365)
@@ -182,7 +225,7 @@ class Settings(BaseSettings):
     @property
     def allowed_tenants(self) -> frozenset[str]:
         """Tenants that may talk to the bot; empty means any."""
-        listed = {t.strip() for t in self.allowed_tenant_ids.split(",") if t.strip()}
+        listed = set(self.allowed_tenant_ids)
         if not listed and self.app_type.lower() == "singletenant" and self.app_tenant_id:
             listed = {self.app_tenant_id}
         return frozenset(listed)
@@ -215,11 +258,6 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """Where people reach the bot's own pages."""
         return self.public_base_url or f"http://{self.listen_host}:{self.port}"
-
-    @property
-    def admins(self) -> frozenset[str]:
-        """Teams ids or Entra object ids that may act on any incident."""
-        return frozenset(a.strip() for a in self.admin_user_ids.split(",") if a.strip())
 
     @property
     def tracker_enabled(self) -> bool:
@@ -289,16 +327,16 @@ def environment_names() -> frozenset[str]:
 def policy_of(settings: Settings) -> Policy:
     """The domain's rules, from the settings: the one place that maps one to the other."""
     return Policy(
-        handover_timeout_s=settings.handover_timeout_minutes * 60,
-        commandeer_timeout_s=settings.commandeer_timeout_minutes * 60,
-        checkin_interval_s=settings.checkin_interval_minutes * 60,
-        oncall_answer_s=settings.oncall_answer_minutes * 60,
-        admin_ids=settings.admins,
+        handover_timeout_s=_seconds(settings.handover_timeout),
+        commandeer_timeout_s=_seconds(settings.commandeer_timeout),
+        checkin_interval_s=_seconds(settings.checkin_interval),
+        oncall_answer_s=_seconds(settings.oncall_answer),
+        admin_ids=settings.admin_user_ids,
         video_chain=tuple(settings.video_chain),
         timezone=settings.timezone,
         holidays_country=settings.holidays_country,
         base_url=settings.base_url,
-        review_link_s=settings.review_link_hours * 3600,
+        review_link_s=_seconds(settings.review_link),
         tracker_enabled=settings.tracker_enabled,
         docs_enabled=settings.docs_enabled,
         meeting_max_severity=settings.review_meeting_severity,
@@ -307,3 +345,7 @@ def policy_of(settings: Settings) -> Policy:
         components=tuple(name for name, _ in settings.components),
         statuspage_enabled=settings.statuspage_enabled,
     )
+
+
+def _seconds(duration: dt.timedelta) -> int:
+    return int(duration.total_seconds())

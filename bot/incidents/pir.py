@@ -10,6 +10,7 @@ Support Engineer when it is ready".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from zoneinfo import ZoneInfo
 
 from bot.errors import CommandError, NotFoundError
@@ -58,8 +59,13 @@ class ExportReview(jobs.JobPayload):
     request_id: str
 
 
-SECTIONS = {"rootcause": "root_cause", "factors": "contributing_factors",
-            "well": "went_well", "badly": "went_badly"}
+class Section(Enum):
+    """The parts of the review people write, by the review's field for each."""
+
+    ROOT_CAUSE = "root_cause"
+    CONTRIBUTING_FACTORS = "contributing_factors"
+    WENT_WELL = "went_well"
+    WENT_BADLY = "went_badly"
 
 
 async def review_rules(incident: Incident, ctx: Ctx) -> tuple[str, str | None]:
@@ -129,11 +135,9 @@ async def show(ctx: Ctx, incident: Incident) -> None:
                        f"{await draft_link(ctx, incident, 'md')}"))
 
 
-async def write_section(ctx: Ctx, incident: Incident, section: str, text: str) -> None:
-    """`pir rootcause|factors|well|badly <text>`: the parts people write."""
-    field = SECTIONS.get(section)
-    if field is None or not text.strip():
-        raise CommandError("Usage: `@incident pir rootcause|factors|well|badly <text>`.")
+async def write_section(ctx: Ctx, incident: Incident, section: Section, text: str) -> None:
+    """Write one of the parts people write (`pir rootcause|factors|well|badly <text>`)."""
+    field = section.value
     await require_role_holder(ctx, incident, "write its review")
     review = await review_of(incident)
     setattr(review, field, clip(text))

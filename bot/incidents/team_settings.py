@@ -32,33 +32,43 @@ async def _team(ctx: Ctx) -> TeamSettings:
     return settings
 
 
-async def configure(ctx: Ctx, key: str, value: str, person: Person | None) -> TeamSettings:
-    """`setup cse @x`, `setup timezone Europe/Berlin`, `setup holidays DE`."""
+async def set_cse(ctx: Ctx, person: Person | None) -> TeamSettings:
+    """The team's Customer Support Engineer, told when a review is ready."""
     require_setup_rights(ctx)
     settings = await _team(ctx)
-    if key == "cse":
-        if person is None:
-            raise CommandError("Mention the Customer Support Engineer: `@incident setup cse @x`.")
-        settings.cse_id, settings.cse_name = person.id, person.name
-        reply = f"{person.name} is told when a review is ready."
-    elif key == "timezone":
-        try:
-            ZoneInfo(value)
-        except (ValueError, OSError, ZoneInfoNotFoundError):
-            raise CommandError("Give a time zone like Europe/Berlin.") from None
-        settings.timezone, reply = value, f"Review due times follow {value}."
-    elif key == "holidays":
-        code = value.upper()
-        country, _, region = code.partition("-")
-        regions = holidays.list_supported_countries().get(country)
-        if regions is None or (region and region not in regions):
-            raise CommandError("Give a country code the holidays calendar knows, like DE, or "
-                               "a country and region, like GB-ENG or DE-BY.")
-        settings.holidays_country = code
-        reply = f"Review due times skip {code} public holidays."
-    else:
-        raise CommandError("Usage: `setup`, `setup stakeholders`, `setup cse @x`, "
-                           "`setup timezone <Area/City>`, `setup holidays <country>`.")
+    if person is None:
+        raise CommandError("Mention the Customer Support Engineer: `@incident setup cse @x`.")
+    settings.cse_id, settings.cse_name = person.id, person.name
+    return await _saved(ctx, settings, f"{person.name} is told when a review is ready.")
+
+
+async def set_timezone(ctx: Ctx, zone: str) -> TeamSettings:
+    """The time zone the team's review due times are in."""
+    require_setup_rights(ctx)
+    settings = await _team(ctx)
+    try:
+        ZoneInfo(zone)
+    except (ValueError, OSError, ZoneInfoNotFoundError):
+        raise CommandError("Give a time zone like Europe/Berlin.") from None
+    settings.timezone = zone
+    return await _saved(ctx, settings, f"Review due times follow {zone}.")
+
+
+async def set_holidays(ctx: Ctx, country: str) -> TeamSettings:
+    """The public holidays (a country, or country and region) review due times skip."""
+    require_setup_rights(ctx)
+    settings = await _team(ctx)
+    code = country.upper()
+    nation, _, region = code.partition("-")
+    regions = holidays.list_supported_countries().get(nation)
+    if regions is None or (region and region not in regions):
+        raise CommandError("Give a country code the holidays calendar knows, like DE, or "
+                           "a country and region, like GB-ENG or DE-BY.")
+    settings.holidays_country = code
+    return await _saved(ctx, settings, f"Review due times skip {code} public holidays.")
+
+
+async def _saved(ctx: Ctx, settings: TeamSettings, reply: str) -> TeamSettings:
     await settings.save()
     ctx.tell(say.Reply(reply))
     return settings

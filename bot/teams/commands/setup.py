@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from bot.errors import CommandError
 from bot.incidents import team_settings
+from bot.incidents.context import Ctx
 from bot.teams.call import Call
 from bot.teams.command_line import Command
 from bot.teams.router import Router
 
 router = Router()
+USAGE = ("Usage: `setup`, `setup stakeholders`, `setup cse @x`, `setup timezone <Area/City>`, "
+         "`setup holidays <country>`.")
 
 
 @router.command("setup", "setup [stakeholders | cse @x | timezone <zone> | holidays <country>]")
@@ -20,4 +24,12 @@ async def setup(call: Call, cmd: Command) -> None:
             ctx, stakeholders=key == "stakeholders"))
         return
     person = next((p for w in value.split() if (p := cmd.person(w))), None)
-    await call.execute(lambda ctx: team_settings.configure(ctx, key, value.strip(), person))
+    change = {"cse": lambda ctx: team_settings.set_cse(ctx, person),
+              "timezone": lambda ctx: team_settings.set_timezone(ctx, value.strip()),
+              "holidays": lambda ctx: team_settings.set_holidays(ctx, value.strip())}.get(key)
+    await call.execute(change or _usage)
+
+
+async def _usage(ctx: Ctx) -> None:
+    team_settings.require_setup_rights(ctx)  # who may not change the setup is told that first
+    raise CommandError(USAGE)
