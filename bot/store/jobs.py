@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import functools
 import logging
 import typing
 from collections.abc import Awaitable, Callable
@@ -65,11 +64,16 @@ class JobPayload:
         return cls(**values)
 
 
-@functools.cache
+_HINTS: dict[type[JobPayload], dict[str, Any]] = {}
+
+
 def _hints(cls: type[JobPayload]) -> dict[str, Any]:
     # Resolving the annotations (strings, under `from __future__ import annotations`) once
     # per payload type: every job run decodes one.
-    return typing.get_type_hints(cls)
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
 
 
 class BadPayload(ValueError):
