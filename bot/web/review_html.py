@@ -10,19 +10,8 @@ from __future__ import annotations
 import html
 
 from bot.incidents.pir_record import PirRecord
+from bot.web import review_content as content
 from bot.web.review_chart import PALETTE, event_category, timeline_svg
-from bot.web.review_content import (
-    Block,
-    Bold,
-    Frag,
-    Rich,
-    View,
-    document_sections,
-    memo,
-    split_paragraphs,
-    text_pieces,
-    view_of,
-)
 
 _esc = html.escape
 
@@ -73,23 +62,23 @@ def _anchor(url: str) -> str:
 def _html_rich(text: str) -> str:
     if "://" not in text:
         return _esc(text)
-    return "".join(_anchor(part) if is_url else _esc(part) for part, is_url in text_pieces(text))
+    return "".join(_anchor(part) if is_url else _esc(part) for part, is_url in content.text_pieces(text))
 
 
-def _html_frag(frag: Frag) -> str:
+def _html_frag(frag: content.Frag) -> str:
     if isinstance(frag, str):
         return _esc(frag)
-    if isinstance(frag, Bold):
+    if isinstance(frag, content.Bold):
         return f"<strong>{_esc(frag.text)}</strong>"
-    if isinstance(frag, Rich):
+    if isinstance(frag, content.Rich):
         return _html_rich(" ".join(frag.text.split()))
     return _anchor(frag.url)
 
 
-def _html_block(parts: list[str], block: Block) -> None:
+def _html_block(parts: list[str], block: content.Block) -> None:
     if block.heading:
         parts.append(f"<h3>{_esc(block.heading)}</h3>\n")
-    paragraphs = split_paragraphs(block.prose or "")
+    paragraphs = content.split_paragraphs(block.prose or "")
     if block.items:
         parts.append("<ul>\n")
         parts.extend(f"<li>{''.join(map(_html_frag, line))}</li>\n" for line in block.items)
@@ -100,11 +89,11 @@ def _html_block(parts: list[str], block: Block) -> None:
         parts.append(f'<p class="prompt">{_esc(block.prompt)}</p>\n')
 
 
-def _html_events(parts: list[str], view: View) -> None:
+def _html_events(parts: list[str], view: content.View) -> None:
     if not view.events:
         parts.append('<p class="prompt">No events recorded.</p>\n')
         return
-    pair, name, category = view.clock.pair, memo(_esc), memo(event_category)
+    pair, name, category = view.clock.pair, content.memo(_esc), content.memo(event_category)
     parts.append('<div class="scroll"><table class="events">\n<thead><tr><th>UTC</th>'
                  f"<th>{_esc(view.clock.label)}</th><th>Kind</th><th>Who</th><th>What</th>"
                  "</tr></thead>\n<tbody>\n")
@@ -116,7 +105,7 @@ def _html_events(parts: list[str], view: View) -> None:
     parts.append("</tbody>\n</table></div>\n")
 
 
-def _legend(view: View) -> str:
+def _legend(view: content.View) -> str:
     present = {event_category(kind) for kind in {event.kind for event in view.events}}
     items = "".join(f'<li class="k c-{cat}">{cat}</li>' for cat in PALETTE if cat in present)
     return f'<ul class="legend">{items}</ul>\n' if items else ""
@@ -124,11 +113,11 @@ def _legend(view: View) -> str:
 
 def render_html(record: PirRecord) -> str:
     """Render the PIR draft as one self-contained HTML page (inline CSS and SVG, no scripts)."""
-    view = view_of(record)
+    view = content.view_of(record)
     title = _esc(f"PIR: INC-{record.number} {record.title}")
     parts = [_HEAD, f"<title>{title}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n",
              f"<h1>{title}</h1>\n"]
-    for section in document_sections(view):
+    for section in content.document_sections(view):
         parts.append("<section>\n")
         if section.title:
             parts.append(f"<h2>{_esc(section.title)}</h2>\n")

@@ -12,18 +12,7 @@ from __future__ import annotations
 import re
 
 from bot.incidents.pir_record import PirRecord
-from bot.web.review_content import (
-    Block,
-    Bold,
-    Frag,
-    Rich,
-    View,
-    document_sections,
-    memo,
-    split_paragraphs,
-    text_pieces,
-    view_of,
-)
+from bot.web import review_content as content
 
 _MD_SPECIAL = re.compile(r"[\\`*_\[\]<>|~&#$]")
 _MD_LEADING = re.compile(r"[-+=]|\d+[.)]")
@@ -52,23 +41,23 @@ def _md_rich(text: str) -> str:
     text = " ".join(text.split())
     if "://" not in text:
         return _md_escape(text)
-    return "".join(f"<{part}>" if is_url else _md_escape(part) for part, is_url in text_pieces(text))
+    return "".join(f"<{part}>" if is_url else _md_escape(part) for part, is_url in content.text_pieces(text))
 
 
-def _md_frag(frag: Frag) -> str:
+def _md_frag(frag: content.Frag) -> str:
     if isinstance(frag, str):
         return _md_escape(frag)
-    if isinstance(frag, Bold):
+    if isinstance(frag, content.Bold):
         return f"**{_md_escape(frag.text)}**"
-    if isinstance(frag, Rich):
+    if isinstance(frag, content.Rich):
         return _md_rich(frag.text)
     return f"<{frag.url}>"
 
 
-def _md_block(out: list[str], block: Block) -> None:
+def _md_block(out: list[str], block: content.Block) -> None:
     if block.heading:
         out += [f"### {block.heading}", ""]
-    paragraphs = split_paragraphs(block.prose or "")
+    paragraphs = content.split_paragraphs(block.prose or "")
     if block.items:
         out.extend(f"- {_md_lead(''.join(map(_md_frag, line)).lstrip())}" for line in block.items)
     elif paragraphs:
@@ -81,11 +70,11 @@ def _md_block(out: list[str], block: Block) -> None:
     out.append("")
 
 
-def _md_timeline(out: list[str], view: View) -> None:
+def _md_timeline(out: list[str], view: content.View) -> None:
     if not view.events:
         out += ["_No events recorded._", ""]
         return
-    pair, name = view.clock.pair, memo(_md_escape)
+    pair, name = view.clock.pair, content.memo(_md_escape)
     out.append(f"| UTC | {_md_escape(view.clock.label)} | Kind | Who | What |")
     out.append("|---|---|---|---|---|")
     for event in view.events:
@@ -97,9 +86,9 @@ def _md_timeline(out: list[str], view: View) -> None:
 
 def render_markdown(record: PirRecord) -> str:
     """Render the PIR draft as Markdown."""
-    view = view_of(record)
+    view = content.view_of(record)
     out = [f"# PIR: INC-{record.number} {_md_escape(record.title)}", ""]
-    for section in document_sections(view):
+    for section in content.document_sections(view):
         if section.title:
             out += [f"## {section.title}", ""]
         if section.timeline:
