@@ -78,14 +78,17 @@ async def send(turn: TurnContext, answer: Text | CardAnswer, *,
                defer: Deferral | None) -> None:
     """Send `answer` to whoever sent `turn`'s activity, inline; through the outbox (with
     `defer`) when Teams throttles or fails retryably. Other refusals raise."""
-    reply = addressed(activity_of(answer), TurnContext.get_conversation_reference(turn.activity))
+    activity = activity_of(answer)
     try:
-        await turn.send_activity(reply)
+        await turn.send_activity(activity)
     except ConnectorError as exc:
         if not exc.retryable or defer is None:
             raise
-        # The user must still get the answer: hand it to the outbox, which retries.
+        # The user must still get the answer: hand it to the outbox, which retries. The
+        # turn context addressed a copy; address one the same way for the outbox (only
+        # here: on the way out it costs a conversation reference per answer).
         log.info("inline send failed (%s); deferring to the outbox", exc)
+        reply = addressed(activity, TurnContext.get_conversation_reference(turn.activity))
         await defer(Deferred(reply=bool(reply.reply_to_id), service_url=reply.service_url,
                              conversation_id=reply.conversation.id,
                              activity_id=reply.reply_to_id, payload=to_json(reply)))
