@@ -99,6 +99,27 @@ class _Link:
 
 
 Frag = str | Bold | Rich | _Link
+
+
+@dataclass(frozen=True)
+class FragStyle:
+    """How one format writes each kind of fragment."""
+
+    plain: Callable[[str], str]
+    bold: Callable[[str], str]
+    rich: Callable[[str], str]  # user prose, whitespace not yet folded
+    link: Callable[[str], str]  # a URL `_safe_url` accepted
+
+
+def render_frag(frag: Frag, style: FragStyle) -> str:
+    """`frag` in the format `style` describes."""
+    if isinstance(frag, str):
+        return style.plain(frag)
+    if isinstance(frag, Bold):
+        return style.bold(frag.text)
+    if isinstance(frag, Rich):
+        return style.rich(frag.text)
+    return style.link(frag.url)
 _Line = tuple[Frag, ...]
 
 

@@ -65,14 +65,12 @@ def _html_rich(text: str) -> str:
     return "".join(_anchor(part) if is_url else _esc(part) for part, is_url in content.text_pieces(text))
 
 
+_STYLE = content.FragStyle(plain=_esc, bold=lambda text: f"<strong>{_esc(text)}</strong>",
+                           rich=lambda text: _html_rich(" ".join(text.split())), link=_anchor)
+
+
 def _html_frag(frag: content.Frag) -> str:
-    if isinstance(frag, str):
-        return _esc(frag)
-    if isinstance(frag, content.Bold):
-        return f"<strong>{_esc(frag.text)}</strong>"
-    if isinstance(frag, content.Rich):
-        return _html_rich(" ".join(frag.text.split()))
-    return _anchor(frag.url)
+    return content.render_frag(frag, _STYLE)
 
 
 def _html_block(parts: list[str], block: content.Block) -> None:

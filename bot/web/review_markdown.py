@@ -44,14 +44,12 @@ def _md_rich(text: str) -> str:
     return "".join(f"<{part}>" if is_url else _md_escape(part) for part, is_url in content.text_pieces(text))
 
 
+_STYLE = content.FragStyle(plain=_md_escape, bold=lambda text: f"**{_md_escape(text)}**",
+                           rich=_md_rich, link=lambda url: f"<{url}>")
+
+
 def _md_frag(frag: content.Frag) -> str:
-    if isinstance(frag, str):
-        return _md_escape(frag)
-    if isinstance(frag, content.Bold):
-        return f"**{_md_escape(frag.text)}**"
-    if isinstance(frag, content.Rich):
-        return _md_rich(frag.text)
-    return f"<{frag.url}>"
+    return content.render_frag(frag, _STYLE)
 
 
 def _md_block(out: list[str], block: content.Block) -> None:
