@@ -183,3 +183,15 @@ def test_a_payload_is_stored_under_its_field_names_and_read_back_typed():
     assert stored == {"incident_id": 3, "chain": ["zoom", "jitsi"], "attempt": 1,
                       "request_id": "r-1"}
     assert CreateRoom.from_json(stored) == room
+
+
+def test_every_kind_the_database_may_hold_has_its_handler():
+    from bot.teams.timers import feature_jobs
+
+    kinds = [handler.payload.KIND for handler in feature_jobs()]
+
+    # Stored rows name these kinds: one dropped or renamed strands them (they fail).
+    assert sorted(kinds) == ["action.track", "commandeer.remind", "external.sync",
+                             "handover.expire", "incident.checkin", "incident.staff",
+                             "review.export", "review.meeting", "review.remind",
+                             "room.create"]

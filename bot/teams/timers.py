@@ -1,25 +1,18 @@
 """Runs the domain's timers (durable jobs) and sends what they have to say.
 
-Each feature module declares its jobs and their handlers (`JOBS`, see
-`bot.incidents.background`); this module gives them the one thing the domain cannot
-build itself: a transaction whose notices become outbox rows.
+Each domain module declares its jobs and their handlers (`JOBS`, see
+`bot.incidents.background`) and is found here; this module gives them the one thing the
+domain cannot build itself: a transaction whose notices become outbox rows.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from typing import Any
 
-from bot.incidents import (
-    checkins,
-    commandeer,
-    external,
-    handovers,
-    pir,
-    review_meeting,
-    rooms,
-    staffing,
-)
+from bot import incidents
 from bot.incidents.background import Background, IncidentWork, InIncident, JobHandler
 from bot.incidents.context import Ctx, Origin, Policy
 from bot.incidents.people import Person
@@ -29,11 +22,15 @@ from bot.store.unit_of_work import UnitOfWork
 from bot.teams.render import Renderer
 
 BOT = Person(id="", name="incident bot")
-# Every feature's job handlers; a new feature with timers adds its module here.
-FEATURE_JOBS: tuple[tuple[JobHandler[Any], ...], ...] = (
-    rooms.JOBS, staffing.JOBS, pir.JOBS, review_meeting.JOBS, external.JOBS,
-    handovers.JOBS, commandeer.JOBS, checkins.JOBS,
-)
+
+
+def feature_jobs() -> tuple[JobHandler[Any], ...]:
+    """Every domain module's `JOBS`: a new feature's timers need no edit here."""
+    found: list[JobHandler[Any]] = []
+    for info in sorted(pkgutil.iter_modules(incidents.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{incidents.__name__}.{info.name}")
+        found.extend(getattr(module, "JOBS", ()))
+    return tuple(found)
 
 
 def incident_transaction(renderer: Renderer, policy: Policy,
@@ -53,6 +50,5 @@ def incident_transaction(renderer: Renderer, policy: Policy,
 
 def register_timers(runner: JobRunner, background: Background) -> None:
     """Give the job runner a handler for every timer kind the domain schedules."""
-    for handlers in FEATURE_JOBS:
-        for handler in handlers:
-            handler.register(runner, background)
+    for handler in feature_jobs():
+        handler.register(runner, background)
