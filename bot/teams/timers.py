@@ -7,12 +7,10 @@ domain cannot build itself: a transaction whose notices become outbox rows.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from typing import Any
 
-from bot import incidents
+from bot.discovery import each_module
 from bot.incidents.background import Background, IncidentWork, InIncident, JobHandler
 from bot.incidents.context import Ctx, Origin, Policy
 from bot.incidents.people import Person
@@ -26,11 +24,8 @@ BOT = Person(id="", name="incident bot")
 
 def feature_jobs() -> tuple[JobHandler[Any], ...]:
     """Every domain module's `JOBS`: a new feature's timers need no edit here."""
-    found: list[JobHandler[Any]] = []
-    for info in sorted(pkgutil.iter_modules(incidents.__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"{incidents.__name__}.{info.name}")
-        found.extend(getattr(module, "JOBS", ()))
-    return tuple(found)
+    return tuple(handler for module in each_module("bot.incidents")
+                 for handler in getattr(module, "JOBS", ()))
 
 
 def incident_transaction(renderer: Renderer, policy: Policy,

@@ -6,18 +6,11 @@ included: a new feature is a new module, with nothing else to edit.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
+from bot.discovery import each_module
 from bot.teams.router import Router
 
 
 def all_routes() -> Router:
     """One router holding every module's registrations."""
-    found = []
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        router = getattr(module, "router", None)
-        if isinstance(router, Router):
-            found.append(router)
-    return Router().include(found)
+    routers = (getattr(module, "router", None) for module in each_module(__name__))
+    return Router().include(r for r in routers if isinstance(r, Router))
