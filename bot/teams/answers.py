@@ -5,7 +5,8 @@ them) leaves through the outbox, in the transaction of the change that caused it
 committed change is never without its messages. What the transport answers itself (a
 read such as `status`, the help card, a refusal) changed nothing, so it is sent inline
 at once; if that send fails in a way worth retrying, the outbox takes it over.
-Card buttons and dialogs are answered in the invoke's HTTP response instead (`InvokeAnswer`).
+Card buttons and dialogs are answered in the invoke's HTTP response instead (`card_message`,
+`card_replaced`, `task_message`, `task_card`).
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from botbuilder.schema import Activity, InvokeResponse
 
 from bot.errors import ConnectorError
 from bot.teams.activity_json import to_json
-from bot.teams.cards import Card
+from bot.teams.cards import CARD_TYPE, Card
 from bot.teams.markdown import literal
 from bot.teams.turn_context import addressed
 
 log = logging.getLogger(__name__)
-ADAPTIVE = "application/vnd.microsoft.card.adaptive"
+# The type of an Action.Execute answer that shows a message instead of a card.
+MESSAGE = "application/vnd.microsoft.activity.message"
 
 
 @dataclass(frozen=True)
@@ -95,15 +97,13 @@ async def send(turn: TurnContext, answer: Text | CardAnswer, *,
 
 
 # Invoke answers: what a card button or a message-action dialog shows.
-InvokeAnswer = InvokeResponse
 
 
 def card_message(message: str) -> InvokeResponse:
     """An Action.Execute answer that shows a short message instead of a new card."""
     return InvokeResponse(
         status=200,
-        body={"statusCode": 200, "type": "application/vnd.microsoft.activity.message",
-              "value": message},
+        body={"statusCode": 200, "type": MESSAGE, "value": message},
     )
 
 
@@ -111,7 +111,7 @@ def card_replaced(card: Card) -> InvokeResponse:
     """An Action.Execute answer that replaces the card the person pressed."""
     return InvokeResponse(
         status=200,
-        body={"statusCode": 200, "type": ADAPTIVE, "value": card},
+        body={"statusCode": 200, "type": CARD_TYPE, "value": card},
     )
 
 
@@ -124,4 +124,4 @@ def task_card(title: str, card: Card) -> InvokeResponse:
     """Open (or continue) the dialog with an Adaptive Card."""
     return InvokeResponse(status=200, body={"task": {"type": "continue", "value": {
         "title": title, "width": "medium", "height": "medium",
-        "card": {"contentType": ADAPTIVE, "content": card}}}})
+        "card": {"contentType": CARD_TYPE, "content": card}}}})

@@ -24,7 +24,7 @@ from bot.teams.call import Call, Services
 from bot.teams.command_line import parse_command
 from bot.teams.markdown import literal
 from bot.teams.mentions import parse_text
-from bot.teams.router import CardAction, CommandSpec, Router
+from bot.teams.router import CardAction, Router
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,11 +46,6 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships no ty
         self.services = services
         self.router = router
         self._help_cards: dict[str, cards.Card] = {}
-
-    @property
-    def commands(self) -> dict[str, CommandSpec]:
-        """The commands `help` lists, by verb."""
-        return self.router.commands
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         recipient = turn_context.activity.recipient

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 CARD_VERSION = "1.5"
+# The content type of an Adaptive Card attachment (and of an answer that is one).
+CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 
 

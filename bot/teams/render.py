@@ -23,11 +23,9 @@ from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus
 from bot.store.status_models import PublicIncident
 from bot.store.unit_of_work import UnitOfWork
 from bot.teams import incident_cards
-from bot.teams.cards import Card
+from bot.teams.cards import CARD_TYPE, Card
 from bot.teams.markdown import literal
 from bot.teams.outbox_names import DirectChat, Order, RoleCard, ThreadStart
-
-ADAPTIVE = "application/vnd.microsoft.card.adaptive"
 
 
 def message(text: str | None = None, *, card: Card | None = None,
@@ -45,7 +43,7 @@ def message(text: str | None = None, *, card: Card | None = None,
                                  "mentioned": {"id": p.id, "name": p.name}}
                                 for p in mentions if f"<at>{p.name}</at>" in text]
     if card is not None:
-        body["attachments"] = [{"contentType": ADAPTIVE, "content": card}]
+        body["attachments"] = [{"contentType": CARD_TYPE, "content": card}]
     return body
 
 

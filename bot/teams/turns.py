@@ -39,7 +39,7 @@ from bot.store.local_journal import JournalEntry, JournalError, LocalJournal
 from bot.teams import turn_record
 from bot.teams.activity_json import activity_from_dict, to_json
 from bot.teams.adapter import INVOKE_RESPONSE_KEY, TeamsAdapter
-from bot.teams.answers import card_message, task_message
+from bot.teams.answers import MESSAGE, card_message, task_message
 from bot.teams.bot import TeamsBot
 from bot.teams.command_line import parse_command
 from bot.teams.mentions import parse_text
@@ -251,7 +251,7 @@ def _message_of(response: InvokeResponse) -> str:
     body = to_json(response.body) if response.body is not None else None
     if not isinstance(body, dict):
         return ""
-    if body.get("type") == "application/vnd.microsoft.activity.message":
+    if body.get("type") == MESSAGE:
         return str(body.get("value") or "")
     task = body.get("task")
     if isinstance(task, dict) and task.get("type") == "message":
