@@ -65,11 +65,6 @@ Minutes = Annotated[dt.timedelta, BeforeValidator(_whole("minutes"))]
 Hours = Annotated[dt.timedelta, BeforeValidator(_whole("hours"))]
 
 
-def _named(variable: str, field: str) -> AliasChoices:
-    """The documented variable, and the field's old name (kept for keyword arguments)."""
-    return AliasChoices(variable, field)
-
-
 class Settings(BaseSettings):
     """Everything the bot can be told from outside; passed down explicitly, never global."""
 
@@ -114,7 +109,7 @@ class Settings(BaseSettings):
     graph_client_secret: SecretStr = SecretStr("")
     graph_api_url: str = "https://graph.microsoft.com/v1.0"
     graph_token_url: str = ""
-    oncall_answer: Minutes = Field(dt.timedelta(minutes=10), validation_alias=_named(
+    oncall_answer: Minutes = Field(dt.timedelta(minutes=10), validation_alias=AliasChoices(
         "ONCALL_ANSWER_MINUTES", "oncall_answer_minutes"))
     timezone: str = "UTC"
     holidays_country: str = ""
@@ -122,14 +117,14 @@ class Settings(BaseSettings):
     github_token: SecretStr = SecretStr("")
     github_api_url: str = "https://api.github.com"
     review_meeting_severity: int = Field(2, ge=0, le=4)
-    review_link: Hours = Field(dt.timedelta(hours=72), validation_alias=_named(
+    review_link: Hours = Field(dt.timedelta(hours=72), validation_alias=AliasChoices(
         "REVIEW_LINK_HOURS", "review_link_hours"))
     admin_user_ids: IdSet = frozenset()
-    handover_timeout: Minutes = Field(dt.timedelta(minutes=15), validation_alias=_named(
+    handover_timeout: Minutes = Field(dt.timedelta(minutes=15), validation_alias=AliasChoices(
         "HANDOVER_TIMEOUT_MINUTES", "handover_timeout_minutes"))
-    commandeer_timeout: Minutes = Field(dt.timedelta(minutes=10), validation_alias=_named(
+    commandeer_timeout: Minutes = Field(dt.timedelta(minutes=10), validation_alias=AliasChoices(
         "COMMANDEER_TIMEOUT_MINUTES", "commandeer_timeout_minutes"))
-    checkin_interval: Minutes = Field(dt.timedelta(minutes=60), validation_alias=_named(
+    checkin_interval: Minutes = Field(dt.timedelta(minutes=60), validation_alias=AliasChoices(
         "CHECKIN_INTERVAL_MINUTES", "checkin_interval_minutes"))
     status_page_tenant_id: str = ""
     status_page_title: str = "Service status"

@@ -22,7 +22,6 @@ PALETTE = {
     "notes": "#1565c0", "updates": "#00838f", "people": "#ad1457", "tasks": "#6d4c41",
     "rooms": "#546e7a", "other": "#757575",
 }
-event_category = category_of  # event kinds grouped for colour: "role_accepted" -> "roles"
 _esc = html.escape
 
 
@@ -65,7 +64,7 @@ def timeline_svg(view: View) -> str:
 def _svg_ticks(parts: list[str], view: View, axis: _Axis) -> None:
     clock = view.clock
     for event, ts in zip(view.events, view.stamps):
-        x, color = axis.x(ts), PALETTE[event_category(event.kind)]
+        x, color = axis.x(ts), PALETTE[category_of(event.kind)]
         utc, local = clock.pair(event.at)
         tip = f"{utc} UTC · {local} {clock.label} — {event.kind} — {event.actor or 'bot'}: "
         tip += event.text if len(event.text) <= 160 else event.text[:159] + "…"
@@ -74,7 +73,7 @@ def _svg_ticks(parts: list[str], view: View, axis: _Axis) -> None:
 
 
 def _svg_buckets(parts: list[str], view: View, axis: _Axis) -> None:
-    n, category = MAX_SVG_TICKS, memo(event_category)
+    n, category = MAX_SVG_TICKS, memo(category_of)
     buckets: dict[int, dict[str, int]] = {}
     for event, ts in zip(view.events, view.stamps):
         index = min(n - 1, max(0, int((ts - axis.start) / axis.span * n)))

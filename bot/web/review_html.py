@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import html
 
+from bot.incidents.event_kinds import category_of
 from bot.incidents.pir_record import PirRecord
 from bot.web import review_content as content
-from bot.web.review_chart import PALETTE, event_category, timeline_svg
+from bot.web.review_chart import PALETTE, timeline_svg
 
 _esc = html.escape
 
@@ -91,7 +92,7 @@ def _html_events(parts: list[str], view: content.View) -> None:
     if not view.events:
         parts.append('<p class="prompt">No events recorded.</p>\n')
         return
-    pair, name, category = view.clock.pair, content.memo(_esc), content.memo(event_category)
+    pair, name, category = view.clock.pair, content.memo(_esc), content.memo(category_of)
     parts.append('<div class="scroll"><table class="events">\n<thead><tr><th>UTC</th>'
                  f"<th>{_esc(view.clock.label)}</th><th>Kind</th><th>Who</th><th>What</th>"
                  "</tr></thead>\n<tbody>\n")
@@ -104,7 +105,7 @@ def _html_events(parts: list[str], view: content.View) -> None:
 
 
 def _legend(view: content.View) -> str:
-    present = {event_category(kind) for kind in {event.kind for event in view.events}}
+    present = {category_of(kind) for kind in {event.kind for event in view.events}}
     items = "".join(f'<li class="k c-{cat}">{cat}</li>' for cat in PALETTE if cat in present)
     return f'<ul class="legend">{items}</ul>\n' if items else ""
 
