@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,12 @@ from tests.conftest import RunningBot
 from tests.fakes import activities as teams
 from tests.fakes.activities import User
 from tests.fakes.connector import Call, FakeConnector
+
+
+def a_week_from_now(at: str = "14:00") -> str:
+    """A meeting time the bot accepts whatever day the suite runs ("<date> <time>", a week
+    ahead): a fixed date becomes "That time has already passed." once the calendar reaches it."""
+    return f"{dt.date.today() + dt.timedelta(days=7):%Y-%m-%d} {at}"
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 10) -> Any:

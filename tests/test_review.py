@@ -14,7 +14,7 @@ from bot.store.incident_models import Incident, IncidentStatus, TimelineEvent
 from bot.store.pir_models import FollowUpAction, Review
 from tests.conftest import make_settings
 from tests.fakes.activities import ADA, GRACE, LINUS, User
-from tests.scenario import Team, eventually, thread_posts
+from tests.scenario import Team, a_week_from_now, eventually, thread_posts
 
 CSE = User("29:1cse-carol", "Carol Support", "aad-carol")
 _LINK = re.compile(r"(http://\S+/review\.(?:html|md)\?expires=\d+&sig=[0-9a-f]+)")
@@ -201,7 +201,7 @@ async def test_a_review_meeting_is_scheduled_with_the_participants_invited(
     await team.say("mitigated", sender=GRACE, thread=incident)
     await eventually(lambda: Review.get_or_none(incident_id=incident.id))
 
-    await team.say("review meeting 2026-12-01 14:00", sender=GRACE, thread=incident)
+    await team.say(f"review meeting {a_week_from_now()}", sender=GRACE, thread=incident)
     await team.fire_timers(ScheduleMeeting.KIND)
 
     review = await eventually(lambda: _meeting_booked(incident))

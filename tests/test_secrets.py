@@ -45,7 +45,7 @@ from tests.fakes.graph import FakeGraph
 from tests.fakes.identity import APP_PASSWORD, FakeIdentity
 from tests.fakes.loopback import serve
 from tests.fakes.statuspage import FakeStatuspage
-from tests.scenario import Team, eventually
+from tests.scenario import Team, a_week_from_now, eventually
 
 CSE = User("29:1cse-carol", "Carol Support", "aad-carol")
 BOB = User("29:1bob-dba", "Bob Dba", "aad-bob")
@@ -355,7 +355,7 @@ async def _the_review(team: Team, incident: Incident, zoom, google, github) -> l
     await team.say("action runbook for failover", sender=GRACE, thread=incident)
     await eventually(lambda: _tracked(team, 2, "failed"))
     zoom.fail_next(500)
-    await team.say("review meeting 2026-12-01 14:00", sender=GRACE, thread=incident)
+    await team.say(f"review meeting {a_week_from_now()}", sender=GRACE, thread=incident)
     await eventually(lambda: _after_firing(team, ScheduleMeeting.KIND, lambda: _meeting(incident)))
     google.fail_next(500, endpoint="token")
     google.fail_next(500, endpoint="upload")
