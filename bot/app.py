@@ -22,6 +22,7 @@ from bot.store.database import close_database, open_database, ping, takes_writes
 from bot.store.jobs import JobRunner, take_due_soon
 from bot.store.local_journal import LocalJournal
 from bot.store.models import OutboxOperation
+from bot.store.pace import LocalPace, SharedPace
 from bot.store.unit_of_work import UnitOfWork
 from bot.teams.adapter import TeamsAdapter
 from bot.teams.answers import Deferred
@@ -39,6 +40,7 @@ from bot.teams.replay import JournalReplayer
 from bot.teams.signing_keys import SigningKeys
 from bot.teams.timers import incident_transaction, register_timers
 from bot.teams.turns import TurnRunner
+from bot.teams.undelivered import Undelivered
 from bot.web import METRICS, REFUSALS, RUNTIME, SETTINGS
 from bot.web.errors import error_middleware
 from bot.web.health import get_healthz, get_livez
@@ -52,8 +54,10 @@ from bot.web.status_pages import get_status, get_status_atom, get_status_json
 from integrations.github_issues import GitHubIssues
 from integrations.google_docs import GoogleDocsExporter
 from integrations.graph_presence import GraphPresence
+from integrations.graph_token import GraphToken
 from integrations.presence import NoPresence, PresenceSource
 from integrations.statuspage import Statuspage
+from integrations.teams_apps import GraphAppInstaller
 from integrations.video_factory import Bridges
 
 log = logging.getLogger(__name__)
@@ -139,13 +143,27 @@ async def _stop_runtime(runtime: Runtime) -> None:
                     DATABASE_CLOSE_S)
 
 
-def _presence(settings: Settings, session: aiohttp.ClientSession,
-              metrics: Metrics) -> PresenceSource:
+def _graph_token(settings: Settings, session: aiohttp.ClientSession) -> GraphToken | None:
     if not settings.graph_enabled:
+        return None
+    return GraphToken(session, token_url=settings.graph_token,
+                      client_id=settings.graph_client_id,
+                      client_secret=settings.graph_client_secret.get_secret_value())
+
+
+def _app_installer(settings: Settings, session: aiohttp.ClientSession,
+                   token: GraphToken | None) -> GraphAppInstaller | None:
+    if token is None or not settings.teams_app_catalog_id:
+        return None
+    return GraphAppInstaller(session, api_url=settings.graph_api_url, token=token,
+                             app_catalog_id=settings.teams_app_catalog_id)
+
+
+def _presence(token: GraphToken | None, settings: Settings, session: aiohttp.ClientSession,
+              metrics: Metrics) -> PresenceSource:
+    if token is None:
         return NoPresence()
-    return GraphPresence(session, api_url=settings.graph_api_url, token_url=settings.graph_token,
-                         client_id=settings.graph_client_id,
-                         client_secret=settings.graph_client_secret.get_secret_value(),
+    return GraphPresence(session, api_url=settings.graph_api_url, token=token,
                          on_error=lambda: metrics.provider_error("graph"))
 
 
@@ -196,7 +214,9 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     connector = ConnectorClient(session, AppTokenProvider(settings, session))
     journal = LocalJournal(settings.journal_path, max_bytes=settings.journal_max_mb << 20)
     gate = DatabaseGate(backlog=lambda: journal.pending)
-    dispatcher = OutboxDispatcher(connector, on_sent=record_delivery,
+    # One budget for every replica on PostgreSQL; SQLite serves one process.
+    pace = SharedPace() if settings.database_url.startswith("postgres") else LocalPace()
+    dispatcher = OutboxDispatcher(connector, pace=pace, on_sent=record_delivery,
                                   on_failure=metrics.connector_error, gate=gate)
     jobs = JobRunner(gate=gate)
 
@@ -209,9 +229,15 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     members = MemberDirectory(connector)
     renderer = Renderer(bot_id=f"28:{settings.app_id}" if settings.app_id else "28:incident-bot",
                         components=policy.components)
+    graph = _graph_token(settings, session)
+    in_incident = incident_transaction(renderer, policy, wake)
+    dispatcher.on_undeliverable = Undelivered(in_incident, wake=wake,
+                                              installs=bool(settings.teams_app_catalog_id
+                                                            and graph is not None))
     register_timers(jobs, Background(
-        policy=policy, in_incident=incident_transaction(renderer, policy, wake),
-        bridges=Bridges(settings), presence=_presence(settings, session, metrics),
+        policy=policy, in_incident=in_incident,
+        bridges=Bridges(settings), presence=_presence(graph, settings, session, metrics),
+        apps=_app_installer(settings, session, graph),
         members=members, metrics=metrics, tracker=_tracker(settings, session),
         docs=_docs(settings), status_service=_statuspage(settings, session),
         review_html=render_html))
@@ -221,7 +247,8 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             await uow.enqueue(
                 operation=OutboxOperation.REPLY if answer.reply else OutboxOperation.SEND,
                 service_url=answer.service_url, conversation_id=answer.conversation_id,
-                activity_id=answer.activity_id, payload=answer.payload)
+                activity_id=answer.activity_id, payload=answer.payload,
+                tenant_id=answer.tenant_id)
 
     auth = None
     if settings.mode is Mode.AUTHENTICATED:
@@ -229,7 +256,8 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     adapter = TeamsAdapter(connector)
     bot = TeamsBot(Services(renderer=renderer, policy=policy, wake=wake, members=members,
                             metrics=metrics, gate=gate,
-                            database_timeout_s=settings.database_timeout_s, defer=defer),
+                            database_timeout_s=settings.database_timeout_s, defer=defer,
+                            pace=pace),
                    all_routes())
     turns = TurnRunner(adapter, bot, journal=journal, gate=gate, metrics=metrics)
     runtime = Runtime(

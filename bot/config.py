@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     graph_client_secret: SecretStr = SecretStr("")
     graph_api_url: str = "https://graph.microsoft.com/v1.0"
     graph_token_url: str = ""
+    # The bot's id in the tenant's Teams app catalog: with it (and the Graph app granted
+    # TeamsAppInstallation.ReadWriteSelfForUser.All), the bot installs itself for someone
+    # it cannot message 1:1 (integrations.teams_apps).
+    teams_app_catalog_id: str = ""
     oncall_answer: Minutes = Field(dt.timedelta(minutes=10), validation_alias=AliasChoices(
         "ONCALL_ANSWER_MINUTES", "oncall_answer_minutes"))
     timezone: str = "UTC"

@@ -6,36 +6,28 @@ comes from Entra with client credentials and is cached until shortly before it e
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Callable, Iterable
 
 import aiohttp
 
+from integrations.graph_token import GraphToken
 from integrations.presence import Availability
 
 log = logging.getLogger(__name__)
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 _BATCH = 650  # Graph's limit of ids per getPresencesByUserId call
 
 
 class GraphPresence:
     """A PresenceSource backed by Graph; failures mean "unknown", never an error."""
 
-    def __init__(self, session: aiohttp.ClientSession, *, api_url: str, token_url: str,
-                 client_id: str, client_secret: str, timeout_s: float = 5.0,
-                 on_error: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, session: aiohttp.ClientSession, *, api_url: str, token: GraphToken,
+                 timeout_s: float = 5.0, on_error: Callable[[], None] = lambda: None) -> None:
         self._session = session
         self._on_error = on_error  # counts failures for /metrics
         self._api_url = api_url.rstrip("/")
-        self._token_url = token_url
-        self._client_id = client_id
-        self._client_secret = client_secret
+        self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._token: str | None = None
-        self._renew_at = 0.0
-        self._lock = asyncio.Lock()
 
     async def lookup(self, aad_object_ids: Iterable[str]) -> dict[str, Availability]:
         ids = sorted({i for i in aad_object_ids if i})
@@ -50,12 +42,12 @@ class GraphPresence:
         return found
 
     async def _batch(self, ids: list[str]) -> dict[str, Availability]:
-        headers = {"Authorization": f"Bearer {await self._bearer()}"}
+        headers = {"Authorization": f"Bearer {await self._token.bearer()}"}
         url = f"{self._api_url}/communications/getPresencesByUserId"
         async with self._session.post(url, json={"ids": ids}, headers=headers,
                                       timeout=self._timeout) as resp:
             if resp.status == 401:
-                self._token = None
+                self._token.forget()
             resp.raise_for_status()
             body = await resp.json(content_type=None)
         return {
@@ -65,17 +57,3 @@ class GraphPresence:
             )
             for item in body.get("value", [])
         }
-
-    async def _bearer(self) -> str:
-        async with self._lock:
-            if self._token is None or time.monotonic() >= self._renew_at:
-                form = {"grant_type": "client_credentials", "client_id": self._client_id,
-                        "client_secret": self._client_secret, "scope": GRAPH_SCOPE}
-                async with self._session.post(self._token_url, data=form,
-                                              timeout=self._timeout) as resp:
-                    resp.raise_for_status()
-                    body = await resp.json(content_type=None)
-                lifetime = float(body.get("expires_in", 3600))
-                self._token = str(body["access_token"])
-                self._renew_at = time.monotonic() + max(lifetime - 300, lifetime / 2)
-            return self._token

@@ -191,7 +191,8 @@ def test_every_kind_the_database_may_hold_has_its_handler():
     kinds = [handler.payload.KIND for handler in feature_jobs()]
 
     # Stored rows name these kinds: one dropped or renamed strands them (they fail).
-    assert sorted(kinds) == ["action.track", "commandeer.remind", "external.sync",
+    assert sorted(kinds) == ["action.track", "commandeer.install_app", "commandeer.remind",
+                             "external.sync",
                              "handover.expire", "incident.checkin", "incident.staff",
                              "review.export", "review.meeting", "review.remind",
                              "room.create"]

@@ -13,6 +13,7 @@ from bot.store.unit_of_work import UnitOfWork
 from bot.teams.app_token import AppTokenProvider
 from bot.teams.connector import ConnectorClient
 from bot.teams.outbox import OutboxDispatcher
+from bot.teams.pacing import thread_of
 from tests.conftest import make_settings
 
 THREAD = "19:incidents@thread.tacv2;messageid=1764000000000"
@@ -74,6 +75,11 @@ async def test_429_is_retried_no_sooner_than_retry_after(dispatcher, connector):
     assert row.attempts == 1
     assert row.due_ms >= before + 7000
     assert await dispatcher.dispatch_once() == 0  # not due yet
+    await _make_due_now()
+    await dispatcher.dispatch_once()
+    assert [c.answered for c in connector.calls] == [429]  # the thread itself is held
+    await dispatcher.pace.hold(thread_of(THREAD), 0.001)  # as if the 7 s had passed
+    await asyncio.sleep(0.01)
     await _make_due_now()
     await dispatcher.dispatch_once()
     assert [c.answered for c in connector.calls] == [429, 201]

@@ -49,6 +49,14 @@ class VideoBridges(Protocol):
         ...
 
 
+class AppInstaller(Protocol):
+    """Installs the bot's Teams app for one person (integrations.teams_apps)."""
+
+    async def install_for(self, aad_object_id: str) -> None:
+        """Installed or already there; raises an error with `retryable` otherwise."""
+        ...
+
+
 class InIncident(Protocol):
     """Runs domain work in one transaction, as the bot, about one incident."""
 
@@ -70,6 +78,8 @@ class Background:
     tracker: IssueTracker | None = None
     docs: GoogleDocsExporter | None = None
     status_service: StatusService | None = None
+    # Installs the bot for someone Teams will not let it message (needs Graph).
+    apps: AppInstaller | None = None
     # The review as the HTML page shows it, for the Google Docs export (presentation
     # lives outside the domain; the web layer supplies it).
     review_html: Callable[[PirRecord], str] | None = None

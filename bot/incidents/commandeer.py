@@ -20,6 +20,7 @@ from bot.incidents.timeline import record
 from bot.store import jobs
 from bot.store.incident_models import Commandeer, CommandeerStatus, Incident
 from bot.store.models import Job
+from integrations.teams_apps import AppInstallError
 
 
 @dataclass(frozen=True)
@@ -99,10 +100,72 @@ async def remind(ctx: Ctx, commandeer_id: int) -> None:
              say.ThreadPost(incident.id, text, (commander,)))
 
 
+@dataclass(frozen=True)
+class InstallForCommandeer(jobs.JobPayload):
+    """Install the bot for `commandeer_id`'s person (Teams refused the 1:1), then ask again."""
+
+    KIND = "commandeer.install_app"
+    commandeer_id: int
+
+
+async def unreachable(ctx: Ctx, commandeer_id: int, reason: str) -> None:
+    """Teams will not let the bot message the person privately: ask in the thread instead,
+    so the request still reaches them, and the Commander knows how it was asked."""
+    request = await Commandeer.get_or_none(id=commandeer_id)
+    if request is None:
+        return
+    incident = await Incident.filter(id=request.incident_id).select_for_update().get()
+    await record(ctx, incident, EventKind.COMMANDEER_UNREACHABLE,
+                 f"Could not message {request.name} privately ({reason}); asked them in "
+                 "the incident thread instead.", {"commandeer": request.id})
+    ctx.tell(say.CommandeerInThread(request.id, reason))
+
+
+async def install_then_ask(ctx: Ctx, commandeer_id: int) -> None:
+    """Teams refused the 1:1 because the bot is not installed for the person: install it
+    for them (Microsoft Graph), then message them again."""
+    await jobs.schedule(InstallForCommandeer(commandeer_id), due_ms=ctx.now_ms,
+                        dedupe_key=f"commandeer-install:{commandeer_id}")
+
+
+async def asked_again(ctx: Ctx, commandeer_id: int) -> None:
+    """The bot is installed for the person now: the 1:1 can go."""
+    request = await Commandeer.get(id=commandeer_id)
+    incident = await Incident.get(id=request.incident_id)
+    await record(ctx, incident, EventKind.COMMANDEERED,
+                 f"Installed the incident bot for {request.name} to message them privately.",
+                 {"commandeer": request.id, "installed": True})
+    ctx.tell(say.CommandeerRequested(request.id, after_install=True))
+
+
+async def install_job(bg: Background, job: Job, payload: InstallForCommandeer) -> None:
+    """Install through the app installer (outside any transaction), then record the outcome."""
+    request = await Commandeer.get_or_none(id=payload.commandeer_id)
+    if request is None:
+        return
+    installer = bg.apps
+    if installer is None or not request.aad_object_id:
+        why = "the incident bot is not installed for them"
+        if installer is not None:
+            why += (", and Teams did not give their Microsoft Entra id, so it could not be "
+                    "installed for them")
+        await bg.in_incident(request.incident_id, lambda ctx: unreachable(ctx, request.id, why))
+        return
+    aad_object_id = request.aad_object_id
+    await bg.call_provider(
+        job, request.incident_id, lambda: installer.install_for(aad_object_id),
+        errors=AppInstallError, metric=None,
+        failed=lambda ctx, error: unreachable(
+            ctx, request.id, "the incident bot is not installed for them, and installing it "
+                             f"failed: {error}"),
+        done=lambda ctx, _: asked_again(ctx, request.id))
+
+
 async def remind_job(bg: Background, job: Job, payload: RemindCommandeer) -> None:
     """The reminder, in the incident's transaction."""
     incident_id = (await Commandeer.get(id=payload.commandeer_id)).incident_id
     await bg.in_incident(incident_id, lambda ctx: remind(ctx, payload.commandeer_id))
 
 
-JOBS = (JobHandler(RemindCommandeer, remind_job),)
+JOBS = (JobHandler(RemindCommandeer, remind_job),
+        JobHandler(InstallForCommandeer, install_job))

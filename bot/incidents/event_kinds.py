@@ -42,6 +42,7 @@ class EventKind(StrEnum):
     COMMANDEERED = "commandeered"
     COMMANDEER_ANSWER = "commandeer_answer"
     COMMANDEER_UNANSWERED = "commandeer_unanswered"
+    COMMANDEER_UNREACHABLE = "commandeer_unreachable"
     ONCALL = "oncall"
     CHECKIN_SENT = "checkin_sent"
     CHECKIN = "checkin"
@@ -97,6 +98,7 @@ CATEGORIES: dict[EventKind, str] = {
     EventKind.COMMANDEERED: "people",
     EventKind.COMMANDEER_ANSWER: "people",
     EventKind.COMMANDEER_UNANSWERED: "people",
+    EventKind.COMMANDEER_UNREACHABLE: "people",
     EventKind.ONCALL: "people",
     EventKind.CHECKIN_SENT: "people",
     EventKind.CHECKIN: "people",

@@ -36,7 +36,8 @@ async def note(ctx: Ctx, incident: Incident, text: str) -> None:
     """Evidence, links to dashboards, what was tried: anyone may add."""
     body = _text(text, "note <text>")
     await record(ctx, incident, EventKind.NOTE, body)
-    ctx.tell(say.Reply(f"Noted on INC-{incident.number}'s timeline."))
+    ctx.tell(say.Reply(f"Noted on INC-{incident.number}'s timeline.", routine=say.Routine(
+        f"noted:{incident.id}", f"Noted {{n}} entries on INC-{incident.number}'s timeline.")))
 
 
 @dataclass(frozen=True)

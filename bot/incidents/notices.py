@@ -8,10 +8,21 @@ from bot.incidents.people import Person
 
 
 @dataclass(frozen=True)
+class Routine:
+    """A confirmation that can be said once for many: when several with the same `topic`
+    wait to be said in one conversation, `many` is said instead, "{n}" their count."""
+
+    topic: str
+    many: str
+
+
+@dataclass(frozen=True)
 class Reply:
-    """A short answer to the person who gave the command, where they gave it."""
+    """A short answer to the person who gave the command, where they gave it; `routine`
+    when it only confirms what the record now shows (the answer may then be merged)."""
 
     text: str
+    routine: Routine | None = None
 
 
 @dataclass(frozen=True)
@@ -53,9 +64,20 @@ class HandoverAnswered:
 
 @dataclass(frozen=True)
 class CommandeerRequested:
-    """Message someone 1:1 that the Commander needs them."""
+    """Message someone 1:1 that the Commander needs them (`after_install`: again, now that
+    the bot was installed for them)."""
 
     commandeer_id: int
+    after_install: bool = False
+
+
+@dataclass(frozen=True)
+class CommandeerInThread:
+    """Someone the bot cannot message privately: ask them in the incident's thread with
+    the same card, mentioning them and whoever asked, saying why (`reason`)."""
+
+    commandeer_id: int
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -96,6 +118,6 @@ class PublicForm:
 
 Notice = (
     Reply | ThreadOpened | ThreadPost | CardChanged | RoleRequested
-    | HandoverAnswered | CommandeerRequested | DirectMessage | StakeholderPost | CheckInRequested
-    | PublicForm
+    | HandoverAnswered | CommandeerRequested | CommandeerInThread | DirectMessage
+    | StakeholderPost | CheckInRequested | PublicForm
 )

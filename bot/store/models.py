@@ -9,7 +9,7 @@ then mean the same on SQLite (which stores text) and PostgreSQL, whatever the ti
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, IntEnum
 from typing import Any
 
 from tortoise import fields
@@ -43,6 +43,21 @@ class OutboxOperation(str, Enum):
     CREATE_CONVERSATION = "create_conversation"
 
 
+class Urgency(IntEnum):
+    """Which of a conversation's waiting messages Teams' budget goes to first (lowest first).
+
+    URGENT: what people act on or must know now (role requests and changes, status
+    updates, severity and state changes, the room link, commandeer requests and answers).
+    ANSWER: the answer to a command. CARD: the live card refreshed in place. ROUTINE: a
+    confirmation that several of can be said as one ("Noted 14 entries ...").
+    """
+
+    URGENT = 0
+    ANSWER = 1
+    CARD = 2
+    ROUTINE = 3
+
+
 class OutboxMessage(Model):
     """A call to the Bot Connector, committed with the change that caused it."""
 
@@ -70,6 +85,18 @@ class OutboxMessage(Model):
     result: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
+    # The tenant whose per-app budget the call spends (Teams counts requests per tenant).
+    tenant_id = fields.CharField(max_length=64, null=True)
+    urgency = fields.IntEnumField(Urgency, default=Urgency.ANSWER)
+    # A budget of its own besides the conversation, e.g. one live card refresh per 2 s.
+    lane = fields.CharField(max_length=512, null=True)
+    # Waiting messages with the same merge key leave as one, saying `merge_text` with {n}.
+    merge_key = fields.CharField(max_length=512, null=True, db_index=True)
+    merge_text = fields.CharField(max_length=500, null=True)
+    # Whom to tell, and how, if Teams refuses this message for good (bot.teams.undelivered).
+    on_failure: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
+    # The HTTP status of the last refusal (0: the connector was unreachable).
+    failed_status = fields.IntField(null=True)
 
     class Meta:
         table = "outbox_message"

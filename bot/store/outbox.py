@@ -17,7 +17,7 @@ from tortoise.functions import Min
 
 from bot.store.clock import now_ms
 from bot.store.leases import claim_due, due_lag_s
-from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus
+from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus, Urgency
 
 LEASE_MS = 60_000
 # How soon a message held behind one that another replica is sending is looked at again.
@@ -45,11 +45,21 @@ async def enqueue(
     ordering_key: str | None = None,
     after: str | None = None,
     coalesce_key: str | None = None,
+    tenant_id: str | None = None,
+    urgency: Urgency = Urgency.ANSWER,
+    lane: str | None = None,
+    merge_key: str | None = None,
+    merge_text: str | None = None,
+    on_failure: dict[str, Any] | None = None,
 ) -> OutboxMessage:
     """Store one connector call inside the caller's transaction.
 
     `after` names an earlier message whose answer supplies a missing conversation id or
     activity id; give both the same ordering key so the earlier one is sent first.
+    `coalesce_key`: this message replaces an unsent one with the same key (a card's newest
+    content). `merge_key`: unsent messages with the same key leave as one, saying
+    `merge_text` with `{n}` the count. `on_failure`: what `bot.teams.undelivered` needs to
+    tell someone if Teams refuses the message for good.
     """
     key = ordering_key or conversation_id or service_url
     if coalesce_key is not None:
@@ -66,6 +76,12 @@ async def enqueue(
         ordering_key=key,
         after=after,
         coalesce_key=coalesce_key,
+        tenant_id=tenant_id,
+        urgency=urgency,
+        lane=lane,
+        merge_key=merge_key,
+        merge_text=merge_text,
+        on_failure=on_failure,
         due_ms=now_ms(),
         using_db=conn,
     )
@@ -111,12 +127,39 @@ async def claim_batch(limit: int = 50) -> Claimed:
 
 
 async def release(messages: list[OutboxMessage], *, due_ms: int | None = None) -> None:
-    """Hand claimed messages back, to be claimed again when their turn comes."""
+    """Hand claimed messages back, to be claimed again when their turn comes (only those
+    still claimed: one merged into another's send meanwhile stays sent)."""
     if messages:
         fields: dict[str, Any] = {"status": OutboxStatus.PENDING, "locked_until_ms": 0}
         if due_ms is not None:
             fields["due_ms"] = due_ms
-        await OutboxMessage.filter(id__in=[m.id for m in messages]).update(**fields)
+        await OutboxMessage.filter(id__in=[m.id for m in messages],
+                                   status=OutboxStatus.SENDING).update(**fields)
+
+
+async def mergeable(message: OutboxMessage) -> list[OutboxMessage]:
+    """Unsent messages that can leave with `message` as one (same merge key, later)."""
+    if not message.merge_key:
+        return []
+    return await OutboxMessage.filter(
+        merge_key=message.merge_key, ordering_key=message.ordering_key, id__gt=message.id,
+        status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING],
+    ).order_by("id")
+
+
+async def mark_merged(messages: list[OutboxMessage], into: OutboxMessage) -> None:
+    """`messages` left as part of `into`: sent, with a pointer to the call that carried them."""
+    if messages:
+        await OutboxMessage.filter(id__in=[m.id for m in messages]).update(
+            status=OutboxStatus.SENT, result={"merged_into": into.id},
+            sent_at=dt.datetime.now(dt.UTC), locked_until_ms=0)
+
+
+async def wait_for_predecessor(message: OutboxMessage, *, due_ms: int) -> None:
+    """Look again at `due_ms`: what this message comes after is still on its way (not an
+    attempt: nothing was refused)."""
+    await OutboxMessage.filter(id=message.id).update(
+        status=OutboxStatus.PENDING, locked_until_ms=0, due_ms=due_ms)
 
 
 async def _first_unsent_per_key(keys: set[str]) -> dict[str, int]:
@@ -145,14 +188,15 @@ async def mark_sent(message: OutboxMessage, result: dict[str, Any]) -> None:
 
 async def mark_failed_attempt(
     message: OutboxMessage, error: str, *, retry_after: float | None, retryable: bool,
-    throttled: bool = False,
+    throttled: bool = False, status: int | None = None,
 ) -> bool:
     """Schedule another try (honouring Retry-After) or give up; True if it will retry."""
     attempts = message.attempts + 1
     too_old = dt.datetime.now(dt.UTC) - message.created_at > GIVE_UP_AFTER
     if not retryable or too_old:
         await OutboxMessage.filter(id=message.id).update(
-            status=OutboxStatus.FAILED, attempts=attempts, last_error=error[:2000]
+            status=OutboxStatus.FAILED, attempts=attempts, last_error=error[:2000],
+            failed_status=status,
         )
         return False
     cap = THROTTLED_CAP_S if throttled else PROBE_CAP_S

@@ -11,6 +11,8 @@ Card buttons and dialogs are answered in the invoke's HTTP response instead (`ca
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,12 +22,17 @@ from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import Activity, InvokeResponse
 
 from bot.errors import ConnectorError
+from bot.store.pace import Pace
 from bot.teams.activity_json import to_json
 from bot.teams.cards import CARD_TYPE, Card
 from bot.teams.markdown import literal
+from bot.teams.pacing import budgets, thread_of
+from bot.teams.render import tenant_of
 from bot.teams.turn_context import addressed
 
 log = logging.getLogger(__name__)
+# How long an inline answer waits for the shared rate budget before going anyway.
+PACE_WAIT_S = 0.25
 # The type of an Action.Execute answer that shows a message instead of a card.
 MESSAGE = "application/vnd.microsoft.activity.message"
 
@@ -63,6 +70,7 @@ class Deferred:
     conversation_id: str
     activity_id: str | None
     payload: dict[str, Any]
+    tenant_id: str | None = None
 
 
 # Stores a deferred answer in the outbox (one transaction) and wakes its dispatcher.
@@ -77,23 +85,58 @@ def activity_of(answer: Text | CardAnswer) -> Activity:
 
 
 async def send(turn: TurnContext, answer: Text | CardAnswer, *,
-               defer: Deferral | None) -> None:
-    """Send `answer` to whoever sent `turn`'s activity, inline; through the outbox (with
-    `defer`) when Teams throttles or fails retryably. Other refusals raise."""
+               defer: Deferral | None, pace: Pace | None = None) -> None:
+    """Send `answer` to whoever sent `turn`'s activity, inline when Teams' budget for that
+    conversation has room; through the outbox (with `defer`) when it has none, or Teams
+    throttles or fails retryably. Other refusals raise."""
     activity = activity_of(answer)
+    incoming = turn.activity
+    thread = thread_of(incoming.conversation.id)
+    if defer is not None and not await _budget_allows(pace, incoming, thread):
+        # The conversation is busy: the outbox sends it in its turn, paced; if the outbox
+        # cannot take it (the database is away), better a throttled try than no answer.
+        try:
+            await _defer(turn, activity, defer)
+            return
+        except Exception as exc:  # noqa: BLE001
+            log.info("could not defer a paced answer (%s); sending inline",
+                     type(exc).__name__)
     try:
         await turn.send_activity(activity)
     except ConnectorError as exc:
         if not exc.retryable or defer is None:
             raise
-        # The user must still get the answer: hand it to the outbox, which retries. The
-        # turn context addressed a copy; address one the same way for the outbox (only
-        # here: on the way out it costs a conversation reference per answer).
+        if exc.status == 429 and pace is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pace.hold(thread, exc.retry_after), PACE_WAIT_S)
+        # The user must still get the answer: hand it to the outbox, which retries.
         log.info("inline send failed (%s); deferring to the outbox", exc)
-        reply = addressed(activity, TurnContext.get_conversation_reference(turn.activity))
-        await defer(Deferred(reply=bool(reply.reply_to_id), service_url=reply.service_url,
-                             conversation_id=reply.conversation.id,
-                             activity_id=reply.reply_to_id, payload=to_json(reply)))
+        await _defer(turn, activity, defer)
+
+
+async def _budget_allows(pace: Pace | None, incoming: Activity, thread: str) -> bool:
+    """Spend one call from the conversation's budget. Answers must not depend on the
+    database (they tell people it is away): if the shared budget cannot be read in time,
+    the answer goes anyway."""
+    if pace is None:
+        return True
+    try:
+        denied = await asyncio.wait_for(pace.take(budgets(tenant_of(incoming), thread)),
+                                        PACE_WAIT_S)
+    except Exception as exc:  # noqa: BLE001 - any failure: answer rather than wait
+        log.debug("rate budget unavailable (%s); answering inline", type(exc).__name__)
+        return True
+    return denied is None
+
+
+async def _defer(turn: TurnContext, activity: Activity, defer: Deferral) -> None:
+    # The turn context addresses its own copy; address one the same way for the outbox
+    # (only here: on the way out it costs a conversation reference per answer).
+    reply = addressed(activity, TurnContext.get_conversation_reference(turn.activity))
+    await defer(Deferred(reply=bool(reply.reply_to_id), service_url=reply.service_url,
+                         conversation_id=reply.conversation.id,
+                         activity_id=reply.reply_to_id, payload=to_json(reply),
+                         tenant_id=tenant_of(turn.activity)))
 
 
 # Invoke answers: what a card button or a message-action dialog shows.

@@ -76,7 +76,8 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships no ty
         if isinstance(answer, Help):
             await self.send_help(turn, intro=answer.intro)
         elif answer is not None:
-            await answers.send(turn, answer, defer=self.services.defer)
+            await answers.send(turn, answer, defer=self.services.defer,
+                               pace=self.services.pace)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -99,7 +100,7 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships no ty
     async def send_help(self, turn_context: TurnContext, *, intro: str) -> None:
         """Reply with the help card."""
         await answers.send(turn_context, CardAnswer(self.help_card(intro=intro)),
-                           defer=self.services.defer)
+                           defer=self.services.defer, pace=self.services.pace)
 
     def help_card(self, *, intro: str) -> cards.Card:
         """The help card under `intro` (built once per intro: commands do not change)."""

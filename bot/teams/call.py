@@ -28,6 +28,7 @@ from bot.store.availability import (
     answered_within,
     is_connection_lost,
 )
+from bot.store.pace import Pace
 from bot.store.unit_of_work import AlreadyProcessed, UnitOfWork, activity_key
 from bot.teams import turn_record
 from bot.teams.answers import Deferral
@@ -55,6 +56,8 @@ class Services:
     database_timeout_s: float = DATABASE_TIMEOUT_S
     # Takes over an inline answer Teams refused retryably (see `bot.teams.answers`).
     defer: Deferral | None = None
+    # Teams' rate budget, which inline answers spend too (`bot.teams.pacing`).
+    pace: Pace | None = None
 
 
 def origin_of(activity: Activity) -> Origin:

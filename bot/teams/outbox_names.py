@@ -86,6 +86,11 @@ class Order:
         return cls(f"incident:{incident_id}")
 
     @classmethod
+    def card(cls, incident_id: int) -> Order:
+        """Refreshes of one incident's live card (after its thread exists, via `after`)."""
+        return cls(f"incident:{incident_id}:card")
+
+    @classmethod
     def direct(cls, tenant_id: str, user_id: str) -> Order:
         """A 1:1 chat: created before the first message to it."""
         return cls(f"dm:{tenant_id}:{user_id}")

@@ -19,13 +19,15 @@ from bot.incidents.people import Person
 from bot.incidents.queries import picture
 from bot.incidents.team_settings import stakeholder_channel
 from bot.store.incident_models import Commandeer, DirectConversation, Handover, Incident
-from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus
+from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus, Urgency
 from bot.store.status_models import PublicIncident
 from bot.store.unit_of_work import UnitOfWork
 from bot.teams import incident_cards
 from bot.teams.cards import CARD_TYPE, Card
+from bot.teams.failure_notes import FailureNote, Loss, place_of
 from bot.teams.markdown import literal
 from bot.teams.outbox_names import DirectChat, Order, RoleCard, ThreadStart
+from bot.teams.pacing import card_lane, routine_lane
 
 
 def message(text: str | None = None, *, card: Card | None = None,
@@ -45,6 +47,13 @@ def message(text: str | None = None, *, card: Card | None = None,
     if card is not None:
         body["attachments"] = [{"contentType": CARD_TYPE, "content": card}]
     return body
+
+
+def tenant_of(activity: Activity) -> str | None:
+    """The tenant an activity came from (whose per-app budget answering it spends)."""
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    tenant = (data.get("tenant") or {}).get("id")
+    return tenant or getattr(activity.conversation, "tenant_id", None)
 
 
 def _markdown(text: str) -> dict[str, Any]:
@@ -73,7 +82,7 @@ class Renderer:
     async def _one(self, uow: UnitOfWork, notice: say.Notice, incoming: Activity | None,
                    now: dt.datetime) -> None:
         if isinstance(notice, say.Reply):
-            await self._reply(uow, incoming, message(notice.text))
+            await self._reply(uow, incoming, message(notice.text), routine=notice.routine)
         elif isinstance(notice, say.ThreadOpened):
             await self._open_thread(uow, await Incident.get(id=notice.incident_id), now)
         elif isinstance(notice, say.ThreadPost):
@@ -85,16 +94,25 @@ class Renderer:
             await self._handover_card(uow, notice)
         elif isinstance(notice, say.CommandeerRequested):
             request = await Commandeer.get(id=notice.commandeer_id).prefetch_related("incident")
+            incident = request.incident
             person = Person(request.person_id, request.name, request.aad_object_id)
-            body = message(card=incident_cards.commandeer_card(request, request.incident))
-            await self._direct(uow, request.incident.tenant_id,
-                               request.incident.service_url, person, body)
+            body = message(card=incident_cards.commandeer_card(request, incident))
+            note = FailureNote(Loss.COMMANDEER, incident.id, request.name,
+                               commandeer_id=request.id, after_install=notice.after_install,
+                               told=place_of(incoming, incident.tenant_id))
+            await self._direct(uow, incident.tenant_id, incident.service_url, person, body,
+                               note=note)
+        elif isinstance(notice, say.CommandeerInThread):
+            await self._commandeer_in_thread(uow, notice)
         elif isinstance(notice, say.CheckInRequested):
             incident = await Incident.get(id=notice.incident_id)
             body = message(card=incident_cards.checkin_card(incident))
-            await self._direct(uow, incident.tenant_id, incident.service_url, notice.person, body)
+            note = FailureNote(Loss.PRIVATE, incident.id, notice.person.name,
+                               told=place_of(incoming, incident.tenant_id))
+            await self._direct(uow, incident.tenant_id, incident.service_url, notice.person, body,
+                               note=note)
         elif isinstance(notice, say.DirectMessage):
-            await self._direct_text(uow, notice)
+            await self._direct_text(uow, notice, incoming)
         elif isinstance(notice, say.StakeholderPost):
             await self._stakeholders(uow, notice)
         elif isinstance(notice, say.PublicForm):
@@ -113,19 +131,31 @@ class Renderer:
             await self._reply(uow, incoming, body)
 
     async def _reply(self, uow: UnitOfWork, incoming: Activity | None,
-                     body: dict[str, Any]) -> None:
+                     body: dict[str, Any], *, routine: say.Routine | None = None) -> None:
         if incoming is None:
             return  # a timer has nobody to answer
+        conversation = incoming.conversation.id
+        if routine is None:
+            await uow.enqueue(operation=OutboxOperation.REPLY, service_url=incoming.service_url,
+                              conversation_id=conversation, activity_id=incoming.id,
+                              payload=body, tenant_id=tenant_of(incoming))
+            return
+        # A routine confirmation waits in a queue of its own (other answers do not queue
+        # behind it), leaves at the pace of its lane, and merges with the others waiting.
         await uow.enqueue(operation=OutboxOperation.REPLY, service_url=incoming.service_url,
-                          conversation_id=incoming.conversation.id,
-                          activity_id=incoming.id, payload=body)
+                          conversation_id=conversation, activity_id=incoming.id,
+                          payload=body, tenant_id=tenant_of(incoming),
+                          ordering_key=routine_lane(conversation), urgency=Urgency.ROUTINE,
+                          lane=routine_lane(conversation),
+                          merge_key=f"{routine.topic}|{conversation}", merge_text=routine.many)
 
     async def _open_thread(self, uow: UnitOfWork, incident: Incident, now: dt.datetime) -> None:
         card = incident_cards.incident_card(await picture(incident), now=now)
         await uow.enqueue(
             operation=OutboxOperation.CREATE_CONVERSATION, service_url=incident.service_url,
             conversation_id=None, name=str(ThreadStart(incident.id)),
-            ordering_key=Order.incident(incident.id).key,
+            ordering_key=Order.incident(incident.id).key, tenant_id=incident.tenant_id,
+            urgency=Urgency.URGENT,
             payload={"isGroup": True, "bot": {"id": self.bot_id}, "tenantId": incident.tenant_id,
                      "channelData": {"channel": {"id": incident.channel_id},
                                      "tenant": {"id": incident.tenant_id}},
@@ -133,21 +163,26 @@ class Renderer:
         )
 
     async def _into_thread(self, uow: UnitOfWork, incident: Incident, body: dict[str, Any],
-                           *, name: str | None = None) -> None:
+                           *, name: str | None = None,
+                           on_failure: dict[str, Any] | None = None) -> None:
         await uow.enqueue(
             operation=OutboxOperation.REPLY, service_url=incident.service_url,
             conversation_id=incident.thread_id, activity_id=incident.card_activity_id,
             after=str(ThreadStart(incident.id)), ordering_key=Order.incident(incident.id).key,
-            payload=body, name=name,
+            payload=body, name=name, tenant_id=incident.tenant_id, urgency=Urgency.URGENT,
+            on_failure=on_failure,
         )
 
     async def _refresh_card(self, uow: UnitOfWork, incident: Incident, now: dt.datetime) -> None:
         card = incident_cards.incident_card(await picture(incident), now=now)
+        # Its own queue and lane: a refresh waiting for the lane never holds up posts, and
+        # refreshes waiting meanwhile are replaced by the newest (coalesce_key).
         await uow.enqueue(
             operation=OutboxOperation.UPDATE, service_url=incident.service_url,
             conversation_id=incident.thread_id, activity_id=incident.card_activity_id,
-            after=str(ThreadStart(incident.id)), ordering_key=Order.incident(incident.id).key,
+            after=str(ThreadStart(incident.id)), ordering_key=Order.card(incident.id).key,
             coalesce_key=f"incident:{incident.id}:card", payload=message(card=card),
+            tenant_id=incident.tenant_id, urgency=Urgency.CARD, lane=card_lane(incident.id),
         )
 
     async def _handover_card(self, uow: UnitOfWork,
@@ -163,22 +198,45 @@ class Renderer:
             conversation_id=incident.thread_id, activity_id=handover.card_activity_id,
             after=str(RoleCard(handover.id)), ordering_key=Order.incident(incident.id).key,
             coalesce_key=str(RoleCard(handover.id)), payload=body,
+            tenant_id=incident.tenant_id, urgency=Urgency.URGENT,
         )
 
-    async def _direct_text(self, uow: UnitOfWork, notice: say.DirectMessage) -> None:
+    async def _direct_text(self, uow: UnitOfWork, notice: say.DirectMessage,
+                           incoming: Activity | None) -> None:
         incident = await Incident.get(id=notice.incident_id)
+        note = FailureNote(Loss.PRIVATE, incident.id, notice.person.name,
+                           told=place_of(incoming, incident.tenant_id))
         await self._direct(uow, incident.tenant_id, incident.service_url, notice.person,
-                           message(notice.text))
+                           message(notice.text), note=note)
+
+    async def _commandeer_in_thread(self, uow: UnitOfWork,
+                                    notice: say.CommandeerInThread) -> None:
+        """The request the 1:1 could not carry, in the thread: the same card, with the
+        person and the Commander mentioned (only the person can answer it)."""
+        request = await Commandeer.get(id=notice.commandeer_id).prefetch_related("incident")
+        incident = request.incident
+        person = Person(request.person_id, request.name, request.aad_object_id)
+        commander = Person(request.requested_by_id, request.requested_by_name)
+        why = f" ({request.why})" if request.why else ""
+        text = (f"{request.name}, {request.requested_by_name} needs you on "
+                f"INC-{incident.number}{why}. The bot could not message you privately "
+                f"({notice.reason}), so: please answer on this card.")
+        body = message(text, mentions=(person, commander),
+                       card=incident_cards.commandeer_card(request, incident))
+        await self._into_thread(uow, incident, body)
 
     async def _direct(self, uow: UnitOfWork, tenant_id: str, service_url: str, person: Person,
-                      body: dict[str, Any]) -> None:
-        """A 1:1 message; the chat is created first when the bot has none with them yet."""
+                      body: dict[str, Any], *, note: FailureNote) -> None:
+        """A 1:1 message; the chat is created first when the bot has none with them yet.
+        `note` says whom to tell if Teams refuses it for good."""
         key = Order.direct(tenant_id, person.id).key
+        on_failure = note.to_json()
         known = await DirectConversation.get_or_none(tenant_id=tenant_id, user_id=person.id)
         if known is not None:
             await uow.enqueue(operation=OutboxOperation.SEND, service_url=known.service_url,
                               conversation_id=known.conversation_id, ordering_key=key,
-                              payload=body)
+                              payload=body, tenant_id=tenant_id, urgency=Urgency.URGENT,
+                              on_failure=on_failure)
             return
         # Reuse a chat creation still under way; else start one. Each creation has its own
         # name, so two transactions racing to message the same person both commit (Teams
@@ -198,9 +256,11 @@ class Renderer:
                 payload={"isGroup": False, "bot": {"id": self.bot_id},
                          "members": [{"id": person.id}], "tenantId": tenant_id,
                          "channelData": {"tenant": {"id": tenant_id}}},
+                tenant_id=tenant_id, urgency=Urgency.URGENT,
             )
         await uow.enqueue(operation=OutboxOperation.SEND, service_url=service_url,
-                          conversation_id=None, after=name, ordering_key=key, payload=body)
+                          conversation_id=None, after=name, ordering_key=key, payload=body,
+                          tenant_id=tenant_id, urgency=Urgency.URGENT, on_failure=on_failure)
 
     async def _stakeholders(self, uow: UnitOfWork, notice: say.StakeholderPost) -> None:
         incident = await Incident.get(id=notice.incident_id)
@@ -213,6 +273,8 @@ class Renderer:
         await uow.enqueue(
             operation=OutboxOperation.CREATE_CONVERSATION, service_url=incident.service_url,
             conversation_id=None, ordering_key=Order.stakeholders(channel).key,
+            tenant_id=incident.tenant_id, urgency=Urgency.URGENT,
+            on_failure=FailureNote(Loss.STAKEHOLDERS, incident.id).to_json(),
             payload={"isGroup": True, "bot": {"id": self.bot_id}, "tenantId": incident.tenant_id,
                      "channelData": {"channel": {"id": channel},
                                      "tenant": {"id": incident.tenant_id}},
