@@ -3,6 +3,17 @@
 It speaks the REST shapes of `/v3/conversations/...` as Teams' service does (ids in the
 answers, `;messageid=` thread suffixes in channel conversation ids) and can be told to
 answer with errors, throttling or a hang, so retries are tested against real HTTP.
+
+Two refusals Teams makes on its own can be switched on:
+
+- `limits`: Teams' published rate limits (`tests.fakes.rate_limits`), answered as Teams
+  answers them: 429 with `Retry-After` and the error code its status table documents.
+- `not_installed`: users without the app, for whom a proactive 1:1 `POST /v3/conversations`
+  is refused with 403, as Teams refuses it.
+
+Both bodies come from "Status codes from bot conversational APIs",
+https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/conversation-messages#status-codes-from-bot-conversational-apis
+(MicrosoftDocs/msteams-docs, msteams-platform/bots/how-to/conversations/conversation-messages.md).
 """
 
 from __future__ import annotations
@@ -11,13 +22,34 @@ import asyncio
 import html
 import itertools
 import json
+import math
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from tests.fakes.loopback import serve
+from tests.fakes.rate_limits import TeamsRateLimits
+
+# 429 "Throttled", "Too many requests. Also returns when to retry after." in the status
+# table (see the module docstring). The code is the documented one; some clients and
+# other fakes use Graph's "TooManyRequests", which the Bot Connector does not document.
+THROTTLED_CODE = "Throttled"
+# 403 "ForbiddenOperationException", "Bot isn't installed in user's personal scope":
+# "Proactive message is sent by a bot, which isn't installed in a personal scope." The docs
+# edit "is not" to "isn't" (they do so for the roster message too); reports of the wire text
+# quote "Bot is not installed in user's personal scope", which is what is sent here. Older
+# reports (MicrosoftDocs/bot-docs#1527,
+# OfficeDev/microsoft-teams-apps-company-communicator#744) show the same refusal as
+# {"code": "BotNotInConversationRoster", "message": "The bot is not part of the
+# conversation roster."}, which the same table now lists for a bot removed from a
+# conversation; a client should treat both as "not installed", never retry either.
+NOT_INSTALLED_BODY = {"error": {"code": "ForbiddenOperationException",
+                                "message": "Bot is not installed in user's personal scope"}}
+# Requests that name no tenant (a DELETE, a member look-up before any send) share this one.
+DEFAULT_TENANT = "fake-tenant"
 
 
 @dataclass
@@ -32,6 +64,8 @@ class Call:
     activity_id: str | None = None
     answered: int = 200
     response: Any = None
+    # time.monotonic() when the request arrived, so tests can order events across fakes.
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def kind(self) -> str:
@@ -100,8 +134,16 @@ class FakeConnector:
     url: str = ""
     # While set, every call is answered 503, as during a Bot Connector outage.
     down: bool = False
+    # When set, every call is checked against Teams' rate limits; past one it is answered
+    # 429 (and not counted). Off by default: most tests are not about throttling.
+    limits: TeamsRateLimits | None = None
+    # User ids (`29:...`, or the AAD object ids a bot may also put in `members[0].id`) who
+    # do not have the app: a 1:1 create conversation for them is answered 403.
+    not_installed: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        # The tenant last seen in a body per thread, for calls without one (DELETE, GET).
+        self._tenants: dict[str, str] = {}
         self._ids = itertools.count(1_700_000_000_001)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -128,6 +170,11 @@ class FakeConnector:
         return [c for c in self.calls if c.kind == kind and c.answered < 300]
 
     @property
+    def throttled(self) -> int:
+        """How many calls were answered 429 (by `limits`, or by an injected fault)."""
+        return sum(1 for c in self.calls if c.answered == 429)
+
+    @property
     def delivered(self) -> list[Call]:
         """Every call that was answered with success."""
         return [c for c in self.calls if c.answered < 300]
@@ -149,10 +196,11 @@ class FakeConnector:
         return matching()
 
     async def _handle(self, request: web.Request) -> web.Response:
+        arrived = time.monotonic()
         body = await request.json() if request.can_read_body else None
         conversation_id, activity_id = _ids_from(request.path)
         call = Call(request.method, request.path, body, dict(request.headers),
-                    conversation_id, activity_id)
+                    conversation_id, activity_id, at=arrived)
         response = await self._answer(call)
         call.answered = response.status
         if isinstance(response.body, bytes) and response.body:
@@ -176,8 +224,13 @@ class FakeConnector:
                     {"error": {"code": "Fault", "message": "injected"}},
                     status=fault.status, headers=headers,
                 )
-        new_id = str(next(self._ids))
+        refused = self._over_limit(call)
+        if refused is not None:
+            return refused
         kind = call.kind
+        if kind == "create_conversation" and _one_to_one_user(call) in self.not_installed:
+            return web.json_response(NOT_INSTALLED_BODY, status=403)
+        new_id = str(next(self._ids))
         if kind == "create_conversation":
             channel = ((call.body or {}).get("channelData") or {}).get("channel") or {}
             if channel.get("id"):
@@ -196,6 +249,64 @@ class FakeConnector:
         if kind == "update":
             return web.json_response({"id": call.activity_id})
         return web.json_response({"id": new_id}, status=201)
+
+    def _over_limit(self, call: Call) -> web.Response | None:
+        """None if `limits` accepts the call, else Teams' 429. The 403 for a user without
+        the app is decided after this: that request reached Teams, so it is counted."""
+        if self.limits is None:
+            return None
+        thread = thread_of(call)
+        tenant = tenant_of(call.body)
+        if tenant:
+            self._tenants[thread] = tenant
+        tenant = tenant or self._tenants.get(thread, DEFAULT_TENANT)
+        wait = self.limits.check(thread, tenant, members=call.kind == "get_member")
+        if wait is None:
+            return None
+        refusal = self.limits.last_refusal
+        exceeded = f" ({refusal.bucket}: {refusal.window.describe()})" if refusal else ""
+        seconds = max(1, math.ceil(wait))
+        return web.json_response(
+            {"error": {"code": THROTTLED_CODE,
+                       "message": f"Too many requests{exceeded}. Retry after {seconds} s."}},
+            status=429, headers={"Retry-After": str(seconds)},
+        )
+
+
+def thread_of(call: Call) -> str:
+    """The thread a call is limited in: the conversation without its `;messageid=` (a
+    channel's reply chains are one thread); for a new conversation the channel it starts
+    in, or `user:<id>` for a 1:1."""
+    if call.kind == "create_conversation":
+        body = call.body if isinstance(call.body, dict) else {}
+        channel = ((body.get("channelData") or {}).get("channel") or {}).get("id")
+        if channel:
+            return str(channel).split(";messageid=", 1)[0]
+        user = _one_to_one_user(call)
+        return f"user:{user}" if user else "user:?"
+    return (call.conversation_id or call.path).split(";messageid=", 1)[0]
+
+
+def tenant_of(body: Any) -> str | None:
+    """The tenant a body names: `tenantId`, `channelData.tenant.id` or
+    `conversation.tenantId` (of the activity inside a create conversation too)."""
+    if not isinstance(body, dict):
+        return None
+    found = (body.get("tenantId") or ((body.get("channelData") or {}).get("tenant") or {})
+             .get("id") or (body.get("conversation") or {}).get("tenantId"))
+    if found:
+        return str(found)
+    return tenant_of(body["activity"]) if isinstance(body.get("activity"), dict) else None
+
+
+def _one_to_one_user(call: Call) -> str | None:
+    """The user a 1:1 create conversation is for (`members[0].id`), None for a channel."""
+    body = call.body if isinstance(call.body, dict) else {}
+    if ((body.get("channelData") or {}).get("channel") or {}).get("id"):
+        return None
+    members = body.get("members") or []
+    first = members[0] if members and isinstance(members[0], dict) else {}
+    return str(first["id"]) if first.get("id") else None
 
 
 def _ids_from(path: str) -> tuple[str | None, str | None]:
