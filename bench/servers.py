@@ -44,10 +44,14 @@ def _python_module(module: str, port: int) -> list[str]:
     return [sys.executable, "-m", module, "--port", str(port)]
 
 
-def start_connector(children: Children, name: str = "connector") -> Server:
-    """The loopback fake Bot Connector every server replies to (one per scenario)."""
+def start_connector(children: Children, name: str = "connector", *,
+                    teams_limits: bool = False) -> Server:
+    """The loopback fake Bot Connector every server replies to (one per scenario); with
+    `teams_limits` it answers 429 past Teams' rate limits and logs what it accepted."""
     port = free_port()
-    child = children.start(name, _python_module("bench.fake_connector", port), cwd=REPO_ROOT)
+    argv = _python_module("bench.fake_connector", port) + (
+        ["--teams-limits"] if teams_limits else [])
+    child = children.start(name, argv, cwd=REPO_ROOT)
     server = Server(name, child, f"http://127.0.0.1:{port}")
     wait_ready(child, f"{server.base_url}/count", timeout=30)
     return server
