@@ -3,7 +3,8 @@
 Scenarios:
   commands           help, note, declare and a card action at 1, 20 and 100 senders on
                      SQLite and PostgreSQL, beside the bare aiohttp floor and the stock SDK
-                     echo (throughput, ack and reply latency; rounds interleaved)
+                     echo (help) and the minimal durable note (note): throughput, ack and
+                     reply latency; rounds interleaved
   scale              list, status, the review page, note and declare on a database growing
                      to 100k incidents and 1M timeline events, against a small one; memory
   declare-slow-zoom  declare load on a bot whose Zoom takes 3 s per meeting, and on the
