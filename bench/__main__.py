@@ -3,12 +3,16 @@
 Scenarios:
   commands           help, note, declare and a card action at 1, 20 and 100 senders on
                      SQLite and PostgreSQL, beside the bare aiohttp floor and the stock SDK
-                     echo (throughput, ack and reply latency; rounds interleaved)
+                     echo (help) and the minimal durable note (note): throughput, ack and
+                     reply latency; rounds interleaved
   scale              list, status, the review page, note and declare on a database growing
                      to 100k incidents and 1M timeline events, against a small one; memory
   declare-slow-zoom  declare load on a bot whose Zoom takes 3 s per meeting, and on the
                      Jitsi baseline: does the HTTP ack stay fast? (ack p50/p99, rooms made)
   pir-render         rendering one review with 0 to 10,000 timeline events (no database)
+  burst              a busy incident under Teams' rate limits: 120 notes from 20 people in
+                     6 s and a status update, on one SQLite bot and on two PostgreSQL
+                     replicas (429s, calls per note, when the update and confirmations show)
   help               the older throughput-only `help` comparison (bare, stock, bot)
   all                everything but `help` (the default), within 5 minutes
 
@@ -32,6 +36,9 @@ from pathlib import Path
 from types import FrameType
 
 from bench import pir_render
+from bench.burst_report import burst_markdown, burst_section
+from bench.burst_report import target_lines as burst_verdicts
+from bench.burst_scenario import BurstSettings, run_burst, start_burst_servers
 from bench.command_report import commands_markdown, commands_section, target_lines
 from bench.command_scenario import CommandSettings, run_commands
 from bench.console import say
@@ -48,8 +55,8 @@ from bench.servers import SERVERS
 
 BENCH_DIR = Path(__file__).resolve().parent
 LOG_DIR = BENCH_DIR / "results" / "last-run"
-SCENARIOS = ("commands", "scale", "declare-slow-zoom", "pir-render", "help", "all")
-ALL = ("commands", "scale", "declare-slow-zoom", "pir-render")
+SCENARIOS = ("commands", "scale", "declare-slow-zoom", "pir-render", "burst", "help", "all")
+ALL = ("commands", "scale", "declare-slow-zoom", "pir-render", "burst")
 BUDGET_S = 300
 
 
@@ -99,6 +106,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                          help="seconds the fake Zoom takes per meeting")
     declare.add_argument("--room-wait", type=float, default=5.0,
                          help="longest wait for the rooms after each bot's load")
+    burst = parser.add_argument_group("burst scenario")
+    burst.add_argument("--burst-notes", type=int, default=120, help="notes in the burst")
+    burst.add_argument("--burst-spread", type=float, default=6.0,
+                       help="seconds the notes are spread over")
+    burst.add_argument("--burst-wait", type=float, default=90.0,
+                       help="longest wait for confirmations after the burst")
     args = parser.parse_args(argv)
     if "all" in args.scenario:
         args.scenario = list(ALL)
@@ -134,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
         if "declare-slow-zoom" in args.scenario:
             declare_servers = start_declare_servers(children, work_dir=work_dir,
                                                     settings=declare)
+        burst = BurstSettings(notes=args.burst_notes, spread_s=args.burst_spread,
+                              update_after=args.burst_notes // 2, wait_s=args.burst_wait,
+                              engines=tuple(args.engines))
+        if "burst" in args.scenario:
+            burst_setups = start_burst_servers(children, scratch, work_dir=work_dir,
+                                               settings=burst)
         if "commands" in args.scenario:
             began = time.monotonic()
             settings = CommandSettings(
@@ -168,6 +187,13 @@ def main(argv: list[str] | None = None) -> int:
                              "`scale` scenario times the page with its database reads).", "",
                              table])
             summaries.append(table)
+        if "burst" in args.scenario:
+            began = time.monotonic()
+            outcomes = run_burst(children, *burst_setups, settings=burst)
+            sections.append(burst_section(outcomes, burst))
+            sections[-1].append(f"\n_this scenario took {time.monotonic() - began:.0f} s_")
+            summaries.append(burst_markdown(outcomes))
+            verdicts += burst_verdicts(outcomes)
         if "help" in args.scenario:
             began = time.monotonic()
             run = RunSettings(concurrency=args.concurrency, duration=args.duration,

@@ -1,12 +1,16 @@
 """The `commands` section of the report: every cell's medians, its ratio to the bare
-floor at the same concurrency, and the verdict on each target of issue 9."""
+floor at the same concurrency, and the verdict on each target of issue 9 (and on issue
+16's `note` against the minimal durable note)."""
 
 from __future__ import annotations
 
 from bench.command_scenario import BASELINES, COMMANDS, CommandResults
+from bench.databases import SQLITE
 from bench.load import REPLY_WAIT_S
+from bench.servers import DURABLE
 
 HELP_TARGET, NOTE_TARGET = 0.5, 0.25  # share of the bare floor's throughput
+DURABLE_TARGET, DURABLE_SENDERS = 0.9, 20  # sqlite `note`: share of the minimal durable note
 ACK_P99_TARGET_MS, ACK_TARGET_SENDERS = 50.0, 20
 
 
@@ -25,7 +29,7 @@ def cells_table(results: CommandResults) -> str:
         bare = results.cells.get(("bare", "help", concurrency))
         floor = bare.median("requests_per_s") if bare and bare.runs else float("nan")
         for server in servers:
-            for command in (["help"] if server in BASELINES else COMMANDS):
+            for command in ([BASELINES[server]] if server in BASELINES else COMMANDS):
                 cell = results.cells.get((server, command, concurrency))
                 if cell is None or not cell.runs:
                     continue
@@ -67,7 +71,32 @@ def target_lines(results: CommandResults) -> list[str]:
             lines.append(f"- {engine} `{command}` ack p99 < {ACK_P99_TARGET_MS:.0f} ms at "
                          f"{ACK_TARGET_SENDERS} senders: {verdict} ({p99:.1f} ms, "
                          f"{cell.errors} errors)")
+    lines += durable_lines(results)
     return lines
+
+
+def _senders(concurrency: int) -> str:
+    return f"{concurrency} sender{'s' if concurrency > 1 else ''}"
+
+
+def durable_lines(results: CommandResults, engine: str = SQLITE) -> list[str]:
+    """The bot's `note` over the minimal durable note's, both on SQLite: the verdict at
+    `DURABLE_SENDERS`, the other concurrencies' ratios beside it."""
+    ratios = {}
+    for concurrency in results.settings.concurrencies:
+        floor = results.cells.get((DURABLE, "note", concurrency))
+        cell = results.cells.get((engine, "note", concurrency))
+        if floor and floor.runs and cell and cell.runs:
+            ratios[concurrency] = (cell.median("requests_per_s")
+                                   / floor.median("requests_per_s"))
+    if DURABLE_SENDERS not in ratios:
+        return []
+    ratio = ratios[DURABLE_SENDERS]
+    others = "".join(f"; at {_senders(c)} {r:.3f}" for c, r in ratios.items()
+                     if c != DURABLE_SENDERS)
+    verdict = "MET" if ratio >= DURABLE_TARGET else "MISSED"
+    return [f"- {engine} `note` at {_senders(DURABLE_SENDERS)} >= {DURABLE_TARGET} x minimal "
+            f"durable note throughput: {verdict} ({ratio:.3f}{others})"]
 
 
 def commands_markdown(results: CommandResults) -> str:
@@ -84,7 +113,10 @@ def commands_section(results: CommandResults) -> list[str]:
              f"{s.min_samples} answers, for at most {s.max_window:g} s; replies are awaited "
              f"{REPLY_WAIT_S:g} s after the load (later ones count as missing)",
              "- servers: `bare` aiohttp echo and `stock` botbuilder-integration-aiohttp "
-             "CloudAdapter echo (both answer every message like `help`), and our bot on "
+             "CloudAdapter echo (both answer every message like `help`), `durable`: the "
+             "minimal durable note (aiohttp + aiosqlite, the bot's SQLite pragmas: the note "
+             "and its reply inserted in one transaction, the reply sent from that outbox "
+             "by a background task; it answers `note`), and our bot on "
              "SQLite and on PostgreSQL (fresh databases with 100 open incidents and "
              f"{s.role_requests:,} unanswered role requests seeded)",
              "- `note INC-m ...` spreads over the 100 open incidents; `declare` uses Jitsi; "

@@ -1,5 +1,6 @@
 """Scenario `commands`: four commands at 1, 20 and 100 senders, on SQLite and PostgreSQL,
-beside the bare aiohttp floor and the stock SDK echo measured in the same rounds.
+beside the bare aiohttp floor and the stock SDK echo (answering `help`) and the minimal
+durable note (`bench.durable_note`, answering `note`) measured in the same rounds.
 
 Commands: `help` (no database), `note` (one transaction and a reply, spread over 100 open
 incidents), `declare` (incident, thread, card, room job; Jitsi, so no outside call) and
@@ -23,10 +24,20 @@ from bench.load import Job, LoadResult
 from bench.measurement import probe, quiesce, run_job
 from bench.message import ACCEPT, DECLARE_TEXT, HELP_TEXT, INCIDENT_THREAD, NEW_THREAD, NOTE_TEXT, SPREAD
 from bench.processes import Children, StartError
-from bench.servers import Server, start_bot, start_connector, start_load_server, start_server, wait_started
+from bench.servers import (
+    DURABLE,
+    Server,
+    start_bot,
+    start_connector,
+    start_load_server,
+    start_server,
+    wait_started,
+)
 
 COMMANDS = {"help": HELP_TEXT, "note": NOTE_TEXT, "declare": DECLARE_TEXT, "accept": ACCEPT}
-BASELINES = ("bare", "stock")
+# The baselines and the command each answers: the bare aiohttp floor and the stock SDK
+# echo answer `help`; the minimal durable note answers `note` beside the bot's.
+BASELINES = {"bare": "help", "stock": "help", DURABLE: "note"}
 FIRST_REQUEST = 1001  # seeded role requests (and their incidents) start at this id
 # A card action answers with the refreshed card; anything else (an error message) is wrong.
 ACCEPTED = "application/vnd.microsoft.card.adaptive"
@@ -51,7 +62,7 @@ class CommandSettings:
 class Cell:
     """One server running one command at one concurrency, over the rounds."""
 
-    server: str  # bare, stock, sqlite, postgres
+    server: str  # bare, stock, durable, sqlite, postgres
     command: str
     concurrency: int
     runs: list[LoadResult] = field(default_factory=list)
@@ -149,7 +160,8 @@ def run_commands(children: Children, scratch: Scratch, *, work_dir: Path,
         for concurrency in settings.concurrencies:
             say(f"commands: round {index + 1}/{settings.rounds}, {concurrency} senders ...")
             for name, server in baselines.items():
-                measure_cell(results, load, connector, server, name, "help", concurrency)
+                measure_cell(results, load, connector, server, name, BASELINES[name],
+                             concurrency)
             for bot in bots:
                 for command in COMMANDS:
                     measure_bot(results, load, connector, bot, command, concurrency)

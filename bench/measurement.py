@@ -76,9 +76,12 @@ def probe(server: Server, connector: Server) -> Probe:
             status, body = response.status, response.read()
     except urllib.error.HTTPError as exc:
         status, body = exc.code, exc.read()
+    # A reply sent from an outbox may come just after the answer: wait for it (briefly).
+    replies = settled_replies(connector, before, 1) if 200 <= status < 300 else 0
     seen = get_json(f"{connector.base_url}/count")
     return Probe(status=status, body=body[:500].decode(errors="replace"),
-                 replies=int(seen["replies"]) - before, reply=describe_reply(seen["last_reply"]))
+                 replies=max(replies, int(seen["replies"]) - before),
+                 reply=describe_reply(seen["last_reply"]))
 
 
 def describe_reply(reply: Any) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 BOT_ID = "28:bot-app-id"
@@ -29,22 +30,39 @@ CONVERSATION_ID = "19:abc@thread.tacv2;messageid=1700000000000"
 NEW_THREAD = "19:abc@thread.tacv2;messageid={n}"
 INCIDENT_THREAD = "19:abc@thread.tacv2;messageid=incident-{m}"
 CHANNEL_ID = "19:abc@thread.tacv2"
+TENANT_ID = "tenant-1"
 TEAM_ID = "19:team@thread.tacv2"
 _ID_MARK = "@@activity-id@@"
 _NUMBER_MARK = "@@number@@"
 _SPREAD_MARK = "@@spread@@"
 
 
+@dataclass(frozen=True)
+class Sender:
+    """Who posts a message: Teams' `from` of a channel member."""
+
+    id: str
+    name: str
+    aad_object_id: str
+
+    def as_from(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name, "aadObjectId": self.aad_object_id}
+
+
+ADA = Sender("29:1abc", "Ada Lovelace", "00000000-0000-0000-0000-0000000000a1")
+
+
 def channel_message(*, activity_id: str, service_url: str, text: str = HELP_TEXT,
-                    conversation_id: str = CONVERSATION_ID) -> dict[str, Any]:
-    """A channel message shaped like real Teams sends it, mention entity included."""
-    return {
+                    conversation_id: str = CONVERSATION_ID, sender: Sender = ADA,
+                    reply_to_id: str | None = None) -> dict[str, Any]:
+    """A channel message shaped like real Teams sends it, mention entity included; a reply
+    in a thread carries the thread's root activity as `replyToId`, as Teams sends it."""
+    message: dict[str, Any] = {
         "type": "message", "id": activity_id, "timestamp": "2026-11-27T10:00:00.000Z",
         "serviceUrl": service_url, "channelId": "msteams",
-        "from": {"id": "29:1abc", "name": "Ada Lovelace",
-                 "aadObjectId": "00000000-0000-0000-0000-0000000000a1"},
+        "from": sender.as_from(),
         "conversation": {"isGroup": True, "conversationType": "channel",
-                         "tenantId": "tenant-1", "id": conversation_id},
+                         "tenantId": TENANT_ID, "id": conversation_id},
         "recipient": {"id": BOT_ID, "name": "incident"},
         "textFormat": "plain", "locale": "en-US", "text": text,
         "entities": [
@@ -55,8 +73,11 @@ def channel_message(*, activity_id: str, service_url: str, text: str = HELP_TEXT
         ],
         "channelData": {"teamsChannelId": CHANNEL_ID, "teamsTeamId": TEAM_ID,
                         "channel": {"id": CHANNEL_ID}, "team": {"id": TEAM_ID},
-                        "tenant": {"id": "tenant-1"}},
+                        "tenant": {"id": TENANT_ID}},
     }
+    if reply_to_id is not None:
+        message["replyToId"] = reply_to_id
+    return message
 
 
 def accept_invoke(*, activity_id: str, service_url: str, handover: str,

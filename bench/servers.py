@@ -15,6 +15,7 @@ from pathlib import Path
 from bench.processes import Child, Children, free_port, wait_ready
 
 SERVERS = ("bare", "stock", "bot")
+DURABLE = "durable"  # the minimal durable `note` (bench.durable_note), for `commands` only
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # `incident-bot run`, through the interpreter running the bench (the project venv): the
 # bot's own entry point, under a command line that a colleague's `pkill -f incident-bot`
@@ -44,10 +45,14 @@ def _python_module(module: str, port: int) -> list[str]:
     return [sys.executable, "-m", module, "--port", str(port)]
 
 
-def start_connector(children: Children, name: str = "connector") -> Server:
-    """The loopback fake Bot Connector every server replies to (one per scenario)."""
+def start_connector(children: Children, name: str = "connector", *,
+                    teams_limits: bool = False) -> Server:
+    """The loopback fake Bot Connector every server replies to (one per scenario); with
+    `teams_limits` it answers 429 past Teams' rate limits and logs what it accepted."""
     port = free_port()
-    child = children.start(name, _python_module("bench.fake_connector", port), cwd=REPO_ROOT)
+    argv = _python_module("bench.fake_connector", port) + (
+        ["--teams-limits"] if teams_limits else [])
+    child = children.start(name, argv, cwd=REPO_ROOT)
     server = Server(name, child, f"http://127.0.0.1:{port}")
     wait_ready(child, f"{server.base_url}/count", timeout=30)
     return server
@@ -64,12 +69,16 @@ def start_fake_zoom(children: Children, *, delay_s: float) -> Server:
 
 
 def start_server(name: str, children: Children, *, work_dir: Path) -> Server:
-    """Start one of `SERVERS` and wait until it answers its health check."""
+    """Start one of `SERVERS` (or `DURABLE`) and wait until it answers its health check."""
     if name == "bot":
         return start_bot("bot", children, work_dir=work_dir)
     port = free_port()
-    module = {"bare": "bench.bare_echo", "stock": "bench.stock_echo"}[name]
-    child = children.start(name, _python_module(module, port), cwd=REPO_ROOT)
+    module = {"bare": "bench.bare_echo", "stock": "bench.stock_echo",
+              DURABLE: "bench.durable_note"}[name]
+    argv = _python_module(module, port)
+    if name == DURABLE:  # its own SQLite file, like each bot's
+        argv += ["--database", str(work_dir / f"{name}.sqlite3")]
+    child = children.start(name, argv, cwd=REPO_ROOT)
     server = Server(name, child, f"http://127.0.0.1:{port}")
     wait_ready(child, f"{server.base_url}/healthz", timeout=30.0)
     return server
