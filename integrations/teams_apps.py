@@ -61,6 +61,9 @@ class GraphAppInstaller:
                 if resp.status == 401:
                     self._token.forget()
                 detail = await _graph_error(resp)
+        except aiohttp.ClientResponseError as exc:  # the token endpoint refused
+            raise AppInstallError(f"Microsoft Entra refused the Graph app's credentials "
+                                  f"({exc.status})", retryable=exc.status >= 500) from exc
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise AppInstallError(f"Microsoft Graph could not be reached "
                                   f"({type(exc).__name__})", retryable=True) from exc

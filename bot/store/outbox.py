@@ -119,9 +119,12 @@ async def claim_batch(limit: int = 50) -> Claimed:
         # sooner than it, so they do not crowd out other threads. If it is being sent by
         # another replica, it is usually gone within a second: look again soon, not when
         # that replica's lease would run out (a minute later).
-        head = await OutboxMessage.get(id=heads[key])
-        busy_elsewhere = head.status is OutboxStatus.SENDING
-        not_before = now_ms() + HELD_RECHECK_MS if busy_elsewhere else head.due_ms
+        # (A head a newer card refresh replaced meanwhile is gone: look again soon.)
+        head = await OutboxMessage.get_or_none(id=heads[key])
+        if head is None or head.status is OutboxStatus.SENDING:
+            not_before = now_ms() + HELD_RECHECK_MS
+        else:
+            not_before = head.due_ms
         await release([r for r in held if r.ordering_key == key], due_ms=not_before)
     return Claimed(ready, full=len(rows) >= limit)
 

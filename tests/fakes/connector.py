@@ -122,6 +122,8 @@ class Fault:
     status: int
     retry_after: str | None = None
     hang_s: float = 0.0
+    # Only calls into conversations whose id starts with this (None: any call).
+    only_in: str | None = None
 
 
 @dataclass
@@ -161,9 +163,10 @@ class FakeConnector:
         """Answer the next `times` calls with `status`."""
         self.faults.extend(Fault(status, retry_after) for _ in range(times))
 
-    def hang_next(self, seconds: float, *, times: int = 1) -> None:
-        """Hold the next calls for `seconds` before answering normally (a slow service)."""
-        self.faults.extend(Fault(0, hang_s=seconds) for _ in range(times))
+    def hang_next(self, seconds: float, *, times: int = 1, only_in: str | None = None) -> None:
+        """Hold the next calls (into `only_in` conversations) for `seconds` before answering
+        normally (a slow service)."""
+        self.faults.extend(Fault(0, hang_s=seconds, only_in=only_in) for _ in range(times))
 
     def of_kind(self, kind: str) -> list[Call]:
         """Successful calls of one kind, in arrival order."""
@@ -214,8 +217,10 @@ class FakeConnector:
         if self.down:
             return web.json_response(
                 {"error": {"code": "ServiceUnavailable", "message": "outage"}}, status=503)
-        if self.faults:
-            fault = self.faults.pop(0)
+        fault = next((f for f in self.faults if f.only_in is None
+                      or (call.conversation_id or "").startswith(f.only_in)), None)
+        if fault is not None:
+            self.faults.remove(fault)
             if fault.hang_s:
                 await asyncio.sleep(fault.hang_s)
             else:

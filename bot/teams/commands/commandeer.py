@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.incidents import commandeer as commandeering
 from bot.incidents.context import Ctx
 from bot.store.incident_models import Commandeer, Incident
@@ -18,6 +20,11 @@ router = Router()
 @router.command("commandeer", "commandeer @person [why]")
 async def commandeer(call: Call, cmd: Command) -> None:
     """Pull anyone in: they get a private message and their answer is recorded."""
+    if cmd.people:
+        # Their Entra id (mentions lack it) lets the bot install itself for them if Teams
+        # refuses the 1:1 (bot.teams.undelivered); looked up before the transaction.
+        cmd = replace(cmd, people=tuple(await call.complete(list(cmd.people))))
+
     async def work(ctx: Ctx, incident: Incident, rest: str) -> None:
         person = cmd.first_person(rest, "commandeer @person [why]")
         await commandeering.commandeer(ctx, incident, person, without_people(rest))
