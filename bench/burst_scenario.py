@@ -114,7 +114,7 @@ def start_burst_servers(children: Children, scratch: Scratch, *, work_dir: Path,
         connector = start_connector(children, f"connector-burst-{engine}", teams_limits=True)
         database = scratch.create(engine, "burst")
         bots = [start_bot(f"bot-burst-{engine}-{n}", children, work_dir=work_dir,
-                          database_url=database.url, wait=False)
+                          database_url=database.url, wait=False, paced=True)
                 for n in range(1, replicas + 1)]
         setups.append(Setup(name, engine, connector, bots, database))
     return setups, skipped

@@ -86,11 +86,18 @@ def start_server(name: str, children: Children, *, work_dir: Path) -> Server:
 
 def start_bot(name: str, children: Children, *, work_dir: Path,
               extra_env: dict[str, str] | None = None, database_url: str | None = None,
-              wait: bool = True) -> Server:
+              wait: bool = True, paced: bool = False) -> Server:
     """Start `incident-bot run` as `name` (its log is `<name>.log`) on its own SQLite file
-    (or `database_url`); with `wait=False` the caller calls `wait_started` later."""
+    (or `database_url`); with `wait=False` the caller calls `wait_started` later.
+
+    `paced`: the bot spends Teams' rate limits (its default). Off elsewhere: the other
+    scenarios send thousands of requests a second into one tenant and channel, 40 times
+    what Teams lets a bot answer there, so a paced bot would (rightly) queue the answers
+    and the scenario would measure Teams' limit instead of the bot. `burst` measures
+    pacing, against a connector that enforces the limits."""
     port = free_port()
     env = bot_environment(port, database_url or f"sqlite://{work_dir / f'{name}.sqlite3'}")
+    env["TEAMS_PACING"] = "on" if paced else "off"
     env.update(extra_env or {})
     child = children.start(name, BOT_COMMAND, env=env, cwd=work_dir)
     server = Server(name, child, f"http://127.0.0.1:{port}")

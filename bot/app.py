@@ -22,7 +22,7 @@ from bot.store.database import close_database, open_database, ping, takes_writes
 from bot.store.jobs import JobRunner, take_due_soon
 from bot.store.local_journal import LocalJournal
 from bot.store.models import OutboxOperation
-from bot.store.pace import LocalPace, SharedPace
+from bot.store.pace import LocalPace, NoPace, Pace, SharedPace
 from bot.store.unit_of_work import UnitOfWork
 from bot.teams.adapter import TeamsAdapter
 from bot.teams.answers import Deferred
@@ -215,7 +215,9 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     journal = LocalJournal(settings.journal_path, max_bytes=settings.journal_max_mb << 20)
     gate = DatabaseGate(backlog=lambda: journal.pending)
     # One budget for every replica on PostgreSQL; SQLite serves one process.
-    pace = SharedPace() if settings.database_url.startswith("postgres") else LocalPace()
+    pace: Pace = (NoPace() if not settings.teams_pacing
+                  else SharedPace() if settings.database_url.startswith("postgres")
+                  else LocalPace())
     dispatcher = OutboxDispatcher(connector, pace=pace, on_sent=record_delivery,
                                   on_failure=metrics.connector_error, gate=gate)
     jobs = JobRunner(gate=gate)

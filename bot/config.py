@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     # TeamsAppInstallation.ReadWriteSelfForUser.All), the bot installs itself for someone
     # it cannot message 1:1 (integrations.teams_apps).
     teams_app_catalog_id: str = ""
+    # Spend Teams' rate limits in the bot (bot.teams.pacing). Off only for a Bot Connector
+    # without Teams' limits (the Agents Playground, a loopback benchmark).
+    teams_pacing: bool = True
     oncall_answer: Minutes = Field(dt.timedelta(minutes=10), validation_alias=AliasChoices(
         "ONCALL_ANSWER_MINUTES", "oncall_answer_minutes"))
     timezone: str = "UTC"

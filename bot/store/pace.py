@@ -116,6 +116,16 @@ def _hold_after(now: int, retry_after_s: float | None) -> Hold:
     return Hold(until, until + SLOW_FOR_MS)
 
 
+class NoPace:
+    """Every call goes (TEAMS_PACING=off: a connector without Teams' limits)."""
+
+    async def take(self, budgets: Sequence[Budget]) -> Denied | None:
+        return None
+
+    async def hold(self, key: str, retry_after_s: float | None) -> None:
+        return None
+
+
 class LocalPace:
     """The budgets of one process, in memory."""
 

@@ -13,7 +13,7 @@ to Teams' 429: at the 30 s pace an incident thread would need a full hour of non
 posting to reach it, and coalescing keeps the bot far below that.
 
 Two lanes keep routine traffic from eating a busy conversation's budget: routine
-confirmations leave at most once per 2 s per conversation (those waiting meanwhile are
+confirmations leave at most once per 2 s per reply chain (those waiting meanwhile are
 merged into one message) and a live card is refreshed at most once per 2 s (waiting
 refreshes are merged into the newest). What people must see first has the rest.
 """
@@ -37,8 +37,10 @@ def thread_of(conversation_id: str) -> str:
 
 
 def routine_lane(conversation_id: str) -> str:
-    """The lane of routine confirmations in one conversation."""
-    return "routine:" + conversation_id.split(";messageid=", 1)[0]
+    """The lane of routine confirmations in one conversation: one reply chain, so that
+    several busy incidents in one channel each get theirs (the channel's budget is still
+    shared)."""
+    return "routine:" + conversation_id
 
 
 def card_lane(incident_id: int) -> str:
