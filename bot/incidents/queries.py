@@ -35,11 +35,12 @@ async def find_incident(ctx: Ctx, number: int | None, *, lock: bool = True) -> I
     if number is not None:
         query = query.filter(number=number)
     elif ctx.origin.conversation_id:
-        in_thread = await Incident.filter(thread_id=ctx.origin.conversation_id).first()
-        if in_thread is not None:
-            query = query.filter(id=in_thread.id)
-        else:
-            query = query.filter(id__in=await _working_on(ctx))
+        # Said in an incident's thread (the usual case): one query finds and locks it.
+        in_thread = query.filter(thread_id=ctx.origin.conversation_id)
+        found = await (in_thread.select_for_update() if lock else in_thread).all()
+        if len(found) == 1:
+            return found[0]
+        query = query.filter(id__in=await _working_on(ctx))
     found = await (query.select_for_update() if lock else query).all()
     if len(found) == 1:
         return found[0]
