@@ -281,3 +281,27 @@ async def test_without_pacing_every_answer_goes_inline(start_bot, sqlite_url,
     helps = [c for c in thread_posts(connector, await Incident.get(id=incident.id))
              if "@incident declare" in c.text]
     assert len(helps) == 12
+
+
+async def test_a_throttled_install_is_tried_again(start_bot, sqlite_url,
+                                                  connector: FakeConnector, graph: FakeGraph):
+    from bot.incidents.commandeer import InstallForCommandeer
+
+    connector.not_installed.add(LINUS.id)
+    graph.on_install = lambda aad: connector.not_installed.discard(
+        LINUS.id if aad == LINUS.aad_object_id else aad)
+    graph.throttle_next(1, retry_after="1")  # Graph's 429 with Retry-After
+    team = Team(await start_bot(_graph_settings(sqlite_url, graph)), connector)
+    connector.members[LINUS.id] = {"id": LINUS.id, "name": LINUS.name,
+                                   "aadObjectId": LINUS.aad_object_id}
+    incident = await _commanded(team)
+
+    await team.say("commandeer @Linus gateway", sender=GRACE, mentions=(LINUS,),
+                   thread=incident)
+
+    async def asked_privately() -> list[Call]:
+        await team.fire_timers(InstallForCommandeer.KIND)
+        return await _sent_to(connector, LINUS)
+
+    await eventually(asked_privately, timeout=15)
+    assert [r.status for r in graph.install_requests] == [429, 201]
