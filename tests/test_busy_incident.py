@@ -188,19 +188,26 @@ def _graph_settings(url: str, graph: FakeGraph):
                          teams_app_catalog_id="1542629c-01b3-4a6d-8f76-1938b779e48d")
 
 
-async def test_the_bot_installs_itself_for_someone_it_cannot_message_then_asks_again(
-        start_bot, sqlite_url, connector: FakeConnector, graph: FakeGraph):
+async def _commandeer_linus_with_graph(start_bot, sqlite_url, connector: FakeConnector,
+                                       graph: FakeGraph) -> tuple[Team, Incident]:
+    """Linus does not have the app; Graph can install it (installing it for his Entra id
+    lets the bot open the 1:1, unless the test says otherwise); Grace commandeers him."""
     connector.not_installed.add(LINUS.id)
-    # Installing the app for Linus (by his Entra id) lets the bot open the 1:1 with him.
-    graph.on_install = lambda aad: connector.not_installed.discard(
-        LINUS.id if aad == LINUS.aad_object_id else aad)
+    if graph.on_install is None:
+        graph.on_install = lambda aad: connector.not_installed.discard(
+            LINUS.id if aad == LINUS.aad_object_id else aad)
     team = Team(await start_bot(_graph_settings(sqlite_url, graph)), connector)
     connector.members[LINUS.id] = {"id": LINUS.id, "name": LINUS.name,
                                    "aadObjectId": LINUS.aad_object_id}
     incident = await _commanded(team)
-
     await team.say("commandeer @Linus gateway", sender=GRACE, mentions=(LINUS,),
                    thread=incident)
+    return team, incident
+
+
+async def test_the_bot_installs_itself_for_someone_it_cannot_message_then_asks_again(
+        start_bot, sqlite_url, connector: FakeConnector, graph: FakeGraph):
+    team, incident = await _commandeer_linus_with_graph(start_bot, sqlite_url, connector, graph)
     await eventually(lambda: _sent_to(connector, LINUS), timeout=15)
     await team.settle()
 
@@ -212,15 +219,8 @@ async def test_the_bot_installs_itself_for_someone_it_cannot_message_then_asks_a
 
 async def test_when_installing_fails_the_thread_says_why(
         start_bot, sqlite_url, connector: FakeConnector, graph: FakeGraph):
-    connector.not_installed.add(LINUS.id)
     graph.install_forbidden = True  # the Graph app lacks the permission
-    team = Team(await start_bot(_graph_settings(sqlite_url, graph)), connector)
-    connector.members[LINUS.id] = {"id": LINUS.id, "name": LINUS.name,
-                                   "aadObjectId": LINUS.aad_object_id}
-    incident = await _commanded(team)
-
-    await team.say("commandeer @Linus gateway", sender=GRACE, mentions=(LINUS,),
-                   thread=incident)
+    _, incident = await _commandeer_linus_with_graph(start_bot, sqlite_url, connector, graph)
     post = await eventually(lambda: _thread_post(connector, incident, "could not message you"),
                             timeout=15)
     assert "TeamsAppInstallation.ReadWriteSelfForUser.All" in post.text, post.text
@@ -287,17 +287,8 @@ async def test_a_throttled_install_is_tried_again(start_bot, sqlite_url,
                                                   connector: FakeConnector, graph: FakeGraph):
     from bot.incidents.commandeer import InstallForCommandeer
 
-    connector.not_installed.add(LINUS.id)
-    graph.on_install = lambda aad: connector.not_installed.discard(
-        LINUS.id if aad == LINUS.aad_object_id else aad)
     graph.throttle_next(1, retry_after="1")  # Graph's 429 with Retry-After
-    team = Team(await start_bot(_graph_settings(sqlite_url, graph)), connector)
-    connector.members[LINUS.id] = {"id": LINUS.id, "name": LINUS.name,
-                                   "aadObjectId": LINUS.aad_object_id}
-    incident = await _commanded(team)
-
-    await team.say("commandeer @Linus gateway", sender=GRACE, mentions=(LINUS,),
-                   thread=incident)
+    team, _ = await _commandeer_linus_with_graph(start_bot, sqlite_url, connector, graph)
 
     async def asked_privately() -> list[Call]:
         await team.fire_timers(InstallForCommandeer.KIND)

@@ -13,6 +13,7 @@ are sent concurrently.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
@@ -129,7 +130,18 @@ class OutboxDispatcher(PollingWorker):
         return len(rows)
 
     async def _send_thread(self, queues: list[deque[OutboxMessage]]) -> None:
-        """One thread's queues: the most urgent head first, while the budget lasts."""
+        """One thread's queues: the most urgent head first, while the budget lasts. A
+        failure gives this thread's claimed rows back at once (else they would wait for
+        their lease, a minute) and leaves the other threads' sending alone."""
+        try:
+            await self._send_queues(queues)
+        except Exception:
+            log.exception("sending to one thread failed; its messages are tried again")
+            for queue in queues:
+                with contextlib.suppress(Exception):
+                    await store.release(list(queue), due_ms=now_ms() + store.HELD_RECHECK_MS)
+
+    async def _send_queues(self, queues: list[deque[OutboxMessage]]) -> None:
         while queues:
             queue = min(queues, key=lambda q: (q[0].urgency, q[0].id))
             outcome = await self._send(queue[0])
