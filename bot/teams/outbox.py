@@ -77,7 +77,7 @@ class Refusal:
     error: str
 
 
-# Told about a row Teams refused for good, in the transaction that records it.
+# Told about a row Teams refused for good, once its failure is recorded.
 UndeliverableHook = Callable[[OutboxMessage, Refusal], Awaitable[None]]
 
 
@@ -107,8 +107,6 @@ class OutboxDispatcher(PollingWorker):
         self._batch = batch
         self._full = False
         self.delivered = 0
-        # Bot Connector calls made, and how many outbox rows they carried (merges).
-        self.calls = 0
 
     async def work_once(self) -> int:
         await self.dispatch_once()
@@ -202,7 +200,6 @@ class OutboxDispatcher(PollingWorker):
             await self._not_sent(row, exc, retryable=retryable, retry_after=exc.retry_after,
                                  throttled=exc.status == 429, status=exc.status)
             return None
-        self.calls += 1
         await self.persist(lambda: self._record_sent(row, result, merged))
         self.delivered += 1 + len(merged)
         return Sent(frozenset(m.id for m in merged))

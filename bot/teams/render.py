@@ -135,19 +135,18 @@ class Renderer:
         if incoming is None:
             return  # a timer has nobody to answer
         conversation = incoming.conversation.id
-        if routine is None:
-            await uow.enqueue(operation=OutboxOperation.REPLY, service_url=incoming.service_url,
-                              conversation_id=conversation, activity_id=incoming.id,
-                              payload=body, tenant_id=tenant_of(incoming))
-            return
-        # A routine confirmation waits in a queue of its own (other answers do not queue
-        # behind it), leaves at the pace of its lane, and merges with the others waiting.
+        merging: dict[str, Any] = {}
+        if routine is not None:
+            # A routine confirmation waits in a queue of its own (other answers do not
+            # queue behind it), leaves at the pace of its lane, and merges with the others
+            # waiting there.
+            lane = routine_lane(conversation)
+            merging = {"ordering_key": lane, "lane": lane, "urgency": Urgency.ROUTINE,
+                       "merge_key": f"{routine.topic}|{conversation}",
+                       "merge_text": routine.many}
         await uow.enqueue(operation=OutboxOperation.REPLY, service_url=incoming.service_url,
                           conversation_id=conversation, activity_id=incoming.id,
-                          payload=body, tenant_id=tenant_of(incoming),
-                          ordering_key=routine_lane(conversation), urgency=Urgency.ROUTINE,
-                          lane=routine_lane(conversation),
-                          merge_key=f"{routine.topic}|{conversation}", merge_text=routine.many)
+                          payload=body, tenant_id=tenant_of(incoming), **merging)
 
     async def _open_thread(self, uow: UnitOfWork, incident: Incident, now: dt.datetime) -> None:
         card = incident_cards.incident_card(await picture(incident), now=now)

@@ -29,6 +29,7 @@ from bot.store.models import OutboxMessage, OutboxOperation, Urgency
 from bot.store.unit_of_work import UnitOfWork
 from bot.teams.failure_notes import FailureNote, Loss, Place
 from bot.teams.outbox import Refusal
+from bot.teams.pacing import row_thread, thread_of
 from bot.teams.render import message
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,9 @@ log = logging.getLogger(__name__)
 def in_plain_words(refusal: Refusal, row: OutboxMessage) -> str:
     """Why Teams refused, as someone in an incident can act on it."""
     status = refusal.status
-    private = row.operation is OutboxOperation.CREATE_CONVERSATION or not (
-        row.conversation_id or "").startswith("19:")
+    # A 1:1: a chat being created with one person, or one whose id is Teams' `a:...`.
+    thread = row_thread(row)
+    private = thread.startswith("user:") or thread.startswith(thread_of("a:"))
     if status == 403:
         if private:
             return "the incident bot is not installed for them in Teams"
