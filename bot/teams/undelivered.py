@@ -29,6 +29,7 @@ from bot.store.models import OutboxMessage, OutboxOperation, Urgency
 from bot.store.unit_of_work import UnitOfWork
 from bot.teams.failure_notes import FailureNote, Loss, Place
 from bot.teams.outbox import Refusal
+from bot.teams.outbox_names import DirectChat, parse
 from bot.teams.pacing import row_thread, thread_of
 from bot.teams.render import message
 
@@ -38,9 +39,11 @@ log = logging.getLogger(__name__)
 def in_plain_words(refusal: Refusal, row: OutboxMessage) -> str:
     """Why Teams refused, as someone in an incident can act on it."""
     status = refusal.status
-    # A 1:1: a chat being created with one person, or one whose id is Teams' `a:...`.
+    # A 1:1: a chat being created with one person, a message waiting for that, or a chat
+    # whose id is Teams' `a:...`.
     thread = row_thread(row)
-    private = thread.startswith("user:") or thread.startswith(thread_of("a:"))
+    private = (thread.startswith(("user:", thread_of("a:")))
+               or isinstance(parse(row.after), DirectChat))
     if status == 403:
         if private:
             return "the incident bot is not installed for them in Teams"
