@@ -233,7 +233,7 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
                         components=policy.components)
     graph = _graph_token(settings, session)
     in_incident = incident_transaction(renderer, policy, wake)
-    dispatcher.on_undeliverable = Undelivered(in_incident, wake=wake,
+    dispatcher.on_undeliverable = Undelivered(renderer, in_incident, wake=wake,
                                               installs=bool(settings.teams_app_catalog_id
                                                             and graph is not None))
     register_timers(jobs, Background(

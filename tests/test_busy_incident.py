@@ -296,3 +296,26 @@ async def test_a_throttled_install_is_tried_again(start_bot, sqlite_url,
 
     await eventually(asked_privately, timeout=15)
     assert [r.status for r in graph.install_requests] == [429, 201]
+
+
+async def test_a_check_in_the_investigator_cannot_get_privately_is_asked_in_the_thread(
+        start_bot, sqlite_url, connector: FakeConnector):
+    from bot.incidents.checkins import CheckIn
+
+    connector.not_installed.add(ADA.id)
+    team = Team(await start_bot(make_settings(sqlite_url)), connector)
+    incident = await _commanded(team)  # Ada investigates, Grace commands
+
+    await team.fire_timers(CheckIn.KIND)
+    post = await eventually(lambda: _thread_post(connector, incident, "How are you doing?"))
+
+    assert post.text.startswith("<at>Ada Lovelace</at>, I could not message you privately "
+                                "(the incident bot is not installed for them in Teams), so "
+                                "here it is:")
+    assert {e["mentioned"]["id"] for e in post.body["entities"]} == {ADA.id}
+    verbs = [a["verb"] for a in post.body["attachments"][0]["content"]["actions"]]
+    assert "checkin.ok" in verbs
+    refused = await team.press("checkin.ok", {"incidentId": incident.id}, sender=LINUS)
+    assert refused["value"] == "This check-in is for the Investigator."
+    await team.press("checkin.ok", {"incidentId": incident.id}, sender=ADA)
+    assert await TimelineEvent.filter(incident_id=incident.id, kind="checkin").exists()

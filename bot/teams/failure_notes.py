@@ -37,8 +37,9 @@ class FailureNote:
 
     loss: Loss
     incident_id: int
-    # Whom the message was for, as people call them.
+    # Whom the message was for, as people call them, and their Teams id.
     recipient: str = ""
+    recipient_id: str = ""
     commandeer_id: int | None = None
     # The bot was installed for the recipient already: do not try that again.
     after_install: bool = False
@@ -56,6 +57,7 @@ class FailureNote:
             told = data.get("told")
             return cls(loss=Loss(data["loss"]), incident_id=int(data["incident_id"]),
                        recipient=str(data.get("recipient") or ""),
+                       recipient_id=str(data.get("recipient_id") or ""),
                        commandeer_id=data.get("commandeer_id"),
                        after_install=bool(data.get("after_install")),
                        told=Place(**told) if told else None)

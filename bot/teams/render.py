@@ -87,7 +87,7 @@ class Renderer:
             await self._open_thread(uow, await Incident.get(id=notice.incident_id), now)
         elif isinstance(notice, say.ThreadPost):
             incident = await Incident.get(id=notice.incident_id)
-            await self._into_thread(uow, incident, message(notice.text, mentions=notice.mentions))
+            await self.into_thread(uow, incident, message(notice.text, mentions=notice.mentions))
         elif isinstance(notice, say.CardChanged):
             await self._refresh_card(uow, await Incident.get(id=notice.incident_id), now)
         elif isinstance(notice, (say.RoleRequested, say.HandoverAnswered)):
@@ -97,7 +97,7 @@ class Renderer:
             incident = request.incident
             person = Person(request.person_id, request.name, request.aad_object_id)
             body = message(card=incident_cards.commandeer_card(request, incident))
-            note = FailureNote(Loss.COMMANDEER, incident.id, request.name,
+            note = FailureNote(Loss.COMMANDEER, incident.id, request.name, request.person_id,
                                commandeer_id=request.id, after_install=notice.after_install,
                                told=place_of(incoming, incident.tenant_id))
             await self._direct(uow, incident.tenant_id, incident.service_url, person, body,
@@ -107,7 +107,7 @@ class Renderer:
         elif isinstance(notice, say.CheckInRequested):
             incident = await Incident.get(id=notice.incident_id)
             body = message(card=incident_cards.checkin_card(incident))
-            note = FailureNote(Loss.PRIVATE, incident.id, notice.person.name,
+            note = FailureNote(Loss.PRIVATE, incident.id, notice.person.name, notice.person.id,
                                told=place_of(incoming, incident.tenant_id))
             await self._direct(uow, incident.tenant_id, incident.service_url, notice.person, body,
                                note=note)
@@ -126,7 +126,7 @@ class Renderer:
             incident, text_value=notice.text, status=notice.status, closing=notice.closing,
             components=self.components, public_title=public.title if public else None))
         if notice.closing or incoming is None:
-            await self._into_thread(uow, incident, body)
+            await self.into_thread(uow, incident, body)
         else:
             await self._reply(uow, incoming, body)
 
@@ -161,15 +161,14 @@ class Renderer:
                      "activity": message(card=card)},
         )
 
-    async def _into_thread(self, uow: UnitOfWork, incident: Incident, body: dict[str, Any],
-                           *, name: str | None = None,
-                           on_failure: dict[str, Any] | None = None) -> None:
+    async def into_thread(self, uow: UnitOfWork, incident: Incident, body: dict[str, Any],
+                          *, name: str | None = None) -> None:
+        """A post in the incident's thread (which the outbox creates first if need be)."""
         await uow.enqueue(
             operation=OutboxOperation.REPLY, service_url=incident.service_url,
             conversation_id=incident.thread_id, activity_id=incident.card_activity_id,
             after=str(ThreadStart(incident.id)), ordering_key=Order.incident(incident.id).key,
             payload=body, name=name, tenant_id=incident.tenant_id, urgency=Urgency.URGENT,
-            on_failure=on_failure,
         )
 
     async def _refresh_card(self, uow: UnitOfWork, incident: Incident, now: dt.datetime) -> None:
@@ -190,7 +189,7 @@ class Renderer:
         incident = handover.incident
         body = message(card=incident_cards.role_request_card(handover, incident))
         if isinstance(notice, say.RoleRequested):
-            await self._into_thread(uow, incident, body, name=str(RoleCard(handover.id)))
+            await self.into_thread(uow, incident, body, name=str(RoleCard(handover.id)))
             return
         await uow.enqueue(
             operation=OutboxOperation.UPDATE, service_url=incident.service_url,
@@ -203,7 +202,7 @@ class Renderer:
     async def _direct_text(self, uow: UnitOfWork, notice: say.DirectMessage,
                            incoming: Activity | None) -> None:
         incident = await Incident.get(id=notice.incident_id)
-        note = FailureNote(Loss.PRIVATE, incident.id, notice.person.name,
+        note = FailureNote(Loss.PRIVATE, incident.id, notice.person.name, notice.person.id,
                            told=place_of(incoming, incident.tenant_id))
         await self._direct(uow, incident.tenant_id, incident.service_url, notice.person,
                            message(notice.text), note=note)
@@ -222,7 +221,7 @@ class Renderer:
                 f"({notice.reason}), so: please answer on this card.")
         body = message(text, mentions=(person, commander),
                        card=incident_cards.commandeer_card(request, incident))
-        await self._into_thread(uow, incident, body)
+        await self.into_thread(uow, incident, body)
 
     async def _direct(self, uow: UnitOfWork, tenant_id: str, service_url: str, person: Person,
                       body: dict[str, Any], *, note: FailureNote) -> None:

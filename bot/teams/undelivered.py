@@ -9,8 +9,12 @@ notice. When the dispatcher gives up on the row, `Undelivered` turns the note in
   installs itself for them and asks again (`integrations.teams_apps`); otherwise, or when
   that fails, the request is made in the incident's thread, @mentioning them and the
   Commander (`bot.incidents.commandeer.unreachable`);
-- any other private message or stakeholder post: the person who caused it is told, in the
-  place they gave the command, or the incident's thread when a timer sent it.
+- another private message (a check-in, a reminder) refused because the person does not
+  have the app: the same message goes into the incident's thread, @mentioning them (its
+  buttons still answer only for them), and whoever caused it is told if elsewhere;
+- any other refusal of a private message or stakeholder post: the person who caused it
+  is told, in the place they gave the command, or the incident's thread when a timer sent
+  it.
 
 A notice that is itself refused is only logged (no chain of notices about notices).
 """
@@ -24,6 +28,7 @@ from bot.incidents import commandeer as commandeering
 from bot.incidents import notices as say
 from bot.incidents.background import InIncident
 from bot.incidents.context import Ctx
+from bot.incidents.people import Person
 from bot.store.incident_models import Incident
 from bot.store.models import OutboxMessage, OutboxOperation, Urgency
 from bot.store.unit_of_work import UnitOfWork
@@ -31,9 +36,10 @@ from bot.teams.failure_notes import FailureNote, Loss, Place
 from bot.teams.outbox import Refusal
 from bot.teams.outbox_names import DirectChat, parse
 from bot.teams.pacing import row_thread, thread_of
-from bot.teams.render import message
+from bot.teams.render import Renderer, message
 
 log = logging.getLogger(__name__)
+NOT_INSTALLED = "the incident bot is not installed for them in Teams"
 
 
 def in_plain_words(refusal: Refusal, row: OutboxMessage) -> str:
@@ -46,7 +52,7 @@ def in_plain_words(refusal: Refusal, row: OutboxMessage) -> str:
                or isinstance(parse(row.after), DirectChat))
     if status == 403:
         if private:
-            return "the incident bot is not installed for them in Teams"
+            return NOT_INSTALLED
         return "Teams refused the bot there (it may have been removed from that team or chat)"
     if status == 404:
         return "that conversation no longer exists in Teams"
@@ -60,8 +66,9 @@ def in_plain_words(refusal: Refusal, row: OutboxMessage) -> str:
 class Undelivered:
     """The dispatcher's `on_undeliverable`: tells someone, in their own transaction."""
 
-    def __init__(self, in_incident: InIncident, *, wake: Callable[[], None],
-                 installs: bool) -> None:
+    def __init__(self, renderer: Renderer, in_incident: InIncident, *,
+                 wake: Callable[[], None], installs: bool) -> None:
+        self._renderer = renderer
         self._in_incident = in_incident
         self._wake = wake
         # Whether the bot can install itself for people (Graph and the catalog id are set).
@@ -76,6 +83,9 @@ class Undelivered:
         words = in_plain_words(refusal, row)
         if note.loss is Loss.COMMANDEER and note.commandeer_id is not None:
             await self._commandeer(note, note.commandeer_id, refusal, words)
+            return
+        if note.loss is Loss.PRIVATE and words == NOT_INSTALLED and note.recipient_id:
+            await self._in_thread_instead(note, row, words)
             return
         what = (f"your private message to {note.recipient}" if note.loss is Loss.PRIVATE
                 else "the status update to the stakeholder channel")
@@ -104,6 +114,30 @@ class Undelivered:
             return  # the thread post mentions the Commander already
         await self._tell(told, f"I could not message {note.recipient} privately ({words}): "
                                f"I asked them in INC-{incident.number}'s thread instead.")
+
+    async def _in_thread_instead(self, note: FailureNote, row: OutboxMessage,
+                                 words: str) -> None:
+        """A private message (a check-in, a reminder) Teams refused because the person
+        does not have the app: the same message in the incident's thread, mentioning
+        them (its buttons answer only for them), and whoever caused it told if elsewhere."""
+        incident = await Incident.get_or_none(id=note.incident_id)
+        if incident is None:
+            return
+        person = Person(note.recipient_id, note.recipient)
+        original = row.payload or {}
+        body = message(f"{note.recipient}, I could not message you privately ({words}), "
+                       "so here it is:", mentions=(person,))
+        if original.get("text"):
+            body["text"] += "\n\n" + str(original["text"])  # already as Teams shows it
+        if original.get("attachments"):
+            body["attachments"] = original["attachments"]
+        async with UnitOfWork(on_commit=self._wake) as uow:
+            await self._renderer.into_thread(uow, incident, body)
+        told = note.told
+        if told is not None and not _same_thread(told, incident):
+            await self._tell(told, f"I could not message {note.recipient} privately ({words}): "
+                                   f"I posted it in INC-{incident.number}'s thread instead, "
+                                   "mentioning them.")
 
     async def _tell(self, place: Place, text: str) -> None:
         async with UnitOfWork(on_commit=self._wake) as uow:
