@@ -232,14 +232,14 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     renderer = Renderer(bot_id=f"28:{settings.app_id}" if settings.app_id else "28:incident-bot",
                         components=policy.components)
     graph = _graph_token(settings, session)
+    apps = _app_installer(settings, session, graph)
     in_incident = incident_transaction(renderer, policy, wake)
     dispatcher.on_undeliverable = Undelivered(renderer, in_incident, wake=wake,
-                                              installs=bool(settings.teams_app_catalog_id
-                                                            and graph is not None))
+                                              installs=apps is not None)
     register_timers(jobs, Background(
         policy=policy, in_incident=in_incident,
         bridges=Bridges(settings), presence=_presence(graph, settings, session, metrics),
-        apps=_app_installer(settings, session, graph),
+        apps=apps,
         members=members, metrics=metrics, tracker=_tracker(settings, session),
         docs=_docs(settings), status_service=_statuspage(settings, session),
         review_html=render_html))

@@ -158,12 +158,6 @@ async def mark_merged(messages: list[OutboxMessage], into: OutboxMessage) -> Non
             sent_at=dt.datetime.now(dt.UTC), locked_until_ms=0)
 
 
-async def wait_for_predecessor(message: OutboxMessage, *, due_ms: int) -> None:
-    """Look again at `due_ms`: what this message comes after is still on its way (not an
-    attempt: nothing was refused)."""
-    await OutboxMessage.filter(id=message.id).update(
-        status=OutboxStatus.PENDING, locked_until_ms=0, due_ms=due_ms)
-
 
 async def _first_unsent_per_key(keys: set[str]) -> dict[str, int]:
     rows = (

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import zlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Protocol
@@ -99,6 +99,16 @@ def wait_ms(times: Sequence[int], budget: Budget, now: int, hold: Hold | None = 
     return wait
 
 
+def first_denied(budgets: Sequence[Budget], recent: Mapping[str, Sequence[int]],
+                 holds: Mapping[str, Hold], now: int) -> Denied | None:
+    """The first of `budgets` with no room for one more call now (None: all have room)."""
+    for budget in budgets:
+        wait = wait_ms(recent.get(budget.key, ()), budget, now, holds.get(budget.key))
+        if wait:
+            return Denied(budget.key, wait)
+    return None
+
+
 class Pace(Protocol):
     """What the dispatcher and inline answers spend Teams' budget through."""
 
@@ -135,11 +145,9 @@ class LocalPace:
 
     async def take(self, budgets: Sequence[Budget]) -> Denied | None:
         now = now_ms()
-        for budget in budgets:
-            times = self._log.get(budget.key) or deque()
-            wait = wait_ms(times, budget, now, self._holds.get(budget.key))
-            if wait:
-                return Denied(budget.key, wait)
+        denied = first_denied(budgets, self._log, self._holds, now)
+        if denied is not None:
+            return denied
         for budget in budgets:
             times = self._log.setdefault(budget.key, deque(maxlen=budget.depth))
             times.appendleft(now)
@@ -179,10 +187,9 @@ class SharedPace:
             recent: dict[str, list[int]] = {}
             for slot in slots:
                 recent.setdefault(slot["budget_key"], []).append(slot["at_ms"])
-            for budget in budgets:
-                wait = wait_ms(recent.get(budget.key, []), budget, now, held.get(budget.key))
-                if wait:
-                    return Denied(budget.key, wait)
+            denied = first_denied(budgets, recent, held, now)
+            if denied is not None:
+                return denied
             await PaceSlot.bulk_create([PaceSlot(budget_key=k, at_ms=now) for k in keys],
                                        using_db=conn)
         self._takes += 1

@@ -34,7 +34,7 @@ from bot.teams import turn_record
 from bot.teams.answers import Deferral
 from bot.teams.members import MemberDirectory
 from bot.teams.mentions import sender
-from bot.teams.render import Renderer
+from bot.teams.render import Renderer, tenant_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,7 +64,7 @@ def origin_of(activity: Activity) -> Origin:
     """Tenant, team, channel and conversation, as Teams puts them in an activity."""
     data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
     conversation = activity.conversation
-    tenant = (data.get("tenant") or {}).get("id") or getattr(conversation, "tenant_id", "") or ""
+    tenant = tenant_of(activity) or ""
     channel = (data.get("channel") or {}).get("id") or data.get("teamsChannelId")
     return Origin(
         tenant_id=tenant,

@@ -173,8 +173,9 @@ class OutboxDispatcher(PollingWorker):
         try:
             await self._fill_from_predecessor(row)
         except NotSentYet:
-            await self.persist(lambda: store.wait_for_predecessor(
-                row, due_ms=now_ms() + store.HELD_RECHECK_MS))
+            # Look again soon; not an attempt (nothing was refused).
+            await self.persist(lambda: store.release(
+                [row], due_ms=now_ms() + store.HELD_RECHECK_MS))
             return None
         except NeverSent as exc:
             await self._not_sent(row, exc, retryable=False, retry_after=None, throttled=False,

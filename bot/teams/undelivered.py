@@ -109,11 +109,10 @@ class Undelivered:
         await self._in_incident(note.incident_id, lambda ctx: commandeering.unreachable(
             ctx, commandeer_id, words))
         incident = await Incident.get_or_none(id=note.incident_id)
-        told = note.told
-        if told is None or incident is None or _same_thread(told, incident):
-            return  # the thread post mentions the Commander already
-        await self._tell(told, f"I could not message {note.recipient} privately ({words}): "
-                               f"I asked them in INC-{incident.number}'s thread instead.")
+        if incident is not None:  # (the thread post mentions the Commander already)
+            await self._tell_elsewhere(note, incident, f"I could not message {note.recipient} "
+                                       f"privately ({words}): I asked them in "
+                                       f"INC-{incident.number}'s thread instead.")
 
     async def _in_thread_instead(self, note: FailureNote, row: OutboxMessage,
                                  words: str) -> None:
@@ -133,11 +132,16 @@ class Undelivered:
             body["attachments"] = original["attachments"]
         async with UnitOfWork(on_commit=self._wake) as uow:
             await self._renderer.into_thread(uow, incident, body)
+        await self._tell_elsewhere(note, incident, f"I could not message {note.recipient} "
+                                   f"privately ({words}): I posted it in "
+                                   f"INC-{incident.number}'s thread instead, mentioning them.")
+
+    async def _tell_elsewhere(self, note: FailureNote, incident: Incident, text: str) -> None:
+        """Tell whoever caused the message, unless they gave the command in the incident's
+        thread (where the fallback post already is) or a timer sent it."""
         told = note.told
-        if told is not None and not _same_thread(told, incident):
-            await self._tell(told, f"I could not message {note.recipient} privately ({words}): "
-                                   f"I posted it in INC-{incident.number}'s thread instead, "
-                                   "mentioning them.")
+        if told is not None and told.conversation_id != incident.thread_id:
+            await self._tell(told, text)
 
     async def _tell(self, place: Place, text: str) -> None:
         async with UnitOfWork(on_commit=self._wake) as uow:
@@ -147,6 +151,3 @@ class Undelivered:
                 activity_id=place.activity_id, payload=message(text),
                 tenant_id=place.tenant_id, urgency=Urgency.URGENT)
 
-
-def _same_thread(place: Place, incident: Incident) -> bool:
-    return bool(incident.thread_id) and place.conversation_id == incident.thread_id
