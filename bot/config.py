@@ -129,6 +129,8 @@ class Settings(BaseSettings):
     admin_user_ids: IdSet = frozenset()
     handover_timeout: Minutes = Field(dt.timedelta(minutes=15), validation_alias=AliasChoices(
         "HANDOVER_TIMEOUT_MINUTES", "handover_timeout_minutes"))
+    commander_wanted: Minutes = Field(dt.timedelta(minutes=5), validation_alias=AliasChoices(
+        "COMMANDER_WANTED_MINUTES", "commander_wanted_minutes"))
     commandeer_timeout: Minutes = Field(dt.timedelta(minutes=10), validation_alias=AliasChoices(
         "COMMANDEER_TIMEOUT_MINUTES", "commandeer_timeout_minutes"))
     checkin_interval: Minutes = Field(dt.timedelta(minutes=60), validation_alias=AliasChoices(
@@ -333,6 +335,7 @@ def policy_of(settings: Settings) -> Policy:
         commandeer_timeout_s=_seconds(settings.commandeer_timeout),
         checkin_interval_s=_seconds(settings.checkin_interval),
         oncall_answer_s=_seconds(settings.oncall_answer),
+        commander_wanted_s=_seconds(settings.commander_wanted),
         admin_ids=settings.admin_user_ids,
         video_chain=tuple(settings.video_chain),
         timezone=settings.timezone,

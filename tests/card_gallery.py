@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from bot.incidents import journal
 from bot.incidents.context import Policy
+from bot.incidents.handovers import ANYONE
 from bot.incidents.limits import MAX_TEXT, MAX_TITLE, clip
 from bot.incidents.people import Person
 from bot.incidents.queries import Picture
@@ -91,14 +93,27 @@ def _busy_incident(title: str) -> Incident:
 
 
 def _handover(status: HandoverStatus, *, to: Person = LINUS, role: str = "commander",
-              from_name: str | None = ADA.name) -> Handover:
+              from_name: str | None = ADA.name, reason: str | None = None,
+              next_candidates: list[dict[str, Any]] | None = None) -> Handover:
     return Handover(
         id=11, incident_id=7, role=role, to_id=to.id, to_name=to.name, to_aad=to.aad_object_id,
         from_id=ADA.id if from_name else None, from_name=from_name,
         requested_by_id=GRACE.id, requested_by_name=GRACE.name, status=status,
-        requested_at=NOW - dt.timedelta(minutes=3),
+        requested_at=NOW - dt.timedelta(minutes=3), answer_by=NOW + dt.timedelta(minutes=12),
         answered_at=None if status is HandoverStatus.PENDING else NOW,
+        reason=reason, next_candidates=next_candidates,
     )
+
+
+def _anyone(status: HandoverStatus) -> Handover:
+    """A "Be the Commander" request (nobody on call to ask); taken by Grace if answered."""
+    taken = status is not HandoverStatus.PENDING
+    return Handover(
+        id=12, incident_id=7, role="commander", to_id=GRACE.id if taken else ANYONE,
+        to_name=GRACE.name if taken else "anyone", from_id=None, from_name=None,
+        requested_by_id=ADA.id, requested_by_name=ADA.name, status=status,
+        requested_at=NOW - dt.timedelta(minutes=3), answer_by=NOW + dt.timedelta(minutes=2),
+        answered_at=NOW if taken else None, reason="nobody is on call to ask")
 
 
 def _picture(incident: Incident, *, pending: tuple[Handover, ...] = (),
@@ -199,6 +214,16 @@ def _role_cards() -> list[GalleryCard]:
                     incident_cards.role_request_card(
                         _handover(HandoverStatus.PENDING, from_name=None, role="investigator"),
                         _incident(title=HOSTILE[:200]))),
+        GalleryCard("role-request-oncall", "role request from the on-call defaults",
+                    incident_cards.role_request_card(_handover(
+                        HandoverStatus.PENDING, role="investigator", to=ADA, from_name=GRACE.name,
+                        reason="primary on-call for db",
+                        next_candidates=[{"id": LINUS.id, "name": LINUS.name, "aad": None,
+                                          "why": "secondary on-call for db"}]), incident)),
+        GalleryCard("role-anyone", "Be the Commander: anyone may take it",
+                    incident_cards.role_request_card(_anyone(HandoverStatus.PENDING), incident)),
+        GalleryCard("role-anyone-taken", "Be the Commander after someone took it",
+                    incident_cards.role_request_card(_anyone(HandoverStatus.ACCEPTED), incident)),
     ]
     for status in (HandoverStatus.ACCEPTED, HandoverStatus.DECLINED, HandoverStatus.EXPIRED,
                    HandoverStatus.SUPERSEDED):

@@ -151,7 +151,7 @@ def drive(workdir: Path) -> dict[str, Any]:
                   ("@", "Grace Hopper"))
             incident_card = page.locator(".ac-adaptiveCard", has_text="INC-1 · SEV2")
             expect(incident_card.first).to_contain_text("asked: Grace Hopper")
-            role_card = page.locator(".ac-adaptiveCard", has_text="asks you to take")
+            role_card = page.locator(".ac-adaptiveCard", has_text="please take the")
             expect(role_card).to_contain_text("Investigator")
             page.screenshot(path=str(workdir / "1-declared.png"), full_page=True)
 

@@ -36,7 +36,7 @@ async def test_the_whole_incident_story(team: Team, connector):
     assert create.body["channelData"]["channel"]["id"] == teams.CHANNEL_ID
     assert "INC-1 · SEV2 · Investigating" in create.text
     assert incident.investigator_name == "Ada Lovelace" and incident.commander_id is None
-    request = await eventually(lambda: _posted(connector, incident, "asks you to take"))
+    request = await eventually(lambda: _posted(connector, incident, "please take the"))
     assert request.body["attachments"][0]["content"]["msteams"]["entities"][0]["mentioned"][
         "id"] == GRACE.id
     handover = await team.latest_handover()

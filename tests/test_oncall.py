@@ -81,18 +81,20 @@ async def test_when_the_primary_declines_the_secondary_becomes_investigator(loca
                      sender=ADA)
 
     second = await eventually(lambda: _handover_to(GRACE, "investigator"))
-    assert second.reason == "secondary on-call for db"
+    assert second.reason == "secondary on-call for db; Ada Lovelace declined"
     await _accept(team, second, GRACE)
     incident = await Incident.get(id=incident.id)
     assert incident.investigator_id == GRACE.id
     # Grace cannot also command: the Commander request moves on to the squad.
     assert (await Handover.get(to_id=GRACE.id, role="commander")).status is \
         HandoverStatus.SUPERSEDED
-    assert await eventually(lambda: _handover_to(LINUS, "commander"))
+    linus = await eventually(lambda: _handover_to(LINUS, "commander"))
+    assert linus.reason.endswith("; Grace Hopper took the Investigator role")
     await team.settle()
+    # The new role cards say why (and who passed before): no post repeats them.
     posts = " ".join(c.text for c in thread_posts(connector, incident))
-    assert "Ada Lovelace (primary on-call for db) declined; asking" in posts
-    assert "took the Investigator role; asking" in posts
+    assert "Why you:** Secondary on-call for db; Ada Lovelace declined." in posts
+    assert "asking" not in posts.lower()
 
 
 async def test_no_answer_in_time_moves_on_like_a_decline(local_bot, connector):

@@ -125,10 +125,11 @@ async def test_external_updates_reach_the_status_page_feed_json_and_statuspage(
     await team.say(f"update external identified {second}", sender=GRACE, thread=incident)
     await team.say("mitigated", sender=GRACE, thread=incident)
 
-    # Mitigation prompts a closing update, with nothing prefilled.
+    # Mitigation prompts the next update, with nothing prefilled; as offered it says
+    # "monitoring" (the cause may still be there), never "resolved".
     closing = await eventually(lambda: _async(_form(connector, closing=True)))
     assert _inputs(closing)["text"]["value"] == ""
-    assert _inputs(closing)["status"]["value"] == "resolved" and "title" not in _inputs(closing)
+    assert _inputs(closing)["status"]["value"] == "monitoring" and "title" not in _inputs(closing)
     third = "Card payments are processed normally again. Sorry for the delay!"
     await team.press("external.publish", {"incidentId": incident.id, "status": "resolved",
                                           "text": third}, sender=GRACE)

@@ -30,6 +30,8 @@ class Policy:
     checkin_interval_s: int = 60 * 60
     # How long someone asked by the on-call defaults has before the next one is asked.
     oncall_answer_s: int = 10 * 60
+    # How long a "Be the Commander" card waits before the Investigator is reminded.
+    commander_wanted_s: int = 5 * 60
     admin_ids: frozenset[str] = frozenset()
     # Video providers to try for the Incident Command Room, in order (empty: none).
     video_chain: tuple[str, ...] = ("jitsi",)

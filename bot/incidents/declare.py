@@ -63,13 +63,23 @@ async def declare(ctx: Ctx, what: Declaration) -> Incident:
     await rooms.request_room(ctx, incident, ctx.policy.video_chain)
     ctx.tell(say.ThreadOpened(incident.id))
     await _ask_for_roles(ctx, incident, what)
-    if squad is not None and what.investigator is None and what.commander is None:
+    staffed = squad is not None and what.investigator is None and what.commander is None
+    wanted = ""
+    if staffed:
+        assert squad is not None
         await staffing.plan(ctx, incident, squad)
+    elif what.commander is None and incident.commander_id is None:
+        # Nobody to ask for command: anyone in the channel may take it on its card.
+        await handovers.call_for(ctx, incident, Role.COMMANDER)
+        wanted = (" Nobody is the Incident Commander yet: anyone can take it on the card "
+                  "in the thread.")
     await checkins.schedule_next(ctx, incident)
+    lead = (f"{ctx.actor.name} is the Investigator until someone else accepts."
+            if incident.investigator_id == ctx.actor.id else
+            f"{ctx.actor.name} is the Incident Commander.")
     ctx.tell(say.Reply(
-        f"Declared INC-{incident.number} {sev.name(level)}: {title}.{assumed} "
-        f"{ctx.actor.name} is the Investigator until someone else accepts. All talk about "
-        "it goes in its thread in the incidents channel."))
+        f"Declared INC-{incident.number} {sev.name(level)}: {title}.{assumed} {lead}{wanted} "
+        "All talk about it goes in its thread in the incidents channel."))
     return incident
 
 

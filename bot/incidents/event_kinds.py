@@ -32,6 +32,7 @@ class EventKind(StrEnum):
     ROLE_ACCEPTED = "role_accepted"
     ROLE_DECLINED = "role_declined"
     ROLE_EXPIRED = "role_expired"
+    ROLE_UNTAKEN = "role_untaken"
     HYPOTHESIS = "hypothesis"
     HYPOTHESIS_SETTLED = "hypothesis_settled"
     NOTE = "note"
@@ -88,6 +89,7 @@ CATEGORIES: dict[EventKind, str] = {
     EventKind.ROLE_ACCEPTED: "roles",
     EventKind.ROLE_DECLINED: "roles",
     EventKind.ROLE_EXPIRED: "roles",
+    EventKind.ROLE_UNTAKEN: "roles",
     EventKind.HYPOTHESIS: "hypotheses",
     EventKind.HYPOTHESIS_SETTLED: "hypotheses",
     EventKind.NOTE: "notes",

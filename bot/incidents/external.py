@@ -26,7 +26,7 @@ from bot.incidents.people import Person
 from bot.incidents.roles import require_external_publisher
 from bot.incidents.timeline import record
 from bot.store import jobs
-from bot.store.incident_models import Incident
+from bot.store.incident_models import Incident, IncidentStatus
 from bot.store.models import Job
 from bot.store.status_models import PublicIncident, PublicStatus, PublicUpdate, SyncState
 from integrations.statuspage import PublicPost, StatuspageError
@@ -192,13 +192,17 @@ async def sync_failed(ctx: Ctx, update_id: int, error: str) -> None:
 
 
 async def at_mitigation(ctx: Ctx, incident: Incident) -> None:
-    """Mitigated or resolved: prompt a closing update, or remind that customers were not told."""
+    """Mitigated or resolved: offer the update customers should read next, or remind that
+    they were not told. Mitigated offers "monitoring" (the cause may still be there: an
+    update published as offered must not tell customers it is over), resolved "resolved"."""
     if not enabled_for(ctx, incident.tenant_id):
         return
     public = await public_of(incident)
     if public is not None:
-        if public.status is not PublicStatus.RESOLVED:
-            ctx.tell(say.PublicForm(incident.id, "", PublicStatus.RESOLVED.value, closing=True))
+        offer = (PublicStatus.RESOLVED if incident.status is IncidentStatus.RESOLVED
+                 else PublicStatus.MONITORING)
+        if public.status not in (offer, PublicStatus.RESOLVED):
+            ctx.tell(say.PublicForm(incident.id, "", offer.value, closing=True))
         return
     if incident.impact:
         ctx.tell(_untold_reminder(incident))

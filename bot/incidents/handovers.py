@@ -3,10 +3,15 @@
 The guide: "You may only let go of a role when the person stepping into the role has
 acknowledged that they have taken over." A pending request expires (a durable job) and
 the requester is reminded; only the person asked can answer.
+
+When nobody can be asked for the Commander role (no squad, or the rotation ran out) the
+request is open to anyone (`ANYONE`): the first to accept commands, the rest are told,
+and the Investigator is reminded if nobody has after a few minutes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +53,15 @@ class Candidate:
         return cls(Person(str(data["id"]), str(data["name"]), data.get("aad")), data.get("why"))
 
 
+# The `to_id` of a request anyone in the incident's channel may accept.
+ANYONE = "*"
+
+
+def is_open(handover: Handover) -> bool:
+    """Whether anyone may take this request (nobody in particular was asked)."""
+    return handover.to_id == ANYONE
+
+
 def _job_key(handover_id: int) -> str:
     return f"handover:{handover_id}"
 
@@ -75,11 +89,13 @@ async def request_role(ctx: Ctx, incident: Incident, role: Role, person: Person,
             f"Hand the {other.title} role to someone else first."
         )
     await _supersede_pending(ctx, incident, role, person)
+    timeout = timeout_s or ctx.policy.handover_timeout_s
     handover = await Handover.create(
         incident=incident, role=role.value, to_id=person.id, to_name=person.name,
         to_aad=person.aad_object_id, from_id=current.id if current else None,
         from_name=current.name if current else None, requested_by_id=ctx.actor.id,
-        requested_by_name=ctx.actor.name, requested_at=ctx.now, reason=reason,
+        requested_by_name=ctx.actor.name, requested_at=ctx.now, reason=_short(reason),
+        answer_by=ctx.now + dt.timedelta(seconds=timeout),
         next_candidates=(None if next_candidates is None
                          else [c.to_json() for c in next_candidates]),
     )
@@ -87,11 +103,35 @@ async def request_role(ctx: Ctx, incident: Incident, role: Role, person: Person,
     await record(ctx, incident, EventKind.ROLE_REQUESTED,
                  f"{ctx.actor.name} asked {person.name} to take the {role.title} role.{keeps}",
                  {"handover": handover.id, "role": role.value, "to": person.id})
-    timeout = timeout_s or ctx.policy.handover_timeout_s
     await jobs.schedule(ExpireHandover(handover.id), due_ms=ctx.now_ms + timeout * 1000,
                         dedupe_key=_job_key(handover.id))
     ctx.tell(say.RoleRequested(handover.id), say.CardChanged(incident.id))
     return handover
+
+
+async def call_for(ctx: Ctx, incident: Incident, role: Role) -> Handover | None:
+    """Nobody to ask for `role`: a card in the thread anyone may accept (first wins).
+    Nothing if the role is held or someone is already being asked."""
+    if holder(incident, role) is not None or await Handover.filter(
+            incident=incident, role=role.value, status=HandoverStatus.PENDING).exists():
+        return None
+    wait_s = ctx.policy.commander_wanted_s
+    handover = await Handover.create(
+        incident=incident, role=role.value, to_id=ANYONE, to_name="anyone",
+        requested_by_id=ctx.actor.id, requested_by_name=ctx.actor.name, requested_at=ctx.now,
+        reason="nobody is on call to ask", answer_by=ctx.now + dt.timedelta(seconds=wait_s))
+    await record(ctx, incident, EventKind.ROLE_REQUESTED,
+                 f"Anyone in the channel may take the {role.title} role of "
+                 f"INC-{incident.number}: nobody is on call to ask.",
+                 {"handover": handover.id, "role": role.value, "to": ANYONE})
+    await jobs.schedule(ExpireHandover(handover.id), due_ms=ctx.now_ms + wait_s * 1000,
+                        dedupe_key=_job_key(handover.id))
+    ctx.tell(say.RoleRequested(handover.id), say.CardChanged(incident.id))
+    return handover
+
+
+def _short(reason: str | None) -> str | None:
+    return reason[:256] if reason else reason
 
 
 async def _supersede_pending(ctx: Ctx, incident: Incident, role: Role, person: Person) -> None:
@@ -119,9 +159,13 @@ async def answer(ctx: Ctx, handover_id: int, *, accept: bool) -> Handover:
     if handover is None:
         raise NotFoundError("That role request no longer exists.")
     incident = await Incident.filter(id=handover.incident_id).select_for_update().get()
-    if ctx.actor.id != handover.to_id:
+    anyone = is_open(handover)
+    if not anyone and ctx.actor.id != handover.to_id:
         raise NotAllowedError(f"Only {handover.to_name} can answer this request.")
     role = Role(handover.role)
+    if anyone and not accept:
+        raise CommandError(f"Nobody has to decline: leave it for someone who can take the "
+                           f"{role.title} role.")
     if accept and role.single:
         other = Role.COMMANDER if role is Role.INVESTIGATOR else Role.INVESTIGATOR
         other_holder = holder(incident, other)
@@ -130,12 +174,18 @@ async def answer(ctx: Ctx, handover_id: int, *, accept: bool) -> Handover:
                                f"Hand the {other.title} role over first.")
     status = HandoverStatus.ACCEPTED if accept else HandoverStatus.DECLINED
     # Conditional update: of two answers racing, exactly one finds it still pending.
+    taker = ({"to_id": ctx.actor.id, "to_name": ctx.actor.name,
+              "to_aad": ctx.actor.aad_object_id} if anyone else {})
     changed = await Handover.filter(id=handover.id, status=HandoverStatus.PENDING).update(
-        status=status, answered_at=ctx.now)
+        status=status, answered_at=ctx.now, **taker)
     if not changed:
         await handover.refresh_from_db()
+        if anyone and handover.status is HandoverStatus.ACCEPTED:
+            raise CommandError(f"{handover.to_name} took the {role.title} role first.")
         raise CommandError(f"This request is already {handover.status.value}.")
     handover.status, handover.answered_at = status, ctx.now
+    for field, value in taker.items():
+        setattr(handover, field, value)
     await jobs.cancel(_job_key(handover.id))
     if accept:
         await _take_role(ctx, incident, role, handover)
@@ -186,6 +236,9 @@ async def expire(ctx: Ctx, handover_id: int) -> None:
     if handover is None:
         return
     incident = await Incident.filter(id=handover.incident_id).select_for_update().get()
+    if is_open(handover):
+        await _nobody_took(ctx, incident, handover)
+        return
     changed = await Handover.filter(id=handover.id, status=HandoverStatus.PENDING).update(
         status=HandoverStatus.EXPIRED, answered_at=ctx.now)
     if not changed:
@@ -205,6 +258,20 @@ async def expire(ctx: Ctx, handover_id: int) -> None:
                                    f"INC-{incident.number}: {text} Ask someone else with "
                                    f"`@incident {role.value} @name`."))
     await ask_next(ctx, incident, handover, "did not answer")
+
+
+async def _nobody_took(ctx: Ctx, incident: Incident, handover: Handover) -> None:
+    """An open request nobody took in time: it stays open (anyone may still take it), and
+    the Investigator, who runs the incident until there is a Commander, is reminded once."""
+    if await Handover.filter(id=handover.id, status=HandoverStatus.PENDING).count() == 0:
+        return
+    role = Role(handover.role)
+    minutes = ctx.policy.commander_wanted_s // 60
+    text = (f"Nobody has taken the {role.title} role of INC-{incident.number} in {minutes} "
+            f"min. Ask someone: `@incident {role.value} @name` (the card stays open).")
+    await record(ctx, incident, EventKind.ROLE_UNTAKEN, text, {"handover": handover.id})
+    investigator = holder(incident, Role.INVESTIGATOR)
+    ctx.tell(say.ThreadPost(incident.id, text, (investigator,) if investigator else ()))
 
 
 async def _withdraw_other_single_role(ctx: Ctx, incident: Incident, role: Role,
@@ -230,15 +297,17 @@ async def ask_next(ctx: Ctx, incident: Incident, handover: Handover, why: str) -
         person = candidate.person
         if person.id in busy:
             continue
-        await request_role(ctx, incident, role, person, reason=candidate.why,
+        # The new card says why this person, and who did not take it before them: the
+        # thread hears it once, on the card.
+        before = f"{handover.to_name} {why}"
+        await request_role(ctx, incident, role, person,
+                           reason=f"{candidate.why}; {before}" if candidate.why else before,
                            next_candidates=candidates,
                            timeout_s=ctx.policy.oncall_answer_s)
-        reason = f" ({handover.reason})" if handover.reason else ""
-        ctx.tell(say.ThreadPost(
-            incident.id, f"{handover.to_name}{reason} {why}; asking {person.name} "
-            f"({candidate.why}) to be {_article(role)}{role.title} next.", (person,)))
         return
-    if handover.next_candidates is not None:
+    if handover.next_candidates is not None and role is Role.COMMANDER:
+        await call_for(ctx, incident, role)
+    elif handover.next_candidates is not None:
         ctx.tell(say.ThreadPost(
             incident.id, f"Nobody from the rotation took the {role.title} role. Name someone: "
             f"`@incident {role.value} @name`."))

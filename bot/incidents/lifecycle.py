@@ -62,11 +62,20 @@ async def resolved(ctx: Ctx, incident: Incident) -> None:
     await incident.save()
     await checkins.stop(incident)
     text = (f"Resolved by {ctx.actor.name}, {duration(incident.declared_at, ctx.now)} after "
-            "it was declared. Next: the Post Incident Review, due within one working day.")
+            f"it was declared. {_after_resolution(incident)}")
     await record(ctx, incident, EventKind.RESOLVED, text)
     ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
     await pir.open_review(ctx, incident)  # resolved without a separate mitigation
     await external.at_mitigation(ctx, incident)
+
+
+def _after_resolution(incident: Incident) -> str:
+    """The next step once resolved, as the review stands (never a step already done)."""
+    if incident.review_state is ReviewState.DONE:
+        return "The review is ready: close the incident with `@incident close`."
+    if incident.review_state is ReviewState.WAIVED:
+        return "The review was waived: close the incident with `@incident close`."
+    return "Next: the Post Incident Review, due within one working day."
 
 
 async def waive_review(ctx: Ctx, incident: Incident, reason: str) -> None:

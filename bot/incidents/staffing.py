@@ -3,8 +3,9 @@
 "By default: the on-call engineer becomes the Investigator; if on-call is not available
 then the secondary becomes the Investigator; secondary on-call becomes the Incident
 Commander; if the secondary is not available look for an online member of the
-appropriate squad first." Everyone is asked on a card; the declarer keeps the
-Investigator role until someone accepts.
+appropriate squad first." Everyone is asked on a card that says why them; the declarer
+keeps the Investigator role until someone accepts. With nobody to ask for command, anyone
+in the channel may take it (`handovers.call_for`).
 """
 
 from __future__ import annotations
@@ -98,7 +99,9 @@ async def staff(ctx: Ctx, incident_id: int, squad_id: int,
     if skipped:
         summary += " Passed over: " + "; ".join(skipped) + "."
     await record(ctx, incident, EventKind.ONCALL, summary)
-    ctx.tell(say.ThreadPost(incident.id, summary), say.CardChanged(incident.id))
+    ctx.tell(say.CardChanged(incident.id))
+    if skipped:  # the role cards say why each person was asked, not who was passed over
+        ctx.tell(say.ThreadPost(incident.id, summary))
 
 
 async def _online_first(squad: Squad, presence: dict[str, Availability], *,
@@ -123,14 +126,15 @@ async def _ask(ctx: Ctx, incident: Incident, role: Role, duties: list[Duty]) -> 
         return  # the declarer is on call: they already hold the role
     queue = [d for d in queue if d.person.id != holder_id]
     if not queue:
+        if role is Role.COMMANDER:
+            await handovers.call_for(ctx, incident, role)
         return
     first, rest = queue[0], queue[1:]
+    # The role card says who is asked and why; the thread hears it once, there.
     await handovers.request_role(ctx, incident, role, first.person, reason=first.why,
                                  next_candidates=[handovers.Candidate(d.person, d.why)
                                                   for d in rest],
                                  timeout_s=ctx.policy.oncall_answer_s)
-    ctx.tell(say.ThreadPost(incident.id, f"Asking {first.person.name} ({first.why}) to be the "
-                            f"{role.title}.", (first.person,)))
 
 
 async def staff_job(bg: Background, job: Job, payload: Staff) -> None:

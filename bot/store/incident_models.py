@@ -153,6 +153,8 @@ class Handover(Model):
     # Why this person was asked (primary on-call, ...) and whom to ask next if they do not
     # accept: the on-call defaults walk this list.
     reason = fields.CharField(max_length=256, null=True)
+    # When the request expires unanswered (the card says what happens then).
+    answer_by = fields.DatetimeField(null=True)
     next_candidates: fields.JSONField[list[dict[str, Any]] | None] = fields.JSONField(null=True)
 
     class Meta:

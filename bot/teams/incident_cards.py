@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.incidents import severity as sev
+from bot.incidents.handovers import Candidate, is_open
 from bot.incidents.lifecycle import duration
 from bot.incidents.limits import clip
 from bot.incidents.people import Person
@@ -69,7 +70,10 @@ def _role_line(picture: Picture, role: Role) -> str:
     incident = picture.incident
     current = holder(incident, role)
     name = literal((current.name if current else "") or "nobody yet")
-    asked = [literal(h.to_name) for h in picture.pending if h.role == role.value]
+    pending = [h for h in picture.pending if h.role == role.value]
+    if any(is_open(h) for h in pending):
+        return f"{name} (anyone may take it on the card in the thread)"
+    asked = [literal(h.to_name) for h in pending]
     return f"{name} (asked: {', '.join(asked)}, not yet accepted)" if asked else name
 
 
@@ -115,26 +119,68 @@ def incident_card(picture: Picture, *, now: dt.datetime) -> Card:
 
 
 def role_request_card(handover: Handover, incident: Incident) -> Card:
-    """Asks one person to take a role; after the answer it shows the outcome."""
+    """Asks one person (or, with nobody to ask, anyone) to take a role: why them, and what
+    happens if they do not answer; after the answer it shows the outcome."""
     role = Role(handover.role)
-    keeps = (f"{literal(handover.from_name)} keeps the role until you accept."
-             if handover.from_name else "The role is open until you accept.")
-    body = [
-        text(f"{reference(incident)} · {sev.name(incident.severity)}: {literal(incident.title)}",
-             weight="Bolder"),
-        text(f"<at>{handover.to_name}</at>, {literal(handover.requested_by_name)} "
-             f"{'asks' if handover.status is HandoverStatus.PENDING else 'asked'} you to take "
-             f"the **{role.title}** role."),
-    ]
+    pending = handover.status is HandoverStatus.PENDING
+    body = [text(f"{reference(incident)} · {sev.name(incident.severity)}: "
+                 f"{literal(incident.title)}", weight="Bolder")]
+    if is_open(handover):
+        return _open_role_card(handover, incident, role, body)
+    asked = "please take" if pending else "you were asked to take"
+    body.append(text(f"<at>{handover.to_name}</at>, {asked} the **{role.title}** role."))
+    body.append(text(f"**Why you:** {literal(_why(handover))}"))
     actions = None
-    if handover.status is HandoverStatus.PENDING:
-        body.append(text(keeps, isSubtle=True))
+    if pending:
+        body.append(text(_unanswered(handover), isSubtle=True))
         data = {"handoverId": handover.id, "incidentId": incident.id}
         actions = [execute("Accept", "handover.accept", data, style="positive"),
                    execute("Decline", "handover.decline", data)]
     else:
         body.append(text(_handover_outcome(handover), weight="Bolder"))
     return with_mentions(card(body, actions), [_to(handover)])
+
+
+def _open_role_card(handover: Handover, incident: Incident, role: Role,
+                    body: list[dict[str, Any]]) -> Card:
+    """"Be the Commander": anyone in the channel may take the role; the first wins."""
+    if handover.status is not HandoverStatus.PENDING:
+        body.append(text(_handover_outcome(handover), weight="Bolder"))
+        return card(body)
+    body += [
+        text(f"Nobody is the **{role.title}** yet, and nobody is on call to ask. "
+             "Can you take it? The first to press is the Commander."),
+        text("The Commander coordinates: keeps the Investigator free to investigate, "
+             "talks to stakeholders, and commandeers help.", isSubtle=True),
+    ]
+    data = {"handoverId": handover.id, "incidentId": incident.id}
+    return card(body, [execute(f"I'll be the {role.title}", "handover.accept", data,
+                               style="positive")])
+
+
+def _why(handover: Handover) -> str:
+    """Why this person was asked: the on-call reason, or who named them."""
+    if handover.reason:
+        return handover.reason[:1].upper() + handover.reason[1:] + "."
+    return f"Named by {handover.requested_by_name}."
+
+
+def _unanswered(handover: Handover) -> str:
+    """What happens if the person asked does not answer in time."""
+    within = ""
+    if handover.answer_by is not None:
+        within = f" within {duration(handover.requested_at, handover.answer_by)}"
+    nexts = [Candidate.from_json(c) for c in handover.next_candidates or []]
+    if nexts:
+        why = f" ({nexts[0].why})" if nexts[0].why else ""
+        then = f"{literal(nexts[0].person.name)}{why} is asked instead"
+    elif handover.requested_by_id:
+        then = f"the request expires and {literal(handover.requested_by_name)} is told"
+    else:
+        then = "the request expires"
+    keeps = (f"{literal(handover.from_name)} keeps the role until someone accepts."
+             if handover.from_name else "The role stays open until someone accepts.")
+    return f"If you don't answer{within}, {then}. {keeps}"
 
 
 def _to(handover: Handover) -> Person:
@@ -144,7 +190,8 @@ def _to(handover: Handover) -> Person:
 def _handover_outcome(handover: Handover) -> str:
     when, name = _when(handover.answered_at), literal(handover.to_name)
     return {
-        HandoverStatus.ACCEPTED: f"✅ Accepted by {name} at {when}.",
+        HandoverStatus.ACCEPTED: (f"✅ Taken by {name} at {when}." if is_open(handover)
+                                  else f"✅ Accepted by {name} at {when}."),
         HandoverStatus.DECLINED: f"Declined by {name} at {when}.",
         HandoverStatus.EXPIRED: f"Expired at {when} without an answer.",
         HandoverStatus.SUPERSEDED: "Replaced by a newer request.",
@@ -274,7 +321,8 @@ def public_form_card(incident: Incident, *, text_value: str, status: str, closin
     """What customers will read: asked before the first external update (public title,
     components, status) and as a closing update; nothing is prefilled from internal data."""
     statuses = [{"title": label, "value": value} for value, label in _PUBLIC_STATUSES]
-    purpose = "closing update for customers" if closing else "tell customers"
+    purpose = ("tell customers" if not closing else "closing update for customers"
+               if status == "resolved" else "tell customers the impact has stopped")
     body: list[dict[str, Any]] = [text(f"{reference(incident)}: {purpose}", weight="Bolder",
                                        size="Medium")]
     if public_title is None:

@@ -17,6 +17,7 @@ from botbuilder.schema import Activity
 from bot.incidents import notices as say
 from bot.incidents.people import Person
 from bot.incidents.queries import picture
+from bot.incidents.roles import Role
 from bot.incidents.team_settings import stakeholder_channel
 from bot.store.incident_models import Commandeer, DirectConversation, Handover, Incident
 from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus, Urgency
@@ -32,20 +33,103 @@ from bot.teams.pacing import card_lane, routine_lane
 
 def message(text: str | None = None, *, card: Card | None = None,
             mentions: tuple[Person, ...] = ()) -> dict[str, Any]:
-    """A message activity body from plain text (shown as typed, never as Markdown); each of
-    `mentions` named in it becomes a mention of that person."""
+    """A message activity body from plain text (shown as typed, never as Markdown) that
+    mentions every one of `mentions`: where the text names a person, the name becomes the
+    mention; a person it does not name is mentioned in front ("Grace Hopper: ..."), so
+    nobody a notice asks for is left unnotified because of how a sentence was worded."""
     body: dict[str, Any] = {"type": "message"}
+    people = _distinct(mentions)
     if text is not None:
-        text = literal(text)
-        for person in mentions:
-            text = text.replace(literal(person.name), f"<at>{person.name}</at>", 1)
-        body["text"] = text
-        if mentions:
-            body["entities"] = [{"type": "mention", "text": f"<at>{p.name}</at>",
-                                 "mentioned": {"id": p.id, "name": p.name}}
-                                for p in mentions if f"<at>{p.name}</at>" in text]
+        body["text"] = mentioning(literal(text), people)
+        if people:
+            body["entities"] = [{"type": "mention", "text": _at(p),
+                                 "mentioned": {"id": p.id, "name": p.name}} for p in people]
+    elif people:
+        raise ValueError("a message that mentions people needs text to place them in")
     if card is not None:
         body["attachments"] = [{"contentType": CARD_TYPE, "content": card}]
+    return body
+
+
+def _at(person: Person) -> str:
+    return f"<at>{person.name}</at>"
+
+
+def _distinct(people: tuple[Person, ...]) -> list[Person]:
+    """Each person once, and only people Teams can notify (an id and a name)."""
+    seen: set[str] = set()
+    out = []
+    for person in people:
+        if person.id and person.name and person.id not in seen:
+            seen.add(person.id)
+            out.append(person)
+    return out
+
+
+def mentioning(text: str, people: list[Person]) -> str:
+    """`text` (already literal) with the first naming of each person turned into their
+    mention, longest names first so "Ann" is not found inside "Anna"; the people it does
+    not name are put in front."""
+    placed: list[tuple[int, int, Person]] = []
+    missing: list[Person] = []
+    for person in sorted(people, key=lambda p: len(p.name), reverse=True):
+        name = literal(person.name)
+        start = 0
+        while True:
+            at = text.find(name, start)
+            if at < 0 or not any(a < at + len(name) and at < b for a, b, _ in placed):
+                break
+            start = at + 1
+        if at < 0:
+            missing.append(person)
+        else:
+            placed.append((at, at + len(name), person))
+    for a, b, person in sorted(placed, key=lambda item: item[0], reverse=True):
+        text = text[:a] + _at(person) + text[b:]
+    if missing:
+        order = {p.id: i for i, p in enumerate(people)}
+        missing.sort(key=lambda p: order[p.id])
+        text = ", ".join(_at(p) for p in missing) + ": " + text
+    return text
+
+
+def _answers(notice: say.Notice) -> bool:
+    """Whether the notice already answers the person where they typed."""
+    return isinstance(notice, say.Reply) or (isinstance(notice, say.PublicForm)
+                                             and not notice.closing)
+
+
+async def _incident_of(notice: say.Notice) -> int | None:
+    """The incident whose thread a notice speaks in (None for answers and 1:1s)."""
+    if isinstance(notice, (say.ThreadPost, say.CardChanged, say.StakeholderPost)):
+        return notice.incident_id
+    if isinstance(notice, say.PublicForm) and notice.closing:
+        return notice.incident_id
+    if isinstance(notice, (say.RoleRequested, say.HandoverAnswered)):
+        handover = await Handover.get_or_none(id=notice.handover_id)
+        return handover.incident_id if handover else None
+    return None
+
+
+async def _confirmation(notices: list[say.Notice], incident: Incident) -> str:
+    """What a command typed away from the thread answers: what the thread was told."""
+    ref = incident_cards.reference(incident)
+    post = next((n for n in notices if isinstance(n, say.ThreadPost)), None)
+    if post is not None:
+        return f"{post.text} (Posted in {ref}'s thread.)"
+    asked = next((n for n in notices if isinstance(n, say.RoleRequested)), None)
+    handover = await Handover.get_or_none(id=asked.handover_id) if asked else None
+    if handover is not None:
+        return (f"Asked {handover.to_name} to take the {Role(handover.role).title} role on "
+                f"{ref}; they answer on the card in its thread.")
+    return f"Done: {ref}'s card in its thread shows it."
+
+
+def _linked(body: dict[str, Any], incident: Incident) -> dict[str, Any]:
+    """`body` with a link to the incident's thread after its text."""
+    link = incident_cards.thread_link(incident)
+    if link and "text" in body:
+        body["text"] += f" [Open {incident_cards.reference(incident)}'s thread]({link})"
     return body
 
 
@@ -71,18 +155,43 @@ class Renderer:
 
     async def render(self, uow: UnitOfWork, notices: list[say.Notice], *,
                      incoming: Activity | None, now: dt.datetime) -> None:
-        """Enqueue every notice (in order), each at most once."""
+        """Enqueue every notice (in order), each at most once; a command typed away from
+        its incident's thread is also answered where it was typed (`_elsewhere`)."""
+        elsewhere = await self._elsewhere(notices, incoming)
         seen: set[say.Notice] = set()
         for notice in notices:
             if notice in seen:
                 continue
             seen.add(notice)
-            await self._one(uow, notice, incoming, now)
+            await self._one(uow, notice, incoming, now, elsewhere)
+        if elsewhere is not None and not any(_answers(n) for n in notices):
+            text = await _confirmation(notices, elsewhere)
+            await self._reply(uow, incoming, _linked(message(text), elsewhere))
+
+    async def _elsewhere(self, notices: list[say.Notice],
+                         incoming: Activity | None) -> Incident | None:
+        """The incident a typed command changed, when it was typed somewhere other than
+        that incident's thread (a 1:1, a group chat, the channel itself): what the thread
+        is told, the person who typed must also see where they typed, or the bot looks
+        down. None for buttons and dialogs (their invoke response answers), timers, and
+        commands about no single existing thread."""
+        if (incoming is None or incoming.type != "message" or not (incoming.text or "").strip()
+                or any(isinstance(n, say.ThreadOpened) for n in notices)):
+            return None
+        ids = {i for n in notices if (i := await _incident_of(n)) is not None}
+        if len(ids) != 1:
+            return None
+        incident = await Incident.get(id=ids.pop())
+        if not incident.card_activity_id or incident.thread_id == incoming.conversation.id:
+            return None
+        return incident
 
     async def _one(self, uow: UnitOfWork, notice: say.Notice, incoming: Activity | None,
-                   now: dt.datetime) -> None:
+                   now: dt.datetime, elsewhere: Incident | None) -> None:
         if isinstance(notice, say.Reply):
-            await self._reply(uow, incoming, message(notice.text), routine=notice.routine)
+            body = message(notice.text)
+            await self._reply(uow, incoming, _linked(body, elsewhere) if elsewhere else body,
+                              routine=notice.routine)
         elif isinstance(notice, say.ThreadOpened):
             await self._open_thread(uow, await Incident.get(id=notice.incident_id), now)
         elif isinstance(notice, say.ThreadPost):
