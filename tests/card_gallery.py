@@ -109,7 +109,7 @@ def _anyone(status: HandoverStatus) -> Handover:
     """A "Be the Commander" request (nobody on call to ask); taken by Grace if answered."""
     taken = status is not HandoverStatus.PENDING
     return Handover(
-        id=12, incident_id=7, role="commander", to_id=GRACE.id if taken else ANYONE,
+        id=12, incident_id=7, role="commander", to_id=GRACE.id if taken else ANYONE, anyone=True,
         to_name=GRACE.name if taken else "anyone", from_id=None, from_name=None,
         requested_by_id=ADA.id, requested_by_name=ADA.name, status=status,
         requested_at=NOW - dt.timedelta(minutes=3), answer_by=NOW + dt.timedelta(minutes=2),

@@ -58,8 +58,8 @@ ANYONE = "*"
 
 
 def is_open(handover: Handover) -> bool:
-    """Whether anyone may take this request (nobody in particular was asked)."""
-    return handover.to_id == ANYONE
+    """Whether this request was made of anyone (nobody in particular was asked)."""
+    return handover.anyone
 
 
 def _job_key(handover_id: int) -> str:
@@ -117,7 +117,7 @@ async def call_for(ctx: Ctx, incident: Incident, role: Role) -> Handover | None:
         return None
     wait_s = ctx.policy.commander_wanted_s
     handover = await Handover.create(
-        incident=incident, role=role.value, to_id=ANYONE, to_name="anyone",
+        incident=incident, role=role.value, to_id=ANYONE, to_name="anyone", anyone=True,
         requested_by_id=ctx.actor.id, requested_by_name=ctx.actor.name, requested_at=ctx.now,
         reason="nobody is on call to ask", answer_by=ctx.now + dt.timedelta(seconds=wait_s))
     await record(ctx, incident, EventKind.ROLE_REQUESTED,

@@ -155,6 +155,8 @@ class Handover(Model):
     reason = fields.CharField(max_length=256, null=True)
     # When the request expires unanswered (the card says what happens then).
     answer_by = fields.DatetimeField(null=True)
+    # Asked of anyone in the channel (nobody to ask): `to_*` is whoever took it.
+    anyone = fields.BooleanField(default=False)
     next_candidates: fields.JSONField[list[dict[str, Any]] | None] = fields.JSONField(null=True)
 
     class Meta:

@@ -242,7 +242,10 @@ class FakeConnector:
                 return web.json_response(
                     {"id": f"{channel['id']};messageid={new_id}", "activityId": new_id}, status=201
                 )
-            return web.json_response({"id": f"a:1on1-{new_id}"}, status=201)
+            # Teams answers with the one 1:1 chat the person and the bot share: the same
+            # id their own messages to the bot come from (tests.fakes.activities).
+            user = _one_to_one_user(call)
+            return web.json_response({"id": f"a:1on1-{user or new_id}"}, status=201)
         if kind == "get_member":
             member = self.members.get(call.path.rsplit("/", 1)[1])
             if member is None:

@@ -13,4 +13,9 @@ class Migration(migrations.Migration):
             name='answer_by',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
+        ops.AddField(
+            model_name='Handover',
+            name='anyone',
+            field=fields.BooleanField(default=False),
+        ),
     ]
