@@ -1,5 +1,5 @@
 """The guide's words work: hypotheses are proved or disproved, severities are typed the ways
-on-call engineers type them.
+on-call engineers type them, and a slip of the keyboard is answered with the command meant.
 
 The parsing first (fast, no HTTP), then what people see through the real endpoint."""
 
@@ -16,6 +16,8 @@ from bot.teams.command_line import (
     severity_of,
     severity_word,
 )
+from bot.teams.commands import all_routes
+from tests.fakes import activities as teams
 from tests.fakes.activities import GRACE
 from tests.scenario import Team, eventually, thread_posts
 
@@ -85,6 +87,21 @@ def test_declare_refuses_a_sev_code_out_of_range(typed):
 def test_the_words_are_the_labels_words():
     for word, level in sev.WORDS.items():
         assert f": {word}," in sev.LABELS[level]
+
+
+@pytest.mark.parametrize(("typed", "verb"), [
+    ("decalre", "declare"), ("hypothsis", "hypothesis"), ("hypo", "hypothesis"),
+    ("stauts", "status"), ("severity", "sev"), ("open", "declare"), ("postmortem", "pir"),
+    ("zoom", "room"), ("?", "help"),
+])
+def test_a_near_miss_means_one_command(typed, verb):
+    meant = all_routes().meant(typed)
+    assert meant is not None and meant.verb == verb
+
+
+@pytest.mark.parametrize("typed", ["frobnicate", "thanks", "hi", "x" * 200, ""])
+def test_a_word_like_no_command_means_none(typed):
+    assert all_routes().meant(typed) is None
 
 
 # --- through the real endpoint ---------------------------------------------------------
@@ -195,3 +212,66 @@ async def test_an_unknown_severity_word_is_refused_with_the_forms(team, connecto
     assert "Severities are sev1, sev2, sev3, sev4, p1, p2, p3, p4" in reply.text
     assert "critical, major, minor, low" in reply.text
     assert (await Incident.get(id=incident.id)).severity == 1
+
+
+async def _only_reply(connector):
+    [reply] = await connector.wait_for(1, kind="reply")
+    assert not reply.body.get("attachments"), "a short text, not the help card"
+    return reply
+
+
+async def test_a_mistyped_verb_is_answered_with_the_command_meant(team, connector):
+    await team.say("decalre Checkout down sev2")
+
+    reply = await _only_reply(connector)
+    assert reply.text == (
+        "I don't know 'decalre'. Did you mean "
+        "`@incident declare <title> [sev1-4] [@investigator] [@commander]`? "
+        "Open an incident (alone: a form); severity defaults to the highest.")
+    assert await Incident.all().count() == 0
+
+
+async def test_a_synonym_is_answered_with_the_command_meant(team, connector):
+    await team.say("severity sev2")
+
+    reply = await _only_reply(connector)
+    assert reply.text.startswith("I don't know 'severity'. Did you mean `@incident sev ")
+
+
+async def test_a_word_like_no_command_says_where_the_list_is(team, connector):
+    await team.say("frobnicate the db")
+
+    reply = await _only_reply(connector)
+    assert reply.text == ("'frobnicate' is not one of my commands. "
+                          "Mention me with `help` for the list.")
+
+
+async def test_help_with_a_command_shows_only_its_usage(team, connector):
+    await team.say("help HYPOTHESIS")
+
+    reply = await _only_reply(connector)
+    assert reply.text == ("`@incident hypothesis <text> | <n> proved|disproved` — Propose a "
+                          "possible cause, or settle one (also: confirmed, proven, refuted).")
+
+
+async def test_help_with_a_near_miss_offers_the_command_meant(team, connector):
+    await team.say("help decalre")
+
+    reply = await _only_reply(connector)
+    assert reply.text.startswith("I don't know 'decalre'. Did you mean `@incident declare ")
+
+
+async def test_help_with_words_like_no_command_shows_the_whole_card(team, connector):
+    await team.say("help me please")
+
+    [reply] = await connector.wait_for(1, kind="reply")
+    assert reply.body["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert "Mention me with one of these commands" in reply.text
+    assert "@incident declare" in reply.text
+
+
+async def test_a_bare_mention_still_gets_the_whole_card(local_bot, connector):
+    await local_bot.post(teams.channel_message(connector.url, teams.BOT_MENTION_TEXT))
+
+    [reply] = await connector.wait_for(1, kind="reply")
+    assert "Mention me with one of these commands" in reply.text

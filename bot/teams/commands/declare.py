@@ -16,7 +16,8 @@ from bot.teams.router import CardAction, Router
 router = Router()
 
 
-@router.command("declare", "declare <title> [sev1-4] [@investigator] [@commander]")
+@router.command("declare", "declare <title> [sev1-4] [@investigator] [@commander]",
+                synonyms=("open", "new", "raise", "create", "incident"))
 async def declare_incident(call: Call, cmd: Command) -> Answer | None:
     """Open an incident (alone: a form); severity defaults to the highest."""
     if not cmd.args:

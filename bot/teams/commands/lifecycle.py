@@ -14,7 +14,7 @@ from bot.teams.router import Router
 router = Router()
 
 
-@router.command("sev", "sev <sev1-4>")
+@router.command("sev", "sev <sev1-4>", synonyms=("severity", "priority"))
 async def severity(call: Call, cmd: Command) -> None:
     """Change the severity: sev1 (critical) to sev4 (low)."""
     async def work(ctx: Ctx, incident: Incident, rest: str) -> None:
@@ -29,7 +29,7 @@ async def mitigated(call: Call, cmd: Command) -> None:
     await on_incident(call, cmd, lambda ctx, inc, rest: lifecycle.mitigated(ctx, inc))
 
 
-@router.command("resolved")
+@router.command("resolved", synonyms=("fixed",))
 async def resolved(call: Call, cmd: Command) -> None:
     """Service is restored for good: the review comes next."""
     await on_incident(call, cmd, lambda ctx, inc, rest: lifecycle.resolved(ctx, inc))

@@ -19,7 +19,7 @@ from bot.teams.router import Router
 router = Router()
 
 
-@router.command("note", "note <text>")
+@router.command("note", "note <text>", synonyms=("comment",))
 async def note(call: Call, cmd: Command) -> None:
     """Add evidence, a finding or a dashboard link to the timeline."""
     await on_incident(call, cmd, lambda ctx, inc, rest: journal.note(ctx, inc, cmd.named(rest)))
