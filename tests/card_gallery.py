@@ -30,7 +30,7 @@ from bot.store.incident_models import (
     TimelineEvent,
 )
 from bot.teams import incident_cards
-from bot.teams.bot import TeamsBot, unknown_command_intro
+from bot.teams.bot import TeamsBot
 from bot.teams.call import Services
 from bot.teams.cards import Card
 from bot.teams.commands import all_routes, file_message
@@ -169,8 +169,6 @@ def _help_cards() -> list[GalleryCard]:
     return [
         GalleryCard("help", "help: every command", bot.help_card(
             intro="Mention me with one of these commands:")),
-        GalleryCard("help-unknown-hostile", "help after unknown hostile text",
-                    bot.help_card(intro=unknown_command_intro(RAW_HOSTILE))),
     ]
 
 

@@ -50,14 +50,23 @@ async def test_commands_are_case_insensitive(local_bot, connector):
     assert "Mention me with one of these commands" in reply.text
 
 
-async def test_unknown_text_gets_the_help_card(local_bot, connector):
+async def test_unknown_text_gets_a_short_answer_not_the_help_card(local_bot, connector):
     await local_bot.post(
         teams.channel_message(connector.url, f"{teams.BOT_MENTION_TEXT} frobnicate the db")
     )
 
     [reply] = await connector.wait_for(1, kind="reply")
-    assert "I don't know 'frobnicate'" in reply.text
-    assert "@incident help" in reply.text
+    assert reply.text == ("'frobnicate' is not one of my commands. "
+                          "Mention me with `help` for the list.")
+    assert not reply.body.get("attachments")
+
+
+async def test_a_mistyped_command_is_answered_with_the_one_meant(local_bot, connector):
+    await local_bot.post(teams.channel_message(connector.url, f"{teams.BOT_MENTION_TEXT} stauts"))
+
+    [reply] = await connector.wait_for(1, kind="reply")
+    assert reply.text == ("I don't know 'stauts'. Did you mean `@incident status [INC-n]`? "
+                          "The current picture: roles, what is known, open hypotheses and tasks.")
 
 
 async def test_installing_the_app_greets_the_team_once(local_bot, connector):

@@ -112,7 +112,7 @@ async def hypothesis(ctx: Ctx, incident: Incident, text: str) -> Hypothesis:
     await record(ctx, incident, EventKind.HYPOTHESIS, f"Hypothesis {item.number}: {body}",
                  {"hypothesis": item.number})
     ctx.tell(say.Reply(f"Hypothesis {item.number} recorded. Close it with "
-                       f"`@incident hypothesis {item.number} confirmed|disproved`."))
+                       f"`@incident hypothesis {item.number} proved|disproved`."))
     return item
 
 

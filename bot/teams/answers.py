@@ -53,9 +53,11 @@ class CardAnswer:
 
 @dataclass(frozen=True)
 class Help:
-    """The help card (every command, from the router) under `intro`."""
+    """The help card (every command, from the router) under `intro`; with a `topic`,
+    that command's usage alone (or, for a near miss, the command it probably means)."""
 
     intro: str
+    topic: str | None = None
 
 
 Answer = Text | CardAnswer | Help

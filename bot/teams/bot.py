@@ -22,9 +22,8 @@ from bot.teams.adapter import INVOKE_RESPONSE_KEY
 from bot.teams.answers import Answer, CardAnswer, Help, Text
 from bot.teams.call import Call, Services
 from bot.teams.command_line import parse_command
-from bot.teams.markdown import literal
 from bot.teams.mentions import parse_text
-from bot.teams.router import CardAction, Router
+from bot.teams.router import CardAction, CommandSpec, Router
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,9 +33,18 @@ FETCH_TASK = "composeExtension/fetchTask"
 SUBMIT_ACTION = "composeExtension/submitAction"
 
 
-def unknown_command_intro(verb: str) -> str:
-    """The help card's first line when the text was not a command."""
-    return f"I don't know '{literal(verb[:60])}'. Here is what I can do:"
+def usage_line(spec: CommandSpec) -> str:
+    """How one command goes: its usage, then its summary."""
+    return f"`@incident {spec.usage}` — {spec.summary}"
+
+
+def not_a_command(word: str, meant: CommandSpec | None) -> str:
+    """The answer to a word that is not a command: the command it probably means, or
+    where the list is (the whole help card is too much for a slip of the keyboard)."""
+    if meant is None:
+        return f"'{word[:60]}' is not one of my commands. Mention me with `help` for the list."
+    return (f"I don't know '{word[:60]}'. Did you mean `@incident {meant.usage}`? "
+            f"{meant.summary}")
 
 
 class TeamsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships no types
@@ -74,8 +82,12 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships no ty
     async def answer(self, turn: TurnContext, answer: Answer | None) -> None:
         """Send what a handler answered (see `bot.teams.answers` for the rule)."""
         if isinstance(answer, Help):
-            await self.send_help(turn, intro=answer.intro)
-        elif answer is not None:
+            about = self.about(answer.topic)
+            if about is None:
+                await self.send_help(turn, intro=answer.intro)
+                return
+            answer = about
+        if answer is not None:
             await answers.send(turn, answer, defer=self.services.defer,
                                pace=self.services.pace)
 
@@ -88,7 +100,8 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships no ty
         spec = self.router.commands.get(cmd.verb)
         if spec is None:
             self.services.metrics.command("unknown", "unknown")
-            await self.send_help(turn_context, intro=unknown_command_intro(cmd.verb))
+            meant = self.router.meant(cmd.verb)
+            await self.answer(turn_context, Text(not_a_command(cmd.verb, meant)))
             return
         call = Call(self.services, turn_context)
         try:
@@ -102,6 +115,17 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships no ty
         await answers.send(turn_context, CardAnswer(self.help_card(intro=intro)),
                            defer=self.services.defer, pace=self.services.pace)
 
+    def about(self, topic: str | None) -> Text | None:
+        """`help <topic>`: that command's usage, or the one a near miss means; None when
+        there is no topic or it is like no command (`help me`: the whole card is wanted)."""
+        if not topic:
+            return None
+        spec = self.router.commands.get(topic.lower())
+        if spec is not None:
+            return Text(usage_line(spec))
+        meant = self.router.meant(topic)
+        return Text(not_a_command(topic, meant)) if meant is not None else None
+
     def help_card(self, *, intro: str) -> cards.Card:
         """The help card under `intro` (built once per intro: commands do not change)."""
         card = self._help_cards.get(intro)
@@ -109,7 +133,7 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships no ty
             listing = [(f"@incident {s.usage}", s.summary)
                        for s in self.router.commands.values()]
             card = cards.help_card(listing, intro=intro)
-            if len(self._help_cards) < 64:  # intros naming unknown words are not kept
+            if len(self._help_cards) < 64:  # a few fixed intros; never unbounded
                 self._help_cards[intro] = card
         return card
 

@@ -40,7 +40,7 @@ def text(value: str, **style: Any) -> dict[str, Any]:
 def help_card(commands: Iterable[tuple[str, str]], *, intro: str) -> Card:
     """The list of commands, usage over summary, shown for `help` and unknown text."""
     # Not a FactSet: its title column is at most 150 px in Teams, which broke usages such
-    # as `hypothesis <text> | <n> confirmed|disproved` inside words.
+    # as `hypothesis <text> | <n> proved|disproved` inside words.
     body = [text("Incident bot", weight="Bolder", size="Medium"), text(intro, isSubtle=True)]
     for usage, summary in commands:
         # Teams-style renderers drop "<text>" as an unknown HTML tag (seen in the M365 Agents

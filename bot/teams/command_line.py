@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bot.errors import CommandError
+from bot.incidents import severity as sev
 from bot.incidents.people import Person
 from bot.store.status_models import PublicStatus
 from bot.teams.mentions import PLACEHOLDER, ParsedText
@@ -13,7 +15,13 @@ from bot.teams.mentions import PLACEHOLDER, ParsedText
 MAX_COMMAND_CHARS = 4000
 _REFERENCE = re.compile(r"^(?:inc-?)?(\d+)$", re.IGNORECASE)
 _DONE = re.compile(r"^(\d+)\s+done$", re.IGNORECASE)
-_SEVERITY = re.compile(r"^sev([1-4])$", re.IGNORECASE)
+# What is left of a word once `_compact` has run: a `sev` code, in range or not (`sev0`).
+_SEVERITY_LIKE = re.compile(r"^sev[0-9]+$")
+_SETTLE = re.compile(r"^#?([0-9]{1,9})\s+([a-z]+)[.!]?$", re.IGNORECASE)
+# The guide's words for settling a hypothesis ("prove/disprove each hypothesis"), and the
+# ones people also use: True when it holds.
+VERDICTS = {"proved": True, "proven": True, "confirmed": True,
+            "disproved": False, "refuted": False}
 
 
 @dataclass(frozen=True)
@@ -51,9 +59,68 @@ def without_people(text: str) -> str:
 
 
 def severity_word(token: str) -> int | None:
-    """`sev2` (any case) -> 2; anything else -> None."""
-    match = _SEVERITY.match(token.strip())
-    return int(match.group(1)) if match else None
+    """One word that is a severity code: `sev2`, `SEV-2`, `p2` (any case) -> 2; else None."""
+    return sev.CODES.get(_compact(token))
+
+
+def severity_of(text: str) -> int:
+    """What `sev` is given: a code (`sev2`, `SEV 2`, `sev-2`, `p2`), its number (`2`) or
+    its word (`major`), any case -> 2; anything else is refused with the accepted forms."""
+    word = _compact(text)
+    for table, key in ((sev.CODES, word), (sev.WORDS, word), (sev.CODES, f"sev{word}")):
+        if key in table:
+            return table[key]
+    said = f"'{text.strip()[:40]}' is not a severity" if word else "Say which severity"
+    raise CommandError(f"{said}: `@incident sev sev2`, for example. {severity_forms()}")
+
+
+def severity_in_title(words: list[str]) -> tuple[int | None, list[str]]:
+    """The severity among a title's words, and the title without it.
+
+    It is the last code (`sev2`, `SEV-2`, `p2`, or the two words `SEV 2`), wherever it is:
+    the README's `declare <title> [sev1-4] [squad]` puts a squad after it. Only that one
+    is taken out of the title. The words critical, major, minor and low are not read here
+    (`declare disk space low` is a title); `sev critical` takes them. A `sev` code out of
+    range (`sev0`, `SEV 5`) is refused rather than left in the title as a word.
+    """
+    spans = [(a, b, code) for a, b, code in _spans(words)
+             if code in sev.CODES or _SEVERITY_LIKE.match(code)]
+    wrong = [" ".join(words[a:b]) for a, b, code in spans if code not in sev.CODES]
+    if wrong:
+        raise CommandError(f"'{wrong[0][:40]}' is not a severity. {severity_forms()}")
+    if not spans:
+        return None, words
+    start, end, code = spans[-1]
+    return sev.CODES[code], words[:start] + words[end:]
+
+
+def _spans(words: list[str]) -> Iterator[tuple[int, int, str]]:
+    """Each word, and each `SEV 2` pair of words, as (start, end, `_compact` of it)."""
+    for i, word in enumerate(words):
+        if i and _compact(words[i - 1]) == "sev" and word.isascii() and word.isdigit():
+            yield i - 1, i + 1, f"sev{word}"
+        yield i, i + 1, _compact(word)
+
+
+def severity_forms() -> str:
+    """The severities people may type, for usage messages."""
+    return (f"Severities are {', '.join(sev.CODES)} (any case, also `SEV 1` and `sev-1`) "
+            f"and, after `sev`, {', '.join(sev.WORDS)}; "
+            f"{sev.name(sev.HIGHEST).lower()} is the most severe.")
+
+
+def settled_hypothesis(text: str) -> tuple[int, bool] | None:
+    """`2 proved` -> (2, True), `2 refuted` -> (2, False) (any of `VERDICTS`, any case);
+    anything else (a new hypothesis) -> None."""
+    match = _SETTLE.match(text.strip())
+    if match is None or match.group(2).lower() not in VERDICTS:
+        return None
+    return int(match.group(1)), VERDICTS[match.group(2).lower()]
+
+
+def _compact(text: str) -> str:
+    """Lower case without spaces, hyphens and underscores: "SEV-1" -> "sev1"."""
+    return re.sub(r"[\s_-]+", "", text.lower())
 
 
 def public_status(word: str) -> PublicStatus | None:

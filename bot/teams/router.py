@@ -13,6 +13,7 @@ returns what to say (`bot.teams.answers`), or None when the domain's notices say
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -31,6 +32,11 @@ CardData = dict[str, Any]
 # A message action: the invoke's name (fetchTask or submitAction) and its `value`,
 # answered in the invoke's response.
 MessageActionRun = Callable[[Call, str, dict[str, Any]], Awaitable[InvokeResponse]]
+# How alike a mistyped word and a verb must be to be offered ("decalre" -> "declare" is
+# 0.86; "thanks" -> "task" 0.6 must not be).
+SPELLING_CUTOFF = 0.7
+# Longer words are not mistyped verbs (and are not compared: pasted text can be long).
+LONGEST_GUESS = 30
 
 
 @dataclass(frozen=True)
@@ -68,16 +74,35 @@ class Router:
         self.commands: dict[str, CommandSpec] = {}
         self.cards: dict[str, CardAction] = {}
         self.message_actions: dict[str, MessageAction] = {}
+        # Words people type for a command that are not it: offered, never run.
+        self.synonyms: dict[str, str] = {}
 
-    def command(self, verb: str, usage: str | None = None) -> Callable[[CommandRun], CommandRun]:
-        """Register the decorated function as the command `verb`."""
+    def command(self, verb: str, usage: str | None = None, *,
+                synonyms: Iterable[str] = ()) -> Callable[[CommandRun], CommandRun]:
+        """Register the decorated function as the command `verb`; `synonyms` are words
+        people type meaning it, answered with "Did you mean" and its usage."""
 
         def register(run: CommandRun) -> CommandRun:
             summary = (inspect.getdoc(run) or "").splitlines()[0]
             _add(self.commands, verb, CommandSpec(verb, usage or verb, summary, run))
+            for word in synonyms:
+                _add(self.synonyms, word, verb)
             return run
 
         return register
+
+    def meant(self, word: str) -> CommandSpec | None:
+        """The command someone who typed `word` (not a verb) probably meant: a synonym, a
+        near spelling of a verb or synonym, or the one verb `word` begins (`hypo`)."""
+        word = word.lower()
+        if not word or len(word) > LONGEST_GUESS:
+            return None
+        known = {**self.synonyms, **{verb: verb for verb in self.commands}}
+        close = difflib.get_close_matches(word, known, n=1, cutoff=SPELLING_CUTOFF)
+        if close:
+            return self.commands[known[close[0]]]
+        begun = [verb for verb in self.commands if len(word) >= 3 and verb.startswith(word)]
+        return self.commands[begun[0]] if len(begun) == 1 else None
 
     def card(self, verb: str, action: CardAction) -> None:
         """Register what the card button `verb` does."""
@@ -102,6 +127,11 @@ class Router:
                 _add(self.cards, verb, card)
             for command_id, message_action in other.message_actions.items():
                 _add(self.message_actions, command_id, message_action)
+            for word, verb in other.synonyms.items():
+                _add(self.synonyms, word, verb)
+        taken = sorted(set(self.synonyms) & set(self.commands))
+        if taken:
+            raise ValueError(f"{taken} are verbs, not synonyms")
         # `help` lists commands in alphabetical order, whichever module holds them.
         self.commands = dict(sorted(self.commands.items()))
         return self

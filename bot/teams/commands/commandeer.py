@@ -17,7 +17,7 @@ from bot.teams.router import Router
 router = Router()
 
 
-@router.command("commandeer", "commandeer @person [why]")
+@router.command("commandeer", "commandeer @person [why]", synonyms=("page", "escalate"))
 async def commandeer(call: Call, cmd: Command) -> None:
     """Pull anyone in: they get a private message and their answer is recorded."""
     if cmd.people:

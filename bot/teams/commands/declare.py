@@ -10,22 +10,22 @@ from bot.store.incident_models import Incident
 from bot.teams import incident_cards
 from bot.teams.answers import Answer, CardAnswer
 from bot.teams.call import Call
-from bot.teams.command_line import Command, severity_word
+from bot.teams.command_line import Command, severity_in_title
 from bot.teams.router import CardAction, Router
 
 router = Router()
 
 
-@router.command("declare", "declare <title> [sev1-4] [@investigator] [@commander]")
+@router.command("declare", "declare <title> [sev1-4] [@investigator] [@commander]",
+                synonyms=("open", "new", "raise", "create", "incident"))
 async def declare_incident(call: Call, cmd: Command) -> Answer | None:
     """Open an incident (alone: a form); severity defaults to the highest."""
     if not cmd.args:
         return CardAnswer(incident_cards.declare_form_card())
     words = cmd.args.split()
-    levels = [level for w in words if (level := severity_word(w))]
     people = [p for w in words if (p := cmd.person(w))]
-    title = " ".join(w for w in words if not severity_word(w) and not cmd.person(w))
-    what = Declaration(title=title, severity=levels[-1] if levels else None,
+    level, title = severity_in_title([w for w in words if not cmd.person(w)])
+    what = Declaration(title=" ".join(title), severity=level,
                        investigator=people[0] if people else None,
                        commander=people[1] if len(people) > 1 else None)
     await call.execute(lambda ctx: declare(ctx, what))

@@ -1,4 +1,5 @@
-"""`help`: the commands, each with its usage and the first line of its docstring."""
+"""`help`: the commands, each with its usage and the first line of its docstring
+(`help <command>`: that one)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from bot.teams.router import Router
 router = Router()
 
 
-@router.command("help")
+@router.command("help", "help [command]", synonyms=("commands", "?"))
 async def show_help(call: Call, cmd: Command) -> Answer:
-    """List the commands I understand."""
-    return Help("Mention me with one of these commands:")
+    """List the commands I understand, or say how one goes."""
+    topic = cmd.args.split()[0] if cmd.args else None
+    return Help("Mention me with one of these commands:", topic=topic)

@@ -7,21 +7,18 @@ from bot.incidents import lifecycle, review_meeting
 from bot.incidents.context import Ctx
 from bot.store.incident_models import Incident
 from bot.teams.call import Call
-from bot.teams.command_line import Command, severity_word
+from bot.teams.command_line import Command, severity_of
 from bot.teams.commands.about_incident import on_incident
 from bot.teams.router import Router
 
 router = Router()
 
 
-@router.command("sev", "sev <sev1-4>")
+@router.command("sev", "sev <sev1-4>", synonyms=("severity", "priority"))
 async def severity(call: Call, cmd: Command) -> None:
-    """Change the severity."""
+    """Change the severity: sev1 (critical) to sev4 (low)."""
     async def work(ctx: Ctx, incident: Incident, rest: str) -> None:
-        level = severity_word(rest)
-        if level is None:
-            raise CommandError("Usage: `@incident sev sev1` (sev1 is the most severe).")
-        await lifecycle.set_severity(ctx, incident, level)
+        await lifecycle.set_severity(ctx, incident, severity_of(rest))
 
     await on_incident(call, cmd, work)
 
@@ -32,7 +29,7 @@ async def mitigated(call: Call, cmd: Command) -> None:
     await on_incident(call, cmd, lambda ctx, inc, rest: lifecycle.mitigated(ctx, inc))
 
 
-@router.command("resolved")
+@router.command("resolved", synonyms=("fixed",))
 async def resolved(call: Call, cmd: Command) -> None:
     """Service is restored for good: the review comes next."""
     await on_incident(call, cmd, lambda ctx, inc, rest: lifecycle.resolved(ctx, inc))

@@ -3,21 +3,23 @@ tasks (each on the timeline)."""
 
 from __future__ import annotations
 
-import re
-
 from bot.incidents import external, journal
 from bot.incidents.context import Ctx
 from bot.store.incident_models import Incident
 from bot.teams.call import Call
-from bot.teams.command_line import Command, public_status_and_text, without_people
+from bot.teams.command_line import (
+    Command,
+    public_status_and_text,
+    settled_hypothesis,
+    without_people,
+)
 from bot.teams.commands.about_incident import on_incident, on_numbered_item
 from bot.teams.router import Router
 
 router = Router()
-_SETTLE = re.compile(r"^(\d+)\s+(confirmed|disproved)$", re.IGNORECASE)
 
 
-@router.command("note", "note <text>")
+@router.command("note", "note <text>", synonyms=("comment",))
 async def note(call: Call, cmd: Command) -> None:
     """Add evidence, a finding or a dashboard link to the timeline."""
     await on_incident(call, cmd, lambda ctx, inc, rest: journal.note(ctx, inc, cmd.named(rest)))
@@ -45,14 +47,13 @@ async def impact(call: Call, cmd: Command) -> None:
         ctx, inc, cmd.named(rest)))
 
 
-@router.command("hypothesis", "hypothesis <text> | <n> confirmed|disproved")
+@router.command("hypothesis", "hypothesis <text> | <n> proved|disproved")
 async def hypothesis(call: Call, cmd: Command) -> None:
-    """Propose a possible cause, or settle one."""
+    """Propose a possible cause, or settle one (also: confirmed, proven, refuted)."""
     async def work(ctx: Ctx, incident: Incident, rest: str) -> None:
-        settle = _SETTLE.match(rest.strip())
-        if settle:
-            await journal.settle_hypothesis(
-                ctx, incident, int(settle.group(1)), settle.group(2).lower() == "confirmed")
+        settled = settled_hypothesis(rest)
+        if settled is not None:
+            await journal.settle_hypothesis(ctx, incident, *settled)
             return
         await journal.hypothesis(ctx, incident, cmd.named(rest))
 

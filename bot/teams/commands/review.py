@@ -26,7 +26,8 @@ async def action(call: Call, cmd: Command) -> None:
     await on_numbered_item(call, cmd, add=add, done=pir.action_done)
 
 
-@router.command("pir", "pir [ready | rootcause|factors|well|badly <text>]")
+@router.command("pir", "pir [ready | rootcause|factors|well|badly <text>]",
+                synonyms=("postmortem", "retro"))
 async def review(call: Call, cmd: Command) -> None:
     """The Post Incident Review: its link, its written sections, 'ready' (Commander)."""
     async def work(ctx: Ctx, incident: Incident, rest: str) -> None:

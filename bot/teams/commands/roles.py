@@ -25,7 +25,7 @@ async def _ask_role(call: Call, cmd: Command, role: Role) -> None:
     await on_incident(call, cmd, work)
 
 
-@router.command("commander", "commander @person")
+@router.command("commander", "commander @person", synonyms=("ic",))
 async def commander(call: Call, cmd: Command) -> None:
     """Ask someone to become Incident Commander; the current one keeps it until they accept."""
     await _ask_role(call, cmd, Role.COMMANDER)

@@ -13,7 +13,7 @@ from bot.teams.router import Router
 router = Router()
 
 
-@router.command("room", "room [zoom|meet|jitsi]")
+@router.command("room", "room [zoom|meet|jitsi]", synonyms=("call", "bridge", "zoom", "meet"))
 async def room(call: Call, cmd: Command) -> Answer | None:
     """Show the Incident Command Room link, or make a new room on a provider."""
     number, rest = split_reference(cmd.args)

@@ -26,7 +26,7 @@ async def status(call: Call, cmd: Command) -> Answer:
     return CardAnswer(await call.read(card))
 
 
-@router.command("list")
+@router.command("list", synonyms=("incidents",))
 async def listing(call: Call, cmd: Command) -> Answer:
     """Open incidents, most severe first."""
     ctx = call.context()
