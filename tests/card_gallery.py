@@ -152,7 +152,7 @@ def _largest_status() -> Card:
                      for n in range(1, 31)]
     picture.recent = [TimelineEvent(id=n, incident_id=7, at=NOW, kind="note", text=big)
                       for n in range(1, 6)]
-    return incident_cards.status_card(picture, now=NOW)
+    return incident_cards.status_card(picture)
 
 
 def _commandeer(*, why: str | None, answered: bool) -> Commandeer:
@@ -192,14 +192,14 @@ def _incident_cards() -> list[GalleryCard]:
                                                  now=NOW)),
         GalleryCard("status", "status: card plus hypotheses, tasks, latest events",
                     incident_cards.status_card(_picture(_busy_incident(HOSTILE[:200]),
-                                                        full=True), now=NOW)),
+                                                        full=True))),
         GalleryCard("status-largest", "status with 30 hypotheses and tasks, all texts at "
                     "their limits", _largest_status()),
         GalleryCard("list-empty", "list with no open incidents", incident_cards.list_card(
-            [], now=NOW)),
+            [])),
         GalleryCard("list", "list of open incidents", incident_cards.list_card(
             [_busy_incident("Checkout returns 500"), _incident(title=HOSTILE[:200], number=43),
-             _incident(title=LONG_TITLE, number=44, severity=4)], now=NOW)),
+             _incident(title=LONG_TITLE, number=44, severity=4)])),
     ]
 
 

@@ -87,3 +87,14 @@ def test_renderer_reports_what_teams_would_not_show(page: Any) -> None:
     broken = {"type": "AdaptiveCard", "version": "1.5",
               "body": [{"type": "TextBlok", "text": "typo"}]}
     assert _render(page, GalleryCard("broken", "", broken))["problems"]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("shown", CARDS, ids=lambda c: c.name)
+def test_times_are_written_for_the_reader(page: Any, shown: GalleryCard) -> None:
+    # The official renderer expands {{DATE()}}/{{TIME()}} in the reader's zone as Teams
+    # does, and only in the exact form the Adaptive Cards text features page gives: a
+    # function left raw means a time Teams would show raw too.
+    shown_text = _render(page, shown)["text"]
+    assert "{{" not in shown_text
+    if "{{DATE(2026-11-27T" in json.dumps(shown.card):
+        assert "Nov" in shown_text and "2026" in shown_text

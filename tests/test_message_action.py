@@ -127,7 +127,7 @@ async def test_submit_files_text_author_time_and_link_into_the_timeline(team):
     assert status == 200
     assert body == {"task": {"type": "message", "value": "Added to INC-1's timeline."}}
     [event] = await _filed(first)
-    assert event.text == ("Message from Grace Hopper at 2026-11-27 09:58 UTC: Ada Lovelace "
+    assert event.text == ("Message from Grace Hopper at Fri 27 Nov 09:58 UTC: Ada Lovelace "
                           "rollback of checkout v42 done\nerrors back to 0.1% (note: the fix)")
     assert event.actor_id == ADA.id
     assert event.data == {

@@ -147,7 +147,7 @@ async def test_external_updates_reach_the_status_page_feed_json_and_statuspage(
     await eventually(lambda: _synced_count(3))
     await team.settle()
     live = [u for u in team.card_updates() if u.activity_id == incident.card_activity_id][-1]
-    assert "Customers told resolved since" in live.text
+    assert "**Customers told:** resolved since {{DATE(" in live.text
 
     # The HTML page: every update, no login, nothing internal.
     status, page, headers = await _fetch(team.bot, "/status")

@@ -22,6 +22,7 @@ from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
 from bot.incidents.event_kinds import EventKind
 from bot.incidents.limits import clip
+from bot.incidents.local_time import incident_zone, written
 from bot.incidents.people import Person
 from bot.incidents.roles import require_external_publisher
 from bot.incidents.timeline import record
@@ -184,8 +185,9 @@ async def synced(ctx: Ctx, update_id: int, statuspage_id: str) -> None:
 async def sync_failed(ctx: Ctx, update_id: int, error: str) -> None:
     """Statuspage refused for good: say so in the thread; the bot's page has the update."""
     public, update = await _settle(ctx, update_id, SyncState.FAILED, error=error)
+    zone = await incident_zone(ctx, await Incident.get(id=public.incident_id))
     ctx.tell(say.ThreadPost(public.incident_id, (
-        f"Could not post the external update of {update.published_at:%H:%M} UTC to "
+        f"Could not post the external update of {written(update.published_at, zone)} to "
         f"Statuspage ({error[:300]}). It is on the bot's status page "
         f"({ctx.policy.base_url}/status); post it on Statuspage by hand if customers "
         "read it there.")))

@@ -12,6 +12,7 @@ from bot.incidents import notices as say
 from bot.incidents.context import Ctx
 from bot.incidents.event_kinds import EventKind
 from bot.incidents.limits import clip
+from bot.incidents.local_time import incident_zone, written
 from bot.incidents.people import Person
 from bot.incidents.roles import holds_any_role, is_admin, require_role_holder
 from bot.incidents.team_settings import stakeholder_channel
@@ -61,7 +62,8 @@ async def file_message(ctx: Ctx, incident: Incident, message: FiledMessage,
     body = clip(message.text, MAX_FILED_TEXT)
     if not body:
         raise CommandError(NO_TEXT)
-    when = f" at {message.posted_at:%Y-%m-%d %H:%M} UTC" if message.posted_at else ""
+    when = (f" at {written(message.posted_at, await incident_zone(ctx, incident))}"
+            if message.posted_at else "")
     remark = clip(note, MAX_FILED_NOTE)
     text = f"Message from {clip(message.author, 200) or 'someone'}{when}: {body}"
     await record(ctx, incident, EventKind.MESSAGE,

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.errors import CommandError, NotFoundError
 from bot.incidents import notices as say
 from bot.incidents.context import Ctx
+from bot.incidents.local_time import origin_zone, written
 from bot.incidents.people import Person
 from bot.incidents.rotation import (
     WEEKDAYS,
@@ -85,15 +86,14 @@ async def show(ctx: Ctx) -> str:
     if not squads:
         return ("No squads yet. Create one: `@incident oncall db rotation weekly 09:00 mon "
                 "Europe/London @Ada @Grace`.")
-    lines = []
+    lines, zone = [], await origin_zone(ctx)
     for squad in squads:
         primary, secondary = await current(squad, ctx.now)
         change = next_handoff(at=ctx.now, period=squad.period, handoff_time=squad.handoff_time,
                               weekday=squad.handoff_weekday, zone=squad.timezone)
         lines.append(f"{squad.name}: primary {primary.person.name if primary else 'nobody'}, "
                      f"secondary {secondary.person.name if secondary else 'nobody'} "
-                     f"(next hand-off {change.astimezone(ZoneInfo(squad.timezone)):%a %d %b %H:%M}"
-                     f" {squad.timezone})")
+                     f"(next hand-off {written(change, zone)})")
     return "\n".join(lines)
 
 
@@ -152,14 +152,13 @@ async def cover(ctx: Ctx, name: str, slot: str, person: Person,
     row = await OnCallOverride.create(squad=squad, slot=slot, person_id=person.id,
                                       name=person.name, aad_object_id=person.aad_object_id,
                                       starts_at=ctx.now, ends_at=ends)
-    local = ends.astimezone(ZoneInfo(squad.timezone))
     ctx.tell(say.Reply(f"{person.name} is {slot} on-call for {squad.name} until "
-                       f"{local:%a %d %b %H:%M} {squad.timezone}."))
+                       f"{written(ends, await origin_zone(ctx))}."))
     return row
 
 
 def parse_until(text: str, *, now: dt.datetime, zone: str) -> dt.datetime:
-    """"2026-11-28 18:00", "18:00" (next one) or "+4h" / "+30m" / "+2d", in the squad's zone."""
+    """"2026-11-28 18:00", "18:00" (next one) or "+4h" / "+30m" / "+2d", read in `zone`."""
     text = text.strip()
     tz = ZoneInfo(zone)
     try:

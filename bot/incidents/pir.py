@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from zoneinfo import ZoneInfo
 
 from bot.errors import CommandError, NotFoundError
 from bot.incidents import external, review_links
@@ -20,6 +19,7 @@ from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
 from bot.incidents.event_kinds import EventKind
 from bot.incidents.limits import clip
+from bot.incidents.local_time import written
 from bot.incidents.people import Person
 from bot.incidents.pir_builder import build_record
 from bot.incidents.roles import require_commander, require_role_holder
@@ -99,14 +99,13 @@ async def open_review(ctx: Ctx, incident: Incident) -> Review | None:
         await jobs.schedule(RemindReview(incident.id, final=index > 0),
                             due_ms=int(when.timestamp() * 1000),
                             dedupe_key=f"review:{incident.id}:{index}")
-    local = due.astimezone(ZoneInfo(zone))
     text = (f"Post Incident Review draft: {await draft_link(ctx, incident)} — due "
-            f"{local:%a %d %b %H:%M} {zone}. Add follow-ups with `@incident action <text> "
+            f"{written(due, zone)}. Add follow-ups with `@incident action <text> "
             "[@owner]`; the Commander marks it done with `@incident pir ready`.")
     if incident.severity <= ctx.policy.meeting_max_severity:
         text += (" A review meeting is recommended at this severity: "
                  "`@incident review meeting <when>`.")
-    await record(ctx, incident, EventKind.REVIEW_OPENED, f"Review due {due:%Y-%m-%d %H:%M} UTC.")
+    await record(ctx, incident, EventKind.REVIEW_OPENED, f"Review due {written(due, zone)}.")
     ctx.tell(say.ThreadPost(incident.id, text))
     return review
 
@@ -128,8 +127,9 @@ async def review_of(incident: Incident) -> Review:
 async def show(ctx: Ctx, incident: Incident) -> None:
     """`pir`: the links and the due time."""
     review = await review_of(incident)
-    state = f"ready since {review.ready_at:%Y-%m-%d %H:%M} UTC" if review.ready_at else (
-        f"due {review.due_at:%Y-%m-%d %H:%M} UTC")
+    zone, _ = await review_rules(incident, ctx)
+    state = f"ready since {written(review.ready_at, zone)}" if review.ready_at else (
+        f"due {written(review.due_at, zone)}")
     ctx.tell(say.Reply(f"INC-{incident.number} review ({state}): "
                        f"{await draft_link(ctx, incident)} · Markdown: "
                        f"{await draft_link(ctx, incident, 'md')}"))
@@ -190,7 +190,8 @@ async def remind(ctx: Ctx, incident_id: int, *, final: bool) -> None:
             or incident.review_state is ReviewState.WAIVED):
         return
     commander = Person(incident.commander_id, incident.commander_name or "")
-    when = "is now overdue" if final else f"is due at {review.due_at:%H:%M} UTC"
+    zone, _ = await review_rules(incident, ctx)
+    when = "is now overdue" if final else f"is due at {written(review.due_at, zone)}"
     text = f"The review of INC-{incident.number} {when}: {await draft_link(ctx, incident)}"
     if await external.customers_untold(ctx, incident):
         text += (" Customer impact is recorded but customers were never told: publish with "

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from bot.errors import BridgeError
 from bot.incidents import notices as say
 from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
 from bot.incidents.event_kinds import EventKind
+from bot.incidents.local_time import written
 from bot.incidents.oncall import parse_until
 from bot.incidents.people import Person
 from bot.incidents.pir import review_of, review_rules
@@ -68,8 +68,7 @@ async def request_meeting(ctx: Ctx, incident: Incident, when: str) -> None:
     await jobs.schedule(ScheduleMeeting(incident.id, starts.isoformat(),
                                         f"review-{incident.id}-{ctx.now_ms}"),
                         due_ms=ctx.now_ms, max_attempts=5)
-    ctx.tell(say.Reply(f"Scheduling the review meeting for "
-                       f"{starts.astimezone(ZoneInfo(zone)):%a %d %b %H:%M} {zone}…"))
+    ctx.tell(say.Reply(f"Scheduling the review meeting for {written(starts, zone)}…"))
 
 
 async def meeting_scheduled(ctx: Ctx, incident_id: int, meeting: Meeting) -> None:
@@ -79,9 +78,8 @@ async def meeting_scheduled(ctx: Ctx, incident_id: int, meeting: Meeting) -> Non
                                                   meeting_url=meeting.join_url)
     invited = await participants(incident)
     zone, _ = await review_rules(incident, ctx)
-    local = meeting.starts_at.astimezone(ZoneInfo(zone))
     names = ", ".join(p.name for p in invited) or "nobody yet"
-    text = (f"Review meeting on {label(meeting.provider)}, {local:%a %d %b %H:%M} {zone}: "
+    text = (f"Review meeting on {label(meeting.provider)}, {written(meeting.starts_at, zone)}: "
             f"{meeting.join_url} — invited: {names}.")
     await record(ctx, incident, EventKind.REVIEW_MEETING, text, {"provider": meeting.provider,
                                                         "starts_at": meeting.starts_at.isoformat()})

@@ -43,7 +43,7 @@ async def set_cse(ctx: Ctx, person: Person | None) -> TeamSettings:
 
 
 async def set_timezone(ctx: Ctx, zone: str) -> TeamSettings:
-    """The time zone the team's review due times are in."""
+    """The team's time zone: what the bot's messages write times in, review due times."""
     require_setup_rights(ctx)
     settings = await _team(ctx)
     try:
@@ -51,7 +51,7 @@ async def set_timezone(ctx: Ctx, zone: str) -> TeamSettings:
     except (ValueError, OSError, ZoneInfoNotFoundError):
         raise CommandError("Give a time zone like Europe/Berlin.") from None
     settings.timezone = zone
-    return await _saved(ctx, settings, f"Review due times follow {zone}.")
+    return await _saved(ctx, settings, f"Times I write and review due times follow {zone}.")
 
 
 async def set_holidays(ctx: Ctx, country: str) -> TeamSettings:

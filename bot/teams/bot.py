@@ -171,7 +171,7 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships no ty
             return answers.card_message(OUT_OF_DATE)
         call = Call(self.services, turn_context)
         try:
-            shown = await self._counted(verb, lambda: _press(call, action, data))
+            shown = await self._pressed(verb, call, action, data)
         except CommandError as exc:
             return answers.card_message(call.refusal(str(exc)))
         if isinstance(shown, str):
@@ -187,11 +187,19 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships no ty
             return
         call = Call(self.services, turn_context)
         try:
-            shown = await self._counted(verb, lambda: _press(call, action, data))
+            shown = await self._pressed(verb, call, action, data)
         except CommandError as exc:
             await self.answer(turn_context, Text(call.refusal(str(exc))))
             return
         await self.answer(turn_context, Text(shown if isinstance(shown, str) else "Done."))
+
+    async def _pressed(self, verb: str, call: Call, action: CardAction,
+                       data: dict[str, Any]) -> cards.Card | str:
+        """Run a card action; one that only reads (a card's refresh) is no one's command,
+        and Teams sends one whenever someone sees the card: not counted."""
+        if action.work is None:
+            return await _press(call, action, data)
+        return await self._counted(verb, lambda: _press(call, action, data))
 
     async def _message_action(self, turn_context: TurnContext, name: str,
                               value: dict[str, Any]) -> InvokeResponse:
@@ -209,5 +217,7 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships no ty
 
 
 async def _press(call: Call, action: CardAction, data: dict[str, Any]) -> cards.Card | str:
-    await call.execute(lambda ctx: action.work(ctx, data))
+    work = action.work
+    if work is not None:
+        await call.execute(lambda ctx: work(ctx, data))
     return await call.read(lambda: action.view(call.context(), data))

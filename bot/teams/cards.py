@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -9,6 +10,10 @@ CARD_VERSION = "1.5"
 # The content type of an Adaptive Card attachment (and of an answer that is one).
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+# Teams refreshes a card by itself for at most 60 people: "The `userIds` property must
+# always be included ... with a maximum of 60 (sixty) user MRIs" (Microsoft Learn, "Work
+# with Universal Actions for Adaptive Cards", User IDs in refresh).
+REFRESH_USERS = 60
 
 
 class Card(dict[str, Any]):
@@ -68,8 +73,37 @@ def execute(
     return action
 
 
+def moment(at: dt.datetime) -> str:
+    """`at` as each reader's Teams shows it, in their own zone and language: "Wed, Dec 2,
+    2026 5:00 PM" for a reader in Berlin. For TextBlock text only (below)."""
+    # Adaptive Cards' date functions (Microsoft Learn, "Text features", Date/Time formatting
+    # and localization: https://learn.microsoft.com/adaptive-cards/authoring-cards/text-features)
+    # must be in capitals, with no spaces inside the braces or before the parentheses, and
+    # take strict RFC 3339: `2026-12-02T16:00:00Z`, no fractions; anything else is shown raw.
+    # Teams' own page ("Format cards in Microsoft Teams") still says the date features are
+    # not supported there; Teams clients are reported to expand them in TextBlocks but not
+    # in FactSet values (not checked against a live Teams here), so cards put times only
+    # in TextBlocks.
+    stamp = at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{{{{DATE({stamp}, SHORT)}}}} {{{{TIME({stamp})}}}}"
+
+
+def refreshed(result: Card, verb: str, data: dict[str, Any], user_ids: Iterable[str]) -> Card:
+    """Make Teams ask for the card's current look (the card verb `verb`) when one of
+    `user_ids` (MRIs, the first 60 of them) sees it; others can refresh it from its menu.
+
+    Universal Actions' refresh (Microsoft Learn, "Work with Universal Actions for Adaptive
+    Cards", Refresh model): Teams sends an `adaptiveCard/action` invoke with this action
+    (and `trigger: "automatic"`), and the bot answers with the card, as for a button.
+    """
+    people = list(dict.fromkeys(i for i in user_ids if i))[:REFRESH_USERS]
+    result["refresh"] = {"action": {"type": "Action.Execute", "verb": verb, "data": data},
+                         "userIds": people}
+    return result
+
+
 def facts(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    """A FactSet of title/value rows."""
+    """A FactSet of title/value rows (no times in them: see `moment`)."""
     return {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in pairs]}
 
 

@@ -21,7 +21,7 @@ from bot.store.incident_models import (
     Incident,
     ReviewState,
 )
-from bot.teams.cards import Card, card, execute, facts, text, with_mentions
+from bot.teams.cards import Card, card, execute, facts, moment, refreshed, text, with_mentions
 from bot.teams.markdown import literal
 
 _STATUS = {"investigating": "Investigating", "mitigated": "Mitigated", "resolved": "Resolved",
@@ -39,6 +39,9 @@ _CRITERIA = [
 # refuses bot messages over 40 KB (UTF-16) with 413 MessageSizeTooBig.
 STATUS_ITEMS = 10
 STATUS_ITEM_CHARS = 280
+# The card verbs Teams sends to refresh a card someone opens (`bot.teams.commands.refresh`).
+INCIDENT_REFRESH = "incident.refresh"
+ROLE_REFRESH = "handover.refresh"
 
 
 def reference(incident: Incident) -> str:
@@ -46,8 +49,8 @@ def reference(incident: Incident) -> str:
     return f"INC-{incident.number}"
 
 
-def _when(moment: dt.datetime | None) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+def _when(at: dt.datetime | None) -> str:
+    return moment(at) if at else "-"
 
 
 def thread_link(incident: Incident) -> str | None:
@@ -77,8 +80,13 @@ def _role_line(picture: Picture, role: Role) -> str:
     return f"{name} (asked: {', '.join(asked)}, not yet accepted)" if asked else name
 
 
-def incident_card(picture: Picture, *, now: dt.datetime) -> Card:
-    """The one live card per incident, updated in place on every change."""
+def incident_card(picture: Picture, *, now: dt.datetime | None = None) -> Card:
+    """The one live card per incident, updated in place on every change.
+
+    It says no age ("12 min ago"): nothing would update it as time passes. Times are in
+    TextBlocks (`moment`), and Teams asks for the current card when the people working the
+    incident open it (`refresh`). `now` is not needed any more (callers still pass it).
+    """
     incident = picture.incident
     rows = [
         ("Severity", sev.name(incident.severity)),
@@ -90,24 +98,14 @@ def incident_card(picture: Picture, *, now: dt.datetime) -> Card:
     helpers += [f"{literal(h.to_name)} (asked)" for h in picture.pending if h.role == Role.ASSISTANT.value]
     if helpers:
         rows.append(("Also investigating", ", ".join(helpers)))
-    rows.append(("Declared", f"{_when(incident.declared_at)} "
-                             f"({duration(incident.declared_at, now)} ago) by "
-                             f"{literal(incident.declared_by_name)}"))
-    if incident.mitigated_at:
-        rows.append(("Mitigated", f"{_when(incident.mitigated_at)} (after "
-                                  f"{duration(incident.declared_at, incident.mitigated_at)})"))
-    if incident.resolved_at:
-        rows.append(("Resolved", _when(incident.resolved_at)))
     if incident.review_state is not ReviewState.PENDING:
         rows.append(("Review", incident.review_state.value))
-    if picture.public is not None:
-        rows.append(("Customers told", f"{picture.public.status.value} since "
-                                        f"{_when(picture.public.published_at)}"))
     body = [
         text(f"{reference(incident)} · {sev.name(incident.severity)} · "
              f"{_STATUS[incident.status.value]}", weight="Bolder", color="Attention"),
         text(literal(incident.title), size="Large", weight="Bolder"),
         facts(rows),
+        *[text(line, spacing="Small") for line in _times(picture)],
         text(f"📹 {room_line(incident)}"),
     ]
     if incident.impact:
@@ -115,7 +113,33 @@ def incident_card(picture: Picture, *, now: dt.datetime) -> Card:
     update = literal(incident.last_update or "No status update yet")
     when = f" ({_when(incident.last_update_at)})" if incident.last_update_at else ""
     body.append(text(f"**Last update{when}:** {update}", isSubtle=not incident.last_update))
-    return card(body)
+    return refreshed(card(body), INCIDENT_REFRESH, {"incidentId": incident.id},
+                     _involved(picture))
+
+
+def _times(picture: Picture) -> list[str]:
+    """The card's moments, one line each: TextBlocks, where Teams expands date functions."""
+    incident = picture.incident
+    lines = [f"**Declared:** {_when(incident.declared_at)} by "
+             f"{literal(incident.declared_by_name)}"]
+    if incident.mitigated_at:
+        lines.append(f"**Mitigated:** {_when(incident.mitigated_at)} (after "
+                     f"{duration(incident.declared_at, incident.mitigated_at)})")
+    if incident.resolved_at:
+        lines.append(f"**Resolved:** {_when(incident.resolved_at)}")
+    if picture.public is not None:
+        lines.append(f"**Customers told:** {picture.public.status.value} since "
+                     f"{_when(picture.public.published_at)}")
+    return lines
+
+
+def _involved(picture: Picture) -> list[str]:
+    """Whose Teams refreshes the card by itself: the role holders, the extra investigators,
+    those asked to take a role, the declarer (`refreshed` keeps the first 60)."""
+    incident = picture.incident
+    return [i for i in (incident.investigator_id, incident.commander_id) if i] + [
+        p.id for p in picture.assistants] + [
+        h.to_id for h in picture.pending if not is_open(h)] + [incident.declared_by_id]
 
 
 def role_request_card(handover: Handover, incident: Incident) -> Card:
@@ -125,20 +149,24 @@ def role_request_card(handover: Handover, incident: Incident) -> Card:
     pending = handover.status is HandoverStatus.PENDING
     body = [text(f"{reference(incident)} · {sev.name(incident.severity)}: "
                  f"{literal(incident.title)}", weight="Bolder")]
+    people = [handover.to_id, handover.requested_by_id, handover.from_id or ""]
+    data = {"handoverId": handover.id, "incidentId": incident.id}
     if is_open(handover):
-        return _open_role_card(handover, incident, role, body)
+        taker = [handover.to_id] if handover.status is not HandoverStatus.PENDING else []
+        return refreshed(_open_role_card(handover, incident, role, body), ROLE_REFRESH, data,
+                         taker + [handover.requested_by_id])
     asked = "please take" if pending else "you were asked to take"
     body.append(text(f"<at>{handover.to_name}</at>, {asked} the **{role.title}** role."))
     body.append(text(f"**Why you:** {literal(_why(handover))}"))
     actions = None
     if pending:
         body.append(text(_unanswered(handover), isSubtle=True))
-        data = {"handoverId": handover.id, "incidentId": incident.id}
         actions = [execute("Accept", "handover.accept", data, style="positive"),
                    execute("Decline", "handover.decline", data)]
     else:
         body.append(text(_handover_outcome(handover), weight="Bolder"))
-    return with_mentions(card(body, actions), [_to(handover)])
+    return refreshed(with_mentions(card(body, actions), [_to(handover)]), ROLE_REFRESH, data,
+                     people)
 
 
 def _open_role_card(handover: Handover, incident: Incident, role: Role,
@@ -259,9 +287,12 @@ def declare_form_card() -> Card:
     return card(body, [execute("Declare", "declare.submit", {}, style="destructive")])
 
 
-def status_card(picture: Picture, *, now: dt.datetime) -> Card:
+def status_card(picture: Picture) -> Card:
     """`status`: the live card plus open hypotheses, tasks and the latest events."""
-    result = incident_card(picture, now=now)
+    result = incident_card(picture)
+    # An answer someone asked for, as it was then: refreshing it would turn it into the
+    # live card, without the hypotheses and tasks asked for.
+    del result["refresh"]
     body = result["body"]
     # FactSets, not Markdown lists: a list renumbers from its first item (open items 3 and
     # 5 showed as 3 and 4), and single newlines join lines into one paragraph.
@@ -275,11 +306,10 @@ def status_card(picture: Picture, *, now: dt.datetime) -> Card:
             (f"{t.number}.",
              f"{literal(_short(t.text))} ({literal(t.assignee_name or 'unassigned')})")
             for t in picture.tasks])))
-    if picture.recent:
+    if picture.recent:  # TextBlocks, not a FactSet: each starts with its time (`moment`)
         body.append(text("**Latest**"))
-        body.append(facts((e.at.astimezone(dt.UTC).strftime("%H:%M"),
-                           literal(_short(e.text)))
-                          for e in picture.recent))
+        body += [text(f"{moment(e.at)} · {literal(_short(e.text))}", spacing="Small")
+                 for e in picture.recent]
     return result
 
 
@@ -294,7 +324,7 @@ def _first_items(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return shown
 
 
-def list_card(incidents: list[Incident], *, now: dt.datetime) -> Card:
+def list_card(incidents: list[Incident]) -> Card:
     """`list`: open incidents, most severe first."""
     if not incidents:
         return card([text("No open incidents. 🎉")])
@@ -307,7 +337,7 @@ def list_card(incidents: list[Incident], *, now: dt.datetime) -> Card:
                  weight="Bolder", color="Attention", spacing="Medium", separator=True),
             text(literal(i.title), spacing="None"),
             text(f"Commander: {literal(i.commander_name or 'none')} · declared "
-                 f"{duration(i.declared_at, now)} ago", isSubtle=True, spacing="None"),
+                 f"{moment(i.declared_at)}", isSubtle=True, spacing="None"),
         ]
     return card(body)
 

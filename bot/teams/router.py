@@ -57,13 +57,22 @@ class CommandSpec:
     run: CommandRun
 
 
+CardView = Callable[[Ctx, CardData], Awaitable[Card | str]]
+
+
 @dataclass(frozen=True)
 class CardAction:
     """What a button does (`work`, in one transaction) and what the pressed card then
-    shows (`view`: a new card, or a short message)."""
+    shows (`view`: a new card, or a short message). An action without `work` only reads:
+    a card's refresh, which no one typed and which is therefore not counted."""
 
-    work: Callable[[Ctx, CardData], Awaitable[object]]
-    view: Callable[[Ctx, CardData], Awaitable[Card | str]]
+    work: Callable[[Ctx, CardData], Awaitable[object]] | None
+    view: CardView
+
+    @classmethod
+    def showing(cls, view: CardView) -> CardAction:
+        """An action that changes nothing and answers with `view`."""
+        return cls(None, view)
 
 
 class Router:

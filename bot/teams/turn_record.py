@@ -13,24 +13,32 @@ from dataclasses import dataclass
 
 from botbuilder.core import TurnContext
 
+from bot.incidents.local_time import written
+
 _KEY = "incident-bot.turn"
 
 
 @dataclass(frozen=True)
 class Replay:
-    """The turn applies a journal entry: when it was received and what it was."""
+    """The turn applies a journal entry: when it was received and what it was, and the
+    zone of the sender's team, in which the messages about it say when."""
 
     received_at: dt.datetime
     what: str
+    zone: str = "UTC"
+
+    @property
+    def _when(self) -> str:
+        return written(self.received_at, self.zone)
 
     def applied(self, answer: str) -> str:
         """`answer` of the applied command, saying it was saved earlier."""
-        return (f"Applied now: your {self.what} from {self.received_at:%H:%M} UTC, saved "
+        return (f"Applied now: your {self.what} from {self._when}, saved "
                 f"while the incident database was away. {answer}").rstrip()
 
     def refused(self, reason: str) -> str:
         """Why the saved command could not be applied after all."""
-        return (f"Your {self.what} from {self.received_at:%H:%M} UTC, saved while the "
+        return (f"Your {self.what} from {self._when}, saved while the "
                 f"incident database was away, could not be applied: {reason}")
 
 

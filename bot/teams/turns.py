@@ -33,14 +33,16 @@ from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ActivityTypes, InvokeResponse
 
 from bot.errors import ConnectorError, new_error_id
+from bot.incidents.local_time import team_zone
 from bot.metrics import Metrics
-from bot.store.availability import DatabaseGate, is_unavailable
+from bot.store.availability import DatabaseGate, answered_within, is_unavailable
 from bot.store.local_journal import JournalEntry, JournalError, LocalJournal
 from bot.teams import turn_record
 from bot.teams.activity_json import activity_from_dict, to_json
 from bot.teams.adapter import INVOKE_RESPONSE_KEY, TeamsAdapter
 from bot.teams.answers import MESSAGE, card_message, task_message
 from bot.teams.bot import TeamsBot
+from bot.teams.call import origin_of
 from bot.teams.command_line import parse_command
 from bot.teams.mentions import parse_text
 from bot.teams.render import message
@@ -185,7 +187,8 @@ class TurnRunner:
         """Apply one journal entry as if Teams had just sent it, at the time it was saved."""
         activity = activity_from_dict(entry.activity)
         context = self._adapter.context_for(activity)
-        replay = turn_record.Replay(received_at=entry.received_at, what=describe(activity))
+        replay = turn_record.Replay(received_at=entry.received_at, what=describe(activity),
+                                    zone=await self._zone(activity))
         record = turn_record.start(context, replay=replay)
         try:
             await self._adapter.run_pipeline(context, self._bot.on_turn)
@@ -220,9 +223,22 @@ class TurnRunner:
         activity = activity_from_dict(entry.activity)
         error_id = new_error_id()
         log.error("journal entry %s set aside, error id %s: %s", entry.id, error_id, reason)
-        replay = turn_record.Replay(received_at=entry.received_at, what=describe(activity))
+        replay = turn_record.Replay(received_at=entry.received_at, what=describe(activity),
+                                    zone=await self._zone(activity))
         await self._adapter.tell(activity, message(replay.refused(
             f"{reason} (error id {error_id}).")))
+
+    async def _zone(self, activity: Activity) -> str:
+        """The zone the sender's team writes times in (`bot.incidents.local_time`); the
+        `TIMEZONE` setting when the database cannot say."""
+        services, origin = self._bot.services, origin_of(activity)
+        try:
+            return await answered_within(services.database_timeout_s, lambda: team_zone(
+                origin.tenant_id, origin.team_id, services.policy))
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            return services.policy.timezone
 
     async def finish_telling(self, *, timeout_s: float) -> None:
         """Wait (a little) for the replies being sent; used at shutdown."""

@@ -116,15 +116,17 @@ def personal_message(service_url: str, text: str, *, sender: User = ADA) -> dict
 
 
 def card_action(service_url: str, *, verb: str, data: dict[str, Any], card_id: str,
-                sender: User = ADA, conversation_id: str | None = None) -> dict[str, Any]:
-    """An `adaptiveCard/action` invoke, as Teams sends for Action.Execute."""
+                sender: User = ADA, conversation_id: str | None = None,
+                trigger: str = "manual") -> dict[str, Any]:
+    """An `adaptiveCard/action` invoke, as Teams sends for Action.Execute (`trigger`
+    "automatic" for a card's refresh)."""
     return _base(
         service_url, sender,
         {"isGroup": True, "conversationType": "channel", "tenantId": TENANT,
          "id": conversation_id or f"{CHANNEL_ID};messageid={card_id}"},
         type="invoke", name="adaptiveCard/action", replyToId=card_id,
         value={"action": {"type": "Action.Execute", "verb": verb, "data": data},
-               "trigger": "manual"},
+               "trigger": trigger},
         channelData=_invoke_channel_data(conversation_id),
     )
 

@@ -21,7 +21,7 @@ async def status(call: Call, cmd: Command) -> Answer:
 
     async def card() -> Card:
         incident = await find_incident(ctx, number, lock=False)
-        return incident_cards.status_card(await picture(incident), now=ctx.now)
+        return incident_cards.status_card(await picture(incident))
 
     return CardAnswer(await call.read(card))
 
@@ -31,4 +31,4 @@ async def listing(call: Call, cmd: Command) -> Answer:
     """Open incidents, most severe first."""
     ctx = call.context()
     incidents = await call.read(lambda: open_incidents(ctx.origin.tenant_id))
-    return CardAnswer(incident_cards.list_card(incidents, now=ctx.now))
+    return CardAnswer(incident_cards.list_card(incidents))
