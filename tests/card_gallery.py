@@ -258,6 +258,10 @@ def _outward_cards() -> list[GalleryCard]:
                     incident_cards.public_form_card(
                         incident, text_value=HOSTILE, status="investigating", closing=False,
                         components=("API", "Checkout", "Dashboard"))),
+        GalleryCard("external-mitigated", "the customer update offered at mitigation",
+                    incident_cards.public_form_card(
+                        _incident(), text_value="", status="monitoring", closing=True,
+                        components=(), public_title="Some payments are delayed")),
         GalleryCard("external-closing", "the closing customer update",
                     incident_cards.public_form_card(
                         incident, text_value="", status="resolved", closing=True,

@@ -134,7 +134,8 @@ def drive(workdir: Path) -> dict[str, Any]:
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            # Tall enough to show the whole declaration thread in one screenshot.
+            page = browser.new_page(viewport={"width": 1400, "height": 2000})
             page.set_default_timeout(TIMEOUT_MS)
             expect.set_options(timeout=TIMEOUT_MS)
             page.route("**/*", _local_only)
@@ -153,6 +154,12 @@ def drive(workdir: Path) -> dict[str, Any]:
             expect(incident_card.first).to_contain_text("asked: Grace Hopper")
             role_card = page.locator(".ac-adaptiveCard", has_text="please take the")
             expect(role_card).to_contain_text("Investigator")
+            # The declaration thread: the live card, the role cards (Grace's, and anyone's
+            # for the Commander: no squad was named), and the room's link once it exists.
+            commander = page.locator(".ac-adaptiveCard", has_text="Nobody is the")
+            expect(commander).to_contain_text("I'll be the Incident Commander")
+            expect(incident_card.first).to_contain_text("Join the Incident Command Room")
+            expect(page.get_by_text("Incident Command Room on Jitsi:").first).to_be_visible()
             page.screenshot(path=str(workdir / "1-declared.png"), full_page=True)
 
             role_card.get_by_role("button", name="Accept").click()
