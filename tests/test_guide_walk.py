@@ -158,6 +158,18 @@ async def test_the_guide_walked_by_a_team(team: Team, connector: FakeConnector) 
     [posted] = seen.into(calls, incident.thread_id)
     assert shown(posted).startswith("Hypothesis 1 disproved by Ada Lovelace")
 
+    # The guide's other word settles the next one; a typo gets the one usage it meant.
+    await team.say("hypothesis the failover script hung", sender=ADA, thread=incident)
+    await team.say("hypothesis 2 proved", sender=ADA, thread=incident)
+    await team.say("hypotheses 2 proved", sender=ADA, thread=incident)
+    await team.settle()
+    # (The typo's answer is sent inline, the others through the outbox: any order.)
+    thread = sorted(shown(c) for c in seen.into(seen.new(), incident.thread_id))
+    assert len(thread) == 3, thread
+    assert thread[0].startswith("Hypothesis 2 confirmed by Ada Lovelace")
+    assert thread[1].startswith("Hypothesis 2 recorded.")
+    assert thread[2].startswith("I don't know 'hypotheses'. Did you mean `@incident hypothesis")
+
     # The Commander commandeers Linus: he is asked 1:1; his answer shows in the thread,
     # mentioning the Commander.
     await team.say("commandeer @Linus we need a DBA", sender=GRACE, mentions=(LINUS,),
@@ -219,6 +231,21 @@ async def test_the_guide_walked_by_a_team(team: Team, connector: FakeConnector) 
                                          "incidentId": incident.id}, sender=KEN)
     await team.settle()
     seen.new()
+
+    # From a group chat the Commander asks Margaret to help investigate: the chat is
+    # answered with a link, the thread gets her role card once.
+    chat = teams.group_chat_message(
+        connector.url, f"{teams.BOT_MENTION_TEXT} assist INC-1 {MARGARET.mention()[0]}",
+        sender=GRACE, mentions=[MARGARET])
+    assert (await team.bot.post(chat))[0] == 200
+    await team.settle()
+    calls = seen.new()
+    [mine] = seen.into(calls, chat["conversation"]["id"])
+    assert shown(mine).startswith("Asked Margaret Hamilton to take the extra investigator "
+                                  "role on INC-1; they answer on the card in its thread.")
+    assert _links_to_thread(mine, incident)
+    [card] = seen.into(calls, incident.thread_id)
+    assert "Margaret Hamilton" in shown(card) and MARGARET.id in _mentioned(card)
 
     # Mitigated from the Commander's 1:1: her chat says so, the thread hears it once and
     # gets the review's draft.
