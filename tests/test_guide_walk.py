@@ -18,6 +18,7 @@ from bot.incidents.checkins import CheckIn
 from bot.incidents.handovers import ANYONE, ExpireHandover
 from bot.incidents.staffing import Staff
 from bot.store.incident_models import Commandeer, Handover, HandoverStatus, Incident
+from bot.store.models import Job
 from tests.fakes import activities as teams
 from tests.fakes.activities import ADA, GRACE, LINUS, User
 from tests.fakes.connector import Call, FakeConnector
@@ -27,6 +28,7 @@ DENNIS = User("29:1dennis", "Dennis R", "aad-dennis")
 MARGARET = User("29:1margaret", "Margaret Hamilton", "aad-margaret")
 KEN = User("29:1ken", "Ken Thompson", "aad-ken")
 BOB = User("29:1bob", "Bob Support", "aad-bob")
+EVERYONE = (DENNIS, ADA, GRACE, LINUS, MARGARET, KEN, BOB)
 
 
 def one_to_one(user: User) -> str:
@@ -35,16 +37,33 @@ def one_to_one(user: User) -> str:
 
 
 class Seen:
-    """What the bot sent, per conversation, since the last look."""
+    """What the bot sent, per conversation, since the last look; once `incident` is set,
+    each look also checks that every notice in its thread mentions the people it names
+    (but those whose own action it reports, `by`): outcome 3, for every step."""
 
     def __init__(self, connector: FakeConnector) -> None:
         self.connector = connector
         self.looked = 0
+        self.incident: Incident | None = None
 
-    def new(self) -> list[Call]:
+    def new(self, *by: User) -> list[Call]:
         calls = [c for c in self.connector.delivered if c.kind in ("reply", "send")]
         fresh, self.looked = calls[self.looked:], len(calls)
+        if self.incident is not None:
+            for call in fresh:
+                self._names_are_mentions(call, {u.id for u in by})
         return fresh
+
+    def _names_are_mentions(self, call: Call, actors: set[str]) -> None:
+        incident = self.incident
+        assert incident is not None
+        notice = (call.conversation_id == incident.thread_id
+                  and call.activity_id == incident.card_activity_id
+                  and (call.body or {}).get("text"))
+        if not notice:
+            return  # an answer to whoever typed, a card, or a 1:1
+        named = {u.id for u in EVERYONE if u.name in shown(call)} - actors
+        assert named <= _mentioned(call), (shown(call), named - _mentioned(call))
 
     @staticmethod
     def into(calls: list[Call], conversation: str | None) -> list[Call]:
@@ -114,7 +133,8 @@ async def test_the_guide_walked_by_a_team(team: Team, connector: FakeConnector) 
     await eventually(lambda: _pending_count(2))
     await team.settle()
     incident = await Incident.get(id=incident.id)
-    calls = seen.new()
+    seen.incident = incident
+    calls = seen.new(DENNIS)
     thread = seen.into(calls, incident.thread_id)
     texts = [shown(c) for c in thread]
     role_cards = [t for t in texts if "please take the" in t]
@@ -137,7 +157,7 @@ async def test_the_guide_walked_by_a_team(team: Team, connector: FakeConnector) 
         await team.press("handover.accept", {"handoverId": handover.id,
                                              "incidentId": incident.id}, sender=user)
     await team.settle()
-    thread = seen.into(seen.new(), incident.thread_id)
+    thread = seen.into(seen.new(ADA, GRACE), incident.thread_id)
     assert [shown(c) for c in thread] == [
         "Ada Lovelace accepted and is now the Investigator. Dennis R is released.",
         "Grace Hopper accepted and is now the Incident Commander."]
@@ -146,12 +166,12 @@ async def test_the_guide_walked_by_a_team(team: Team, connector: FakeConnector) 
     # word), Ada sees it in her chat with a link, and the thread hears it once.
     await team.say("hypothesis the replica's disk is full", sender=ADA, thread=incident)
     await team.settle()
-    thread = seen.into(seen.new(), incident.thread_id)
+    thread = seen.into(seen.new(ADA), incident.thread_id)
     [recorded] = thread
     assert shown(recorded).startswith("Hypothesis 1 recorded.")
     await _in_chat(team, ADA, "hypothesis INC-1 1 disproved")
     await team.settle()
-    calls = seen.new()
+    calls = seen.new(ADA)
     [mine] = seen.into(calls, one_to_one(ADA))
     assert shown(mine).startswith("Hypothesis 1 disproved by Ada Lovelace")
     assert _links_to_thread(mine, incident)
@@ -164,7 +184,7 @@ async def test_the_guide_walked_by_a_team(team: Team, connector: FakeConnector) 
     await team.say("hypotheses 2 proved", sender=ADA, thread=incident)
     await team.settle()
     # (The typo's answer is sent inline, the others through the outbox: any order.)
-    thread = sorted(shown(c) for c in seen.into(seen.new(), incident.thread_id))
+    thread = sorted(shown(c) for c in seen.into(seen.new(ADA), incident.thread_id))
     assert len(thread) == 3, thread
     assert thread[0].startswith("Hypothesis 2 confirmed by Ada Lovelace")
     assert thread[1].startswith("Hypothesis 2 recorded.")
@@ -175,14 +195,14 @@ async def test_the_guide_walked_by_a_team(team: Team, connector: FakeConnector) 
     await team.say("commandeer @Linus we need a DBA", sender=GRACE, mentions=(LINUS,),
                    thread=incident)
     await team.settle()
-    calls = seen.new()
+    calls = seen.new(GRACE)
     [asked] = seen.into(calls, incident.thread_id)
     assert shown(asked).startswith("Asked Linus T privately to join INC-1.")
     request = await Commandeer.get(person_id=LINUS.id)
     await team.press("commandeer.join", {"commandeerId": request.id,
                                          "incidentId": incident.id}, sender=LINUS)
     await team.settle()
-    [joining] = seen.into(seen.new(), incident.thread_id)
+    [joining] = seen.into(seen.new(LINUS), incident.thread_id)
     assert shown(joining) == "Linus T is joining (asked by Grace Hopper)."
     assert _mentioned(joining) == {GRACE.id}
 
@@ -190,7 +210,7 @@ async def test_the_guide_walked_by_a_team(team: Team, connector: FakeConnector) 
     await team.say("task @Margaret check the replica's disk", sender=ADA,
                    mentions=(MARGARET,), thread=incident)
     await team.settle()
-    [task] = seen.into(seen.new(), incident.thread_id)
+    [task] = seen.into(seen.new(ADA), incident.thread_id)
     assert MARGARET.id in _mentioned(task)
 
     # Severity and a status update from the Commander's 1:1: answered there, said once
@@ -200,7 +220,7 @@ async def test_the_guide_walked_by_a_team(team: Team, connector: FakeConnector) 
                          "Status update from Grace Hopper: failing over to the standby")):
         await _in_chat(team, GRACE, typed)
         await team.settle()
-        calls = seen.new()
+        calls = seen.new(GRACE)
         [mine] = seen.into(calls, one_to_one(GRACE))
         assert shown(mine).startswith(said) and _links_to_thread(mine, incident), shown(mine)
         assert [shown(c).startswith(said) for c in seen.into(calls, incident.thread_id)] == [True]
@@ -214,7 +234,7 @@ async def test_the_guide_walked_by_a_team(team: Team, connector: FakeConnector) 
     assert "How are you doing?" in shown(checkin)
     await team.press("checkin.help", {"incidentId": incident.id}, sender=ADA)
     await team.settle()
-    calls = seen.new()
+    calls = seen.new(ADA)
     [support] = seen.into(calls, incident.thread_id)
     assert "asked for support" in shown(support) and _mentioned(support) == {GRACE.id}
     assert [c for c in seen.into(calls, one_to_one(GRACE)) if "Find out what they need" in shown(c)]
@@ -223,14 +243,14 @@ async def test_the_guide_walked_by_a_team(team: Team, connector: FakeConnector) 
     connector.members[KEN.id] = {"id": KEN.id, "name": KEN.name, "aadObjectId": KEN.aad_object_id}
     await team.say("investigator @Ken", sender=ADA, mentions=(KEN,), thread=incident)
     await team.settle()
-    [card] = seen.into(seen.new(), incident.thread_id)
+    [card] = seen.into(seen.new(ADA), incident.thread_id)
     assert "**Why you:** Named by Ada Lovelace." in shown(card)
     assert "Ada Lovelace keeps the role until someone accepts." in shown(card)
     handover = await Handover.get(to_id=KEN.id)
     await team.press("handover.accept", {"handoverId": handover.id,
                                          "incidentId": incident.id}, sender=KEN)
     await team.settle()
-    seen.new()
+    seen.new(KEN)
 
     # From a group chat the Commander asks Margaret to help investigate: the chat is
     # answered with a link, the thread gets her role card once.
@@ -239,7 +259,7 @@ async def test_the_guide_walked_by_a_team(team: Team, connector: FakeConnector) 
         sender=GRACE, mentions=[MARGARET])
     assert (await team.bot.post(chat))[0] == 200
     await team.settle()
-    calls = seen.new()
+    calls = seen.new(GRACE)
     [mine] = seen.into(calls, chat["conversation"]["id"])
     assert shown(mine).startswith("Asked Margaret Hamilton to take the extra investigator "
                                   "role on INC-1; they answer on the card in its thread.")
@@ -251,7 +271,7 @@ async def test_the_guide_walked_by_a_team(team: Team, connector: FakeConnector) 
     # gets the review's draft.
     await _in_chat(team, GRACE, "mitigated INC-1")
     await team.settle()
-    calls = seen.new()
+    calls = seen.new(GRACE)
     [mine] = seen.into(calls, one_to_one(GRACE))
     assert shown(mine).startswith("Mitigated by Grace Hopper")
     thread = [shown(c) for c in seen.into(calls, incident.thread_id)]
@@ -261,18 +281,18 @@ async def test_the_guide_walked_by_a_team(team: Team, connector: FakeConnector) 
     # The review is ready before the resolution: nothing then advises it again.
     await team.say("pir ready", sender=GRACE, thread=incident)
     await team.settle()
-    calls = seen.new()
+    calls = seen.new(GRACE)
     assert [c for c in seen.into(calls, one_to_one(BOB)) if "is ready" in shown(c)]
     await team.say("resolved", sender=GRACE, thread=incident)
     await team.settle()
-    [resolved] = seen.into(seen.new(), incident.thread_id)
+    [resolved] = seen.into(seen.new(GRACE), incident.thread_id)
     assert "Next: the Post Incident Review" not in shown(resolved)
     assert "The review is ready: close the incident with `@incident close`." in shown(resolved)
 
     # Closed from the 1:1: answered there, "Incident closed." once in the thread.
     await _in_chat(team, GRACE, "close INC-1")
     await team.settle()
-    calls = seen.new()
+    calls = seen.new(GRACE)
     [mine] = seen.into(calls, one_to_one(GRACE))
     assert shown(mine).startswith("Incident closed.") and _links_to_thread(mine, incident)
     assert [shown(c) for c in seen.into(calls, incident.thread_id)] == ["Incident closed."]
@@ -296,7 +316,8 @@ async def test_without_a_squad_anyone_may_be_the_commander(team: Team,
     incident = await team.declare("checkout is slow sev2", sender=DENNIS)
     await team.settle()
     incident = await Incident.get(id=incident.id)
-    calls = seen.new()
+    seen.incident = incident
+    calls = seen.new(DENNIS)
     [reply] = [c for c in seen.under_post(calls, incident) if "Declared" in shown(c)]
     assert "Nobody is the Incident Commander yet: anyone can take it" in shown(reply)
     [card] = [c for c in seen.into(calls, incident.thread_id) if "Nobody is the" in shown(c)]
@@ -317,6 +338,12 @@ async def test_without_a_squad_anyone_may_be_the_commander(team: Team,
     assert _mentioned(reminder) == {DENNIS.id}
     assert (await Handover.get(id=open_call.id)).status is HandoverStatus.PENDING
 
+    # It is taken where the card is: a press sent from a 1:1 is refused.
+    away = await team.press("handover.accept", data, sender=LINUS,
+                            conversation_id=one_to_one(LINUS))
+    assert away["value"] == ("Take it on the card in INC-1's thread in the incidents "
+                             "channel.")
+
     # Grace takes it first; Linus, a moment later, is told.
     taken = await team.press("handover.accept", data, sender=GRACE)
     assert "Taken by Grace Hopper" in str(taken["value"])
@@ -325,6 +352,25 @@ async def test_without_a_squad_anyone_may_be_the_commander(team: Team,
     incident = await Incident.get(id=incident.id)
     assert incident.commander_id == GRACE.id
     await team.settle()
-    thread = seen.into(seen.new(), incident.thread_id)
+    thread = seen.into(seen.new(GRACE), incident.thread_id)
     assert [shown(c) for c in thread if c.kind == "reply"] == [
         "Grace Hopper accepted and is now the Incident Commander."]
+
+
+async def test_an_open_call_for_a_commander_ends_with_the_incident(
+        team: Team, connector: FakeConnector) -> None:
+    await team.say("setup", sender=DENNIS)
+    incident = await team.declare("false alarm on checkout sev3", sender=DENNIS)
+    open_call = await Handover.get(anyone=True)
+    await team.say("resolved", sender=DENNIS, thread=incident)
+    await team.settle()
+
+    # Nobody is asked to command a resolved incident: the card says so, no reminder comes.
+    assert (await Handover.get(id=open_call.id)).status is HandoverStatus.SUPERSEDED
+    assert not await Job.filter(kind=ExpireHandover.KIND, status="pending").exists()
+    [card] = [u for u in connector.of_kind("update") if "No longer needed." in u.text]
+    assert "I'll be the Incident Commander" not in card.text
+    late = await team.press("handover.accept", {"handoverId": open_call.id,
+                                                "incidentId": incident.id}, sender=GRACE)
+    assert late["value"] == "This request is already superseded."
+    assert (await Incident.get(id=incident.id)).commander_id is None

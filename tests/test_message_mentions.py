@@ -37,7 +37,11 @@ def _notified(body: dict) -> list[str]:
     # "Ann Lee" is not found inside "Anna Lee".
     ("Anna Lee asked Ann Lee.", (ANN, ANNA), "<at>Anna Lee</at> asked <at>Ann Lee</at>."),
     ("Anna Lee was asked.", (ANN, ANNA), "<at>Ann Lee</at>: <at>Anna Lee</at> was asked."),
-], ids=["named", "not named", "one of each", "substring names", "substring missing"])
+    # A name inside a word is not that person: mentioned in front instead.
+    ("Maximum lag on the replica.", (Person("29:1max", "Max"),),
+     "<at>Max</at>: Maximum lag on the replica."),
+], ids=["named", "not named", "one of each", "substring names", "substring missing",
+        "inside a word"])
 def test_every_person_given_is_mentioned(text: str, people: tuple[Person, ...],
                                          shown: str) -> None:
     body = message(text, mentions=people)

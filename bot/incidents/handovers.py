@@ -24,7 +24,13 @@ from bot.incidents.people import Person
 from bot.incidents.roles import Role, holder, set_holder
 from bot.incidents.timeline import record
 from bot.store import jobs
-from bot.store.incident_models import Handover, HandoverStatus, Incident, Participant
+from bot.store.incident_models import (
+    Handover,
+    HandoverStatus,
+    Incident,
+    IncidentStatus,
+    Participant,
+)
 from bot.store.models import Job
 
 
@@ -166,6 +172,10 @@ async def answer(ctx: Ctx, handover_id: int, *, accept: bool) -> Handover:
     if anyone and not accept:
         raise CommandError(f"Nobody has to decline: leave it for someone who can take the "
                            f"{role.title} role.")
+    if anyone and ctx.origin.channel_id != incident.channel_id:
+        # "Anyone in the channel": the card is there, and so are the people it asks.
+        raise NotAllowedError(f"Take it on the card in INC-{incident.number}'s thread in "
+                              "the incidents channel.")
     if accept and role.single:
         other = Role.COMMANDER if role is Role.INVESTIGATOR else Role.INVESTIGATOR
         other_holder = holder(incident, other)
@@ -265,6 +275,9 @@ async def _nobody_took(ctx: Ctx, incident: Incident, handover: Handover) -> None
     the Investigator, who runs the incident until there is a Commander, is reminded once."""
     if await Handover.filter(id=handover.id, status=HandoverStatus.PENDING).count() == 0:
         return
+    if incident.status not in (IncidentStatus.INVESTIGATING, IncidentStatus.MITIGATED):
+        await withdraw_open(ctx, incident)
+        return
     role = Role(handover.role)
     minutes = ctx.policy.commander_wanted_s // 60
     text = (f"Nobody has taken the {role.title} role of INC-{incident.number} in {minutes} "
@@ -272,6 +285,17 @@ async def _nobody_took(ctx: Ctx, incident: Incident, handover: Handover) -> None
     await record(ctx, incident, EventKind.ROLE_UNTAKEN, text, {"handover": handover.id})
     investigator = holder(incident, Role.INVESTIGATOR)
     ctx.tell(say.ThreadPost(incident.id, text, (investigator,) if investigator else ()))
+
+
+async def withdraw_open(ctx: Ctx, incident: Incident) -> None:
+    """The incident is over: requests open to anyone end (nobody is asked to command a
+    resolved incident, and their cards stop offering it)."""
+    for pending in await Handover.filter(incident=incident, anyone=True,
+                                         status=HandoverStatus.PENDING):
+        await Handover.filter(id=pending.id).update(status=HandoverStatus.SUPERSEDED,
+                                                    answered_at=ctx.now)
+        await jobs.cancel(_job_key(pending.id))
+        ctx.tell(say.HandoverAnswered(pending.id))
 
 
 async def _withdraw_other_single_role(ctx: Ctx, incident: Incident, role: Role,

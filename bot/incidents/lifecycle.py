@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.errors import CommandError
-from bot.incidents import checkins, external, pir
+from bot.incidents import checkins, external, handovers, pir
 from bot.incidents import notices as say
 from bot.incidents import severity as sev
 from bot.incidents.context import Ctx
@@ -61,6 +61,7 @@ async def resolved(ctx: Ctx, incident: Incident) -> None:
     incident.mitigated_at = incident.mitigated_at or ctx.now
     await incident.save()
     await checkins.stop(incident)
+    await handovers.withdraw_open(ctx, incident)
     text = (f"Resolved by {ctx.actor.name}, {duration(incident.declared_at, ctx.now)} after "
             f"it was declared. {_after_resolution(incident)}")
     await record(ctx, incident, EventKind.RESOLVED, text)

@@ -86,8 +86,9 @@ async def show(ctx: Ctx) -> str:
     if not squads:
         return ("No squads yet. Create one: `@incident oncall db rotation weekly 09:00 mon "
                 "Europe/London @Ada @Grace`.")
-    lines, zone = [], await origin_zone(ctx)
+    lines = []
     for squad in squads:
+        zone = await squad_zone(ctx, squad)
         primary, secondary = await current(squad, ctx.now)
         change = next_handoff(at=ctx.now, period=squad.period, handoff_time=squad.handoff_time,
                               weekday=squad.handoff_weekday, zone=squad.timezone)
@@ -153,8 +154,15 @@ async def cover(ctx: Ctx, name: str, slot: str, person: Person,
                                       name=person.name, aad_object_id=person.aad_object_id,
                                       starts_at=ctx.now, ends_at=ends)
     ctx.tell(say.Reply(f"{person.name} is {slot} on-call for {squad.name} until "
-                       f"{written(ends, await origin_zone(ctx))}."))
+                       f"{written(ends, await squad_zone(ctx, squad))}."))
     return row
+
+
+async def squad_zone(ctx: Ctx, squad: Squad) -> str:
+    """The zone an on-call time is read and written in: the team's where the command comes
+    from a team (its other times are written there), else the squad's own (a 1:1 has no
+    team, and the `TIMEZONE` default would misread a London squad's "until 18:00")."""
+    return await origin_zone(ctx) if ctx.origin.team_id else squad.timezone
 
 
 def parse_until(text: str, *, now: dt.datetime, zone: str) -> dt.datetime:

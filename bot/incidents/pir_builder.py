@@ -18,6 +18,7 @@ from bot.incidents.roles import assistants
 from bot.store.incident_models import (
     Commandeer,
     Handover,
+    HandoverStatus,
     Hypothesis,
     Incident,
     TeamSettings,
@@ -54,7 +55,9 @@ async def build_record(incident: Incident, *, default_zone: str = "UTC") -> PirR
         handovers=tuple(
             HandoverLine(h.requested_at, h.role, h.to_name, h.from_name, h.status.value,
                          h.answered_at, h.reason)
-            for h in await Handover.filter(incident=incident).order_by("id")),
+            for h in await Handover.filter(incident=incident).order_by("id")
+            # An open call nobody took ("anyone") asked no one: not a handover.
+            if not (h.anyone and h.status is not HandoverStatus.ACCEPTED)),
         timeline=timeline,
         hypotheses=tuple(
             HypothesisLine(h.number, h.text, h.status.value, h.author_name, h.created_at,

@@ -16,7 +16,7 @@ MAX_COMMAND_CHARS = 4000
 _REFERENCE = re.compile(r"^(?:inc-?)?(\d+)$", re.IGNORECASE)
 _DONE = re.compile(r"^(\d+)\s+done$", re.IGNORECASE)
 # What is left of a word once `_compact` has run: a `sev` code, in range or not (`sev0`).
-_SEVERITY_LIKE = re.compile(r"^sev[0-9]+$")
+_SEVERITY_LIKE = re.compile(r"^sev[0-9]$")
 _SETTLE = re.compile(r"^#?([0-9]{1,9})\s+([a-z]+)[.!]?$", re.IGNORECASE)
 # The guide's words for settling a hypothesis ("prove/disprove each hypothesis"), and the
 # ones people also use: True when it holds.
@@ -77,14 +77,18 @@ def severity_of(text: str) -> int:
 def severity_in_title(words: list[str]) -> tuple[int | None, list[str]]:
     """The severity among a title's words, and the title without it.
 
-    It is the last code (`sev2`, `SEV-2`, `p2`, or the two words `SEV 2`), wherever it is:
-    the README's `declare <title> [sev1-4] [squad]` puts a squad after it. Only that one
-    is taken out of the title. The words critical, major, minor and low are not read here
-    (`declare disk space low` is a title); `sev critical` takes them. A `sev` code out of
-    range (`sev0`, `SEV 5`) is refused rather than left in the title as a word.
+    It is the last code (`sev2`, `SEV-2`, or the two words `SEV 2`), wherever it is: the
+    README's `declare <title> [sev1-4] [squad]` puts a squad after it. A `p2` counts only
+    as one of the last two words (`EC2 p3 instances down` is a title about p3 instances).
+    Only that one is taken out of the title. The words critical, major, minor and low are
+    not read here (`declare disk space low` is a title); `sev critical` takes them. A
+    one-digit `sev` code out of range (`sev0`, `SEV 5`) is refused rather than left in
+    the title as a word.
     """
+    last_two = len(words) - 2
     spans = [(a, b, code) for a, b, code in _spans(words)
-             if code in sev.CODES or _SEVERITY_LIKE.match(code)]
+             if (code in sev.CODES and (code.startswith("sev") or a >= last_two))
+             or _SEVERITY_LIKE.match(code)]
     wrong = [" ".join(words[a:b]) for a, b, code in spans if code not in sev.CODES]
     if wrong:
         raise CommandError(f"'{wrong[0][:40]}' is not a severity. {severity_forms()}")

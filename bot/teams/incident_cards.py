@@ -152,7 +152,8 @@ def role_request_card(handover: Handover, incident: Incident) -> Card:
     people = [handover.to_id, handover.requested_by_id, handover.from_id or ""]
     data = {"handoverId": handover.id, "incidentId": incident.id}
     if is_open(handover):
-        taker = [handover.to_id] if handover.status is not HandoverStatus.PENDING else []
+        # Whoever took it (an open request replaced or withdrawn was taken by nobody).
+        taker = [handover.to_id] if handover.status is HandoverStatus.ACCEPTED else []
         return refreshed(_open_role_card(handover, incident, role, body), ROLE_REFRESH, data,
                          taker + [handover.requested_by_id])
     asked = "please take" if pending else "you were asked to take"
@@ -222,7 +223,8 @@ def _handover_outcome(handover: Handover) -> str:
                                   else f"✅ Accepted by {name} at {when}."),
         HandoverStatus.DECLINED: f"Declined by {name} at {when}.",
         HandoverStatus.EXPIRED: f"Expired at {when} without an answer.",
-        HandoverStatus.SUPERSEDED: "Replaced by a newer request.",
+        HandoverStatus.SUPERSEDED: ("No longer needed." if is_open(handover)
+                                    else "Replaced by a newer request."),
     }.get(handover.status, handover.status.value)
 
 

@@ -10,6 +10,7 @@ id from its answer.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from botbuilder.schema import Activity
@@ -73,17 +74,15 @@ def mentioning(text: str, people: list[Person]) -> str:
     placed: list[tuple[int, int, Person]] = []
     missing: list[Person] = []
     for person in sorted(people, key=lambda p: len(p.name), reverse=True):
-        name = literal(person.name)
-        start = 0
-        while True:
-            at = text.find(name, start)
-            if at < 0 or not any(a < at + len(name) and at < b for a, b, _ in placed):
-                break
-            start = at + 1
-        if at < 0:
+        # A whole name, not inside a word ("Max" is not in "Maximum") or a placed name.
+        found = (m for m in re.finditer(rf"(?<!\w){re.escape(literal(person.name))}(?!\w)",
+                                        text)
+                 if not any(a < m.end() and m.start() < b for a, b, _ in placed))
+        match = next(found, None)
+        if match is None:
             missing.append(person)
         else:
-            placed.append((at, at + len(name), person))
+            placed.append((match.start(), match.end(), person))
     for a, b, person in sorted(placed, key=lambda item: item[0], reverse=True):
         text = text[:a] + _at(person) + text[b:]
     if missing:
@@ -182,9 +181,8 @@ class Renderer:
         if len(ids) != 1:
             return None
         incident = await Incident.get(id=ids.pop())
-        if not incident.card_activity_id or incident.thread_id == incoming.conversation.id:
-            return None
-        return incident
+        # Before its thread exists (its creation waits for Teams) the answer has no link.
+        return None if incident.thread_id == incoming.conversation.id else incident
 
     async def _one(self, uow: UnitOfWork, notice: say.Notice, incoming: Activity | None,
                    now: dt.datetime, elsewhere: Incident | None) -> None:

@@ -7,7 +7,6 @@ from bot.incidents import notices as say
 from bot.incidents import oncall as rota
 from bot.incidents import team_settings
 from bot.incidents.context import Ctx
-from bot.incidents.local_time import origin_zone
 from bot.incidents.people import Person
 from bot.incidents.rotation import WEEKDAYS
 from bot.teams.answers import Answer, Text
@@ -45,8 +44,9 @@ async def oncall(call: Call, cmd: Command) -> Answer | None:
         if action == "override" and people and "until" in [w.lower() for w in plain]:
             slot = "secondary" if plain[0].lower() == "secondary" else "primary"
             when = " ".join(plain[[w.lower() for w in plain].index("until") + 1 :])
-            # Read in the zone the answer writes it in: the team's (bot.incidents.local_time).
-            until = rota.parse_until(when, now=ctx.now, zone=await origin_zone(ctx))
+            # Read in the zone the answer writes it in (`rota.squad_zone`).
+            target = await rota.squad_named(ctx.origin.tenant_id, squad)
+            until = rota.parse_until(when, now=ctx.now, zone=await rota.squad_zone(ctx, target))
             return await rota.cover(ctx, squad, slot, people[0], until)
         if action == "default":
             await rota.set_channel_squad(ctx, squad)
