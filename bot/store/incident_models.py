@@ -156,7 +156,7 @@ class Handover(Model):
     # When the request expires unanswered (the card says what happens then).
     answer_by = fields.DatetimeField(null=True)
     # Asked of anyone in the channel (nobody to ask): `to_*` is whoever took it.
-    anyone = fields.BooleanField(default=False)
+    anyone = fields.BooleanField(default=False, db_default=False)
     next_candidates: fields.JSONField[list[dict[str, Any]] | None] = fields.JSONField(null=True)
 
     class Meta:

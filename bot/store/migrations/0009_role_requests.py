@@ -16,6 +16,6 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Handover',
             name='anyone',
-            field=fields.BooleanField(default=False),
+            field=fields.BooleanField(default=False, db_default=False),
         ),
     ]

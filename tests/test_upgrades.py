@@ -1,0 +1,70 @@
+"""Upgrading a database that has rows: each migration that adds a NOT NULL column must give
+the rows already there a value (SQLite refuses `ADD COLUMN ... NOT NULL` without a
+default, PostgreSQL refuses it on a table with rows), or `incident-bot run` fails to start
+on every existing installation."""
+
+from __future__ import annotations
+
+import asyncpg
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate
+
+from bot.store.database import tortoise_config
+from bot.store.migration_lock import migration_lock
+
+# A role request and an outbox row as the schema before 0009 stored them.
+BEFORE_0009 = [
+    "INSERT INTO incident (tenant_id, number, title, severity, status, declared_at, "
+    "declared_by_id, declared_by_name, service_url, channel_id, review_state) VALUES "
+    "('t', 1, 'db down', 1, 'investigating', '2026-01-01 00:00:00+00', 'a', 'Ada', "
+    "'https://smba.example/', 'c', 'pending')",
+    "INSERT INTO handover (incident_id, role, to_id, to_name, requested_by_id, "
+    "requested_by_name, status, requested_at) VALUES ((SELECT id FROM incident), "
+    "'commander', 'b', 'Bo', 'a', 'Ada', 'pending', '2026-01-01 00:00:00+00')",
+]
+
+
+async def _migrate(url: str, target: str | None = None) -> None:
+    async with migration_lock(url):
+        try:
+            await migrate(config=tortoise_config(url), target=target)
+        finally:
+            await Tortoise.close_connections()
+
+
+async def _run(url: str, statements: list[str]) -> list[tuple]:
+    if url.startswith("sqlite://"):
+        import sqlite3
+
+        with sqlite3.connect(url.removeprefix("sqlite://")) as conn:
+            rows: list[tuple] = []
+            for sql in statements:
+                rows = conn.execute(sql).fetchall()
+            return rows
+    conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        result = []
+        for sql in statements:
+            result = [tuple(r) for r in await conn.fetch(sql)]
+        return result
+    finally:
+        await conn.close()
+
+
+async def _upgrade_keeps_role_requests(url: str) -> None:
+    await _migrate(url, "bot.0008_pacing")
+    await _run(url, BEFORE_0009)
+
+    await _migrate(url)
+
+    rows = await _run(url, ["SELECT to_name, anyone, answer_by FROM handover"])
+    assert [(name, bool(anyone), answer_by) for name, anyone, answer_by in rows] == [
+        ("Bo", False, None)]
+
+
+async def test_role_requests_survive_the_upgrade_on_sqlite(tmp_path) -> None:
+    await _upgrade_keeps_role_requests(f"sqlite://{tmp_path / 'old.sqlite3'}")
+
+
+async def test_role_requests_survive_the_upgrade_on_postgres(postgres_url: str) -> None:
+    await _upgrade_keeps_role_requests(postgres_url)
