@@ -68,6 +68,7 @@ _URL = re.compile(r"https?://\S+")
 def test_literal_text_has_no_markup_left(value: str):
     rest = _URL.sub("u", _ESCAPE_OR_ENTITY.sub("e", literal(value)))
     assert not re.search(r"[<>*_\[\]`~|]", rest)
+    assert "{{" not in rest  # not an Adaptive Cards date function on a card
     assert not re.search(r"^[ \t]*(#|[-+=]|\d+[.)])", rest, re.MULTILINE)
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 
 _ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-_INLINE = re.compile(r"[\\`*_\[\]~|]")
+# `{` too: on a card, `{{DATE(...)}}` in someone's text would be expanded as a date
+# function (Adaptive Cards "Text features"); `\{\{` shows as typed and is not one.
+_INLINE = re.compile(r"[\\`*_\[\]~|{]")
 _LEADING = re.compile(r"^([ \t]*\d*)([#+=.)-])", re.MULTILINE)
 _URL = re.compile(r"https?://[^\s<>\"'\\`*\[\]()|]+")
 
