@@ -7,6 +7,8 @@ import asyncio
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from bot import __version__
 from bot.config import Mode, Settings
 from bot.logs import configure_logging
@@ -29,6 +31,18 @@ def banner(settings: Settings) -> str:
             "authenticated, so the bot listens on 127.0.0.1 only. Set the credentials "
             "before exposing it."
         )
+    return "\n".join(lines)
+
+
+def configuration_error(exc: ValidationError) -> str:
+    """What is wrong with the environment, one line per problem, without a stack trace."""
+    lines = ["incident-bot cannot start: the configuration is not usable"]
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]).upper()
+        problem = str(error["msg"]).removeprefix("Value error, ")
+        named = where and where not in problem
+        lines.append(f"  {where}: {problem}" if named else f"  {problem}")
+    lines.append("See docs/configuration.md.")
     return "\n".join(lines)
 
 
@@ -63,7 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     imports.add_argument("file", help="the .ics file")
     args = parser.parse_args(argv)
 
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(configuration_error(exc), file=sys.stderr)
+        return 2
     configure_logging(settings)
     if args.command == "migrate":
         asyncio.run(apply_migrations(settings.database_url))

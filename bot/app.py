@@ -58,7 +58,7 @@ from integrations.graph_token import GraphToken
 from integrations.presence import NoPresence, PresenceSource
 from integrations.statuspage import Statuspage
 from integrations.teams_apps import GraphAppInstaller
-from integrations.video_factory import Bridges
+from integrations.video_factory import Bridges, Graph
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +238,8 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
                                               installs=apps is not None)
     register_timers(jobs, Background(
         policy=policy, in_incident=in_incident,
-        bridges=Bridges(settings), presence=_presence(graph, settings, session, metrics),
+        bridges=Bridges(settings, graph=Graph(session, graph) if graph else None),
+        presence=_presence(graph, settings, session, metrics),
         apps=apps,
         members=members, metrics=metrics, tracker=_tracker(settings, session),
         docs=_docs(settings), status_service=_statuspage(settings, session),

@@ -8,6 +8,7 @@ Azure Bot registration can be reused as is.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -15,7 +16,14 @@ from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.incidents.context import Policy
@@ -26,6 +34,10 @@ PUBLIC_TOKEN_URL = "https://login.microsoftonline.com/botframework.com/oauth2/v2
 BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
 # Who may publish external updates, besides admins (EXTERNAL_UPDATE_ROLES).
 EXTERNAL_ROLES = frozenset({"commander", "investigator", "assistant", "anyone"})
+# What Teams meetings as the room need (integrations.teams_meetings, docs/teams-meetings.md).
+TEAMS_NEEDS = ("GRAPH_CLIENT_ID, GRAPH_CLIENT_SECRET, GRAPH_TENANT_ID (or GRAPH_TOKEN_URL) "
+               "and TEAMS_MEETING_ORGANIZER")
+_OBJECT_ID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
 class Mode(str, Enum):
@@ -109,6 +121,8 @@ class Settings(BaseSettings):
     graph_client_secret: SecretStr = SecretStr("")
     graph_api_url: str = "https://graph.microsoft.com/v1.0"
     graph_token_url: str = ""
+    # The Entra object id of the user Teams meetings are created for (VIDEO_PROVIDER=teams).
+    teams_meeting_organizer: str = ""
     # The bot's id in the tenant's Teams app catalog: with it (and the Graph app granted
     # TeamsAppInstallation.ReadWriteSelfForUser.All), the bot installs itself for someone
     # it cannot message 1:1 (integrations.teams_apps).
@@ -192,6 +206,38 @@ class Settings(BaseSettings):
             raise ValueError(f"EXTERNAL_UPDATE_ROLES names unknown roles {sorted(unknown)}; "
                              f"use some of {sorted(EXTERNAL_ROLES)}")
         return ",".join(sorted(roles))
+
+    @field_validator("teams_meeting_organizer")
+    @classmethod
+    def _object_id(cls, value: str) -> str:
+        # Graph's onlineMeetings take the organizer's object id in the path; a UPN there is
+        # answered 404 (https://learn.microsoft.com/graph/api/application-post-onlinemeetings).
+        value = value.strip()
+        if value and not _OBJECT_ID.match(value):
+            raise ValueError(f"TEAMS_MEETING_ORGANIZER {value!r} is not an Entra object id "
+                             "(a GUID such as 748d2cbb-3b55-40ed-8c34-2eae5932b22a): Graph "
+                             "creates online meetings only for a user's object id, not their "
+                             "sign-in name; see docs/teams-meetings.md")
+        return value
+
+    @model_validator(mode="after")
+    def _teams_meetings_configured(self) -> Settings:
+        if "teams" in self.video_chain and not (self.graph_enabled
+                                                and self.teams_meeting_organizer):
+            named = "VIDEO_PROVIDER" if self.effective_video_provider == "teams" else \
+                "VIDEO_FALLBACK"
+            raise ValueError(f"{named} names teams, which needs {TEAMS_NEEDS}; "
+                             f"missing: {', '.join(self._teams_missing())} "
+                             "(see docs/teams-meetings.md)")
+        return self
+
+    def _teams_missing(self) -> list[str]:
+        missing = [name for name, value in (
+            ("GRAPH_CLIENT_ID", self.graph_client_id),
+            ("GRAPH_CLIENT_SECRET", self.graph_client_secret.get_secret_value()),
+            ("GRAPH_TENANT_ID", self.graph_tenant_id or self.graph_token_url),
+            ("TEAMS_MEETING_ORGANIZER", self.teams_meeting_organizer)) if not value]
+        return missing
 
     @property
     def mode(self) -> Mode:

@@ -206,7 +206,7 @@ async def drive() -> AsyncIterator[FakeGoogleDrive]:
 
 @pytest.fixture
 async def graph() -> AsyncIterator[FakeGraph]:
-    """A loopback Microsoft Graph (token and presence)."""
+    """A loopback Microsoft Graph (token, presence, app installs, online meetings)."""
     fake = FakeGraph()
     await fake.start()
     yield fake

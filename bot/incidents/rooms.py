@@ -26,7 +26,7 @@ from integrations.video import Room
 
 log = logging.getLogger(__name__)
 TRIES_PER_PROVIDER = 3
-PROVIDERS = {"zoom": "Zoom", "meet": "Google Meet", "jitsi": "Jitsi"}
+PROVIDERS = {"zoom": "Zoom", "meet": "Google Meet", "teams": "Microsoft Teams", "jitsi": "Jitsi"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,9 +62,9 @@ async def request_room(ctx: Ctx, incident: Incident, chain: tuple[str, ...]) -> 
 
 async def ask_for_room(ctx: Ctx, incident: Incident, provider: str,
                        fallback: tuple[str, ...]) -> None:
-    """`room zoom|meet|jitsi`: a new room on that provider (then the usual fallback)."""
+    """`room <provider>`: a new room on that provider (then the usual fallback)."""
     if provider not in PROVIDERS:
-        raise CommandError("Usage: `@incident room` or `@incident room zoom|meet|jitsi`.")
+        raise CommandError(f"Usage: `@incident room` or `@incident room {'|'.join(PROVIDERS)}`.")
     await require_role_holder(ctx, incident, "replace the room")
     chain = (provider,) + tuple(p for p in fallback if p != provider)
     await request_room(ctx, incident, chain)

@@ -1,5 +1,5 @@
-"""A loopback Microsoft Graph: Entra client-credentials token, presence by user id, and the
-bot's app installed for a user ("proactive installation").
+"""A loopback Microsoft Graph: Entra client-credentials token, presence by user id, the
+bot's app installed for a user ("proactive installation"), and Teams online meetings.
 
 Installing the app for a user is what makes a proactive 1:1 possible
 (https://learn.microsoft.com/microsoftteams/platform/graph-api/proactive-bots-and-messages/graph-proactive-bots-and-messages),
@@ -29,16 +29,47 @@ response of https://learn.microsoft.com/graph/throttling; 403 "Forbidden" with "
 role permissions on the request. ..." is what Teams' Graph workload answers an app without
 the role (reported wire text, not documented); 400 "BadRequest" and 404 "NotFound" follow
 the same workload's PascalCase codes. No page documents those messages: match on codes.
+
+Online meetings, with an app-only token (application permission OnlineMeetings.ReadWrite.All,
+and an application access policy granted to the organizer):
+
+- `POST /v1.0/users/{user-id}/onlineMeetings` ("Create onlineMeeting",
+  https://learn.microsoft.com/graph/api/application-post-onlinemeetings): 201 and a new
+  onlineMeeting every time.
+- `POST /v1.0/users/{user-id}/onlineMeetings/createOrGet` ("onlineMeeting: createOrGet",
+  https://learn.microsoft.com/graph/api/onlinemeeting-createorget): `externalId` required;
+  201 with a new meeting, or 200 with the one this organizer already has under that
+  externalId ("The combination of tenantId, userId, and externalId serves as the identifier
+  for a meeting with an external ID"). Without startDateTime it starts now; without
+  endDateTime it ends an hour after the start; an end without a start, or before it, is 400.
+
+  The answer is v1.0's onlineMeeting (https://learn.microsoft.com/graph/api/resources/
+  onlinemeeting): `id`, `creationDateTime`, `startDateTime`, `endDateTime`, `joinWebUrl`
+  (`https://teams.microsoft.com/l/meetup-join/19%3ameeting_...%40thread.v2/0?context=...`),
+  `subject`, `externalId`, `participants.organizer`, `joinMeetingIdSettings`
+  (`joinMeetingId`, `passcode`, `isPasscodeRequired`), `chatInfo`, `lobbyBypassSettings`...
+
+Refusals, in this order: 401 without a Graph token; 429 with `Retry-After` or a 5xx when
+told (`fail_meetings`); 403 "Forbidden" with an empty message while the app lacks the
+permission (`meetings_forbidden`; the body reported for a missing onlineMeetings permission
+in microsoftgraph/microsoft-graph-docs#6663, not documented); 404 for a user the tenant does
+not have (`organizers`; Graph takes the user's object id here, a UPN is reported to get 404
+as well: microsoftgraph/msgraph-sdk-dotnet#1215); 403 "Forbidden" "No Application Access
+Policy found for this app" when no policy is granted to that user (`access_policy`), the
+body https://learn.microsoft.com/graph/cloud-communication-online-meeting-application-access-policy
+gives under "Errors"; 400 for a bad body.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
+import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -52,6 +83,11 @@ INSTALL_PERMISSION = "TeamsAppInstallation.ReadWriteSelfForUser.All"
 _BIND = re.compile(r"^https://graph\.microsoft\.com/(?:v1\.0|beta)/appCatalogs/teamsApps/"
                    r"([^/?#\s]+)$")
 _FILTER = re.compile(r"^\s*teamsApp/id\s+eq\s+'([^']*)'\s*$")
+
+TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+# The organizer the tests' Graph app may create meetings for (an Entra object id).
+ORGANIZER_ID = "550fae72-d251-43ec-868c-373732c2704f"
+POLICY_MISSING = "No Application Access Policy found for this app"
 
 
 @dataclass
@@ -72,9 +108,21 @@ class FakeGraph:
     on_install: Callable[[str], Any] | None = None
     # Every request to the installedApps endpoints, with the status it was answered.
     install_requests: list[Request] = field(default_factory=list)
+    # Users (Entra object ids) the tenant has: meetings for anyone else are 404.
+    organizers: set[str] = field(default_factory=lambda: {ORGANIZER_ID})
+    # Users an application access policy for this app is granted to.
+    access_policy: set[str] = field(default_factory=lambda: {ORGANIZER_ID})
+    # When set, meetings are refused 403 as for an app without OnlineMeetings.ReadWrite.All.
+    meetings_forbidden: bool = False
+    # Every onlineMeeting created, in order (a createOrGet that found one adds nothing).
+    meetings: list[dict[str, Any]] = field(default_factory=list)
+    # Every request to the onlineMeetings endpoints, with the status it was answered.
+    meeting_requests: list[Request] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._throttle: list[str] = []
+        self._meeting_faults: list[tuple[int, str | None, float]] = []
+        self._by_external_id: dict[tuple[str, str], dict[str, Any]] = {}
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -83,6 +131,9 @@ class FakeGraph:
         app.router.add_post("/v1.0/communications/getPresencesByUserId", self._presences)
         app.router.add_post("/v1.0/users/{user}/teamwork/installedApps", self._install)
         app.router.add_get("/v1.0/users/{user}/teamwork/installedApps", self._list_installed)
+        app.router.add_post("/v1.0/users/{user}/onlineMeetings", self._create_meeting)
+        app.router.add_post("/v1.0/users/{user}/onlineMeetings/createOrGet",
+                            self._create_meeting)
         self._runner, self.url = await serve(app)
 
     async def stop(self) -> None:
@@ -93,6 +144,18 @@ class FakeGraph:
         """Answer the next `times` installedApps calls 429 with `Retry-After: retry_after`,
         as Graph does while an app or tenant is throttled."""
         self._throttle.extend(retry_after for _ in range(times))
+
+    def fail_meetings(self, status: int, *, times: int = 1,
+                      retry_after: str | None = None) -> None:
+        """Answer the next `times` onlineMeetings calls `status` (429 carries `Retry-After`,
+        "10" unless told), as Graph does while throttling or failing."""
+        if status == 429 and retry_after is None:
+            retry_after = "10"
+        self._meeting_faults.extend((status, retry_after, 0.0) for _ in range(times))
+
+    def hang_meetings(self, seconds: float) -> None:
+        """Hold the next onlineMeetings call for `seconds`, then answer it normally."""
+        self._meeting_faults.append((0, None, seconds))
 
     async def _token(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -182,6 +245,64 @@ class FakeGraph:
                                f"{user}')/teamwork/installedApps", "value": value},
             headers=_ids(request))
 
+    async def _create_meeting(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json() if request.can_read_body else None
+        except ValueError:
+            body = None
+        recorded = Request(request.method, request.path, dict(request.headers), body)
+        self.meeting_requests.append(recorded)
+        if self._meeting_faults and self._meeting_faults[0][2]:
+            await asyncio.sleep(self._meeting_faults.pop(0)[2])
+        response = self._answer_meeting(request, body)
+        recorded.status = response.status
+        return response
+
+    def _answer_meeting(self, request: web.Request, body: Any) -> web.Response:
+        refused = self._meeting_refused(request)
+        if refused is not None:
+            return refused
+        user = request.match_info["user"]
+        if user not in self.organizers:
+            return _error(request, 404, "NotFound", f"User '{user}' was not found.")
+        if user not in self.access_policy:
+            return _error(request, 403, "Forbidden", POLICY_MISSING)
+        if not isinstance(body, dict):
+            return _error(request, 400, "BadRequest", "The request body is not an onlineMeeting.")
+        create_or_get = request.path.endswith("/createOrGet")
+        external_id = body.get("externalId")
+        if create_or_get and not (isinstance(external_id, str) and external_id):
+            return _error(request, 400, "BadRequest", "externalId is required.")
+        times = _meeting_times(body)
+        if times is None:
+            return _error(request, 400, "BadRequest",
+                          "endDateTime needs a startDateTime, and must not be before it.")
+        key = (user, external_id if create_or_get else "")
+        if create_or_get and key in self._by_external_id:
+            return web.json_response(self._by_external_id[key], status=200,
+                                     headers=_ids(request))
+        meeting = _online_meeting(user, body, *times)
+        self.meetings.append(meeting)
+        if create_or_get:
+            self._by_external_id[key] = meeting
+        return web.json_response(meeting, status=201, headers=_ids(request))
+
+    def _meeting_refused(self, request: web.Request) -> web.Response | None:
+        """401 without a Graph token, a fault when told, 403 without the permission."""
+        if not request.headers.get("Authorization", "").startswith("Bearer graph-"):
+            return _error(request, 401, "InvalidAuthenticationToken", "Access token is empty.")
+        if self._meeting_faults:
+            status, retry_after, _ = self._meeting_faults.pop(0)
+            if status == 429:
+                return _error(request, 429, "TooManyRequests", "Please retry again later.",
+                              headers={"Retry-After": retry_after or "10"})
+            if status:
+                return _error(request, status, "ServiceUnavailable" if status == 503
+                              else "InternalServerError", "The service is unavailable.")
+        if self.meetings_forbidden:
+            return _error(request, 403, "Forbidden", "")
+        return None
+
     def _refused(self, request: web.Request) -> web.Response | None:
         """401 without a Graph token, then 429 while throttled."""
         if not request.headers.get("Authorization", "").startswith("Bearer graph-"):
@@ -192,6 +313,71 @@ class FakeGraph:
                           inner={"code": "429", "status": "429",
                                  "message": "Please retry after"})
         return None
+
+
+def _meeting_times(body: dict[str, Any]) -> tuple[datetime, datetime] | None:
+    """Start and end as createOrGet defaults them; None when they do not fit."""
+    start_text, end_text = body.get("startDateTime"), body.get("endDateTime")
+    try:
+        start = _graph_time(start_text) if start_text else datetime.now(UTC)
+        end = _graph_time(end_text) if end_text else start + timedelta(hours=1)
+    except (TypeError, ValueError):
+        return None
+    if (end_text and not start_text) or end < start:
+        return None
+    return start, end
+
+
+def _graph_time(value: Any) -> datetime:
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("a time without its offset")
+    return parsed.astimezone(UTC)
+
+
+def _online_meeting(user: str, body: dict[str, Any], start: datetime,
+                    end: datetime) -> dict[str, Any]:
+    """v1.0's onlineMeeting as Graph answers it (shortened as in the documentation)."""
+    thread = "19:meeting_" + base64.b64encode(uuid.uuid4().bytes).decode().rstrip("=") + \
+        "@thread.v2"
+    context = ('%7b%22Tid%22%3a%22' + TENANT_ID + '%22%2c%22Oid%22%3a%22' + user + '%22%7d')
+    join = ("https://teams.microsoft.com/l/meetup-join/"
+            + thread.replace(":", "%3a").replace("@", "%40") + f"/0?context={context}")
+    meeting_id = base64.b64encode(f"1*{user}*0**{thread}".encode()).decode()
+    return {
+        "@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#users('{user}')/"
+                          "onlineMeetings/$entity",
+        "id": meeting_id,
+        "creationDateTime": _graph_text(datetime.now(UTC)),
+        "startDateTime": _graph_text(start),
+        "endDateTime": _graph_text(end),
+        "joinWebUrl": join,
+        "subject": body.get("subject"),
+        "externalId": body.get("externalId"),
+        "isBroadcast": False,
+        "autoAdmittedUsers": "EveryoneInCompany",
+        "allowedPresenters": "everyone",
+        "isEntryExitAnnounced": True,
+        "videoTeleconferenceId": None,
+        "participants": {
+            "organizer": {"upn": "oncall@contoso.com", "role": "presenter",
+                          "identity": {"user": {"id": user, "displayName": None,
+                                                "tenantId": TENANT_ID,
+                                                "identityProvider": "AAD"}}},
+            "attendees": [],
+        },
+        "lobbyBypassSettings": {"scope": "organization", "isDialInBypassEnabled": False},
+        "joinMeetingIdSettings": {"isPasscodeRequired": False,
+                                  "joinMeetingId": str(secrets.randbelow(10**12)).zfill(12),
+                                  "passcode": secrets.token_urlsafe(4)[:6]},
+        "chatInfo": {"threadId": thread, "messageId": "0", "replyChainMessageId": None},
+        "audioConferencing": None,
+    }
+
+
+def _graph_text(moment: datetime) -> str:
+    """Graph writes times with seven fraction digits and a Z: 2019-07-11T02:17:17.6491364Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
 def _installation(user: str, app_id: str, *, expand: bool) -> dict[str, Any]:

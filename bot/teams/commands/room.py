@@ -13,7 +13,8 @@ from bot.teams.router import Router
 router = Router()
 
 
-@router.command("room", "room [zoom|meet|jitsi]", synonyms=("call", "bridge", "zoom", "meet"))
+@router.command("room", f"room [{'|'.join(rooms.PROVIDERS)}]",
+                synonyms=("call", "bridge", "zoom", "meet"))
 async def room(call: Call, cmd: Command) -> Answer | None:
     """Show the Incident Command Room link, or make a new room on a provider."""
     number, rest = split_reference(cmd.args)

@@ -1,0 +1,176 @@
+"""Microsoft Teams meetings as the Incident Command Room, through Microsoft Graph.
+
+An app-only token (client credentials, the process's shared `GraphToken`) may create online
+meetings for one user, the organizer, when the app has the application permission
+`OnlineMeetings.ReadWrite.All` with admin consent and a Teams admin granted it an
+application access policy for that user (`New-CsApplicationAccessPolicy`,
+`Grant-CsApplicationAccessPolicy`): see docs/teams-meetings.md, and Microsoft's
+https://learn.microsoft.com/graph/api/application-post-onlinemeetings and
+https://learn.microsoft.com/graph/cloud-communication-online-meeting-application-access-policy.
+
+Plain `POST /users/{id}/onlineMeetings` makes a new meeting on every call, so a job retried
+after a lost answer would make two. `POST /users/{id}/onlineMeetings/createOrGet`
+(https://learn.microsoft.com/graph/api/onlinemeeting-createorget, application permission
+supported, with the same access policy) takes an `externalId` and answers the organizer's
+meeting with that id if there is one (200) or a new one (201): the bridge passes the
+request id, which stays the same across retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from bot.errors import BridgeError
+from integrations.graph_token import GraphToken
+from integrations.video import Meeting, Room, invitees, meeting_start
+
+logger = logging.getLogger(__name__)
+
+PROVIDER = "teams"
+# Teams does not end a meeting at its end time; the hour is what people see in the client.
+ROOM_LENGTH = timedelta(hours=1)
+SUBJECT_MAX_CHARS = 255
+DOCS = "docs/teams-meetings.md"
+
+
+class TeamsMeetingBridge:
+    """Creates Teams online meetings organized by one user, with the app's Graph token."""
+
+    name = PROVIDER
+
+    def __init__(self, session: aiohttp.ClientSession, *, api_url: str, token: GraphToken,
+                 organizer: str, app_id: str, timeout_s: float = 15.0) -> None:
+        self._session = session
+        self._api_url = api_url.rstrip("/")
+        self._token = token
+        self._organizer = organizer
+        self._app_id = app_id  # the Graph app's client id, which the access policy names
+        self._timeout_s = timeout_s
+
+    async def create_room(self, *, topic: str, request_id: str) -> Room:
+        """A meeting that starts now; the same one again for a retry of the same request."""
+        start = datetime.now(UTC).replace(microsecond=0)
+        meeting = await self._create_or_get(topic, request_id, start, start + ROOM_LENGTH)
+        room = Room(provider=PROVIDER, join_url=meeting["joinWebUrl"],
+                    meeting_id=str(meeting.get("id") or "") or None)
+        logger.info("teams meeting created (or found) for request %s", request_id)
+        return room
+
+    async def schedule_meeting(
+        self,
+        *,
+        topic: str,
+        starts_at: datetime,
+        duration_min: int,
+        attendees: Sequence[str],
+        request_id: str,
+    ) -> Meeting:
+        """A meeting at `starts_at`. Graph's online meetings are not calendar events and
+        invite nobody (`invited=()`): the bot posts the invitation itself."""
+        start = meeting_start(starts_at, duration_min)
+        invitees(attendees)  # the same checks as the other providers, results unused
+        meeting = await self._create_or_get(
+            topic, request_id, start, start + timedelta(minutes=duration_min))
+        return Meeting(provider=PROVIDER, join_url=meeting["joinWebUrl"],
+                       starts_at=_graph_time(meeting.get("startDateTime")) or start,
+                       meeting_id=str(meeting.get("id") or "") or None)
+
+    async def _create_or_get(self, topic: str, request_id: str, start: datetime,
+                             end: datetime) -> dict[str, Any]:
+        body = {"subject": topic[:SUBJECT_MAX_CHARS], "externalId": request_id,
+                "startDateTime": start.isoformat(), "endDateTime": end.isoformat()}
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                status, answer, retry_after = await self._post(body)
+                if status == 401:
+                    logger.info("Graph answered 401; fetching a new token once")
+                    self._token.forget()
+                    status, answer, retry_after = await self._post(body)
+        except TimeoutError:
+            raise BridgeError(f"Microsoft Graph did not answer within {self._timeout_s:g} s",
+                              provider=PROVIDER) from None
+        except aiohttp.ClientResponseError as exc:  # the token endpoint refused
+            raise _token_refused(exc.status) from None
+        except aiohttp.ClientError as exc:
+            raise BridgeError(f"Microsoft Graph could not be reached ({type(exc).__name__})",
+                              provider=PROVIDER) from None
+        except (KeyError, ValueError):  # a token answer without an access_token
+            raise BridgeError("Microsoft Entra answered without an access token",
+                              provider=PROVIDER, retryable=False) from None
+        if status in (200, 201) and isinstance(answer.get("joinWebUrl"), str):
+            return answer
+        if status in (200, 201):
+            raise BridgeError("Microsoft Graph answered without a joinWebUrl",
+                              provider=PROVIDER, retryable=False)
+        raise self._refusal(status, answer, retry_after)
+
+    async def _post(self, body: dict[str, str]) -> tuple[int, dict[str, Any], str | None]:
+        headers = {"Authorization": f"Bearer {await self._token.bearer()}"}
+        url = f"{self._api_url}/users/{quote(self._organizer, safe='')}/onlineMeetings/createOrGet"
+        async with self._session.post(url, json=body, headers=headers) as resp:
+            try:
+                answer = await resp.json(content_type=None)
+            except ValueError:
+                answer = None
+            return resp.status, answer if isinstance(answer, dict) else {}, \
+                resp.headers.get("Retry-After")
+
+    def _refusal(self, status: int, answer: dict[str, Any], retry_after: str | None
+                 ) -> BridgeError:
+        """Graph's refusal in words that say who must do what."""
+        code, message = _graph_error(answer)
+        if status == 429 or status >= 500:
+            wait = f"; retry after {retry_after} s" if retry_after else ""
+            return BridgeError(f"Microsoft Graph was busy (HTTP {status}{wait})",
+                               provider=PROVIDER)
+        if status == 403 and "access policy" in message.lower():
+            words = (f"no Teams application access policy lets the Graph app {self._app_id} "
+                     f"create meetings for the organizer {self._organizer}; a Teams admin must "
+                     "create one with New-CsApplicationAccessPolicy and grant it to the "
+                     f"organizer with Grant-CsApplicationAccessPolicy, see {DOCS}")
+        elif status in (401, 403):
+            words = (f"Microsoft Graph refused the Graph app {self._app_id} (HTTP {status}); "
+                     "an admin must add the OnlineMeetings.ReadWrite.All application "
+                     f"permission and grant admin consent, see {DOCS}")
+        elif status == 404:
+            words = (f"Microsoft Graph does not know the organizer {self._organizer} (HTTP "
+                     "404); set TEAMS_MEETING_ORGANIZER to a licensed user's Entra object id")
+        else:
+            detail = f": {code}" if code else ""
+            words = f"Microsoft Graph refused to create the meeting (HTTP {status}{detail})"
+        return BridgeError(words, provider=PROVIDER, retryable=False)
+
+
+def _token_refused(status: int) -> BridgeError:
+    if status == 429 or status >= 500:
+        return BridgeError(f"Microsoft Entra was busy issuing the Graph token (HTTP {status})",
+                           provider=PROVIDER)
+    return BridgeError(f"Microsoft Entra refused the Graph app's credentials (HTTP {status}); "
+                       "check GRAPH_TENANT_ID, GRAPH_CLIENT_ID and GRAPH_CLIENT_SECRET",
+                       provider=PROVIDER, retryable=False)
+
+
+def _graph_error(answer: dict[str, Any]) -> tuple[str, str]:
+    """Graph's error resource: `{"error": {"code": ..., "message": ...}}`."""
+    error = answer.get("error")
+    if not isinstance(error, dict):
+        return "", ""
+    return str(error.get("code") or "")[:100], str(error.get("message") or "")[:300]
+
+
+def _graph_time(value: Any) -> datetime | None:
+    """Graph's "2019-07-11T02:17:17.6491364Z" as an aware UTC datetime, to the second."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.split(".")[0].removesuffix("Z") + "+00:00")
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC)
