@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
 
 from bot.store.incident_models import Commandeer, Incident, TimelineEvent
@@ -250,6 +251,10 @@ async def test_two_replicas_on_postgres_share_the_budget(postgres_url: str, tmp_
         assert await replicas[0].post(session, declare) == 200
         created = await limited.wait_for(1, kind="create_conversation")
         root = created[0].response["activityId"]
+        # Teams has answered the thread's creation; the replica commits the thread's id just
+        # after. Replies typed before that commit (no person is that fast) would find no
+        # incident ("Which incident?"), which under load made this test flaky.
+        await eventually(lambda: _thread_recorded(postgres_url), timeout=30)
 
         async def note(n: int) -> int:
             activity = teams.channel_message(
@@ -264,6 +269,14 @@ async def test_two_replicas_on_postgres_share_the_budget(postgres_url: str, tmp_
 
         await eventually(confirmed, timeout=60)
     assert limited.throttled == 0
+
+
+async def _thread_recorded(postgres_url: str) -> bool:
+    conn = await asyncpg.connect(postgres_url.replace("postgres://", "postgresql://", 1))
+    try:
+        return bool(await conn.fetchval("SELECT thread_id FROM incident WHERE number = 1"))
+    finally:
+        await conn.close()
 
 
 async def test_without_pacing_every_answer_goes_inline(start_bot, sqlite_url,
