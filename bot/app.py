@@ -58,6 +58,7 @@ from integrations.graph_token import GraphToken
 from integrations.presence import NoPresence, PresenceSource
 from integrations.statuspage import Statuspage
 from integrations.teams_apps import GraphAppInstaller
+from integrations.teams_channels import GraphChannels
 from integrations.video_factory import Bridges, Graph
 
 log = logging.getLogger(__name__)
@@ -241,6 +242,8 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         bridges=Bridges(settings, graph=Graph(session, graph) if graph else None),
         presence=_presence(graph, settings, session, metrics),
         apps=apps,
+        channels=GraphChannels(session, api_url=settings.graph_api_url, token=graph,
+                               app_id=settings.graph_client_id) if graph else None,
         members=members, metrics=metrics, tracker=_tracker(settings, session),
         docs=_docs(settings), status_service=_statuspage(settings, session),
         review_html=render_html))

@@ -395,6 +395,7 @@ def policy_of(settings: Settings) -> Policy:
         external_roles=frozenset(settings.external_update_roles.split(",")),
         components=tuple(name for name, _ in settings.components),
         statuspage_enabled=settings.statuspage_enabled,
+        graph_enabled=settings.graph_enabled,
     )
 
 

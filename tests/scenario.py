@@ -44,12 +44,13 @@ class Team:
 
     async def say(self, text: str, *, sender: User = teams.ADA, mentions: tuple[User, ...] = (),
                   thread: Incident | None = None, channel: str = teams.CHANNEL_ID) -> dict:
-        """Post `@incident <text>`: in the incident's thread when given, else a new post."""
+        """Post `@incident <text>`: in the incident's thread when given (in the channel it
+        is in), else a new post in `channel`."""
         for user in mentions:
             text = text.replace(f"@{user.name.split()[0]}", user.mention()[0])
         message = teams.channel_message(
             self.connector.url, f"{teams.BOT_MENTION_TEXT} {text}", sender=sender,
-            mentions=list(mentions), channel_id=channel,
+            mentions=list(mentions), channel_id=thread.channel_id if thread else channel,
             root_id=thread.card_activity_id if thread else None,
         )
         status, _ = await self.bot.post(message)

@@ -193,6 +193,8 @@ def test_every_kind_the_database_may_hold_has_its_handler():
     # Stored rows name these kinds: one dropped or renamed strands them (they fail).
     assert sorted(kinds) == ["action.track", "commandeer.install_app", "commandeer.remind",
                              "external.sync",
-                             "handover.expire", "incident.checkin", "incident.staff",
+                             "handover.expire", "incident.channel",
+                             "incident.channel.archive", "incident.channel.rename",
+                             "incident.checkin", "incident.staff",
                              "review.export", "review.meeting", "review.remind",
                              "room.create"]

@@ -62,6 +62,38 @@ async def _upgrade_keeps_role_requests(url: str) -> None:
         ("Bo", False, None)]
 
 
+# A team's settings as the schema before 0010 stored them.
+BEFORE_0010 = [
+    "INSERT INTO team_settings (tenant_id, team_id, service_url, incidents_channel_id, "
+    "updated_at) VALUES ('t', '19:team@thread.tacv2', 'https://smba.example/', "
+    "'19:incidents@thread.tacv2', '2026-01-01 00:00:00+00')",
+]
+
+
+async def _upgrade_keeps_teams_in_thread_space(url: str) -> None:
+    await _migrate(url, "bot.0009_role_requests")
+    await _run(url, BEFORE_0009 + BEFORE_0010)
+
+    await _migrate(url)
+
+    rows = await _run(url, ["SELECT space, aad_group_id, channel_limit_warned FROM "
+                            "team_settings"])
+    assert [(space, group, bool(warned)) for space, group, warned in rows] == [
+        ("thread", None, False)]
+    rows = await _run(url, ["SELECT title, space_state FROM incident"])
+    assert rows == [("db down", None)]
+
+
+async def test_teams_stay_in_thread_space_after_the_upgrade_on_sqlite(tmp_path) -> None:
+    await _upgrade_keeps_teams_in_thread_space(f"sqlite://{tmp_path / 'old.sqlite3'}")
+
+
+async def test_teams_stay_in_thread_space_after_the_upgrade_on_postgres(
+    postgres_url: str
+) -> None:
+    await _upgrade_keeps_teams_in_thread_space(postgres_url)
+
+
 async def test_role_requests_survive_the_upgrade_on_sqlite(tmp_path) -> None:
     await _upgrade_keeps_role_requests(f"sqlite://{tmp_path / 'old.sqlite3'}")
 

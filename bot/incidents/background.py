@@ -25,6 +25,7 @@ from integrations.github_issues import IssueTracker
 from integrations.google_docs import GoogleDocsExporter
 from integrations.presence import PresenceSource
 from integrations.statuspage import StatusService
+from integrations.teams_channels import NewChannel
 from integrations.video import VideoBridge
 
 T = TypeVar("T")
@@ -57,6 +58,26 @@ class AppInstaller(Protocol):
         ...
 
 
+class ChannelDirectory(Protocol):
+    """A team's channels through Graph (integrations.teams_channels), by its group id."""
+
+    async def create(self, *, group_id: str, name: str, description: str) -> NewChannel:
+        """A new standard channel; `ChannelNameTaken` if the name is in use."""
+        ...
+
+    async def rename(self, *, group_id: str, channel_id: str, name: str) -> None:
+        """A new display name."""
+        ...
+
+    async def archive(self, *, group_id: str, channel_id: str) -> None:
+        """Archived: read-only for everyone."""
+        ...
+
+    async def count(self, *, group_id: str) -> int:
+        """How many channels the team lists."""
+        ...
+
+
 class InIncident(Protocol):
     """Runs domain work in one transaction, as the bot, about one incident."""
 
@@ -80,6 +101,8 @@ class Background:
     status_service: StatusService | None = None
     # Installs the bot for someone Teams will not let it message (needs Graph).
     apps: AppInstaller | None = None
+    # A team's channels, for a channel per incident (needs Graph; bot.incidents.spaces).
+    channels: ChannelDirectory | None = None
     # The review as the HTML page shows it, for the Google Docs export (presentation
     # lives outside the domain; the web layer supplies it).
     review_html: Callable[[PirRecord], str] | None = None

@@ -19,6 +19,8 @@ class Origin:
     conversation_type: str = ""  # channel, groupChat or personal
     team_id: str | None = None
     channel_id: str | None = None
+    # The team's Entra group id (Graph's team id), when Teams sent it.
+    team_aad_group_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class Policy:
     external_roles: frozenset[str] = frozenset({"commander"})
     components: tuple[str, ...] = ()
     statuspage_enabled: bool = False
+    # A Graph app is configured: a team may choose a channel per incident.
+    graph_enabled: bool = False
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.errors import CommandError
-from bot.incidents import checkins, handovers, oncall, rooms, staffing
+from bot.incidents import checkins, handovers, oncall, rooms, spaces, staffing
 from bot.incidents import notices as say
 from bot.incidents import severity as sev
 from bot.incidents.context import Ctx
@@ -61,6 +61,7 @@ async def declare(ctx: Ctx, what: Declaration) -> Incident:
                  f"{ctx.actor.name} declared INC-{incident.number} {sev.name(level)}: "
                  f"{title}{assumed}", Declared(level).to_json())
     await rooms.request_room(ctx, incident, ctx.policy.video_chain)
+    own_channel = await spaces.plan(ctx, incident)
     ctx.tell(say.ThreadOpened(incident.id))
     await _ask_for_roles(ctx, incident, what)
     staffed = squad is not None and what.investigator is None and what.commander is None
@@ -77,9 +78,11 @@ async def declare(ctx: Ctx, what: Declaration) -> Incident:
     lead = (f"{ctx.actor.name} is the Investigator until someone else accepts."
             if incident.investigator_id == ctx.actor.id else
             f"{ctx.actor.name} is the Incident Commander.")
+    where = ("its own channel, which is being created (announced here)" if own_channel
+             else "its thread in the incidents channel")
     ctx.tell(say.Reply(
         f"Declared INC-{incident.number} {sev.name(level)}: {title}.{assumed} {lead}{wanted} "
-        "All talk about it goes in its thread in the incidents channel."))
+        f"All talk about it goes in {where}."))
     return incident
 
 

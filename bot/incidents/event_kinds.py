@@ -54,6 +54,8 @@ class EventKind(StrEnum):
     ROOM_REQUESTED = "room_requested"
     ROOM = "room"
     ROOM_FAILED = "room_failed"
+    CHANNEL = "channel"
+    CHANNEL_FAILED = "channel_failed"
 
     @property
     def category(self) -> str:
@@ -111,6 +113,8 @@ CATEGORIES: dict[EventKind, str] = {
     EventKind.ROOM_REQUESTED: "rooms",
     EventKind.ROOM: "rooms",
     EventKind.ROOM_FAILED: "rooms",
+    EventKind.CHANNEL: "other",
+    EventKind.CHANNEL_FAILED: "other",
 }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.errors import CommandError
-from bot.incidents import checkins, external, handovers, pir
+from bot.incidents import checkins, external, handovers, pir, spaces
 from bot.incidents import notices as say
 from bot.incidents import severity as sev
 from bot.incidents.context import Ctx
@@ -34,6 +34,7 @@ async def set_severity(ctx: Ctx, incident: Incident, level: int) -> None:
     await incident.save()
     text = f"Severity changed from {sev.name(before)} to {sev.name(level)} by {ctx.actor.name}."
     await record(ctx, incident, EventKind.SEVERITY, text, SeverityChanged(before, level).to_json())
+    await spaces.severity_changed(incident, ctx.now_ms)
     ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
 
 
@@ -108,4 +109,5 @@ async def close(ctx: Ctx, incident: Incident) -> None:
     incident.status, incident.closed_at = IncidentStatus.CLOSED, ctx.now
     await incident.save()
     await record(ctx, incident, EventKind.CLOSED, f"Closed by {ctx.actor.name}.")
+    await spaces.closed(incident, ctx.now_ms)
     ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, "Incident closed."))

@@ -116,8 +116,28 @@ class PublicForm:
     closing: bool = False
 
 
+@dataclass(frozen=True)
+class SpaceReady:
+    """The incident's place is decided (its own channel, or a thread after all): the
+    message opening its thread, held until now, may go to `Incident.channel_id`."""
+
+    incident_id: int
+
+
+@dataclass(frozen=True)
+class ChannelPost:
+    """A new post in a team channel (`channel_id`) about an incident: its text, then a
+    link labelled `label` (when both are given)."""
+
+    incident_id: int
+    channel_id: str
+    text: str
+    label: str = ""
+    link: str = ""
+
+
 Notice = (
     Reply | ThreadOpened | ThreadPost | CardChanged | RoleRequested
     | HandoverAnswered | CommandeerRequested | CommandeerInThread | DirectMessage
-    | StakeholderPost | CheckInRequested | PublicForm
+    | StakeholderPost | CheckInRequested | PublicForm | SpaceReady | ChannelPost
 )

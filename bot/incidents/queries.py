@@ -40,6 +40,12 @@ async def find_incident(ctx: Ctx, number: int | None, *, lock: bool = True) -> I
         found = await (in_thread.select_for_update() if lock else in_thread).all()
         if len(found) == 1:
             return found[0]
+        if ctx.origin.channel_id:
+            # A new post in an incident's own channel (bot.incidents.spaces).
+            own = query.filter(channel_id=ctx.origin.channel_id, space_state="open")
+            found = await (own.select_for_update() if lock else own).all()
+            if len(found) == 1:
+                return found[0]
         query = query.filter(id__in=await _working_on(ctx))
     found = await (query.select_for_update() if lock else query).all()
     if len(found) == 1:

@@ -21,7 +21,8 @@ def require_setup_rights(ctx: Ctx) -> None:
                               "or the on-call rotation.")
 
 
-async def _team(ctx: Ctx) -> TeamSettings:
+async def team_of(ctx: Ctx) -> TeamSettings:
+    """The settings of the team the command was typed in (made if need be)."""
     origin = ctx.origin
     if not origin.team_id:
         raise CommandError("Run `setup` in a channel of the team it is for.")
@@ -35,7 +36,7 @@ async def _team(ctx: Ctx) -> TeamSettings:
 async def set_cse(ctx: Ctx, person: Person | None) -> TeamSettings:
     """The team's Customer Support Engineer, told when a review is ready."""
     require_setup_rights(ctx)
-    settings = await _team(ctx)
+    settings = await team_of(ctx)
     if person is None:
         raise CommandError("Mention the Customer Support Engineer: `@incident setup cse @x`.")
     settings.cse_id, settings.cse_name = person.id, person.name
@@ -45,7 +46,7 @@ async def set_cse(ctx: Ctx, person: Person | None) -> TeamSettings:
 async def set_timezone(ctx: Ctx, zone: str) -> TeamSettings:
     """The team's time zone: what the bot's messages write times in, review due times."""
     require_setup_rights(ctx)
-    settings = await _team(ctx)
+    settings = await team_of(ctx)
     try:
         ZoneInfo(zone)
     except (ValueError, OSError, ZoneInfoNotFoundError):
@@ -57,7 +58,7 @@ async def set_timezone(ctx: Ctx, zone: str) -> TeamSettings:
 async def set_holidays(ctx: Ctx, country: str) -> TeamSettings:
     """The public holidays (a country, or country and region) review due times skip."""
     require_setup_rights(ctx)
-    settings = await _team(ctx)
+    settings = await team_of(ctx)
     code = country.upper()
     nation, _, region = code.partition("-")
     regions = holidays.list_supported_countries().get(nation)

@@ -29,6 +29,16 @@ class TeamSettings(Model):
     # when unset).
     timezone = fields.CharField(max_length=64, null=True)
     holidays_country = fields.CharField(max_length=16, null=True)
+    # Where an incident is talked about: "thread" (a reply chain in the incidents channel)
+    # or "channel" (a channel of its own, made through Graph: bot/incidents/spaces.py).
+    space = fields.CharField(max_length=16, default="thread", db_default="thread")
+    # The team's Entra group id (Graph's team id), which Teams sends as
+    # channelData.team.aadGroupId; captured by `setup space channel`.
+    aad_group_id = fields.CharField(max_length=64, null=True)
+    # The incident channel's name pattern (None: spaces.DEFAULT_PATTERN).
+    channel_pattern = fields.CharField(max_length=128, null=True)
+    # Admins were told the team nears Teams' channel limit (said once).
+    channel_limit_warned = fields.BooleanField(default=False, db_default=False)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
@@ -90,6 +100,12 @@ class Incident(Model):
     channel_id = fields.CharField(max_length=256)
     thread_id = fields.CharField(max_length=512, null=True, db_index=True)
     card_activity_id = fields.CharField(max_length=256, null=True)
+    # Its own channel (channel space): the Graph team (group) id and the channel's name,
+    # set once Graph made it; `space_state` is None in thread space, else "creating",
+    # "open" (channel_id is its channel), "fallback" (a thread after all) or "archived".
+    space_state = fields.CharField(max_length=16, null=True)
+    space_group_id = fields.CharField(max_length=64, null=True)
+    space_name = fields.CharField(max_length=64, null=True)
     last_update = fields.TextField(null=True)
     last_update_at = fields.DatetimeField(null=True)
     room_provider = fields.CharField(max_length=16, null=True)

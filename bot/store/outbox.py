@@ -22,6 +22,11 @@ from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus, Urgen
 LEASE_MS = 60_000
 # How soon a message held behind one that another replica is sending is looked at again.
 HELD_RECHECK_MS = 300
+# Messages queued behind a head due more than HELD_HEAD_MS later (held on purpose; a retry
+# is never due that late unless Teams' Retry-After says so) look again this often, since
+# its due time may have been moved up meanwhile (`release_held`).
+HELD_HEAD_MS = 120_000
+HELD_HEAD_RECHECK_MS = 3_000
 # Keep trying for a day; a message still undeliverable by then is marked failed.
 GIVE_UP_AFTER = dt.timedelta(hours=24)
 _BACKOFF_CAP_S = 300.0
@@ -51,6 +56,7 @@ async def enqueue(
     merge_key: str | None = None,
     merge_text: str | None = None,
     on_failure: dict[str, Any] | None = None,
+    due_ms: int | None = None,
 ) -> OutboxMessage:
     """Store one connector call inside the caller's transaction.
 
@@ -59,7 +65,8 @@ async def enqueue(
     `coalesce_key`: this message replaces an unsent one with the same key (a card's newest
     content). `merge_key`: unsent messages with the same key leave as one, saying
     `merge_text` with `{n}` the count. `on_failure`: what `bot.teams.undelivered` needs to
-    tell someone if Teams refuses the message for good.
+    tell someone if Teams refuses the message for good. `due_ms`: not before then (a
+    message held until something it needs is known, then made due by `release_held`).
     """
     key = ordering_key or conversation_id or service_url
     if coalesce_key is not None:
@@ -82,7 +89,7 @@ async def enqueue(
         merge_key=merge_key,
         merge_text=merge_text,
         on_failure=on_failure,
-        due_ms=now_ms(),
+        due_ms=now_ms() if due_ms is None else due_ms,
         using_db=conn,
     )
 
@@ -125,6 +132,10 @@ async def claim_batch(limit: int = 50) -> Claimed:
             not_before = now_ms() + HELD_RECHECK_MS
         else:
             not_before = head.due_ms
+            if not_before > now_ms() + HELD_HEAD_MS:
+                # A head held on purpose (a thread waiting for its channel) may be made
+                # due by a transaction that committed after it was read here.
+                not_before = now_ms() + HELD_HEAD_RECHECK_MS
         await release([r for r in held if r.ordering_key == key], due_ms=not_before)
     return Claimed(ready, full=len(rows) >= limit)
 
@@ -218,6 +229,21 @@ def backoff_s(attempts: int, *, cap_s: float = _BACKOFF_CAP_S) -> float:
     """Exponential backoff with jitter: 1 s, 2 s, 4 s ... capped (five minutes by default)."""
     ceiling = min(cap_s, 2.0 ** (min(attempts, 64) - 1))
     return random.uniform(ceiling / 2, ceiling)
+
+
+async def release_held(name: str, *, keys: list[str],
+                       payload: dict[str, Any] | None = None) -> bool:
+    """Make the held message `name` due now (with `payload` if given), and every waiting
+    message of `keys` with it (they were put back until the held one's time); False when
+    it is no longer waiting."""
+    fields: dict[str, Any] = {"due_ms": now_ms()}
+    if payload is not None:
+        fields["payload"] = payload
+    released = await OutboxMessage.filter(name=name, status=OutboxStatus.PENDING).update(
+        **fields)
+    await OutboxMessage.filter(ordering_key__in=keys, status=OutboxStatus.PENDING).update(
+        due_ms=now_ms())
+    return released > 0
 
 
 async def named(name: str) -> OutboxMessage | None:

@@ -73,6 +73,7 @@ def origin_of(activity: Activity) -> Origin:
         conversation_type=conversation.conversation_type or "",
         team_id=(data.get("team") or {}).get("id") or data.get("teamsTeamId"),
         channel_id=channel,
+        team_aad_group_id=(data.get("team") or {}).get("aadGroupId"),
     )
 
 

@@ -96,6 +96,11 @@ class Order:
         return cls(f"dm:{tenant_id}:{user_id}")
 
     @classmethod
+    def channel(cls, channel_id: str) -> Order:
+        """New posts the bot starts in a team channel (announcements)."""
+        return cls(f"channel:{channel_id}")
+
+    @classmethod
     def stakeholders(cls, channel_id: str) -> Order:
         """Posts into a team's stakeholder channel."""
         return cls(f"stakeholders:{channel_id}")

@@ -10,6 +10,7 @@ id from its answer.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from typing import Any
 
@@ -20,6 +21,8 @@ from bot.incidents.people import Person
 from bot.incidents.queries import picture
 from bot.incidents.roles import Role
 from bot.incidents.team_settings import stakeholder_channel
+from bot.store import outbox
+from bot.store.clock import now_ms
 from bot.store.incident_models import Commandeer, DirectConversation, Handover, Incident
 from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus, Urgency
 from bot.store.status_models import PublicIncident
@@ -30,6 +33,11 @@ from bot.teams.failure_notes import FailureNote, Loss, place_of
 from bot.teams.markdown import literal
 from bot.teams.outbox_names import DirectChat, Order, RoleCard, ThreadStart
 from bot.teams.pacing import card_lane, routine_lane
+
+log = logging.getLogger(__name__)
+# How long an incident's thread waits for its own channel before it opens in the incidents
+# channel anyway (the channel job retries well within it).
+SPACE_HOLD_MS = 15 * 60_000
 
 
 def message(text: str | None = None, *, card: Card | None = None,
@@ -224,6 +232,10 @@ class Renderer:
             await self._stakeholders(uow, notice)
         elif isinstance(notice, say.PublicForm):
             await self._public_form(uow, notice, incoming)
+        elif isinstance(notice, say.SpaceReady):
+            await self._space_ready(await Incident.get(id=notice.incident_id))
+        elif isinstance(notice, say.ChannelPost):
+            await self._channel_post(uow, notice)
 
     async def _public_form(self, uow: UnitOfWork, notice: say.PublicForm,
                            incoming: Activity | None) -> None:
@@ -257,6 +269,9 @@ class Renderer:
 
     async def _open_thread(self, uow: UnitOfWork, incident: Incident, now: dt.datetime) -> None:
         card = incident_cards.incident_card(await picture(incident), now=now)
+        # While its own channel is being made (bot.incidents.spaces) the thread waits; if
+        # nothing ever releases it, it opens in the incidents channel after the hold.
+        held = incident.space_state == "creating"
         await uow.enqueue(
             operation=OutboxOperation.CREATE_CONVERSATION, service_url=incident.service_url,
             conversation_id=None, name=str(ThreadStart(incident.id)),
@@ -266,6 +281,36 @@ class Renderer:
                      "channelData": {"channel": {"id": incident.channel_id},
                                      "tenant": {"id": incident.tenant_id}},
                      "activity": message(card=card)},
+            due_ms=now_ms() + SPACE_HOLD_MS if held else None,
+        )
+
+    async def _space_ready(self, incident: Incident) -> None:
+        """The held thread start goes now, into `incident.channel_id` (its own channel, or
+        the incidents channel after all), and everything queued behind it follows."""
+        name = str(ThreadStart(incident.id))
+        row = await outbox.named(name)
+        payload = dict(row.payload or {}) if row is not None else {}
+        if payload:
+            payload["channelData"] = {**payload.get("channelData", {}),
+                                      "channel": {"id": incident.channel_id}}
+        keys = [Order.incident(incident.id).key, Order.card(incident.id).key]
+        if not await outbox.release_held(name, keys=keys, payload=payload or None):
+            log.warning("INC-%s: its thread start was no longer held", incident.number)
+
+    async def _channel_post(self, uow: UnitOfWork, notice: say.ChannelPost) -> None:
+        """A new post in a team channel (an incident's announcement, a warning)."""
+        incident = await Incident.get(id=notice.incident_id)
+        text = literal(notice.text)
+        if notice.label and notice.link:
+            text += f" [{literal(notice.label)}]({notice.link})"
+        await uow.enqueue(
+            operation=OutboxOperation.CREATE_CONVERSATION, service_url=incident.service_url,
+            conversation_id=None, ordering_key=Order.channel(notice.channel_id).key,
+            tenant_id=incident.tenant_id, urgency=Urgency.URGENT,
+            payload={"isGroup": True, "bot": {"id": self.bot_id}, "tenantId": incident.tenant_id,
+                     "channelData": {"channel": {"id": notice.channel_id},
+                                     "tenant": {"id": incident.tenant_id}},
+                     "activity": _markdown(text)},
         )
 
     async def into_thread(self, uow: UnitOfWork, incident: Incident, body: dict[str, Any],

@@ -11,6 +11,8 @@ BOT_NAME = "incident"
 TENANT = "72f988bf-0000-0000-0000-000000000001"
 TEAM_ID = "19:team-general@thread.tacv2"
 CHANNEL_ID = "19:incidents-channel@thread.tacv2"
+# The team's Entra group id, which Teams sends with channel messages (channelData.team).
+TEAM_GROUP_ID = "57fb72d0-d811-46f4-8947-305e6072eaa5"
 
 _ids = itertools.count(1_764_000_000_000)
 
@@ -82,7 +84,8 @@ def channel_message(
         type="message", textFormat="plain", text=text,
         entities=_mentions_in(text, list(mentions)),
         channelData={"teamsChannelId": channel_id, "teamsTeamId": TEAM_ID,
-                     "channel": {"id": channel_id}, "team": {"id": TEAM_ID},
+                     "channel": {"id": channel_id},
+                     "team": {"id": TEAM_ID, "aadGroupId": TEAM_GROUP_ID},
                      "tenant": {"id": TENANT}},
     )
     activity["id"] = activity_id

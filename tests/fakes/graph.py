@@ -58,6 +58,27 @@ as well: microsoftgraph/msgraph-sdk-dotnet#1215); 403 "Forbidden" "No Applicatio
 Policy found for this app" when no policy is granted to that user (`access_policy`), the
 body https://learn.microsoft.com/graph/cloud-communication-online-meeting-application-access-policy
 gives under "Errors"; 400 for a bad body.
+
+Channels in a team, app-only (Channel.Create; ChannelSettings.ReadWrite.All), the team
+named by its Entra group id (`groups`):
+
+- `POST /v1.0/teams/{group-id}/channels` ("Create channel",
+  https://learn.microsoft.com/graph/api/channel-post): 201 with the channel (`id`
+  "19:<32 hex>@thread.tacv2", `displayName`, `description`, `membershipType`, `webUrl`).
+  `displayName` is checked against Teams' rules (New-TeamChannel's -DisplayName: "50
+  characters or less, and can't contain the characters # % & * { } / \\ : < > ? + | ' \"";
+  the issue also names ~ and a leading underscore or period): 400 "BadRequest". A name the
+  team already has (archived channels included, case ignored) is 409 "NameAlreadyExists"
+  (the exact code is not on Microsoft's pages; the bot also reads a 400 saying it).
+  A team at `channel_limit` (archived ones count) is 400 as well.
+- `PATCH /v1.0/teams/{group-id}/channels/{id}` ("Patch channel"): 204, same name rules.
+- `POST /v1.0/teams/{group-id}/channels/{id}/archive` ("channel: archive"): 202 with a
+  `Location` of the teamsAsyncOperation.
+- `GET /v1.0/teams/{group-id}/channels` ("List channels"): `{"value": [...]}`.
+
+Refusals: 401 without a token; a fault when told (`fail_channels`: 429 with Retry-After,
+5xx); 403 "Forbidden" "Missing role permissions ..." naming the permission while it is
+withheld (`channels_forbidden`); 404 for a group that is not a team.
 """
 
 from __future__ import annotations
@@ -88,6 +109,9 @@ TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 # The organizer the tests' Graph app may create meetings for (an Entra object id).
 ORGANIZER_ID = "550fae72-d251-43ec-868c-373732c2704f"
 POLICY_MISSING = "No Application Access Policy found for this app"
+# The tests' team's Entra group id (what Teams sends as channelData.team.aadGroupId).
+TEAM_GROUP_ID = "57fb72d0-d811-46f4-8947-305e6072eaa5"
+_FORBIDDEN_IN_NAMES = set("~#%&*{}+/\\:<>?|'\"")
 
 
 @dataclass
@@ -119,7 +143,17 @@ class FakeGraph:
     # Every request to the onlineMeetings endpoints, with the status it was answered.
     meeting_requests: list[Request] = field(default_factory=list)
 
+    # Entra group ids of the tenant's teams, and each team's channels by id.
+    groups: set[str] = field(default_factory=lambda: {TEAM_GROUP_ID})
+    channels: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    channel_limit: int = 1000
+    # When set, channel calls are refused 403 as for an app without the permission.
+    channels_forbidden: bool = False
+    # Every request to the channels endpoints, with the status it was answered.
+    channel_requests: list[Request] = field(default_factory=list)
+
     def __post_init__(self) -> None:
+        self._channel_faults: list[tuple[int, str | None]] = []
         self._throttle: list[str] = []
         self._meeting_faults: list[tuple[int, str | None, float]] = []
         self._by_external_id: dict[tuple[str, str], dict[str, Any]] = {}
@@ -134,6 +168,11 @@ class FakeGraph:
         app.router.add_post("/v1.0/users/{user}/onlineMeetings", self._create_meeting)
         app.router.add_post("/v1.0/users/{user}/onlineMeetings/createOrGet",
                             self._create_meeting)
+        app.router.add_post("/v1.0/teams/{team}/channels", self._channel_call)
+        app.router.add_get("/v1.0/teams/{team}/channels", self._channel_call)
+        app.router.add_patch("/v1.0/teams/{team}/channels/{channel}", self._channel_call)
+        app.router.add_post("/v1.0/teams/{team}/channels/{channel}/archive",
+                            self._channel_call)
         self._runner, self.url = await serve(app)
 
     async def stop(self) -> None:
@@ -152,6 +191,100 @@ class FakeGraph:
         if status == 429 and retry_after is None:
             retry_after = "10"
         self._meeting_faults.extend((status, retry_after, 0.0) for _ in range(times))
+
+    def fail_channels(self, status: int, *, times: int = 1,
+                      retry_after: str | None = None) -> None:
+        """Answer the next `times` channel calls `status` (429 with `Retry-After`)."""
+        self._channel_faults.extend((status, retry_after) for _ in range(times))
+
+    def team_channels(self, group_id: str = "") -> list[dict[str, Any]]:
+        """The channels of a team (the tests' team by default), in creation order."""
+        return list(self.channels.get(group_id or TEAM_GROUP_ID, {}).values())
+
+    def add_channels(self, count: int, group_id: str = "") -> None:
+        """Give the team `count` more channels (as if made by people)."""
+        team = self.channels.setdefault(group_id or TEAM_GROUP_ID, {})
+        for _ in range(count):
+            channel_id = f"19:{uuid.uuid4().hex}@thread.tacv2"
+            team[channel_id] = {"id": channel_id, "displayName": f"ch-{len(team)}",
+                                "membershipType": "standard", "archived": False}
+
+    async def _channel_call(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json() if request.can_read_body else None
+        except ValueError:
+            body = None
+        recorded = Request(request.method, request.path, dict(request.headers), body)
+        self.channel_requests.append(recorded)
+        response = self._answer_channel(request, body)
+        recorded.status = response.status
+        return response
+
+    def _answer_channel(self, request: web.Request, body: Any) -> web.Response:
+        if not request.headers.get("Authorization", "").startswith("Bearer graph-"):
+            return _error(request, 401, "InvalidAuthenticationToken", "Access token is empty.")
+        if self._channel_faults:
+            status, retry_after = self._channel_faults.pop(0)
+            if status == 429:
+                return _error(request, 429, "TooManyRequests", "Please retry again later.",
+                              headers={"Retry-After": retry_after or "10"})
+            return _error(request, status, "ServiceUnavailable", "The service is unavailable.")
+        channel_id = request.match_info.get("channel")
+        archive = request.path.endswith("/archive")
+        permission = ("Channel.Create" if request.method == "POST" and not archive
+                      else "ChannelSettings.ReadWrite.All")
+        if self.channels_forbidden:
+            return _error(request, 403, "Forbidden",
+                          f"Missing role permissions on the request. API requires one of "
+                          f"'{permission}'. Roles on the request ''.")
+        group = request.match_info["team"]
+        if group not in self.groups:
+            return _error(request, 404, "NotFound", f"No team found with Group Id {group}")
+        team = self.channels.setdefault(group, {})
+        if request.method == "GET":
+            return web.json_response({"value": [_public(c) for c in team.values()]},
+                                     headers=_ids(request))
+        if channel_id is None:
+            return self._create_channel(request, group, team, body)
+        channel = team.get(channel_id)
+        if channel is None:
+            return _error(request, 404, "NotFound", f"Channel {channel_id} not found.")
+        if archive:
+            channel["archived"] = True
+            return web.Response(status=202, headers={
+                **_ids(request), "Location": f"/teams/{group}/operations/{uuid.uuid4()}"})
+        if channel["archived"]:
+            return _error(request, 400, "BadRequest", "The channel is archived.")
+        name = (body or {}).get("displayName") if isinstance(body, dict) else None
+        refused = _name_refused(request, name, team, but=channel_id)
+        if refused is not None:
+            return refused
+        channel["displayName"] = name
+        return web.Response(status=204, headers=_ids(request))
+
+    def _create_channel(self, request: web.Request, group: str,
+                        team: dict[str, dict[str, Any]], body: Any) -> web.Response:
+        if not isinstance(body, dict):
+            return _error(request, 400, "BadRequest", "The request body is not a channel.")
+        name = body.get("displayName")
+        refused = _name_refused(request, name, team)
+        if refused is not None:
+            return refused
+        if len(team) >= self.channel_limit:
+            return _error(request, 400, "BadRequest",
+                          f"The team has reached the maximum of {self.channel_limit} channels.")
+        channel_id = f"19:{uuid.uuid4().hex}@thread.tacv2"
+        team[channel_id] = {"id": channel_id, "displayName": name,
+                            "description": body.get("description"),
+                            "membershipType": body.get("membershipType") or "standard",
+                            "archived": False,
+                            "webUrl": f"https://teams.microsoft.com/l/channel/"
+                                      f"{channel_id.replace(':', '%3a').replace('@', '%40')}/"
+                                      f"{name}?groupId={group}&tenantId={TENANT_ID}"}
+        return web.json_response(
+            {"@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#teams('{group}')"
+                               "/channels/$entity", **_public(team[channel_id])},
+            status=201, headers=_ids(request))
 
     def hang_meetings(self, seconds: float) -> None:
         """Hold the next onlineMeetings call for `seconds`, then answer it normally."""
@@ -313,6 +446,26 @@ class FakeGraph:
                           inner={"code": "429", "status": "429",
                                  "message": "Please retry after"})
         return None
+
+
+def _public(channel: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in channel.items() if k != "archived"}
+
+
+def _name_refused(request: web.Request, name: Any, team: dict[str, dict[str, Any]], *,
+                  but: str | None = None) -> web.Response | None:
+    """Teams' rules for a channel's displayName, and its uniqueness in the team."""
+    if not isinstance(name, str) or not name.strip():
+        return _error(request, 400, "BadRequest", "displayName is required.")
+    if (len(name) > 50 or any(c in _FORBIDDEN_IN_NAMES for c in name)
+            or name.startswith(("_", "."))):
+        return _error(request, 400, "BadRequest",
+                      f"Channel name '{name}' is invalid: at most 50 characters, none of "
+                      "~ # % & * { } + / \\ : < > ? | ' \", no leading _ or .")
+    if any(c["displayName"].lower() == name.lower() for i, c in team.items() if i != but):
+        return _error(request, 409, "NameAlreadyExists",
+                      f"Channel name '{name}' already exists in this team.")
+    return None
 
 
 def _meeting_times(body: dict[str, Any]) -> tuple[datetime, datetime] | None:
