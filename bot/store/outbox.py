@@ -22,9 +22,10 @@ from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus, Urgen
 LEASE_MS = 60_000
 # How soon a message held behind one that another replica is sending is looked at again.
 HELD_RECHECK_MS = 300
-# Messages queued behind a head due more than HELD_HEAD_MS later (held on purpose; a retry
-# is never due that late unless Teams' Retry-After says so) look again this often, since
-# its due time may have been moved up meanwhile (`release_held`).
+# Messages queued behind a head held on purpose (never tried, due more than HELD_HEAD_MS
+# later: a thread waiting for its channel) look again this often, since its due time may
+# be moved up meanwhile (`release_held`). A head waiting out a retry's backoff has been
+# tried (attempts > 0): what waits behind it keeps waiting for its time.
 HELD_HEAD_MS = 120_000
 HELD_HEAD_RECHECK_MS = 3_000
 # Keep trying for a day; a message still undeliverable by then is marked failed.
@@ -132,7 +133,7 @@ async def claim_batch(limit: int = 50) -> Claimed:
             not_before = now_ms() + HELD_RECHECK_MS
         else:
             not_before = head.due_ms
-            if not_before > now_ms() + HELD_HEAD_MS:
+            if head.attempts == 0 and not_before > now_ms() + HELD_HEAD_MS:
                 # A head held on purpose (a thread waiting for its channel) may be made
                 # due by a transaction that committed after it was read here.
                 not_before = now_ms() + HELD_HEAD_RECHECK_MS
