@@ -17,8 +17,9 @@ USAGE = ("Usage: `setup`, `setup stakeholders`, `setup cse @x`, `setup timezone 
 @router.command("setup", "setup [stakeholders | cse @x | timezone <zone> | holidays <country> "
                          "| space thread|channel [pattern]]")
 async def setup(call: Call, cmd: Command) -> None:
-    """Make this channel the incidents channel; also stakeholders, CSE, working days, and
-    whether each incident gets a thread here or a channel of its own."""
+    """Make this channel the incidents channel; also stakeholders, CSE, days, space.
+
+    `space thread|channel`: each incident gets a thread here, or a channel of its own."""
     key, _, value = cmd.args.strip().partition(" ")
     key = key.lower()
     if key in ("", "stakeholders"):
