@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 from urllib.parse import quote
 
 from bot.errors import BridgeError, CommandError
@@ -32,6 +34,7 @@ from bot.store.models import Job
 from integrations.teams_channels import ChannelNameTaken, NewChannel
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_PATTERN = "inc-{number}-{title-slug}"
 PLACEHOLDERS = ("{number}", "{title-slug}", "{sev}")
@@ -232,14 +235,12 @@ def _channels(bg: Background) -> ChannelDirectory:
     return bg.channels
 
 
-async def _create(bg: Background, incident: Incident, pattern: str | None) -> NewChannel:
-    group = incident.space_group_id or ""
-    description = f"INC-{incident.number}: {incident.title}"
+async def _under_a_free_name(pattern: str | None, incident: Incident,
+                             call: Callable[[str], Awaitable[T]]) -> T:
+    """`call` with the pattern's name, then "-2", "-3", ... while the team has that one."""
     for attempt in range(1, NAME_TRIES + 1):
-        name = channel_name(pattern, incident, attempt=attempt)
         try:
-            return await _channels(bg).create(group_id=group, name=name,
-                                              description=description)
+            return await call(channel_name(pattern, incident, attempt=attempt))
         except ChannelNameTaken:
             if attempt == NAME_TRIES:
                 raise
@@ -251,18 +252,25 @@ async def open_channel(bg: Background, job: Job, payload: OpenChannel) -> None:
     incident = await Incident.get(id=payload.incident_id)
     settings = await TeamSettings.get_or_none(tenant_id=incident.tenant_id,
                                               team_id=incident.team_id)
-    try:
-        channel = await _create(bg, incident, settings.channel_pattern if settings else None)
-    except BridgeError as exc:
-        bg.metrics.provider_error("graph")
-        if exc.retryable and jobs.tries_left(job):
+    pattern = settings.channel_pattern if settings else None
+    description = f"INC-{incident.number}: {incident.title}"
+
+    async def create(name: str) -> NewChannel:
+        return await _channels(bg).create(group_id=incident.space_group_id or "", name=name,
+                                          description=description)
+
+    async def create_and_count() -> tuple[NewChannel, int | None]:
+        try:
+            channel = await _under_a_free_name(pattern, incident, create)
+        except BridgeError:
+            bg.metrics.provider_error("graph")
             raise
-        reason = str(exc)
-        await bg.in_incident(incident.id, lambda ctx: channel_failed(ctx, incident.id, reason))
-        return
-    count = await _count(bg, incident)
-    await bg.in_incident(incident.id, lambda ctx: channel_opened(ctx, incident.id, channel,
-                                                                 count))
+        return channel, await _count(bg, incident)
+
+    await bg.call_provider(
+        job, incident.id, create_and_count, errors=BridgeError, metric=None,
+        failed=lambda ctx, reason: channel_failed(ctx, incident.id, reason),
+        done=lambda ctx, made: channel_opened(ctx, incident.id, *made))
 
 
 async def _count(bg: Background, incident: Incident) -> int | None:
@@ -282,30 +290,17 @@ async def rename_channel(bg: Background, job: Job, payload: RenameChannel) -> No
     pattern = settings.channel_pattern if settings else None
     if incident.space_state != "open" or channel_name(pattern, incident) == incident.space_name:
         return
-    try:
-        name = await _rename(bg, incident, pattern)
-    except BridgeError as exc:
-        if exc.retryable and jobs.tries_left(job):
-            raise
-        reason = str(exc)
-        await bg.in_incident(incident.id, lambda ctx: _say(
-            ctx, incident.id, f"Could not rename this channel: {reason}."))
-        return
-    await bg.in_incident(incident.id, lambda ctx: _renamed(ctx, incident.id, name))
-
-
-async def _rename(bg: Background, incident: Incident, pattern: str | None) -> str:
-    for attempt in range(1, NAME_TRIES + 1):
-        name = channel_name(pattern, incident, attempt=attempt)
-        try:
-            await _channels(bg).rename(group_id=incident.space_group_id or "",
-                                       channel_id=incident.channel_id, name=name)
-        except ChannelNameTaken:
-            if attempt == NAME_TRIES:
-                raise
-            continue
+    async def rename(name: str) -> str:
+        await _channels(bg).rename(group_id=incident.space_group_id or "",
+                                   channel_id=incident.channel_id, name=name)
         return name
-    raise AssertionError("unreachable")
+
+    await bg.call_provider(
+        job, incident.id, lambda: _under_a_free_name(pattern, incident, rename),
+        errors=BridgeError, metric=None,
+        failed=lambda ctx, reason: _say(ctx, incident.id,
+                                        f"Could not rename this channel: {reason}."),
+        done=lambda ctx, name: _renamed(ctx, incident.id, name))
 
 
 async def _renamed(ctx: Ctx, incident_id: int, name: str) -> None:
@@ -324,17 +319,13 @@ async def archive_channel(bg: Background, job: Job, payload: ArchiveChannel) -> 
     incident = await Incident.get(id=payload.incident_id)
     if incident.space_state != "open":
         return
-    try:
-        await _channels(bg).archive(group_id=incident.space_group_id or "",
-                                    channel_id=incident.channel_id)
-    except BridgeError as exc:
-        if exc.retryable and jobs.tries_left(job):
-            raise
-        reason = str(exc)
-        await bg.in_incident(incident.id, lambda ctx: _say(
-            ctx, incident.id, f"Could not archive this channel: {reason}."))
-        return
-    await bg.in_incident(incident.id, lambda ctx: _archived(ctx, incident.id))
+    await bg.call_provider(
+        job, incident.id, lambda: _channels(bg).archive(
+            group_id=incident.space_group_id or "", channel_id=incident.channel_id),
+        errors=BridgeError, metric=None,
+        failed=lambda ctx, reason: _say(ctx, incident.id,
+                                        f"Could not archive this channel: {reason}."),
+        done=lambda ctx, _: _archived(ctx, incident.id))
 
 
 async def _archived(ctx: Ctx, incident_id: int) -> None:
