@@ -20,6 +20,7 @@ from bot.incidents import notices as say
 from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
 from bot.incidents.event_kinds import EventKind
+from bot.incidents.limits import clip
 from bot.incidents.people import Person
 from bot.incidents.roles import Role, holder, set_holder
 from bot.incidents.timeline import record
@@ -100,7 +101,7 @@ async def request_role(ctx: Ctx, incident: Incident, role: Role, person: Person,
         incident=incident, role=role.value, to_id=person.id, to_name=person.name,
         to_aad=person.aad_object_id, from_id=current.id if current else None,
         from_name=current.name if current else None, requested_by_id=ctx.actor.id,
-        requested_by_name=ctx.actor.name, requested_at=ctx.now, reason=_short(reason),
+        requested_by_name=ctx.actor.name, requested_at=ctx.now, reason=clip(reason, 256) if reason else None,
         answer_by=ctx.now + dt.timedelta(seconds=timeout),
         next_candidates=(None if next_candidates is None
                          else [c.to_json() for c in next_candidates]),
@@ -134,10 +135,6 @@ async def call_for(ctx: Ctx, incident: Incident, role: Role) -> Handover | None:
                         dedupe_key=_job_key(handover.id))
     ctx.tell(say.RoleRequested(handover.id), say.CardChanged(incident.id))
     return handover
-
-
-def _short(reason: str | None) -> str | None:
-    return reason[:256] if reason else reason
 
 
 async def _supersede_pending(ctx: Ctx, incident: Incident, role: Role, person: Person) -> None:
