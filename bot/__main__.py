@@ -39,9 +39,10 @@ def configuration_error(exc: ValidationError) -> str:
     lines = ["incident-bot cannot start: the configuration is not usable"]
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"]).upper()
-        problem = str(error["msg"]).removeprefix("Value error, ")
-        named = where and where not in problem
-        lines.append(f"  {where}: {problem}" if named else f"  {problem}")
+        # A check across settings may find several problems: one line each.
+        for problem in str(error["msg"]).removeprefix("Value error, ").splitlines():
+            named = where and where not in problem
+            lines.append(f"  {where}: {problem}" if named else f"  {problem}")
     lines.append("See docs/configuration.md.")
     return "\n".join(lines)
 

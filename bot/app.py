@@ -51,14 +51,16 @@ from bot.web.request_ids import request_middleware
 from bot.web.review_html import render_html
 from bot.web.review_pages import get_review
 from bot.web.status_pages import get_status, get_status_atom, get_status_json
-from integrations.github_issues import GitHubIssues
+from integrations.github_issues import GitHubIssues, IssueTracker
 from integrations.google_docs import GoogleDocsExporter
 from integrations.graph_presence import GraphPresence
 from integrations.graph_token import GraphToken
+from integrations.jira_issues import JiraIssues
 from integrations.presence import NoPresence, PresenceSource
 from integrations.statuspage import Statuspage
 from integrations.teams_apps import GraphAppInstaller
 from integrations.teams_channels import GraphChannels
+from integrations.trello_cards import TrelloCards
 from integrations.video_factory import Bridges, Graph
 
 log = logging.getLogger(__name__)
@@ -168,12 +170,26 @@ def _presence(token: GraphToken | None, settings: Settings, session: aiohttp.Cli
                          on_error=lambda: metrics.provider_error("graph"))
 
 
-def _tracker(settings: Settings, session: aiohttp.ClientSession) -> GitHubIssues | None:
-    if not settings.tracker_enabled:
-        return None
-    return GitHubIssues(session, repository=settings.github_repository,
-                        token=settings.github_token.get_secret_value(),
-                        api_url=settings.github_api_url)
+def _tracker(settings: Settings, session: aiohttp.ClientSession) -> IssueTracker | None:
+    """Where follow-up actions are filed (FOLLOW_UP_TRACKER, docs/follow-up-trackers.md)."""
+    if settings.tracker == "jira":
+        return JiraIssues(session, base_url=settings.jira_base_url.strip(),
+                          site_url=settings.jira_site_url.strip(),
+                          project_key=settings.jira_project_key.strip(),
+                          issue_type=settings.jira_issue_type.strip() or "Task",
+                          email=settings.jira_email.strip(),
+                          api_token=settings.jira_api_token.get_secret_value(),
+                          oauth_token=settings.jira_oauth_token.get_secret_value())
+    if settings.tracker == "trello":
+        return TrelloCards(session, api_key=settings.trello_api_key.get_secret_value(),
+                           token=settings.trello_token.get_secret_value(),
+                           list_id=settings.trello_list_id.strip(),
+                           api_url=settings.trello_api_url)
+    if settings.tracker == "github":
+        return GitHubIssues(session, repository=settings.github_repository,
+                            token=settings.github_token.get_secret_value(),
+                            api_url=settings.github_api_url)
+    return None
 
 
 def _docs(settings: Settings) -> GoogleDocsExporter | None:

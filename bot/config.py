@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.incidents.context import Policy
+from integrations.jira_issues import oauth_base
 
 PUBLIC_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 PUBLIC_TOKEN_ISSUER = "https://api.botframework.com"
@@ -37,6 +38,11 @@ EXTERNAL_ROLES = frozenset({"commander", "investigator", "assistant", "anyone"})
 # What Teams meetings as the room need (integrations.teams_meetings, docs/teams-meetings.md).
 TEAMS_NEEDS = ("GRAPH_CLIENT_ID, GRAPH_CLIENT_SECRET, GRAPH_TENANT_ID (or GRAPH_TOKEN_URL) "
                "and TEAMS_MEETING_ORGANIZER")
+# Follow-up trackers (FOLLOW_UP_TRACKER) and where setting one up is explained.
+TRACKERS = ("github", "jira", "trello")
+TRACKER_DOCS = "see docs/follow-up-trackers.md"
+_JIRA_PROJECT = re.compile(r"[A-Z][A-Z0-9_]*")
+_TRELLO_ID = re.compile(r"[0-9a-fA-F]{24}")
 _OBJECT_ID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
@@ -137,6 +143,20 @@ class Settings(BaseSettings):
     github_repository: str = ""
     github_token: SecretStr = SecretStr("")
     github_api_url: str = "https://api.github.com"
+    # Where follow-up actions are filed: github, jira or trello (docs/follow-up-trackers.md);
+    # empty: the one configured, GitHub first.
+    follow_up_tracker: str = ""
+    jira_base_url: str = ""
+    jira_site_url: str = ""
+    jira_email: str = ""
+    jira_api_token: SecretStr = SecretStr("")
+    jira_oauth_token: SecretStr = SecretStr("")
+    jira_project_key: str = ""
+    jira_issue_type: str = "Task"
+    trello_api_key: SecretStr = SecretStr("")
+    trello_token: SecretStr = SecretStr("")
+    trello_list_id: str = ""
+    trello_api_url: str = "https://api.trello.com/1"
     review_meeting_severity: int = Field(2, ge=0, le=4)
     review_link: Hours = Field(dt.timedelta(hours=72), validation_alias=AliasChoices(
         "REVIEW_LINK_HOURS", "review_link_hours"))
@@ -219,6 +239,75 @@ class Settings(BaseSettings):
                              "creates online meetings only for a user's object id, not their "
                              "sign-in name; see docs/teams-meetings.md")
         return value
+
+    @field_validator("follow_up_tracker")
+    @classmethod
+    def _known_tracker(cls, value: str) -> str:
+        name = value.strip().lower()
+        if name and name not in TRACKERS:
+            raise ValueError(f"FOLLOW_UP_TRACKER {value!r} is none of {', '.join(TRACKERS)}")
+        return name
+
+    @model_validator(mode="after")
+    def _trackers_configured(self) -> Settings:
+        # One line per problem: `incident-bot` prints each line of the message on its own.
+        problems = [problem for problem in (self._github_problem(), self._jira_problem(),
+                                            self._trello_problem()) if problem]
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def _github_problem(self) -> str:
+        # Half a GitHub configuration has always meant "no tracker"; only naming it is wrong.
+        if self.follow_up_tracker != "github" or self._github_configured:
+            return ""
+        missing = [name for name, value in (("GITHUB_REPOSITORY", self.github_repository),
+                                            ("GITHUB_TOKEN", self.github_token)) if not _set(value)]
+        return f"FOLLOW_UP_TRACKER names github, which needs {', '.join(missing)}"
+
+    def _jira_problem(self) -> str:
+        values = (self.jira_base_url, self.jira_site_url, self.jira_email, self.jira_api_token,
+                  self.jira_oauth_token, self.jira_project_key)
+        if self.follow_up_tracker != "jira" and not any(_set(v) for v in values):
+            return ""
+        api_token, oauth = _set(self.jira_api_token), _set(self.jira_oauth_token)
+        missing = [name for name, value in (("JIRA_BASE_URL", self.jira_base_url),
+                                            ("JIRA_PROJECT_KEY", self.jira_project_key))
+                   if not value.strip()]
+        if oauth and (api_token or self.jira_email):
+            return ("Jira: set JIRA_EMAIL and JIRA_API_TOKEN, or JIRA_OAUTH_TOKEN, not both "
+                    f"({TRACKER_DOCS})")
+        if not oauth:
+            missing += [name for name, value in (("JIRA_EMAIL", self.jira_email),
+                                                 ("JIRA_API_TOKEN", api_token)) if not value]
+        if oauth_base(self.jira_base_url) and not self.jira_site_url:
+            missing.append("JIRA_SITE_URL (https://<site>.atlassian.net, for the links)")
+        if missing:
+            how = "" if oauth or api_token or self.jira_email else " (or JIRA_OAUTH_TOKEN)"
+            return f"Jira is half configured: missing {', '.join(missing)}{how} ({TRACKER_DOCS})"
+        if oauth and not oauth_base(self.jira_base_url):
+            return ("Jira: an OAuth access token (JIRA_OAUTH_TOKEN) works only through "
+                    "JIRA_BASE_URL=https://api.atlassian.com/ex/jira/<cloud id>, not the site "
+                    f"URL ({TRACKER_DOCS})")
+        if not _JIRA_PROJECT.fullmatch(self.jira_project_key.strip()):
+            return (f"JIRA_PROJECT_KEY {self.jira_project_key!r} is not a project key such as "
+                    "OPS (capitals and digits)")
+        return ""
+
+    def _trello_problem(self) -> str:
+        values = (self.trello_api_key, self.trello_token, self.trello_list_id)
+        if self.follow_up_tracker != "trello" and not any(_set(v) for v in values):
+            return ""
+        missing = [name for name, value in (("TRELLO_API_KEY", self.trello_api_key),
+                                            ("TRELLO_TOKEN", self.trello_token),
+                                            ("TRELLO_LIST_ID", self.trello_list_id))
+                   if not _set(value)]
+        if missing:
+            return f"Trello is half configured: missing {', '.join(missing)} ({TRACKER_DOCS})"
+        if not _TRELLO_ID.fullmatch(self.trello_list_id.strip()):
+            return (f"TRELLO_LIST_ID {self.trello_list_id!r} is not a list id (24 hexadecimal "
+                    f"characters; {TRACKER_DOCS} says where to find it)")
+        return ""
 
     @model_validator(mode="after")
     def _teams_meetings_configured(self) -> Settings:
@@ -310,9 +399,28 @@ class Settings(BaseSettings):
         return self.public_base_url or f"http://{self.listen_host}:{self.port}"
 
     @property
-    def tracker_enabled(self) -> bool:
-        """Follow-up actions become GitHub issues only with a repository and a token."""
+    def _github_configured(self) -> bool:
         return bool(self.github_repository and self.github_token.get_secret_value())
+
+    @property
+    def tracker(self) -> str:
+        """Where follow-up actions are filed: FOLLOW_UP_TRACKER, else the first tracker
+        configured (github, jira, trello); empty for none. A half-configured Jira or Trello
+        stops the start (`_trackers_configured`), so one that is set is complete."""
+        if self.follow_up_tracker:
+            return self.follow_up_tracker
+        if self._github_configured:
+            return "github"
+        if self.jira_base_url:
+            return "jira"
+        if self.trello_list_id:
+            return "trello"
+        return ""
+
+    @property
+    def tracker_enabled(self) -> bool:
+        """Follow-up actions become issues or cards only with a tracker configured."""
+        return bool(self.tracker)
 
     @property
     def docs_enabled(self) -> bool:
@@ -360,8 +468,15 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every configured secret, so logs and messages can be checked for leaks."""
         values = [self.app_password, self.zoom_client_secret, self.graph_client_secret,
-                  self.github_token, self.statuspage_api_key, self.metrics_token]
+                  self.github_token, self.jira_api_token, self.jira_oauth_token,
+                  self.trello_api_key, self.trello_token, self.statuspage_api_key,
+                  self.metrics_token]
         return [v.get_secret_value() for v in values if v.get_secret_value()]
+
+
+def _set(value: str | SecretStr) -> bool:
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    return bool(text.strip())
 
 
 def environment_names() -> frozenset[str]:

@@ -9,7 +9,7 @@
     │   └── TenantNotAllowedError  authenticated, but from a tenant we do not serve (403)
     ├── ConnectorError      the Bot Connector refused or failed a call
     ├── BridgeError         a video provider failed
-    └── ProviderError       another outside service refused or failed (GitHub, Statuspage)
+    └── ProviderError       another outside service refused or failed (GitHub, Jira, Statuspage)
 
 Anything else is a bug: logged with its stack trace and an error id the user also sees.
 """

@@ -35,7 +35,7 @@ COMMANDS = Family("commands_total", "Commands, card buttons and message actions 
                   "name and outcome (ok, refused, error, unknown).", "counter",
                   ("command", "outcome"))
 PROVIDER_ERRORS = Family("provider_errors_total", "Failed calls to outside systems (video "
-                         "providers, GitHub, Google Docs, Graph), by provider.", "counter",
+                         "providers, GitHub, Jira, Trello, Google Docs, Graph), by provider.", "counter",
                          ("provider",))
 CONNECTOR_ERRORS = Family("connector_errors_total", "Failed sends to the Teams Bot Connector "
                           "from the outbox, by HTTP status (0: network; 429: throttled).",

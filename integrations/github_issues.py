@@ -35,7 +35,11 @@ _GITHUB_MESSAGE_MAX_CHARS = 200
 
 @dataclass(frozen=True)
 class IssueRef:
-    """An issue GitHub created: its number and the page people open."""
+    """A ticket the tracker created: its number and the page people open.
+
+    The number is the tracker's own: GitHub's issue number, the number in a Jira key
+    (12 in OPS-12, whose page `/browse/OPS-12` names the key) or a Trello card's idShort.
+    """
 
     number: int
     url: str
@@ -46,7 +50,14 @@ class TrackerError(ProviderError):
 
 
 class IssueTracker(Protocol):
-    """Files follow-up actions somewhere people track work; raises `TrackerError`."""
+    """Files follow-up actions somewhere people track work (GitHub, Jira, Trello);
+    raises `TrackerError`, whose message starts with the tracker's name."""
+
+    # What people call the tracker ("GitHub", "Jira", "Trello"); lower-cased, the
+    # provider label of its errors on /metrics.
+    name: str
+    # One ticket in a sentence: "an issue", "a Jira issue", "a Trello card".
+    ticket: str
 
     async def create_issue(self, *, title: str, body: str,
                            labels: list[str] | None = None) -> IssueRef:
@@ -56,6 +67,9 @@ class IssueTracker(Protocol):
 
 class GitHubIssues:
     """Creates issues in one repository with one token."""
+
+    name = "GitHub"
+    ticket = "an issue"
 
     def __init__(self, session: aiohttp.ClientSession, *, repository: str, token: str,
                  api_url: str = "https://api.github.com", timeout_s: float = 10,
@@ -80,8 +94,8 @@ class GitHubIssues:
             async with self._session.post(self._url, json=payload, headers=self._headers(),
                                           timeout=self._timeout) as resp:
                 if resp.status >= 300:
-                    raise self._refusal(resp.status, resp.headers, await _json(resp))
-                answer, status = await _json(resp), resp.status
+                    raise self._refusal(resp.status, resp.headers, await response_json(resp))
+                answer, status = await response_json(resp), resp.status
         except TimeoutError:
             raise self._failure("GitHub did not answer in time") from None
         except aiohttp.ClientError as exc:
@@ -132,10 +146,26 @@ class GitHubIssues:
         return text.replace(self._token, "[token]") if self._token else text
 
 
-async def _json(resp: aiohttp.ClientResponse) -> Any:
+async def response_json(resp: aiohttp.ClientResponse) -> Any:
+    """The answer's JSON, None for anything else (an HTML error page from a proxy or the
+    tracker's edge, Trello's plain-text errors)."""
     try:
         return await resp.json(content_type=None)
-    except ValueError:  # an HTML error page from a proxy or GitHub's edge
+    except ValueError:  # UnicodeDecodeError too
+        return None
+
+
+def retry_after_s(value: str | None, *, now: float) -> float | None:
+    """Seconds a `Retry-After` header asks for: a number of seconds or an HTTP date."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError):
         return None
 
 
@@ -156,16 +186,9 @@ def _github_message(answer: Any) -> str:
 
 def _wait_s(headers: Mapping[str, str], *, now: float) -> float | None:
     """Seconds GitHub asks us to wait, from `retry-after` or `x-ratelimit-reset`."""
-    retry_after = headers.get("retry-after")
-    if retry_after is not None:
-        try:
-            return max(0.0, float(retry_after))
-        except ValueError:
-            pass
-        try:
-            return max(0.0, parsedate_to_datetime(retry_after).timestamp() - now)
-        except (TypeError, ValueError):
-            pass
+    wait = retry_after_s(headers.get("retry-after"), now=now)
+    if wait is not None:
+        return wait
     if headers.get("x-ratelimit-remaining") == "0":
         try:
             return max(0.0, float(headers.get("x-ratelimit-reset", "")) - now)

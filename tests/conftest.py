@@ -29,7 +29,9 @@ from tests.fakes.google import FakeGoogle
 from tests.fakes.google_drive import FakeGoogleDrive
 from tests.fakes.graph import FakeGraph
 from tests.fakes.identity import FakeIdentity
+from tests.fakes.jira import FakeJira
 from tests.fakes.tcp_proxy import TcpProxy
+from tests.fakes.trello import FakeTrello
 from tests.fakes.zoom import FakeZoom
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
@@ -217,6 +219,24 @@ async def graph() -> AsyncIterator[FakeGraph]:
 async def github() -> AsyncIterator[FakeGitHub]:
     """A loopback GitHub issues API."""
     fake = FakeGitHub()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def jira() -> AsyncIterator[FakeJira]:
+    """A loopback Jira Cloud REST API (create issue)."""
+    fake = FakeJira()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def trello() -> AsyncIterator[FakeTrello]:
+    """A loopback Trello REST API (create card)."""
+    fake = FakeTrello()
     await fake.start()
     yield fake
     await fake.stop()

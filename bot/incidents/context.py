@@ -43,7 +43,7 @@ class Policy:
     # Where review links point, and how long they work.
     base_url: str = "http://127.0.0.1:3978"
     review_link_s: int = 72 * 3600
-    # Follow-up actions become issues in a tracker (GitHub) when one is configured.
+    # Follow-up actions are filed in a tracker (GitHub, Jira, Trello) when one is configured.
     tracker_enabled: bool = False
     # A ready review is also exported as a Google Doc when Google is configured.
     docs_enabled: bool = False

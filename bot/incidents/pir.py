@@ -201,7 +201,7 @@ async def remind(ctx: Ctx, incident_id: int, *, final: bool) -> None:
 
 
 async def add_action(ctx: Ctx, incident: Incident, owner: Person | None, text: str) -> None:
-    """A follow-up action; with a tracker configured it becomes an issue (retried)."""
+    """A follow-up action; with a tracker configured it becomes an issue or a card (retried)."""
     body = clip(text)
     if not body:
         raise CommandError("Usage: `@incident action <text> [@owner]`.")
@@ -242,12 +242,13 @@ async def tracked(ctx: Ctx, action_id: int, url: str) -> None:
                             f"tracked at {url}"))
 
 
-async def tracking_failed(ctx: Ctx, action_id: int, error: str) -> None:
-    """The tracker refused for good: the action stays recorded here."""
+async def tracking_failed(ctx: Ctx, action_id: int, error: str, ticket: str) -> None:
+    """The tracker refused for good: the action stays recorded here. `ticket` is what the
+    tracker makes ("an issue", "a Trello card"); the error names the tracker."""
     action = await FollowUpAction.get(id=action_id).prefetch_related("incident")
     action.tracker_state = "failed"
     await action.save()
-    ctx.tell(say.ThreadPost(action.incident.id, f"Could not create an issue for follow-up "
+    ctx.tell(say.ThreadPost(action.incident.id, f"Could not create {ticket} for follow-up "
                             f"action {action.number} ({error}); it stays recorded in the review."))
 
 
@@ -286,8 +287,8 @@ async def track_job(bg: Background, job: Job, payload: TrackAction) -> None:
                   f"({incident.title}).\n\n{action.text}\n\nOwner: "
                   f"{action.owner_name or 'unassigned'}"),
             labels=["incident-follow-up"]),
-        errors=TrackerError, metric="github",
-        failed=lambda ctx, reason: tracking_failed(ctx, action.id, reason),
+        errors=TrackerError, metric=tracker.name.lower(),
+        failed=lambda ctx, reason: tracking_failed(ctx, action.id, reason, tracker.ticket),
         done=lambda ctx, issue: tracked(ctx, action.id, issue.url))
 
 

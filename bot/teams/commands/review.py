@@ -18,7 +18,7 @@ SECTIONS = {"rootcause": pir.Section.ROOT_CAUSE, "factors": pir.Section.CONTRIBU
 
 @router.command("action", "action <text> [@owner] | <n> done")
 async def action(call: Call, cmd: Command) -> None:
-    """Record a follow-up action (a GitHub issue when configured), or mark one done."""
+    """Record a follow-up action (filed in GitHub, Jira or Trello when set up), or mark one done."""
     async def add(ctx: Ctx, incident: Incident, rest: str) -> None:
         owner = next((p for w in rest.split() if (p := cmd.person(w))), None)
         await pir.add_action(ctx, incident, owner, without_people(rest))
