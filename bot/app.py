@@ -60,6 +60,7 @@ from integrations.presence import NoPresence, PresenceSource
 from integrations.statuspage import Statuspage
 from integrations.teams_apps import GraphAppInstaller
 from integrations.teams_channels import GraphChannels
+from integrations.teams_chats import GraphChats
 from integrations.trello_cards import TrelloCards
 from integrations.video_factory import Bridges, Graph
 
@@ -260,6 +261,10 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         apps=apps,
         channels=GraphChannels(session, api_url=settings.graph_api_url, token=graph,
                                app_id=settings.graph_client_id) if graph else None,
+        chats=GraphChats(session, api_url=settings.graph_api_url, token=graph,
+                         app_id=settings.graph_client_id,
+                         app_catalog_id=settings.teams_app_catalog_id)
+        if graph and settings.teams_app_catalog_id else None,
         members=members, metrics=metrics, tracker=_tracker(settings, session),
         docs=_docs(settings), status_service=_statuspage(settings, session),
         review_html=render_html))

@@ -511,6 +511,7 @@ def policy_of(settings: Settings) -> Policy:
         components=tuple(name for name, _ in settings.components),
         statuspage_enabled=settings.statuspage_enabled,
         graph_enabled=settings.graph_enabled,
+        private_enabled=settings.graph_enabled and bool(settings.teams_app_catalog_id),
     )
 
 

@@ -16,18 +16,12 @@ copy of that page lists only Group.Read.All: a count Graph refuses is logged, no
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
-
 from bot.errors import BridgeError
-from integrations.graph_token import GraphToken
-
-logger = logging.getLogger(__name__)
+from integrations.graph_calls import GraphCalls, graph_error
 
 PROVIDER = "teams-channels"
 DOCS = "docs/incident-channels.md"
@@ -50,16 +44,10 @@ class NewChannel:
     web_url: str | None
 
 
-class GraphChannels:
+class GraphChannels(GraphCalls):
     """Creates, renames, archives and counts a team's channels with the Graph app."""
 
-    def __init__(self, session: aiohttp.ClientSession, *, api_url: str, token: GraphToken,
-                 app_id: str, timeout_s: float = 15.0) -> None:
-        self._session = session
-        self._api_url = api_url.rstrip("/")
-        self._token = token
-        self._app_id = app_id
-        self._timeout_s = timeout_s
+    provider = PROVIDER
 
     async def create(self, *, group_id: str, name: str, description: str) -> NewChannel:
         """A standard channel named `name`; `ChannelNameTaken` when the team has one."""
@@ -96,48 +84,10 @@ class GraphChannels:
             return len(answer["value"])
         raise self._refusal(status, answer, retry_after, READ_PERMISSION)
 
-    async def _call(self, method: str, path: str, body: dict[str, Any] | None
-                    ) -> tuple[int, dict[str, Any], str | None]:
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                status, answer, retry_after = await self._send(method, path, body)
-                if status == 401:
-                    logger.info("Graph answered 401; fetching a new token once")
-                    self._token.forget()
-                    status, answer, retry_after = await self._send(method, path, body)
-        except TimeoutError:
-            raise BridgeError(f"Microsoft Graph did not answer within {self._timeout_s:g} s",
-                              provider=PROVIDER) from None
-        except aiohttp.ClientResponseError as exc:  # the token endpoint refused
-            retryable = exc.status == 429 or exc.status >= 500
-            raise BridgeError(f"Microsoft Entra refused the Graph app's credentials (HTTP "
-                              f"{exc.status}); check GRAPH_TENANT_ID, GRAPH_CLIENT_ID and "
-                              "GRAPH_CLIENT_SECRET", provider=PROVIDER,
-                              retryable=retryable) from None
-        except aiohttp.ClientError as exc:
-            raise BridgeError(f"Microsoft Graph could not be reached ({type(exc).__name__})",
-                              provider=PROVIDER) from None
-        except (KeyError, ValueError):
-            raise BridgeError("Microsoft Entra answered without an access token",
-                              provider=PROVIDER, retryable=False) from None
-        return status, answer, retry_after
-
-    async def _send(self, method: str, path: str, body: dict[str, Any] | None
-                    ) -> tuple[int, dict[str, Any], str | None]:
-        headers = {"Authorization": f"Bearer {await self._token.bearer()}"}
-        async with self._session.request(method, self._api_url + path, json=body,
-                                         headers=headers) as resp:
-            try:
-                answer = await resp.json(content_type=None)
-            except ValueError:
-                answer = None
-            return (resp.status, answer if isinstance(answer, dict) else {},
-                    resp.headers.get("Retry-After"))
-
     def _refusal(self, status: int, answer: dict[str, Any], retry_after: str | None,
                  permission: str, *, name: str | None = None) -> BridgeError:
         """Graph's refusal in words that say who must do what."""
-        code, message = _graph_error(answer)
+        code, message = graph_error(answer)
         if status == 429 or status >= 500:
             wait = f"; retry after {retry_after} s" if retry_after else ""
             return BridgeError(f"Microsoft Graph was busy (HTTP {status}{wait})",
@@ -162,11 +112,3 @@ class GraphChannels:
 
 def _team(group_id: str) -> str:
     return f"/teams/{quote(group_id, safe='')}"
-
-
-def _graph_error(answer: dict[str, Any]) -> tuple[str, str]:
-    """Graph's error resource: `{"error": {"code": ..., "message": ...}}`."""
-    error = answer.get("error")
-    if not isinstance(error, dict):
-        return "", ""
-    return str(error.get("code") or "")[:100], str(error.get("message") or "")[:300]

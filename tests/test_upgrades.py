@@ -100,3 +100,23 @@ async def test_role_requests_survive_the_upgrade_on_sqlite(tmp_path) -> None:
 
 async def test_role_requests_survive_the_upgrade_on_postgres(postgres_url: str) -> None:
     await _upgrade_keeps_role_requests(postgres_url)
+
+
+async def _upgrade_keeps_incidents_public(url: str) -> None:
+    await _migrate(url, "bot.0010_channel_space")
+    await _run(url, BEFORE_0009)
+
+    await _migrate(url)
+
+    rows = await _run(url, ["SELECT title, private, chat_id FROM incident"])
+    assert [(title, bool(private), chat) for title, private, chat in rows] == [
+        ("db down", False, None)]
+    assert await _run(url, ["SELECT count(*) FROM incident_member"]) == [(0,)]
+
+
+async def test_incidents_stay_public_after_the_upgrade_on_sqlite(tmp_path) -> None:
+    await _upgrade_keeps_incidents_public(f"sqlite://{tmp_path / 'old.sqlite3'}")
+
+
+async def test_incidents_stay_public_after_the_upgrade_on_postgres(postgres_url: str) -> None:
+    await _upgrade_keeps_incidents_public(postgres_url)

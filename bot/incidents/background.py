@@ -26,6 +26,7 @@ from integrations.google_docs import GoogleDocsExporter
 from integrations.presence import PresenceSource
 from integrations.statuspage import StatusService
 from integrations.teams_channels import NewChannel
+from integrations.teams_chats import NewChat
 from integrations.video import VideoBridge
 
 T = TypeVar("T")
@@ -78,6 +79,22 @@ class ChannelDirectory(Protocol):
         ...
 
 
+class ChatDirectory(Protocol):
+    """Group chats through Graph (integrations.teams_chats), members by Entra object id."""
+
+    async def create(self, *, topic: str, members: list[str]) -> NewChat:
+        """A new group chat of these people."""
+        ...
+
+    async def install(self, *, chat_id: str) -> None:
+        """The bot's app in the chat, so that it may post there."""
+        ...
+
+    async def add_member(self, *, chat_id: str, member: str) -> None:
+        """One more member."""
+        ...
+
+
 class InIncident(Protocol):
     """Runs domain work in one transaction, as the bot, about one incident."""
 
@@ -103,6 +120,9 @@ class Background:
     apps: AppInstaller | None = None
     # A team's channels, for a channel per incident (needs Graph; bot.incidents.spaces).
     channels: ChannelDirectory | None = None
+    # Private incidents' group chats (needs Graph and the app's catalog id;
+    # bot.incidents.privacy).
+    chats: ChatDirectory | None = None
     # The review as the HTML page shows it, for the Google Docs export (presentation
     # lives outside the domain; the web layer supplies it).
     review_html: Callable[[PirRecord], str] | None = None

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bot.errors import CommandError, NotAllowedError, NotFoundError
 from bot.incidents import notices as say
+from bot.incidents import privacy
 from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
 from bot.incidents.event_kinds import EventKind
@@ -42,6 +43,7 @@ async def commandeer(ctx: Ctx, incident: Incident, person: Person, why: str) -> 
         requested_by_id=ctx.actor.id, requested_by_name=ctx.actor.name, requested_at=ctx.now,
     )
     reason = f": {clip(why, 200)}" if why else ""
+    await privacy.join(incident, person, now_ms=ctx.now_ms)
     await record(ctx, incident, EventKind.COMMANDEERED,
                  f"{ctx.actor.name} commandeered {person.name}{reason}",
                  {"commandeer": request.id, "person": person.id})

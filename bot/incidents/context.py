@@ -57,6 +57,8 @@ class Policy:
     statuspage_enabled: bool = False
     # A Graph app is configured: a team may choose a channel per incident.
     graph_enabled: bool = False
+    # ... and knows the app's catalog id: private incidents get a group chat.
+    private_enabled: bool = False
 
 
 @dataclass

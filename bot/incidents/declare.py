@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.errors import CommandError
-from bot.incidents import checkins, handovers, oncall, rooms, spaces, staffing
+from bot.incidents import checkins, handovers, oncall, privacy, rooms, spaces, staffing
 from bot.incidents import notices as say
 from bot.incidents import severity as sev
 from bot.incidents.context import Ctx
@@ -36,10 +36,14 @@ class Declaration:
     affected: str | None = None
     # The last word of the title may name a squad whose on-call fills the roles.
     squad_in_title: bool = True
+    # Talked about in a group chat of its members only (bot/incidents/privacy.py).
+    private: bool = False
 
 
 async def declare(ctx: Ctx, what: Declaration) -> Incident:
     """Open the incident; the thread and card are created by the outbox right after commit."""
+    if what.private:
+        privacy.require_available(ctx)
     title, squad = await _squad_from_title(ctx, what)
     title = clip(title, MAX_TITLE)
     if not title:
@@ -53,6 +57,7 @@ async def declare(ctx: Ctx, what: Declaration) -> Incident:
         affected=clip(what.affected) if what.affected else None,
         declared_by_id=ctx.actor.id, declared_by_name=ctx.actor.name,
         service_url=ctx.origin.service_url, team_id=team_id, channel_id=channel_id,
+        private=what.private,
     )
     set_holder(incident, Role.INVESTIGATOR, ctx.actor)
     await incident.save()
@@ -61,7 +66,12 @@ async def declare(ctx: Ctx, what: Declaration) -> Incident:
                  f"{ctx.actor.name} declared INC-{incident.number} {sev.name(level)}: "
                  f"{title}{assumed}", Declared(level).to_json())
     await rooms.request_room(ctx, incident, ctx.policy.video_chain)
-    own_channel = await spaces.plan(ctx, incident)
+    if what.private:
+        named = [p for p in (what.investigator, what.commander) if p is not None]
+        await privacy.plan(ctx, incident, named)
+        own_channel = False
+    else:
+        own_channel = await spaces.plan(ctx, incident)
     ctx.tell(say.ThreadOpened(incident.id))
     await _ask_for_roles(ctx, incident, what)
     staffed = squad is not None and what.investigator is None and what.commander is None
@@ -78,12 +88,29 @@ async def declare(ctx: Ctx, what: Declaration) -> Incident:
     lead = (f"{ctx.actor.name} is the Investigator until someone else accepts."
             if incident.investigator_id == ctx.actor.id else
             f"{ctx.actor.name} is the Incident Commander.")
+    if what.private:
+        await _announce_private(ctx, incident, lead)
+        return incident
     where = ("its own channel, which is being created (announced here)" if own_channel
              else "its thread in the incidents channel")
     ctx.tell(say.Reply(
         f"Declared INC-{incident.number} {sev.name(level)}: {title}.{assumed} {lead}{wanted} "
         f"All talk about it goes in {where}."))
     return incident
+
+
+async def _announce_private(ctx: Ctx, incident: Incident, lead: str) -> None:
+    """The incidents channel learns only the redacted line; so does a public place the
+    declarer typed in (the title and the rest go to the private chat)."""
+    ctx.tell(say.ChannelPost(incident.id, incident.channel_id, privacy.redacted(incident)))
+    if ctx.origin.conversation_type == "personal":
+        ctx.tell(say.Reply(
+            f"Declared private incident INC-{incident.number} "
+            f"{sev.name(incident.severity)}: {incident.title}. {lead} Its group chat, with "
+            "you and the people you named, is being created; only its members see it."))
+    else:
+        ctx.tell(say.Reply(f"Declared private incident INC-{incident.number}. Its group chat "
+                           "is being created; only its members see it."))
 
 
 async def _squad_from_title(ctx: Ctx, what: Declaration) -> tuple[str, Squad | None]:

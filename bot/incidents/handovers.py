@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.errors import CommandError, NotAllowedError, NotFoundError
 from bot.incidents import notices as say
+from bot.incidents import privacy
 from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
 from bot.incidents.event_kinds import EventKind
@@ -107,6 +108,7 @@ async def request_role(ctx: Ctx, incident: Incident, role: Role, person: Person,
                          else [c.to_json() for c in next_candidates]),
     )
     keeps = f" {current.name} keeps the role until then." if current else ""
+    await privacy.join(incident, person, now_ms=ctx.now_ms)
     await record(ctx, incident, EventKind.ROLE_REQUESTED,
                  f"{ctx.actor.name} asked {person.name} to take the {role.title} role.{keeps}",
                  {"handover": handover.id, "role": role.value, "to": person.id})
@@ -169,7 +171,10 @@ async def answer(ctx: Ctx, handover_id: int, *, accept: bool) -> Handover:
     if anyone and not accept:
         raise CommandError(f"Nobody has to decline: leave it for someone who can take the "
                            f"{role.title} role.")
-    if anyone and ctx.origin.channel_id != incident.channel_id:
+    if anyone and incident.private:
+        if ctx.origin.conversation_id != incident.thread_id:
+            raise NotAllowedError(f"Take it on the card in INC-{incident.number}'s chat.")
+    elif anyone and ctx.origin.channel_id != incident.channel_id:
         # "Anyone in the channel": the card is there, and so are the people it asks.
         raise NotAllowedError(f"Take it on the card in INC-{incident.number}'s thread in "
                               "the incidents channel.")

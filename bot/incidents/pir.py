@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from bot.errors import CommandError, NotFoundError
-from bot.incidents import external, review_links
+from bot.incidents import external, privacy, review_links
 from bot.incidents import notices as say
 from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
@@ -160,17 +160,26 @@ async def ready(ctx: Ctx, incident: Incident) -> None:
     await stop_reminders(incident)
     link = await draft_link(ctx, incident)
     await record(ctx, incident, EventKind.REVIEW_READY, f"Review marked ready by {ctx.actor.name}.")
-    if ctx.policy.docs_enabled:
+    # A private incident's review is not copied to Google Docs, where its sharing is
+    # Google's (bot.incidents.privacy).
+    not_exported = ""
+    if ctx.policy.docs_enabled and incident.private:
+        not_exported = " It is not exported to Google Docs: the incident is private."
+    elif ctx.policy.docs_enabled:
         await jobs.schedule(ExportReview(incident.id, f"review-{incident.id}-{ctx.now_ms}"),
                             due_ms=ctx.now_ms, max_attempts=8)
-    ctx.tell(say.ThreadPost(incident.id, f"The Post Incident Review is ready: {link}"),
+    ctx.tell(say.ThreadPost(incident.id, f"The Post Incident Review is ready: {link}"
+                            f"{not_exported}"),
              say.CardChanged(incident.id))
     team = (await TeamSettings.get_or_none(tenant_id=incident.tenant_id, team_id=incident.team_id)
             if incident.team_id else None)
     if team and team.cse_id:
         cse = Person(team.cse_id, team.cse_name or "Customer Support Engineer")
-        ctx.tell(say.DirectMessage(incident.id, cse, f"The Post Incident Review of "
-                                   f"INC-{incident.number} ({incident.title}) is ready: {link}"))
+        told = (f"The Post Incident Review of {privacy.reference(incident)} is ready: ask "
+                f"its Commander, {incident.commander_name or incident.declared_by_name}."
+                if incident.private else f"The Post Incident Review of "
+                f"INC-{incident.number} ({incident.title}) is ready: {link}")
+        ctx.tell(say.DirectMessage(incident.id, cse, told))
     else:
         ctx.tell(say.Reply("No Customer Support Engineer is set for this team "
                            "(`@incident setup cse @name`): tell them yourself."))
@@ -283,8 +292,8 @@ async def track_job(bg: Background, job: Job, payload: TrackAction) -> None:
     await bg.call_provider(
         job, incident.id, lambda: tracker.create_issue(
             title=f"INC-{incident.number} follow-up: {action.text[:120]}",
-            body=(f"Follow-up action {action.number} of INC-{incident.number} "
-                  f"({incident.title}).\n\n{action.text}\n\nOwner: "
+            body=(f"Follow-up action {action.number} of {privacy.reference(incident)}."
+                  f"\n\n{action.text}\n\nOwner: "
                   f"{action.owner_name or 'unassigned'}"),
             labels=["incident-follow-up"]),
         errors=TrackerError, metric=tracker.name.lower(),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from bot.errors import CommandError, NotFoundError
+from bot.incidents import privacy
 from bot.incidents.context import Ctx
 from bot.incidents.handovers import pending_for
 from bot.incidents.people import Person
@@ -29,8 +30,21 @@ OPEN = (IncidentStatus.INVESTIGATING, IncidentStatus.MITIGATED, IncidentStatus.R
 async def find_incident(ctx: Ctx, number: int | None, *, lock: bool = True) -> Incident:
     """The incident whose thread this is, the one named, or the only one the actor works on.
 
-    Locked for update so that commands on one incident run one after another.
+    Locked for update so that commands on one incident run one after another. A private
+    incident is found only by its members, and only in its chat or a 1:1 chat: what a
+    command answers elsewhere would be read by people who are not.
     """
+    incident = await _find(ctx, number, lock=lock)
+    if incident.private:
+        await privacy.require_member(incident, ctx.actor.id)
+        if (ctx.origin.conversation_type != "personal"
+                and ctx.origin.conversation_id != incident.thread_id):
+            raise CommandError(f"INC-{incident.number} is private: say it in its group chat, "
+                               "or in your 1:1 chat with me.")
+    return incident
+
+
+async def _find(ctx: Ctx, number: int | None, *, lock: bool) -> Incident:
     query = Incident.filter(tenant_id=ctx.origin.tenant_id)
     if number is not None:
         query = query.filter(number=number)
@@ -100,7 +114,12 @@ async def picture(incident: Incident) -> Picture:
     )
 
 
-async def open_incidents(tenant_id: str, limit: int = 25) -> list[Incident]:
-    """Incidents not yet closed, most severe and newest first."""
-    return list(await Incident.filter(tenant_id=tenant_id, status__in=OPEN)
-                .order_by("severity", "-declared_at").limit(limit))
+async def open_incidents(tenant_id: str, limit: int = 25, *, viewer: str | None = None,
+                         private_too: bool = False) -> list[Incident]:
+    """Incidents not yet closed, most severe and newest first: the private ones only
+    `private_too` (asked in a 1:1 chat) and only those `viewer` is a member of."""
+    found = list(await Incident.filter(tenant_id=tenant_id, status__in=OPEN)
+                 .order_by("severity", "-declared_at").limit(limit))
+    if not private_too or viewer is None:
+        return [i for i in found if not i.private]
+    return await privacy.visible(found, viewer)

@@ -106,6 +106,12 @@ class Incident(Model):
     space_state = fields.CharField(max_length=16, null=True)
     space_group_id = fields.CharField(max_length=64, null=True)
     space_name = fields.CharField(max_length=64, null=True)
+    # A private incident (`declare private`) is talked about in a Teams group chat of its
+    # members only (bot/incidents/privacy.py): `chat_id` once Graph made it; `space_state`
+    # is then "creating", "chat" (made, the app not yet installed), "private" (its place)
+    # or "fallback" (the declarer's 1:1 chat after all).
+    private = fields.BooleanField(default=False, db_default=False)
+    chat_id = fields.CharField(max_length=256, null=True)
     last_update = fields.TextField(null=True)
     last_update_at = fields.DatetimeField(null=True)
     room_provider = fields.CharField(max_length=16, null=True)
@@ -119,6 +125,25 @@ class Incident(Model):
         table = "incident"
         unique_together = (("tenant_id", "number"),)
         indexes = (("tenant_id", "status"),)
+
+
+class IncidentMember(Model):
+    """Someone who may see a private incident: its declarer, the people asked for a role,
+    the commandeered. `in_chat` once Graph added them to its group chat."""
+
+    id = fields.BigIntField(primary_key=True)
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "bot.Incident", related_name="members")
+    incident_id: int
+    person_id = fields.CharField(max_length=256)
+    name = fields.CharField(max_length=256)
+    aad_object_id = fields.CharField(max_length=64, null=True)
+    in_chat = fields.BooleanField(default=False)
+    added_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "incident_member"
+        unique_together = (("incident", "person_id"),)
 
 
 class Participant(Model):

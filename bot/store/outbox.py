@@ -233,13 +233,17 @@ def backoff_s(attempts: int, *, cap_s: float = _BACKOFF_CAP_S) -> float:
 
 
 async def release_held(name: str, *, keys: list[str],
-                       payload: dict[str, Any] | None = None) -> bool:
+                       payload: dict[str, Any] | None = None,
+                       send_to: str | None = None) -> bool:
     """Make the held message `name` due now (with `payload` if given), and every waiting
     message of `keys` with it (they were put back until the held one's time); False when
-    it is no longer waiting."""
+    it is no longer waiting. `send_to`: it becomes a message in that existing conversation
+    (a private incident's chat) instead of a new conversation."""
     fields: dict[str, Any] = {"due_ms": now_ms()}
     if payload is not None:
         fields["payload"] = payload
+    if send_to is not None:
+        fields.update(operation=OutboxOperation.SEND, conversation_id=send_to)
     released = await OutboxMessage.filter(name=name, status=OutboxStatus.PENDING).update(
         **fields)
     await OutboxMessage.filter(ordering_key__in=keys, status=OutboxStatus.PENDING).update(

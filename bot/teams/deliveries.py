@@ -6,13 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from bot.store.incident_models import DirectConversation, Handover, Incident
-from bot.store.models import OutboxMessage
+from bot.store.models import OutboxMessage, OutboxOperation
 from bot.teams.outbox_names import DirectChat, RoleCard, ThreadStart, parse
 
 
 async def record_delivery(message: OutboxMessage, result: dict[str, Any]) -> None:
     """Store ids from the answer to a named message (names: `bot.teams.outbox_names`)."""
     match parse(message.name):
+        case ThreadStart(incident_id) if message.operation is OutboxOperation.SEND:
+            # A message in an existing conversation (a private incident's chat).
+            await Incident.filter(id=incident_id).update(
+                thread_id=message.conversation_id, card_activity_id=result.get("id"))
         case ThreadStart(incident_id):
             await Incident.filter(id=incident_id).update(
                 thread_id=result.get("id"), card_activity_id=result.get("activityId"))

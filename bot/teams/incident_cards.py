@@ -57,6 +57,13 @@ def thread_link(incident: Incident) -> str | None:
     """A link that opens the incident's thread in Teams, once the thread exists."""
     if not incident.card_activity_id:
         return None
+    if incident.private:
+        # A chat message's deep link (Teams: "deep link to a chat message"); none into the
+        # declarer's 1:1 (a fallback), which only they see anyway.
+        if not (incident.thread_id or "").startswith("19:"):
+            return None
+        return (f"https://teams.microsoft.com/l/message/{quote(incident.thread_id or '')}/"
+                f"{incident.card_activity_id}?context=%7B%22contextType%22%3A%22chat%22%7D")
     return (f"https://teams.microsoft.com/l/message/{quote(incident.channel_id)}/"
             f"{incident.card_activity_id}?tenantId={quote(incident.tenant_id)}"
             f"&parentMessageId={incident.card_activity_id}")
@@ -268,8 +275,8 @@ def checkin_card(incident: Incident, *, answered: str | None = None) -> Card:
                        execute("I need support", "checkin.help", data, style="destructive")])
 
 
-def declare_form_card() -> Card:
-    """The form `declare` alone answers with."""
+def declare_form_card(*, private: bool = False) -> Card:
+    """The form `declare` alone answers with (`private`: offers a private incident)."""
     choices = [{"title": label, "value": str(level)} for level, label in sev.LABELS.items()]
     body = [
         text("Declare an incident", weight="Bolder", size="Medium"),
@@ -286,6 +293,11 @@ def declare_form_card() -> Card:
         {"type": "Input.Text", "id": "affected", "label": "Affected customers or systems",
          "isMultiline": True, "maxLength": 4000},
     ]
+    body += [
+        {"type": "Input.Toggle", "id": "private", "title": "Private: a group chat of the "
+         "people involved; the incidents channel sees only its number and severity",
+         "value": "false", "valueOn": "true", "valueOff": "false"},
+    ] if private else []
     return card(body, [execute("Declare", "declare.submit", {}, style="destructive")])
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from botbuilder.schema import Activity
 
 from bot.incidents import notices as say
+from bot.incidents import privacy
 from bot.incidents.people import Person
 from bot.incidents.queries import picture
 from bot.incidents.roles import Role
@@ -272,14 +273,19 @@ class Renderer:
         # While its own channel is being made (bot.incidents.spaces) the thread waits; if
         # nothing ever releases it, it opens in the incidents channel after the hold.
         held = incident.space_state == "creating"
+        # A private incident's card is addressed to the declarer's 1:1 chat until its group
+        # chat exists (bot.incidents.privacy): never to a public place, even if never released.
+        where: dict[str, Any] = (
+            {"isGroup": False, "members": [{"id": incident.declared_by_id}],
+             "channelData": {"tenant": {"id": incident.tenant_id}}} if incident.private else
+            {"isGroup": True, "channelData": {"channel": {"id": incident.channel_id},
+                                              "tenant": {"id": incident.tenant_id}}})
         await uow.enqueue(
             operation=OutboxOperation.CREATE_CONVERSATION, service_url=incident.service_url,
             conversation_id=None, name=str(ThreadStart(incident.id)),
             ordering_key=Order.incident(incident.id).key, tenant_id=incident.tenant_id,
             urgency=Urgency.URGENT,
-            payload={"isGroup": True, "bot": {"id": self.bot_id}, "tenantId": incident.tenant_id,
-                     "channelData": {"channel": {"id": incident.channel_id},
-                                     "tenant": {"id": incident.tenant_id}},
+            payload={**where, "bot": {"id": self.bot_id}, "tenantId": incident.tenant_id,
                      "activity": message(card=card)},
             due_ms=now_ms() + SPACE_HOLD_MS if held else None,
         )
@@ -290,11 +296,17 @@ class Renderer:
         name = str(ThreadStart(incident.id))
         row = await outbox.named(name)
         payload = dict(row.payload or {}) if row is not None else {}
-        if payload:
+        into_chat = None
+        if payload and incident.private and incident.space_state == privacy.OPEN:
+            # Into the private chat: a message in an existing conversation, not a new one.
+            into_chat = incident.chat_id
+            payload = payload.get("activity") or {}
+        elif payload and not incident.private:
             payload["channelData"] = {**payload.get("channelData", {}),
                                       "channel": {"id": incident.channel_id}}
         keys = [Order.incident(incident.id).key, Order.card(incident.id).key]
-        if not await outbox.release_held(name, keys=keys, payload=payload or None):
+        if not await outbox.release_held(name, keys=keys, payload=payload or None,
+                                         send_to=into_chat):
             log.warning("INC-%s: its thread start was no longer held", incident.number)
 
     async def _channel_post(self, uow: UnitOfWork, notice: say.ChannelPost) -> None:
@@ -420,6 +432,11 @@ class Renderer:
         text = literal(f"{incident_cards.reference(incident)} ({incident.title}) status update: "
                      f"{notice.text}")
         link = incident_cards.thread_link(incident)
+        if incident.private:
+            # Its members read the update in its chat; stakeholders learn only that.
+            text = literal(f"{privacy.redacted(incident)} Its members have a new status "
+                           "update in the incident's private chat.")
+            link = None
         await uow.enqueue(
             operation=OutboxOperation.CREATE_CONVERSATION, service_url=incident.service_url,
             conversation_id=None, ordering_key=Order.stakeholders(channel).key,

@@ -95,12 +95,13 @@ def channel_message(
 
 
 def group_chat_message(service_url: str, text: str, *, sender: User = ADA,
-                       mentions: list[User] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+                       mentions: list[User] = (),  # type: ignore[assignment]
+                       chat_id: str = "19:group-chat-1@thread.v2") -> dict[str, Any]:
     """A message in a group chat (no team, no channel)."""
     return _base(
         service_url, sender,
         {"isGroup": True, "conversationType": "groupChat", "tenantId": TENANT,
-         "id": "19:group-chat-1@thread.v2"},
+         "id": chat_id},
         type="message", textFormat="plain", text=text,
         entities=_mentions_in(text, list(mentions)),
         channelData={"tenant": {"id": TENANT}},

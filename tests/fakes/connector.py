@@ -48,6 +48,8 @@ THROTTLED_CODE = "Throttled"
 # conversation; a client should treat both as "not installed", never retry either.
 NOT_INSTALLED_BODY = {"error": {"code": "ForbiddenOperationException",
                                 "message": "Bot is not installed in user's personal scope"}}
+NOT_IN_CHAT_BODY = {"error": {"code": "BotNotInConversationRoster",
+                              "message": "The bot is not part of the conversation roster."}}
 # Requests that name no tenant (a DELETE, a member look-up before any send) share this one.
 DEFAULT_TENANT = "fake-tenant"
 
@@ -142,6 +144,10 @@ class FakeConnector:
     # User ids (`29:...`, or the AAD object ids a bot may also put in `members[0].id`) who
     # do not have the app: a 1:1 create conversation for them is answered 403.
     not_installed: set[str] = field(default_factory=set)
+    # Group chats ("19:...@thread.v2") the bot was installed in; when `chat_installs` is
+    # set, a post into any other group chat is refused 403 as Teams refuses a bot that is
+    # not in the conversation's roster.
+    chat_installs: set[str] | None = None
 
     def __post_init__(self) -> None:
         # The tenant last seen in a body per thread, for calls without one (DELETE, GET).
@@ -235,6 +241,10 @@ class FakeConnector:
         kind = call.kind
         if kind == "create_conversation" and _one_to_one_user(call) in self.not_installed:
             return web.json_response(NOT_INSTALLED_BODY, status=403)
+        chat = call.conversation_id or ""
+        if (self.chat_installs is not None and chat.startswith("19:")
+                and chat.endswith("@thread.v2") and chat not in self.chat_installs):
+            return web.json_response(NOT_IN_CHAT_BODY, status=403)
         new_id = str(next(self._ids))
         if kind == "create_conversation":
             channel = ((call.body or {}).get("channelData") or {}).get("channel") or {}
@@ -245,7 +255,11 @@ class FakeConnector:
             # Teams answers with the one 1:1 chat the person and the bot share: the same
             # id their own messages to the bot come from (tests.fakes.activities).
             user = _one_to_one_user(call)
-            return web.json_response({"id": f"a:1on1-{user or new_id}"}, status=201)
+            # With a first message, the Bot Connector also answers its id (the
+            # ConversationResourceResponse's activityId, "ID of the Activity (if sent)").
+            first = {"activityId": new_id} if isinstance((call.body or {}).get("activity"),
+                                                         dict) else {}
+            return web.json_response({"id": f"a:1on1-{user or new_id}", **first}, status=201)
         if kind == "get_member":
             member = self.members.get(call.path.rsplit("/", 1)[1])
             if member is None:

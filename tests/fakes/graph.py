@@ -152,7 +152,20 @@ class FakeGraph:
     # Every request to the channels endpoints, with the status it was answered.
     channel_requests: list[Request] = field(default_factory=list)
 
+    # Group chats by id: {"id", "topic", "chatType", "members": [entra ids], "apps": [ids]}.
+    chats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Users (Entra object ids) the tenant has for chats; None accepts any well-formed id.
+    chat_users: set[str] | None = None
+    # Chat permissions withheld (403 naming the permission): "create", "install", "members".
+    chats_forbidden: set[str] = field(default_factory=set)
+    # Every request to the chats endpoints, with the status it was answered.
+    chat_requests: list[Request] = field(default_factory=list)
+    # Called with the chat id after the bot's app is installed in it (e.g. to let the
+    # fake Bot Connector post there).
+    on_chat_install: Callable[[str], Any] | None = None
+
     def __post_init__(self) -> None:
+        self._chat_faults: list[tuple[str, int, str | None]] = []
         self._channel_faults: list[tuple[int, str | None]] = []
         self._throttle: list[str] = []
         self._meeting_faults: list[tuple[int, str | None, float]] = []
@@ -173,6 +186,9 @@ class FakeGraph:
         app.router.add_patch("/v1.0/teams/{team}/channels/{channel}", self._channel_call)
         app.router.add_post("/v1.0/teams/{team}/channels/{channel}/archive",
                             self._channel_call)
+        app.router.add_post("/v1.0/chats", self._chat_call)
+        app.router.add_post("/v1.0/chats/{chat}/installedApps", self._chat_call)
+        app.router.add_post("/v1.0/chats/{chat}/members", self._chat_call)
         self._runner, self.url = await serve(app)
 
     async def stop(self) -> None:
@@ -285,6 +301,92 @@ class FakeGraph:
             {"@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#teams('{group}')"
                                "/channels/$entity", **_public(team[channel_id])},
             status=201, headers=_ids(request))
+
+    def fail_chats(self, status: int, *, step: str = "create", times: int = 1,
+                   retry_after: str | None = None) -> None:
+        """Answer the next `times` chat calls of `step` ("create", "install", "members")
+        `status` (429 with `Retry-After`)."""
+        self._chat_faults.extend((step, status, retry_after) for _ in range(times))
+
+    async def _chat_call(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json() if request.can_read_body else None
+        except ValueError:
+            body = None
+        recorded = Request(request.method, request.path, dict(request.headers), body)
+        self.chat_requests.append(recorded)
+        response = self._answer_chat(request, body)
+        recorded.status = response.status
+        if (response.status == 201 and request.path.endswith("/installedApps")
+                and self.on_chat_install is not None):
+            self.on_chat_install(request.match_info["chat"])
+        return response
+
+    def _answer_chat(self, request: web.Request, body: Any) -> web.Response:
+        if not request.headers.get("Authorization", "").startswith("Bearer graph-"):
+            return _error(request, 401, "InvalidAuthenticationToken", "Access token is empty.")
+        step = ("install" if request.path.endswith("/installedApps") else
+                "members" if request.path.endswith("/members") else "create")
+        fault = next((f for f in self._chat_faults if f[0] == step), None)
+        if fault is not None:
+            self._chat_faults.remove(fault)
+            _, status, retry_after = fault
+            if status == 429:
+                return _error(request, 429, "TooManyRequests", "Please retry again later.",
+                              headers={"Retry-After": retry_after or "10"})
+            return _error(request, status, "ServiceUnavailable", "The service is unavailable.")
+        if step in self.chats_forbidden:
+            permission = {"create": "Chat.Create",
+                          "install": "TeamsAppInstallation.ReadWriteSelfForChat.All",
+                          "members": "ChatMember.ReadWrite.All"}[step]
+            return _error(request, 403, "Forbidden",
+                          f"Missing role permissions on the request. API requires one of "
+                          f"'{permission}'. Roles on the request ''.")
+        if not isinstance(body, dict):
+            return _error(request, 400, "BadRequest", "Empty payload.")
+        if step == "create":
+            return self._create_chat(request, body)
+        chat = self.chats.get(request.match_info["chat"])
+        if chat is None:
+            return _error(request, 404, "NotFound", "Chat not found.")
+        if step == "install":
+            match = _BIND.match(str(body.get("teamsApp@odata.bind") or ""))
+            if match is None:
+                return _error(request, 400, "BadRequest", "Bind a teamsApp.")
+            if self.app_catalog_ids is not None and match.group(1) not in self.app_catalog_ids:
+                return _error(request, 404, "NotFound", "App not found in the catalog.")
+            if match.group(1) in chat["apps"]:
+                return _error(request, 409, "Conflict", "App is already installed.")
+            chat["apps"].append(match.group(1))
+            return web.json_response({}, status=201, headers=_ids(request))
+        user = _member_user(body)
+        if user is None or (self.chat_users is not None and user not in self.chat_users):
+            return _error(request, 404 if user else 400, "NotFound" if user else "BadRequest",
+                          "User not found." if user else "Bind a user.")
+        if user not in chat["members"]:
+            chat["members"].append(user)
+        return web.json_response({}, status=201, headers={
+            **_ids(request), "Location": f"/chats('{chat['id']}')/members('{uuid.uuid4()}')"})
+
+    def _create_chat(self, request: web.Request, body: dict[str, Any]) -> web.Response:
+        if body.get("chatType") != "group":
+            return _error(request, 400, "BadRequest", "Only group chats are made here.")
+        members = [_member_user(m) for m in body.get("members") or []]
+        if not members or None in members:
+            return _error(request, 400, "BadRequest",
+                          "Members must be aadUserConversationMembers bound to users.")
+        unknown = [m for m in members if self.chat_users is not None and m not in self.chat_users]
+        if unknown:
+            return _error(request, 404, "NotFound", f"User {unknown[0]} not found.")
+        chat_id = f"19:{uuid.uuid4().hex}@thread.v2"
+        self.chats[chat_id] = {"id": chat_id, "topic": body.get("topic"), "chatType": "group",
+                               "members": members, "apps": []}
+        return web.json_response(
+            {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#chats/$entity",
+             "id": chat_id, "topic": body.get("topic"), "chatType": "group",
+             "createdDateTime": _graph_text(datetime.now(UTC)),
+             "webUrl": f"https://teams.microsoft.com/l/chat/{chat_id}/0?tenantId={TENANT_ID}",
+             "tenantId": TENANT_ID}, status=201, headers=_ids(request))
 
     def hang_meetings(self, seconds: float) -> None:
         """Hold the next onlineMeetings call for `seconds`, then answer it normally."""
@@ -446,6 +548,19 @@ class FakeGraph:
                           inner={"code": "429", "status": "429",
                                  "message": "Please retry after"})
         return None
+
+
+_USER_BIND = re.compile(r"^https://graph\.microsoft\.com/(?:v1\.0|beta)/users(?:\('([^']+)'\)"
+                        r"|/([^/?#\s]+))$")
+
+
+def _member_user(member: Any) -> str | None:
+    """The Entra id an aadUserConversationMember binds, or None if it is not one."""
+    if not isinstance(member, dict) or member.get("@odata.type") != (
+            "#microsoft.graph.aadUserConversationMember"):
+        return None
+    match = _USER_BIND.match(str(member.get("user@odata.bind") or ""))
+    return (match.group(1) or match.group(2)) if match else None
 
 
 def _public(channel: dict[str, Any]) -> dict[str, Any]:

@@ -16,18 +16,28 @@ from bot.teams.router import CardAction, Router
 router = Router()
 
 
-@router.command("declare", "declare <title> [sev1-4] [@investigator] [@commander]",
+@router.command("declare", "declare [private] <title> [sev1-4] [@investigator] [@commander]",
                 synonyms=("open", "new", "raise", "create", "incident"))
 async def declare_incident(call: Call, cmd: Command) -> Answer | None:
-    """Open an incident (alone: a form); severity defaults to the highest."""
+    """Open an incident (alone: a form), highest severity unless told; `private`: few see it.
+
+    A private incident gets a group chat of its people; the channel sees one redacted line.
+    """
     if not cmd.args:
-        return CardAnswer(incident_cards.declare_form_card())
+        return CardAnswer(incident_cards.declare_form_card(
+            private=call.services.policy.private_enabled))
     words = cmd.args.split()
+    private = len(words) > 1 and words[0].lower() == "private"
+    if private:
+        words = words[1:]
     people = [p for w in words if (p := cmd.person(w))]
+    if private:
+        # Graph adds members to the chat by their Entra id, which mentions leave out.
+        people = await call.complete(people)
     level, title = severity_in_title([w for w in words if not cmd.person(w)])
     what = Declaration(title=" ".join(title), severity=level,
                        investigator=people[0] if people else None,
-                       commander=people[1] if len(people) > 1 else None)
+                       commander=people[1] if len(people) > 1 else None, private=private)
     await call.execute(lambda ctx: declare(ctx, what))
     return None
 
@@ -39,10 +49,13 @@ async def _declare_from_form(ctx: Ctx, data: dict[str, Any]) -> Incident:
         severity=int(level) if level in ("1", "2", "3", "4") else None,
         description=str(data.get("description") or "") or None,
         affected=str(data.get("affected") or "") or None,
+        private=str(data.get("private") or "").lower() == "true",
     ))
 
 
 async def _declared_view(ctx: Ctx, data: dict[str, Any]) -> str:
+    if str(data.get("private") or "").lower() == "true":
+        return "Declared. Its private group chat is being created; only its members see it."
     return "Declared. The incident's thread and card are in the incidents channel."
 
 

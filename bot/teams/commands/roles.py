@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.incidents import handovers
 from bot.incidents.context import Ctx
 from bot.incidents.roles import Role, require_role_holder
@@ -17,6 +19,10 @@ router = Router()
 
 
 async def _ask_role(call: Call, cmd: Command, role: Role) -> None:
+    if call.services.policy.private_enabled:
+        # A private incident adds the person to its chat by their Entra id.
+        cmd = replace(cmd, people=tuple(await call.complete(list(cmd.people))))
+
     async def work(ctx: Ctx, incident: Incident, rest: str) -> None:
         person = cmd.first_person(rest, f"{role.value} @person")
         await require_role_holder(ctx, incident, "hand roles over")

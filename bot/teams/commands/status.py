@@ -30,5 +30,7 @@ async def status(call: Call, cmd: Command) -> Answer:
 async def listing(call: Call, cmd: Command) -> Answer:
     """Open incidents, most severe first."""
     ctx = call.context()
-    incidents = await call.read(lambda: open_incidents(ctx.origin.tenant_id))
+    incidents = await call.read(lambda: open_incidents(
+        ctx.origin.tenant_id, viewer=ctx.actor.id,
+        private_too=ctx.origin.conversation_type == "personal"))
     return CardAnswer(incident_cards.list_card(incidents))
