@@ -8,13 +8,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.store.incident_models import Handover, Incident
+from bot.config import Settings
+from bot.store.incident_models import Handover, Incident, TeamSettings
 from bot.store.models import Job, OutboxMessage
 from bot.web import RUNTIME
-from tests.conftest import RunningBot
+from tests.conftest import RunningBot, make_settings
 from tests.fakes import activities as teams
 from tests.fakes.activities import User
 from tests.fakes.connector import Call, FakeConnector
+from tests.fakes.graph import FakeGraph
+
+GRAPH_SECRET = "graph-s3cret-value"
 
 
 def a_week_from_now(at: str = "14:00") -> str:
@@ -103,3 +107,22 @@ def thread_posts(connector: FakeConnector, incident: Incident) -> list[Call]:
     """Messages the bot posted into the incident's thread (card updates excluded)."""
     return [c for c in connector.of_kind("reply")
             if c.conversation_id == incident.thread_id]
+
+
+def channel_settings(url: str, graph: FakeGraph, **overrides: Any) -> Settings:
+    """Settings with the Graph app pointed at the loopback Graph (channel space needs it)."""
+    base = graph.url.rstrip("/")
+    return make_settings(url, graph_client_id="bot-graph-app", graph_client_secret=GRAPH_SECRET,
+                         graph_token_url=f"{base}/token", graph_api_url=f"{base}/v1.0",
+                         **overrides)
+
+
+async def channel_team(start_bot: Callable[[Settings], Awaitable[RunningBot]], url: str,
+                       graph: FakeGraph, connector: FakeConnector, *,
+                       pattern: str = "") -> Team:
+    """A team that ran `setup` and `setup space channel [pattern]` in its incidents channel."""
+    team = Team(await start_bot(channel_settings(url, graph)), connector)
+    await team.say("setup")
+    await team.say(f"setup space channel {pattern}".strip())
+    await eventually(lambda: TeamSettings.filter(space="channel").exists())
+    return team

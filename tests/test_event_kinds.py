@@ -11,6 +11,7 @@ from bot.incidents.event_kinds import (
     Declared,
     EventKind,
     SeverityChanged,
+    TitleChanged,
     category_of,
 )
 
@@ -66,3 +67,10 @@ def test_declared_is_the_old_json() -> None:
     assert json.dumps(data) == json.dumps({"severity": 2})
     assert Declared.from_json(json.loads(json.dumps(data))) == Declared(2)
     assert Declared.from_json({"severity": "1"}) == Declared(1)
+
+
+def test_title_changed_keeps_both_titles() -> None:
+    data = TitleChanged(before="db down", after="Primary DB → failover").to_json()
+    assert data == {"from": "db down", "to": "Primary DB → failover"}
+    assert TitleChanged.from_json(json.loads(json.dumps(data))) == TitleChanged(
+        "db down", "Primary DB → failover")

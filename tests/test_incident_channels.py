@@ -3,9 +3,6 @@ against the loopback Bot Connector and a loopback Microsoft Graph."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from bot.config import Settings
 from bot.incidents import spaces
 from bot.incidents.spaces import ArchiveChannel, OpenChannel
 from bot.store.incident_models import Incident, TeamSettings
@@ -13,30 +10,16 @@ from tests.conftest import make_settings
 from tests.fakes import activities as teams
 from tests.fakes.connector import Call, FakeConnector
 from tests.fakes.graph import TEAM_GROUP_ID, FakeGraph
-from tests.scenario import Team, eventually, thread_posts
+from tests.scenario import (
+    GRAPH_SECRET,
+    Team,
+    channel_settings,
+    channel_team,
+    eventually,
+    thread_posts,
+)
 
-SECRET = "graph-s3cret-value"
 FORBIDDEN = set("~#%&*{}+/\\:<>?|'\";")
-
-
-def channel_settings(url: str, graph: FakeGraph, **overrides: Any) -> Settings:
-    base = graph.url.rstrip("/")
-    return make_settings(url, graph_client_id="bot-graph-app", graph_client_secret=SECRET,
-                         graph_token_url=f"{base}/token", graph_api_url=f"{base}/v1.0",
-                         **overrides)
-
-
-async def channel_team(start_bot, url: str, graph: FakeGraph, connector: FakeConnector,
-                       *, pattern: str = "") -> Team:
-    team = Team(await start_bot(channel_settings(url, graph)), connector)
-    await team.say("setup")
-    await team.say(f"setup space channel {pattern}".strip())
-    await eventually(lambda: _space_is_channel())
-    return team
-
-
-async def _space_is_channel() -> bool:
-    return await TeamSettings.filter(space="channel").exists()
 
 
 def announcements(connector: FakeConnector) -> list[Call]:
@@ -74,7 +57,7 @@ async def test_declaring_makes_a_channel_whose_first_post_is_the_card(
     [announcement] = announcements(connector)
     assert "INC-1 SEV2: Checkout API 502" in announcement.text
     assert f"[inc-1-checkout-api-502]({channel['webUrl']})" in announcement.markup
-    assert SECRET not in str([c.body for c in connector.calls])
+    assert GRAPH_SECRET not in str([c.body for c in connector.calls])
 
 
 async def test_later_posts_go_to_the_incident_channel(start_bot, sqlite_url, graph,

@@ -1,11 +1,13 @@
 """The whole incident story through /api/messages and the loopback connector, on SQLite
-and PostgreSQL: declare, handover, a wrong Accept, the right Accept, commandeer, the
-record, mitigation, close."""
+and PostgreSQL, in both spaces (a thread in the incidents channel, or a channel of its own
+made through the loopback Graph): declare, handover, a wrong Accept, the right Accept,
+commandeer, the record, a new title, mitigation, close."""
 
 from __future__ import annotations
 
 import pytest
 
+from bot.incidents.spaces import ArchiveChannel
 from bot.store.incident_models import (
     Commandeer,
     Handover,
@@ -14,26 +16,48 @@ from bot.store.incident_models import (
     IncidentStatus,
     TimelineEvent,
 )
+from tests.conftest import make_settings
 from tests.fakes import activities as teams
 from tests.fakes.activities import ADA, GRACE, LINUS, User
-from tests.scenario import Team, eventually, thread_posts
+from tests.fakes.connector import FakeConnector
+from tests.fakes.graph import FakeGraph
+from tests.scenario import Team, channel_team, eventually, thread_posts
 
 BOB = User("29:1bob-dba", "Bob Dba", "aad-bob")
 
 
-@pytest.fixture
-def team(bot, connector) -> Team:
-    return Team(bot, connector)
-
-
-async def test_the_whole_incident_story(team: Team, connector):
+@pytest.fixture(params=["thread", "channel"])
+async def team(request: pytest.FixtureRequest, start_bot, database_url: str,
+               graph: FakeGraph, connector: FakeConnector) -> Team:
+    """A team that ran `setup` in its incidents channel; in channel space also `setup
+    space channel`, so that each incident gets a channel of its own."""
+    if request.param == "channel":
+        return await channel_team(start_bot, database_url, graph, connector)
+    team = Team(await start_bot(make_settings(database_url)), connector)
     await team.say("setup")
+    return team
+
+
+async def test_the_whole_incident_story(team: Team, connector, graph: FakeGraph):
+    await team.settle()
+    before = len(connector.calls)  # the setup answers
     incident = await team.declare("Checkout latency sev2 @Ada @Grace", mentions=(ADA, GRACE))
 
-    # Declared: number, thread with the live card, Ada investigating, Grace asked.
+    # Declared: number, thread with the live card (in the incidents channel, or first in
+    # the incident's own channel), Ada investigating, Grace asked.
+    channels = graph.team_channels()
+    own_channel = bool(channels)
+    if own_channel:
+        [channel] = channels
+        assert channel["displayName"] == "inc-1-checkout-latency"
+        assert incident.channel_id == channel["id"]
+    else:
+        assert incident.channel_id == teams.CHANNEL_ID and graph.channel_requests == []
     assert incident.number == 1 and incident.severity == 2
-    [create] = connector.of_kind("create_conversation")
-    assert create.body["channelData"]["channel"]["id"] == teams.CHANNEL_ID
+    [create] = [c for c in connector.of_kind("create_conversation")
+                if c.body["activity"].get("attachments")]
+    assert create.body["channelData"]["channel"]["id"] == incident.channel_id
+    assert incident.thread_id.startswith(incident.channel_id + ";messageid=")
     assert "INC-1 · SEV2 · Investigating" in create.text
     assert incident.investigator_name == "Ada Lovelace" and incident.commander_id is None
     request = await eventually(lambda: _posted(connector, incident, "please take the"))
@@ -96,6 +120,13 @@ async def test_the_whole_incident_story(team: Team, connector):
                  "impact EU checkout, about 30% of orders", "update rollback in progress"):
         await team.say(text, sender=LINUS, mentions=(ADA,), thread=incident)
     await team.say("task 1 done", sender=ADA, thread=incident)
+    await team.say("title Checkout latency after the 09:00 deploy", sender=LINUS,
+                   thread=incident)
+    await eventually(lambda: _posted(connector, incident, "Linus T renamed INC-1: Checkout "
+                                     "latency → Checkout latency after the 09:00 deploy"))
+    if own_channel:
+        await eventually(lambda: _channel_named(
+            graph, "inc-1-checkout-latency-after-the-09-00-deploy"))
     await team.say("mitigated", sender=LINUS, thread=incident)
     await team.say("resolved", sender=GRACE, thread=incident)
 
@@ -112,22 +143,54 @@ async def test_the_whole_incident_story(team: Team, connector):
     assert incident.status is IncidentStatus.CLOSED
     assert incident.mitigated_at and incident.resolved_at and incident.closed_at
     events = [e.kind for e in await TimelineEvent.filter(incident=incident).order_by("at", "id")]
-    # The room is made in the background, so its event's place in the timeline varies.
+    # The room and the channel are made in the background, so their events' places in the
+    # timeline vary.
     assert events.count("room") == 1
-    kinds = [k for k in events if k != "room"]
+    kinds = [k for k in events if k not in ("room", "channel")]
     assert kinds == [
         "declared", "role_requested", "role_accepted", "role_requested", "role_accepted",
         "commandeered", "commandeer_answer", "note", "hypothesis", "hypothesis_settled", "task",
-        "impact", "update", "task_done", "mitigated", "review_opened", "resolved", "review_waived",
-        "closed",
+        "impact", "update", "task_done", "title", "mitigated", "review_opened", "resolved",
+        "review_waived", "closed",
     ]
+    channel_events = [e.text for e in await TimelineEvent.filter(
+        incident=incident, kind="channel").order_by("at", "id")]
+    assert channel_events == ([
+        "INC-1 has its own channel: inc-1-checkout-latency",
+        "Channel renamed to inc-1-checkout-latency-after-the-09-00-deploy.",
+    ] if own_channel else [])
     await team.settle()
     final_card = [u for u in team.card_updates() if u.activity_id == incident.card_activity_id][-1]
     assert "INC-1 · SEV2 · Closed" in final_card.text
+    assert "Checkout latency after the 09:00 deploy" in final_card.text
     assert "rollback in progress" in final_card.text
     assert "EU checkout" in final_card.text
     assert "[Join the Incident Command Room](https://meet.jit.si/Incident-" in final_card.text
     assert "Incident Command Room" in dm.text  # the commandeer card carries the room
+
+    # Where it was talked about: every card update and post in the incident's thread; in
+    # the incidents channel only the declare command's answer (and, in channel space, the
+    # one line saying where the incident's channel is).
+    assert all(u.conversation_id == incident.thread_id for u in team.card_updates())
+    in_incidents_channel = [c for c in connector.calls[before:]
+                            if (c.conversation_id or "").startswith(teams.CHANNEL_ID)
+                            and c.conversation_id != incident.thread_id]
+    assert [c.text.startswith("Declared INC-1") for c in in_incidents_channel] == [True]
+    announced = [c for c in connector.of_kind("create_conversation")
+                 if c.body["isGroup"] and not c.body["activity"].get("attachments")]
+    assert [c.text.startswith("INC-1 SEV2: Checkout latency. Its channel:")
+            for c in announced] == ([True] if own_channel else [])
+    if own_channel:  # closing archives the channel, once the closing posts are in
+        await team.fire_timers(ArchiveChannel.KIND)
+        await eventually(lambda: _archived(graph))
+
+
+async def _channel_named(graph: FakeGraph, name: str) -> bool:
+    return [c["displayName"] for c in graph.team_channels()] == [name]
+
+
+async def _archived(graph: FakeGraph) -> bool:
+    return all(c["archived"] for c in graph.team_channels())
 
 
 async def _posted(connector, incident: Incident, fragment: str):

@@ -17,6 +17,7 @@ class EventKind(StrEnum):
 
     DECLARED = "declared"
     SEVERITY = "severity"
+    TITLE = "title"
     MITIGATED = "mitigated"
     RESOLVED = "resolved"
     CLOSED = "closed"
@@ -76,6 +77,7 @@ class EventKind(StrEnum):
 CATEGORIES: dict[EventKind, str] = {
     EventKind.DECLARED: "lifecycle",
     EventKind.SEVERITY: "severity",
+    EventKind.TITLE: "other",
     EventKind.MITIGATED: "lifecycle",
     EventKind.RESOLVED: "lifecycle",
     EventKind.CLOSED: "lifecycle",
@@ -151,3 +153,18 @@ class SeverityChanged:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SeverityChanged:
         return cls(int(data["from"]), int(data["to"]))
+
+
+@dataclass(frozen=True, slots=True)
+class TitleChanged:
+    """`EventKind.TITLE` data: the title before and after."""
+
+    before: str
+    after: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"from": self.before, "to": self.after}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TitleChanged:
+        return cls(str(data["from"]), str(data["to"]))

@@ -1,5 +1,5 @@
-"""Severity and status: investigating, mitigated ("the bleeding has stopped"), resolved,
-closed (once the review is done or waived by the Commander)."""
+"""Title, severity and status: investigating, mitigated ("the bleeding has stopped"),
+resolved, closed (once the review is done or waived by the Commander)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from bot.incidents import checkins, external, handovers, pir, spaces
 from bot.incidents import notices as say
 from bot.incidents import severity as sev
 from bot.incidents.context import Ctx
-from bot.incidents.event_kinds import EventKind, SeverityChanged
-from bot.incidents.limits import clip
+from bot.incidents.event_kinds import EventKind, SeverityChanged, TitleChanged
+from bot.incidents.limits import MAX_TITLE, clip
 from bot.incidents.roles import require_commander, require_role_holder
 from bot.incidents.timeline import record
 from bot.store.incident_models import Incident, IncidentStatus, ReviewState
@@ -34,7 +34,29 @@ async def set_severity(ctx: Ctx, incident: Incident, level: int) -> None:
     await incident.save()
     text = f"Severity changed from {sev.name(before)} to {sev.name(level)} by {ctx.actor.name}."
     await record(ctx, incident, EventKind.SEVERITY, text, SeverityChanged(before, level).to_json())
-    await spaces.severity_changed(incident, ctx.now_ms)
+    await spaces.name_changed(incident, ctx.now_ms)
+    ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
+
+
+TITLE_USAGE = "title <new title>"
+
+
+async def set_title(ctx: Ctx, incident: Incident, title: str) -> None:
+    """Rename the incident: its card, its thread, and (in channel space) its channel follow.
+    What customers read keeps its own public title (`external`)."""
+    await require_role_holder(ctx, incident, "change the title")
+    if incident.status is IncidentStatus.CLOSED:
+        raise CommandError(f"INC-{incident.number} is closed; its timeline is final.")
+    after = clip(" ".join(title.split()), MAX_TITLE)
+    if not after:
+        raise CommandError(f"Usage: `@incident {TITLE_USAGE}`")
+    if after == incident.title:
+        raise CommandError(f"INC-{incident.number} is already titled '{after}'.")
+    before, incident.title = incident.title, after
+    await incident.save()
+    text = f"{ctx.actor.name} renamed INC-{incident.number}: {before} → {after}"
+    await record(ctx, incident, EventKind.TITLE, text, TitleChanged(before, after).to_json())
+    await spaces.name_changed(incident, ctx.now_ms)
     ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))
 
 

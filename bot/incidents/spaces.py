@@ -7,7 +7,8 @@ outside any transaction, then in one: the incident's `channel_id` becomes the ne
 the held message goes there (every later post follows it, `SpaceReady`), and the
 incidents channel is told where to find it. If Graph will not make it, the held message
 goes to the incidents channel as today, and the thread says why. The channel is renamed
-when the severity changes (if the pattern names it) and archived when the incident closes.
+when the title or the severity changes (if the pattern names it) and archived when the
+incident closes.
 See docs/incident-channels.md.
 """
 
@@ -209,8 +210,9 @@ async def channel_failed(ctx: Ctx, incident_id: int, reason: str) -> None:
     ctx.tell(say.SpaceReady(incident.id), say.ThreadPost(incident.id, text))
 
 
-async def severity_changed(incident: Incident, now_ms: int) -> None:
-    """Rename the channel if its pattern names the severity."""
+async def name_changed(incident: Incident, now_ms: int) -> None:
+    """The title or the severity changed: give the channel the name its pattern gives now
+    (the job changes nothing when the pattern names neither)."""
     if incident.space_state == "open":
         await jobs.schedule(RenameChannel(incident.id), due_ms=now_ms, max_attempts=TRIES,
                             dedupe_key=f"incident:{incident.id}:channel-name")

@@ -1,4 +1,5 @@
-"""Moving the incident along: severity, mitigated, resolved, the review decision, close."""
+"""Moving the incident along: its title, severity, mitigated, resolved, the review decision,
+close."""
 
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ async def severity(call: Call, cmd: Command) -> None:
         await lifecycle.set_severity(ctx, incident, severity_of(rest))
 
     await on_incident(call, cmd, work)
+
+
+@router.command("title", lifecycle.TITLE_USAGE, synonyms=("retitle", "rename"))
+async def title(call: Call, cmd: Command) -> None:
+    """Rename the incident: its card, its thread and its own channel (if it has one)."""
+    await on_incident(call, cmd, lambda ctx, inc, rest: lifecycle.set_title(
+        ctx, inc, cmd.named(rest)))
 
 
 @router.command("mitigated")
