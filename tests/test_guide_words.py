@@ -226,7 +226,7 @@ async def test_a_mistyped_verb_is_answered_with_the_command_meant(team, connecto
     reply = await _only_reply(connector)
     assert reply.text == (
         "I don't know 'decalre'. Did you mean "
-        "`@incident declare <title> [sev1-4] [@investigator] [@commander]`? "
+        "`@incident declare [private] <title> [sev1-4] [@investigator] [@commander]`? "
         "Open an incident (alone: a form); severity defaults to the highest.")
     assert await Incident.all().count() == 0
 

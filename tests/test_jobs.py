@@ -195,6 +195,7 @@ def test_every_kind_the_database_may_hold_has_its_handler():
                              "external.sync",
                              "handover.expire", "incident.channel",
                              "incident.channel.archive", "incident.channel.rename",
+                             "incident.chat", "incident.chat.install", "incident.chat.member",
                              "incident.checkin", "incident.staff",
                              "review.export", "review.meeting", "review.remind",
                              "room.create"]

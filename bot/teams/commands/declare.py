@@ -19,9 +19,10 @@ router = Router()
 @router.command("declare", "declare [private] <title> [sev1-4] [@investigator] [@commander]",
                 synonyms=("open", "new", "raise", "create", "incident"))
 async def declare_incident(call: Call, cmd: Command) -> Answer | None:
-    """Open an incident (alone: a form), highest severity unless told; `private`: few see it.
+    """Open an incident (alone: a form); severity defaults to the highest.
 
-    A private incident gets a group chat of its people; the channel sees one redacted line.
+    `declare private ...`: only the people involved see it, in a group chat of their own;
+    the incidents channel sees one redacted line.
     """
     if not cmd.args:
         return CardAnswer(incident_cards.declare_form_card(
