@@ -57,6 +57,10 @@ class Policy:
     statuspage_enabled: bool = False
     # A Graph app is configured: a team may choose a channel per incident.
     graph_enabled: bool = False
+    # Zoom reports who joins and leaves rooms (its webhook secret is set), and when the
+    # Investigator should have joined a new room (bot.incidents.attendance).
+    room_attendance: bool = False
+    room_join_check_s: int = 10 * 60
 
 
 @dataclass
