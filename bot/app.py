@@ -13,7 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.config import Mode, Settings, policy_of
-from bot.incidents.background import Background
+from bot.incidents.background import Background, InIncident
 from bot.logs import Throttled
 from bot.metrics import Metrics
 from bot.store import outbox
@@ -51,6 +51,7 @@ from bot.web.request_ids import request_middleware
 from bot.web.review_html import render_html
 from bot.web.review_pages import get_review
 from bot.web.status_pages import get_status, get_status_atom, get_status_json
+from bot.web.zoom_events import post_zoom_events
 from integrations.github_issues import GitHubIssues, IssueTracker
 from integrations.google_docs import GoogleDocsExporter
 from integrations.graph_presence import GraphPresence
@@ -92,6 +93,8 @@ class Runtime:
     turns: TurnRunner
     replayer: JournalReplayer
     recent: RecentActivities = field(default_factory=RecentActivities)
+    # Domain work about one incident in one transaction, for webhooks (bot.web.zoom_events).
+    in_incident: InIncident | None = None
 
 
 def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
@@ -103,6 +106,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app[METRICS] = metrics
     app[REFUSALS] = Throttled(logging.getLogger("bot.web.messages"), interval_s=60.0)
     app.router.add_post("/api/messages", post_messages)
+    app.router.add_post("/api/zoom/events", post_zoom_events)
     app.router.add_get("/healthz", get_healthz)
     app.router.add_get("/livez", get_livez)
     app.router.add_get("/metrics", get_metrics)
@@ -301,6 +305,7 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         turns=turns,
         replayer=JournalReplayer(turns, journal, gate, probe=ping, writable=takes_writes,
                                  metrics=metrics),
+        in_incident=in_incident,
     )
     dispatcher.start()
     runtime.jobs.start()

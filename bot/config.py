@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     zoom_api_base_url: str = "https://api.zoom.us/v2"
     zoom_oauth_url: str = "https://zoom.us/oauth/token"
     zoom_host_user: str = "me"
+    # The Secret Token of the Zoom event subscription: with it, Zoom rooms report who
+    # joins and leaves (POST /api/zoom/events, bot.web.zoom_events).
+    zoom_webhook_secret_token: SecretStr = SecretStr("")
     google_service_account_file: str = ""
     google_delegated_user: str = ""
     google_api_endpoint: str = ""
@@ -169,6 +172,8 @@ class Settings(BaseSettings):
         "COMMANDEER_TIMEOUT_MINUTES", "commandeer_timeout_minutes"))
     checkin_interval: Minutes = Field(dt.timedelta(minutes=60), validation_alias=AliasChoices(
         "CHECKIN_INTERVAL_MINUTES", "checkin_interval_minutes"))
+    room_join_check: Minutes = Field(dt.timedelta(minutes=10), validation_alias=AliasChoices(
+        "ROOM_JOIN_CHECK_MINUTES", "room_join_check_minutes"))
     status_page_tenant_id: str = ""
     status_page_title: str = "Service status"
     status_page_days: int = Field(14, ge=1, le=365)
@@ -470,7 +475,7 @@ class Settings(BaseSettings):
         values = [self.app_password, self.zoom_client_secret, self.graph_client_secret,
                   self.github_token, self.jira_api_token, self.jira_oauth_token,
                   self.trello_api_key, self.trello_token, self.statuspage_api_key,
-                  self.metrics_token]
+                  self.metrics_token, self.zoom_webhook_secret_token]
         return [v.get_secret_value() for v in values if v.get_secret_value()]
 
 
@@ -512,6 +517,8 @@ def policy_of(settings: Settings) -> Policy:
         statuspage_enabled=settings.statuspage_enabled,
         graph_enabled=settings.graph_enabled,
         private_enabled=settings.graph_enabled and bool(settings.teams_app_catalog_id),
+        room_attendance=bool(settings.zoom_webhook_secret_token.get_secret_value()),
+        room_join_check_s=_seconds(settings.room_join_check),
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.incidents import journal
+from bot.incidents.attendance import InRoom
 from bot.incidents.context import Policy
 from bot.incidents.handovers import ANYONE
 from bot.incidents.limits import MAX_TEXT, MAX_TITLE, clip
@@ -164,6 +165,11 @@ def _commandeer(*, why: str | None, answered: bool) -> Commandeer:
     )
 
 
+def _joined(request: Commandeer) -> Commandeer:
+    request.joined_room_at = NOW
+    return request
+
+
 def _help_cards() -> list[GalleryCard]:
     bot = TeamsBot(Services(renderer=Renderer(bot_id="28:bot"), policy=Policy()), all_routes())
     return [
@@ -187,6 +193,17 @@ def _incident_cards() -> list[GalleryCard]:
                         title=HOSTILE[:200], last_update=HOSTILE, impact=HOSTILE,
                         declared_by_name=LONG_NAME, room_note=HOSTILE,
                         last_update_at=NOW)), now=NOW)),
+        GalleryCard("incident-in-room", "the live card with who is in the Zoom room (role "
+                    "holders first, hostile names)",
+                    incident_cards.incident_card(_picture(_busy_incident(LONG_TITLE), full=True),
+                                                 now=NOW, room=InRoom((
+                                                     ("Investigator", LONG_NAME),
+                                                     ("Commander", GRACE.name),
+                                                     (None, HOSTILE[:256]), (None, "Sam"),
+                                                     (None, "Kim")), ever=True))),
+        GalleryCard("incident-room-empty", "the live card once its room reports attendance",
+                    incident_cards.incident_card(_picture(fresh), now=NOW,
+                                                 room=InRoom((), ever=False))),
         GalleryCard("incident-unbroken", "the live card with an unbroken 200-character title",
                     incident_cards.incident_card(_picture(_incident(title=UNBROKEN[:200])),
                                                  now=NOW)),
@@ -240,6 +257,9 @@ def _direct_cards() -> list[GalleryCard]:
         GalleryCard("commandeer-answered", "1:1 request after the answer",
                     incident_cards.commandeer_card(_commandeer(why=None, answered=True),
                                                    _incident(card_activity_id=None))),
+        GalleryCard("commandeer-joined", "1:1 request after they joined the room",
+                    incident_cards.commandeer_card(_joined(_commandeer(why=None, answered=True)),
+                                                   incident)),
         GalleryCard("checkin", "the Investigator's check-in",
                     incident_cards.checkin_card(_incident(title=LONG_TITLE))),
         GalleryCard("checkin-answered", "the check-in after the answer",

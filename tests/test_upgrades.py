@@ -120,3 +120,35 @@ async def test_incidents_stay_public_after_the_upgrade_on_sqlite(tmp_path) -> No
 
 async def test_incidents_stay_public_after_the_upgrade_on_postgres(postgres_url: str) -> None:
     await _upgrade_keeps_incidents_public(postgres_url)
+
+
+# A commandeer request as the schema before 0012 stored it.
+BEFORE_0012 = [
+    "INSERT INTO commandeer (incident_id, person_id, name, requested_by_id, "
+    "requested_by_name, status, requested_at) VALUES ((SELECT id FROM incident), 'l', "
+    "'Linus', 'a', 'Ada', 'joining', '2026-01-01 00:00:00+00')",
+]
+
+
+async def _upgrade_follows_no_old_room(url: str) -> None:
+    await _migrate(url, "bot.0010_channel_space")
+    await _run(url, BEFORE_0009 + BEFORE_0012)
+
+    await _migrate(url)
+
+    rows = await _run(url, ["SELECT title, room_meeting_id FROM incident"])
+    assert rows == [("db down", None)]
+    rows = await _run(url, ["SELECT name, joined_room_at FROM commandeer"])
+    assert rows == [("Linus", None)]
+    rows = await _run(url, ["SELECT count(*) FROM room_session"])
+    assert rows == [(0,)]
+
+
+async def test_old_rooms_are_not_followed_after_the_upgrade_on_sqlite(tmp_path) -> None:
+    await _upgrade_follows_no_old_room(f"sqlite://{tmp_path / 'old.sqlite3'}")
+
+
+async def test_old_rooms_are_not_followed_after_the_upgrade_on_postgres(
+    postgres_url: str
+) -> None:
+    await _upgrade_follows_no_old_room(postgres_url)

@@ -59,6 +59,10 @@ class Policy:
     graph_enabled: bool = False
     # ... and knows the app's catalog id: private incidents get a group chat.
     private_enabled: bool = False
+    # Zoom reports who joins and leaves rooms (its webhook secret is set), and when the
+    # Investigator should have joined a new room (bot.incidents.attendance).
+    room_attendance: bool = False
+    room_join_check_s: int = 10 * 60
 
 
 @dataclass

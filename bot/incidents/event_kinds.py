@@ -55,6 +55,9 @@ class EventKind(StrEnum):
     ROOM_REQUESTED = "room_requested"
     ROOM = "room"
     ROOM_FAILED = "room_failed"
+    ROOM_JOINED = "room_joined"
+    ROOM_LEFT = "room_left"
+    ROOM_NOT_JOINED = "room_not_joined"
     CHANNEL = "channel"
     CHANNEL_FAILED = "channel_failed"
 
@@ -115,6 +118,9 @@ CATEGORIES: dict[EventKind, str] = {
     EventKind.ROOM_REQUESTED: "rooms",
     EventKind.ROOM: "rooms",
     EventKind.ROOM_FAILED: "rooms",
+    EventKind.ROOM_JOINED: "rooms",
+    EventKind.ROOM_LEFT: "rooms",
+    EventKind.ROOM_NOT_JOINED: "rooms",
     EventKind.CHANNEL: "other",
     EventKind.CHANNEL_FAILED: "other",
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from bot.incidents.attendance import attendance_lines, unavailable
 from bot.incidents.event_kinds import Declared, EventKind, SeverityChanged
 from bot.incidents.pir_record import (
     ActionLine,
@@ -40,6 +41,7 @@ async def build_record(incident: Incident, *, default_zone: str = "UTC") -> PirR
             if incident.team_id else None)
     first_severity = next((Declared.from_json(d).severity for _, k, _, _, d in events
                            if k == EventKind.DECLARED and d), incident.severity)
+    stays = await attendance_lines(incident)
     return PirRecord(
         number=incident.number, title=incident.title, severity=incident.severity,
         status=incident.status.value, declared_at=incident.declared_at,
@@ -67,7 +69,7 @@ async def build_record(incident: Incident, *, default_zone: str = "UTC") -> PirR
         updates=tuple(e for e in timeline if e.kind == EventKind.UPDATE),
         commandeered=tuple(
             CommandeerLine(c.name, c.why, c.requested_by_name, c.requested_at, c.status.value,
-                           c.answered_at)
+                           c.answered_at, c.joined_room_at)
             for c in await Commandeer.filter(incident=incident).order_by("id")),
         actions=tuple(
             ActionLine(a.number, a.text, a.owner_name, a.status, a.tracker_url)
@@ -76,6 +78,9 @@ async def build_record(incident: Incident, *, default_zone: str = "UTC") -> PirR
         contributing_factors=review.contributing_factors if review else "",
         went_well=review.went_well if review else "",
         went_badly=review.went_badly if review else "",
+        attendance=stays,
+        # Stays from an earlier room are shown even if the current room reports none.
+        attendance_unavailable=None if stays else unavailable(incident),
         **await _external(incident),
     )
 

@@ -55,6 +55,18 @@ class CommandeerLine:
     requested_at: dt.datetime
     status: str
     answered_at: dt.datetime | None
+    joined_room_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class AttendanceLine:
+    """One stay in the Incident Command Room: who (their Teams name when matched, else
+    the name they gave the room), from when until when (None: still there)."""
+
+    name: str
+    matched: bool
+    joined_at: dt.datetime
+    left_at: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -117,3 +129,6 @@ class PirRecord:
     # What customers were told: the public incident's title and every external update.
     public_title: str | None = None
     external_updates: tuple[ExternalUpdateLine, ...] = field(default_factory=tuple)
+    # Who was in the Incident Command Room, or why that is not known (then no stays).
+    attendance: tuple[AttendanceLine, ...] = ()
+    attendance_unavailable: str | None = None

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 
 from bot.errors import BridgeError, CommandError
+from bot.incidents import attendance
 from bot.incidents import notices as say
 from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
@@ -77,8 +78,9 @@ async def ask_for_room(ctx: Ctx, incident: Incident, provider: str,
 def show_room(incident: Incident) -> str:
     """`room`: the link, or what is happening to it."""
     if incident.room_url:
+        who = attendance.unavailable(incident) or "Who is in it is on the incident card."
         return (f"INC-{incident.number} Incident Command Room ({label(incident.room_provider or '')}):"
-                f" {incident.room_url}")
+                f" {incident.room_url} {who}")
     return f"INC-{incident.number}: {incident.room_note or 'no room yet'}."
 
 
@@ -99,7 +101,9 @@ async def room_created(ctx: Ctx, incident_id: int, room: Room, request_id: str) 
         return
     incident.room_url, incident.room_provider, incident.room_note = (
         room.join_url, room.provider, None)
+    attendance.follow(ctx, incident, room)
     await incident.save()
+    await attendance.check_later(ctx, incident)
     passcode = f" (passcode {room.passcode})" if room.passcode else ""
     text = f"Incident Command Room on {label(room.provider)}: {room.join_url}{passcode}"
     await record(ctx, incident, EventKind.ROOM, text, {"provider": room.provider})

@@ -119,6 +119,9 @@ class Incident(Model):
     room_note = fields.CharField(max_length=512, null=True)
     # The latest room request: an older request finishing late must not replace its result.
     room_request = fields.CharField(max_length=64, null=True)
+    # The room's meeting id while its attendance is followed (a Zoom room with
+    # ZOOM_WEBHOOK_SECRET_TOKEN set, bot.incidents.attendance); None otherwise.
+    room_meeting_id = fields.CharField(max_length=32, null=True, db_index=True)
     squad = fields.CharField(max_length=64, null=True)
 
     class Meta:
@@ -229,12 +232,36 @@ class Commandeer(Model):
                                   default=CommandeerStatus.PENDING)
     requested_at = fields.DatetimeField()
     answered_at = fields.DatetimeField(null=True)
+    # When they were first seen in the Incident Command Room (Zoom attendance).
+    joined_room_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "commandeer"
         # The review lists an incident's commandeered people: without this index every
         # review read the whole table (a scan growing with the incident history).
         indexes = (("incident_id", "status"),)
+
+
+class RoomSession(Model):
+    """One stay of one participant in an incident room, and the Teams person it matched."""
+
+    id = fields.BigIntField(primary_key=True)
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "bot.Incident", related_name="room_sessions")
+    incident_id: int
+    meeting_id = fields.CharField(max_length=32)
+    # The provider's participant key (Zoom: participant_uuid); with joined_at, one stay.
+    participant_key = fields.CharField(max_length=128)
+    name = fields.CharField(max_length=256)
+    email = fields.CharField(max_length=256, null=True)
+    person_id = fields.CharField(max_length=256, null=True)
+    person_name = fields.CharField(max_length=256, null=True)
+    joined_at = fields.DatetimeField()
+    left_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "room_session"
+        unique_together = (("incident", "participant_key", "joined_at"),)
 
 
 class TimelineEvent(Model):

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.incidents import severity as sev
+from bot.incidents.attendance import InRoom
 from bot.incidents.handovers import Candidate, is_open
 from bot.incidents.lifecycle import duration
 from bot.incidents.limits import clip
@@ -76,6 +77,24 @@ def room_line(incident: Incident) -> str:
     return literal(incident.room_note or "No video room is configured yet")
 
 
+# The card names at most this many people in the room (role holders always), then counts.
+IN_ROOM_NAMED = 3
+
+
+def in_room_line(room: InRoom) -> str:
+    """"In the room: Investigator Ada Lovelace, Commander Grace Hopper, +2 others"."""
+    if not room.people:
+        return "Nobody in the room now" if room.ever else "Nobody in the room yet"
+    named = [f"{role} {literal(name)}" if role else literal(name)
+             for role, name in room.people if role]
+    named += [literal(name) for role, name in room.people if not role][
+        :max(0, IN_ROOM_NAMED - len(named))]
+    rest = len(room.people) - len(named)
+    if rest:
+        named.append(f"+{rest} other{'s' if rest > 1 else ''}")
+    return "In the room: " + ", ".join(named)
+
+
 def _role_line(picture: Picture, role: Role) -> str:
     incident = picture.incident
     current = holder(incident, role)
@@ -87,12 +106,14 @@ def _role_line(picture: Picture, role: Role) -> str:
     return f"{name} (asked: {', '.join(asked)}, not yet accepted)" if asked else name
 
 
-def incident_card(picture: Picture, *, now: dt.datetime | None = None) -> Card:
+def incident_card(picture: Picture, *, now: dt.datetime | None = None,
+                  room: InRoom | None = None) -> Card:
     """The one live card per incident, updated in place on every change.
 
     It says no age ("12 min ago"): nothing would update it as time passes. Times are in
     TextBlocks (`moment`), and Teams asks for the current card when the people working the
     incident open it (`refresh`). `now` is not needed any more (callers still pass it).
+    `room`: who is in the room now, when its attendance is followed (else nothing is said).
     """
     incident = picture.incident
     rows = [
@@ -115,6 +136,8 @@ def incident_card(picture: Picture, *, now: dt.datetime | None = None) -> Card:
         *[text(line, spacing="Small") for line in _times(picture)],
         text(f"📹 {room_line(incident)}"),
     ]
+    if room is not None:
+        body.append(text(in_room_line(room), spacing="Small", isSubtle=True))
     if incident.impact:
         body.append(text(f"**Impact:** {literal(incident.impact)}"))
     update = literal(incident.last_update or "No status update yet")
@@ -257,6 +280,10 @@ def commandeer_card(request: Commandeer, incident: Incident) -> Card:
     if request.answered_at:
         actions = None
         body.append(text(f"You answered: {request.status.value} at {_when(request.answered_at)}.",
+                         weight="Bolder"))
+    if request.joined_room_at:
+        actions = None
+        body.append(text(f"✅ You joined the room at {_when(request.joined_room_at)}.",
                          weight="Bolder"))
     return card(body, actions)
 

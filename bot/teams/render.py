@@ -18,6 +18,7 @@ from botbuilder.schema import Activity
 
 from bot.incidents import notices as say
 from bot.incidents import privacy
+from bot.incidents.attendance import in_room
 from bot.incidents.people import Person
 from bot.incidents.queries import picture
 from bot.incidents.roles import Role
@@ -336,7 +337,8 @@ class Renderer:
         )
 
     async def _refresh_card(self, uow: UnitOfWork, incident: Incident, now: dt.datetime) -> None:
-        card = incident_cards.incident_card(await picture(incident), now=now)
+        card = incident_cards.incident_card(await picture(incident), now=now,
+                                            room=await in_room(incident))
         # Its own queue and lane: a refresh waiting for the lane never holds up posts, and
         # refreshes waiting meanwhile are replaced by the newest (coalesce_key).
         await uow.enqueue(

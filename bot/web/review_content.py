@@ -300,9 +300,31 @@ def _commandeered(view: View) -> _Section:
     lines: list[_Line] = []
     for c in view.record.commandeered:
         answer = f"{c.status} at {when(c.answered_at)}" if c.answered_at else f"{c.status}, no answer"
+        joined = f"; joined the room at {when(c.joined_room_at)}" if c.joined_room_at else ""
         lines.append((Bold(c.name), " — why: ", Rich(c.why or "not given"), "; asked by ",
-                      c.requested_by, f" at {when(c.requested_at)}; answer: {answer}"))
+                      c.requested_by, f" at {when(c.requested_at)}; answer: {answer}{joined}"))
     return _Section("People commandeered", (_listing(lines, "Nobody was commandeered."),))
+
+
+def _attendance(view: View) -> _Section:
+    """Who was in the Incident Command Room: each person's stays and minutes in total (a
+    stay not ended counts until the incident closed, else is "still there", uncounted)."""
+    r, when = view.record, view.clock.when
+    if r.attendance_unavailable:
+        return _Section("Attendance", (Block(prompt=r.attendance_unavailable),))
+    people: dict[tuple[str, bool], list[tuple[dt.datetime, dt.datetime | None]]] = {}
+    for stay in r.attendance:
+        people.setdefault((stay.name, stay.matched), []).append((stay.joined_at, stay.left_at))
+    lines: list[_Line] = []
+    for (name, matched), stays in people.items():
+        seconds = sum(timestamp_of(end) - timestamp_of(start) for start, left in stays
+                      if (end := left or r.closed_at) is not None)
+        spans = "; ".join(f"{when(start)} to {when(left or r.closed_at, 'still there')}"
+                          for start, left in stays)
+        unmatched = "" if matched else " (not matched to a Teams person)"
+        lines.append((Bold(name), f"{unmatched} — {max(0, int(seconds // 60))} min in total: "
+                      f"{spans}"))
+    return _Section("Attendance", (_listing(lines, "Nobody joined the Incident Command Room."),))
 
 
 def _actions(record: PirRecord) -> _Section:
@@ -343,6 +365,7 @@ def document_sections(view: View) -> list[_Section]:
         _updates(view),
         _external(view),
         _commandeered(view),
+        _attendance(view),
         _actions(r),
         *(_Section(title, (Block(prose=getattr(r, field), prompt=prompt),))
           for title, field, prompt in _WRITTEN),

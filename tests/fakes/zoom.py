@@ -4,14 +4,22 @@
 `POST /v2/users/{userId}/meetings` checks the Bearer token and answers 201 with the
 fields Zoom documents (including `start_url` with a host key, which must never leak).
 Faults: the next calls to an endpoint can answer an error status or hang.
+
+`ZoomWebhooks` sends event notifications as Zoom signs them (written from Zoom's "Using
+webhooks" page, not from the bot's code): compact JSON, `x-zm-request-timestamp` in Unix
+seconds and `x-zm-signature: v0=<hex HMAC-SHA256(secret token, "v0:{ts}:{body}")>`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import itertools
+import json
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -222,3 +230,46 @@ def _zoom_time(value: Any) -> str | None:
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC)
     return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class ZoomWebhooks:
+    """What Zoom's event subscription posts to the bot's endpoint, signed with `secret`."""
+
+    secret: str
+    account_id: str = "AcctFake-8dT2kq"
+
+    def signed(self, event: dict[str, Any], *, timestamp: int | None = None,
+               secret: str | None = None) -> tuple[dict[str, str], bytes]:
+        """Headers and body as Zoom sends them (`timestamp`: now, in seconds)."""
+        body = json.dumps(event, separators=(",", ":")).encode()
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        mac = hmac.new((secret or self.secret).encode(), b"v0:" + ts.encode() + b":" + body,
+                       hashlib.sha256).hexdigest()
+        return {"Content-Type": "application/json; charset=utf-8",
+                "User-Agent": "Zoom Marketplace/1.1a", "x-zm-request-timestamp": ts,
+                "x-zm-signature": f"v0={mac}",
+                "x-zm-trackingid": "v=2.0;clid=aw1;rid=" + secrets.token_hex(8)}, body
+
+    def url_validation(self, plain_token: str) -> dict[str, Any]:
+        return {"event": "endpoint.url_validation",
+                "payload": {"plainToken": plain_token}, "event_ts": int(time.time() * 1000)}
+
+    def participant(self, event: str, meeting: dict[str, Any], *, name: str,
+                    email: str = "", key: str = "", at: datetime | None = None
+                    ) -> dict[str, Any]:
+        """`meeting.participant_joined` / `meeting.participant_left` for `meeting` (as
+        the fake created it)."""
+        when = (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        key = key or "p-" + name.lower().replace(" ", "-")
+        person = {"user_id": str(abs(hash(key)) % 10**8), "user_name": name,
+                  "id": "", "participant_uuid": key, "email": email,
+                  "join_time" if event.endswith("joined") else "leave_time": when}
+        if event.endswith("left"):
+            person["leave_reason"] = "left the meeting"
+        return {"event": f"meeting.participant_{event}", "event_ts": int(time.time() * 1000),
+                "payload": {"account_id": self.account_id, "object": {
+                    "id": str(meeting["id"]), "uuid": meeting["uuid"],
+                    "host_id": meeting["host_id"], "topic": meeting["topic"], "type": 2,
+                    "start_time": meeting["start_time"], "timezone": "UTC", "duration": 60,
+                    "participant": person}}}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.incidents.attendance import in_room
 from bot.incidents.context import Ctx
 from bot.incidents.queries import picture
 from bot.store.incident_models import Handover
@@ -26,7 +27,7 @@ router = Router()
 
 async def _incident_card(ctx: Ctx, data: dict[str, Any]) -> Card:
     incident = await card_incident(ctx, card_id(data, "incidentId"))
-    return incident_cards.incident_card(await picture(incident))
+    return incident_cards.incident_card(await picture(incident), room=await in_room(incident))
 
 
 async def _role_card(ctx: Ctx, data: dict[str, Any]) -> Card:
