@@ -85,6 +85,15 @@ class Team:
     def card_updates(self) -> list[Call]:
         return self.connector.of_kind("update")
 
+    def live_card(self) -> str:
+        """The text of the (one) incident's live card as last updated: not a role card's,
+        whose updates may come after it."""
+        [start] = [c for c in self.connector.of_kind("create_conversation")
+                   if (c.body.get("activity") or {}).get("attachments")
+                   and (c.response or {}).get("activityId")]
+        card = start.response["activityId"]
+        return [u for u in self.card_updates() if u.activity_id == card][-1].text
+
     async def fire_timers(self, kind: str) -> None:
         """Time passes: jobs of `kind` become due, and the runner is woken."""
         await Job.filter(kind=kind, status="pending").update(due_ms=0)

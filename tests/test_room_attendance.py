@@ -73,7 +73,7 @@ async def _events(incident: Incident, kind: str) -> list[str]:
 
 
 def _card_text(team: Team) -> str:
-    return team.card_updates()[-1].text
+    return team.live_card()
 
 
 async def _started(start_bot, url: str, zoom: FakeZoom, connector, **extra: Any
