@@ -174,6 +174,9 @@ class Settings(BaseSettings):
         "CHECKIN_INTERVAL_MINUTES", "checkin_interval_minutes"))
     room_join_check: Minutes = Field(dt.timedelta(minutes=10), validation_alias=AliasChoices(
         "ROOM_JOIN_CHECK_MINUTES", "room_join_check_minutes"))
+    # How often a Google Meet room's attendance is read while its incident is open (0: not).
+    meet_attendance_poll_s: int = Field(60, ge=0, le=3600, validation_alias=AliasChoices(
+        "MEET_ATTENDANCE_POLL_SECONDS", "meet_attendance_poll_seconds"))
     status_page_tenant_id: str = ""
     status_page_title: str = "Service status"
     status_page_days: int = Field(14, ge=1, le=365)
@@ -519,6 +522,7 @@ def policy_of(settings: Settings) -> Policy:
         private_enabled=settings.graph_enabled and bool(settings.teams_app_catalog_id),
         room_attendance=bool(settings.zoom_webhook_secret_token.get_secret_value()),
         room_join_check_s=_seconds(settings.room_join_check),
+        meet_poll_s=settings.meet_attendance_poll_s,
     )
 
 

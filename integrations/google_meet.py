@@ -1,5 +1,12 @@
 """Google Meet rooms through google-api-python-client, as a delegated Workspace user.
 
+Who is in a room comes from the Meet REST API's conference records, with the same
+`meetings.space.created` scope (the space was created by this app): `conferenceRecords.list`
+filtered on `space.name = "spaces/..."`, each record's `participants.list`, and each
+participant's `participantSessions.list`, every list followed through its `nextPageToken`
+(https://developers.google.com/workspace/meet/api/guides/participants). Only rooms made
+with `spaces.create` can be read so; a room made through Calendar is not followed.
+
 The Meet REST API (`spaces.create`) is tried first. Where it is not enabled for the
 service account's project, or the admin did not grant its scope, rooms come from a
 Calendar event with a Meet conference instead, and the bridge remembers that choice.
@@ -15,6 +22,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import httplib2
@@ -26,7 +34,7 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import HttpRequest
 
 from bot.errors import BridgeError
-from integrations.video import Meeting, Room, invitees, meeting_start
+from integrations.video import Meeting, Room, Stay, invitees, meeting_start
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +42,8 @@ PROVIDER = "meet"
 MEET_SCOPE = "https://www.googleapis.com/auth/meetings.space.created"
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.events"
 EVENT_LENGTH = timedelta(hours=1)
+# Attendance reads follow at most this many pages of each list (100 participants a page).
+MAX_PAGES = 20
 # Calendar sets the conference up asynchronously; it is usually ready on the first look.
 POLL_DELAYS_S = (0.25, 0.5, 1.0, 2.0)
 # Google's reasons for a 403 that only means "slow down".
@@ -113,6 +123,41 @@ class MeetBridge:
         )
         logger.info("meet meeting %s scheduled for request %s", meeting.meeting_id, request_id)
         return meeting
+
+    async def attendance(self, meeting_id: str) -> list[Stay]:
+        """Every stay in the space `meeting_id` ("spaces/..."), over all its conferences."""
+        return await self._guarded(self._stays(meeting_id), "read who is in the room")
+
+    async def _stays(self, space: str) -> list[Stay]:
+        quoted = space.replace("\\", "").replace('"', "")
+        stays: list[Stay] = []
+        for record in await self._all("conferenceRecords", _records,
+                                      filter=f'space.name = "{quoted}"'):
+            for participant in await self._all("participants", _participants,
+                                               parent=record["name"]):
+                name = _display_name(participant)
+                for session in await self._all("participantSessions", _sessions,
+                                               parent=participant["name"]):
+                    joined = _google_time(session.get("startTime"))
+                    if joined is None or not isinstance(session.get("name"), str):
+                        continue
+                    stays.append(Stay(_stay_key(session["name"]), name, joined,
+                                      _google_time(session.get("endTime"))))
+        return stays
+
+    async def _all(self, field: str, resource: Callable[[Service], Any],
+                   **query: str) -> list[dict[str, Any]]:
+        """Every item of a paged Meet list (at most MAX_PAGES pages)."""
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            page_query = {**query, **({"pageToken": token} if token else {})}
+            page = await self._execute("meet", partial(_page, resource, page_query))
+            items += [i for i in page.get(field) or [] if isinstance(i, dict)]
+            token = page.get("nextPageToken") or None
+            if token is None:
+                break
+        return items
 
     async def _guarded(self, work: Awaitable[T], action: str) -> T:
         """Run `work` under the deadline, turning Google's failures into BridgeError."""
@@ -269,6 +314,52 @@ def _room_from_event(event: dict[str, Any]) -> Room:
         )
     code = conference.get("conferenceId") or (video[0].get("meetingCode") if video else None)
     return Room(provider=PROVIDER, join_url=join_url, meeting_id=event.get("id"), passcode=code)
+
+
+def _records(meet: Service) -> Any:
+    return meet.conferenceRecords()
+
+
+def _participants(meet: Service) -> Any:
+    return meet.conferenceRecords().participants()
+
+
+def _sessions(meet: Service) -> Any:
+    return meet.conferenceRecords().participants().participantSessions()
+
+
+def _page(resource: Callable[[Service], Any], query: dict[str, str], meet: Service
+          ) -> HttpRequest:
+    request: HttpRequest = resource(meet).list(**query)
+    return request
+
+
+def _display_name(participant: dict[str, Any]) -> str:
+    """What Meet shows for a participant: signed in, anonymous or by phone."""
+    for kind in ("signedinUser", "anonymousUser", "phoneUser"):
+        user = participant.get(kind)
+        if isinstance(user, dict) and user.get("displayName"):
+            return str(user["displayName"])[:256]
+    return "Someone"
+
+
+def _stay_key(session_name: str) -> str:
+    """`conferenceRecords/{r}/participants/{p}/participantSessions/{s}` as "{r}/{p}/{s}",
+    within the 128 characters the store keeps (a long one is hashed)."""
+    parts = session_name.split("/")
+    key = "/".join(parts[1::2]) if len(parts) == 6 else session_name
+    return key if len(key) <= 128 else hashlib.sha256(key.encode()).hexdigest()
+
+
+def _google_time(value: Any) -> datetime | None:
+    """An RFC 3339 time as Google writes it ("2024-01-01T10:00:00.123456Z"), aware UTC."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else None
 
 
 def _event_start(event: dict[str, Any]) -> datetime | None:

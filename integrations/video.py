@@ -20,6 +20,17 @@ class Room:
 
 
 @dataclass(frozen=True)
+class Stay:
+    """One person's time in a room, as the provider reports it (`left_at` None: still
+    there). `key` names the stay, stably across reports."""
+
+    key: str
+    name: str
+    joined_at: datetime  # aware, UTC
+    left_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Meeting:
     """A call scheduled for later, e.g. the Post Incident Review."""
 

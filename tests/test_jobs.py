@@ -198,4 +198,5 @@ def test_every_kind_the_database_may_hold_has_its_handler():
                              "incident.chat", "incident.chat.install", "incident.chat.member",
                              "incident.checkin", "incident.staff",
                              "review.export", "review.meeting", "review.remind",
-                             "room.create", "room.join_check", "room.match_email"]
+                             "room.create", "room.join_check", "room.match_email",
+                             "room.meet_poll"]

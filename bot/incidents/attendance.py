@@ -7,10 +7,14 @@ first), joins and leaves go on the timeline and into the review, a commandeered 
 request shows that they joined, and the Commander is told privately when the Investigator
 has not joined `ROOM_JOIN_CHECK_MINUTES` after the room was made.
 
-Only Zoom reports attendance (its webhooks, `bot.web.zoom_events`, with
-`ZOOM_WEBHOOK_SECRET_TOKEN` set); a room is followed when `Incident.room_meeting_id` is
-set, which `follow` does when the room is made. Jitsi, Google Meet and Teams meetings rooms
-report nothing, and the bot says so rather than show an empty room.
+Zoom reports attendance through its webhooks (`bot.web.zoom_events`, with
+`ZOOM_WEBHOOK_SECRET_TOKEN` set); Google Meet through its REST API's conference records,
+which the bot polls every `MEET_ATTENDANCE_POLL_SECONDS` while the incident is open
+(`PollMeet`: one list of records, participants and sessions per poll, far below Meet's
+per-minute read quotas). A room is followed when `Incident.room_meeting_id` is set, which
+`follow` does when the room is made. Jitsi and Teams meetings rooms, and Meet rooms made
+through Calendar (not by this app), report nothing, and the bot says so rather than show
+an empty room.
 
 Matching a Zoom participant to a Teams person: the store keeps no email addresses, and
 Zoom's events carry no Entra id, so a participant is first matched by display name
@@ -24,7 +28,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
+from bot.errors import BridgeError
 from bot.incidents import notices as say
 from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
@@ -41,15 +47,15 @@ from bot.store.incident_models import (
     RoomSession,
 )
 from bot.store.models import Job
-from integrations.video import Room
+from integrations.video import Room, Stay
 from integrations.zoom_webhooks import ParticipantEvent
 
 log = logging.getLogger(__name__)
 ROOM = "the Incident Command Room"
 # How the card and the timeline name the role holders in the room.
 ROLE_LABELS = {Role.INVESTIGATOR: "Investigator", Role.COMMANDER: "Commander"}
-# Providers whose rooms can report attendance (with their webhook configured).
-REPORTING = ("zoom",)
+# Providers whose rooms can report attendance (Zoom with its webhook configured).
+REPORTING = ("zoom", "meet")
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,24 @@ class CheckInvestigatorJoined(jobs.JobPayload):
     KIND = "room.join_check"
     incident_id: int
     meeting_id: str
+
+
+@dataclass(frozen=True)
+class PollMeet(jobs.JobPayload):
+    """Read who is in Meet space `meeting_id` (the incident's room) and record what changed."""
+
+    KIND = "room.meet_poll"
+    incident_id: int
+    meeting_id: str
+
+
+@runtime_checkable
+class AttendanceReader(Protocol):
+    """A video bridge that can say who was in one of its rooms (integrations.google_meet)."""
+
+    async def attendance(self, meeting_id: str) -> list[Stay]:
+        """Every stay in the room so far; `BridgeError` when the provider will not say."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -82,9 +106,12 @@ class InRoom:
 def follow(ctx: Ctx, incident: Incident, room: Room) -> bool:
     """A new room was made (the caller saves the incident): follow its attendance if its
     provider reports it; whether it does."""
-    followed = (room.provider in REPORTING and ctx.policy.room_attendance
-                and bool(room.meeting_id))
-    incident.room_meeting_id = room.meeting_id if followed else None
+    meeting = room.meeting_id or ""
+    followed = bool(meeting) and (
+        (room.provider == "zoom" and ctx.policy.room_attendance)
+        or (room.provider == "meet" and ctx.policy.meet_poll_s > 0
+            and meeting.startswith("spaces/")))
+    incident.room_meeting_id = meeting if followed else None
     return followed
 
 
@@ -92,6 +119,9 @@ async def check_later(ctx: Ctx, incident: Incident) -> None:
     """Schedule the Investigator's join check for the room just followed."""
     if incident.room_meeting_id is None:
         return
+    if incident.room_provider == "meet":
+        await jobs.schedule(PollMeet(incident.id, incident.room_meeting_id),
+                            due_ms=ctx.now_ms + ctx.policy.meet_poll_s * 1000, max_attempts=1)
     await jobs.schedule(CheckInvestigatorJoined(incident.id, incident.room_meeting_id),
                         due_ms=ctx.now_ms + ctx.policy.room_join_check_s * 1000,
                         dedupe_key=f"room-join-check:{incident.id}")
@@ -101,10 +131,14 @@ def unavailable(incident: Incident) -> str | None:
     """Why the room's attendance is not known, in plain words; None when it is followed."""
     if incident.room_meeting_id:
         return None
-    if incident.room_provider in ("jitsi", "meet", "teams"):
-        names = {"jitsi": "Jitsi", "meet": "Google Meet", "teams": "Microsoft Teams"}
+    if incident.room_provider in ("jitsi", "teams"):
+        names = {"jitsi": "Jitsi", "teams": "Microsoft Teams"}
         return (f"Attendance is not available: {names[incident.room_provider]} rooms do not "
                 "report who joins them.")
+    if incident.room_provider == "meet":
+        return ("Attendance is not available: this Google Meet room was made through "
+                "Calendar (or MEET_ATTENDANCE_POLL_SECONDS is 0), and only rooms the bot "
+                "created through the Meet API report who joins them.")
     if incident.room_provider == "zoom":
         return ("Attendance is not available: Zoom events are not configured "
                 "(ZOOM_WEBHOOK_SECRET_TOKEN).")
@@ -278,6 +312,33 @@ async def check_joined(ctx: Ctx, incident_id: int, meeting_id: str) -> None:
                                 (investigator,)))
 
 
+async def meet_seen(ctx: Ctx, incident_id: int, meeting_id: str, stays: list[Stay]) -> None:
+    """What Meet reports now, as joins and leaves (each recorded once), and the next look."""
+    incident = await Incident.filter(id=incident_id).select_for_update().get()
+    if incident.status is IncidentStatus.CLOSED or incident.room_meeting_id != meeting_id:
+        return
+    for stay in sorted(stays, key=lambda s: s.joined_at):
+        await joined(ctx, incident_id, ParticipantEvent(True, meeting_id, stay.key, stay.name,
+                                                        None, stay.joined_at))
+        if stay.left_at is not None:
+            await left(ctx, incident_id, ParticipantEvent(False, meeting_id, stay.key,
+                                                          stay.name, None, stay.left_at))
+    await jobs.schedule(PollMeet(incident_id, meeting_id),
+                        due_ms=ctx.now_ms + ctx.policy.meet_poll_s * 1000, max_attempts=1)
+
+
+async def meet_unreadable(ctx: Ctx, incident_id: int, meeting_id: str, reason: str) -> None:
+    """Meet refused for good: say so once, and stop showing an attendance that is not known."""
+    incident = await Incident.filter(id=incident_id).select_for_update().get()
+    if incident.room_meeting_id != meeting_id:
+        return
+    incident.room_meeting_id = None
+    await incident.save(update_fields=["room_meeting_id"])
+    text = f"Attendance of {ROOM} is not available: {reason}."
+    await record(ctx, incident, EventKind.ROOM_NOT_JOINED, text, {"meeting": meeting_id})
+    ctx.tell(say.ThreadPost(incident.id, text), say.CardChanged(incident.id))
+
+
 async def matched_by_email(ctx: Ctx, session_id: int, person: Person) -> None:
     """The stay's email is `person`'s: it is theirs from now on."""
     stay = await RoomSession.get_or_none(id=session_id)
@@ -294,6 +355,34 @@ async def attendance_lines(incident: Incident) -> tuple[AttendanceLine, ...]:
     return tuple(
         AttendanceLine(s.person_name or s.name, s.person_id is not None, s.joined_at, s.left_at)
         for s in await RoomSession.filter(incident=incident).order_by("joined_at", "id"))
+
+
+async def meet_job(bg: Background, job: Job, payload: PollMeet) -> None:
+    """Ask Meet outside any transaction; record in one. A failure Google may get over (busy,
+    unreachable) waits for the next poll; one it will not ends the following."""
+    incident = await Incident.get_or_none(id=payload.incident_id)
+    if (incident is None or incident.status is IncidentStatus.CLOSED
+            or incident.room_meeting_id != payload.meeting_id):
+        return
+    try:
+        bridge = bg.bridges.get("meet")
+        if not isinstance(bridge, AttendanceReader):
+            raise BridgeError("the Meet bridge cannot read attendance", provider="meet",
+                              retryable=False)
+        stays = await bridge.attendance(payload.meeting_id)
+    except BridgeError as exc:
+        bg.metrics.provider_error("meet")
+        reason = str(exc)
+        if exc.retryable:
+            log.info("INC-%s: Meet attendance not read this time: %s", incident.number, exc)
+            await bg.in_incident(incident.id, lambda ctx: meet_seen(
+                ctx, payload.incident_id, payload.meeting_id, []))
+        else:
+            await bg.in_incident(incident.id, lambda ctx: meet_unreadable(
+                ctx, payload.incident_id, payload.meeting_id, reason))
+        return
+    await bg.in_incident(incident.id, lambda ctx: meet_seen(
+        ctx, payload.incident_id, payload.meeting_id, stays))
 
 
 async def check_job(bg: Background, job: Job, payload: CheckInvestigatorJoined) -> None:
@@ -324,4 +413,5 @@ async def _match(bg: Background, incident_id: int, session_id: int, person: Pers
     await bg.in_incident(incident_id, lambda ctx: matched_by_email(ctx, session_id, person))
 
 
-JOBS = (JobHandler(CheckInvestigatorJoined, check_job), JobHandler(MatchByEmail, email_job))
+JOBS = (JobHandler(CheckInvestigatorJoined, check_job), JobHandler(MatchByEmail, email_job),
+        JobHandler(PollMeet, meet_job))

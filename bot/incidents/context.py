@@ -63,6 +63,8 @@ class Policy:
     # Investigator should have joined a new room (bot.incidents.attendance).
     room_attendance: bool = False
     room_join_check_s: int = 10 * 60
+    # How often a Google Meet room's attendance is read (0: never).
+    meet_poll_s: int = 60
 
 
 @dataclass

@@ -1,5 +1,11 @@
 """A loopback Google: OAuth token endpoint, Meet REST v2 and Calendar v3 events.
 
+Meet's conference records (who was in a space: `conferenceRecords`, their `participants`
+and each participant's `participantSessions`) answer in pages of `page_size` with a
+`nextPageToken`, as https://developers.google.com/workspace/meet/api/guides/participants
+describes; `join`/`leave` make people come and go. A list filtered on anything but
+`space.name = "..."` is 400, as is an unknown page token.
+
 With `client_options={"api_endpoint": fake.url}` google-api-python-client sends Meet
 requests to `/v2/spaces` and Calendar ones to `/calendars/primary/events` (the endpoint
 replaces rootUrl + servicePath, so there is no `/calendar/v3`). The token endpoint takes
@@ -112,9 +118,16 @@ class FakeGoogle:
     # (event id, email) for every invitation email Calendar sent (sendUpdates=all).
     invitations: list[tuple[str, str]] = field(default_factory=list)
     url: str = ""
+    # Conference records (each {"name", "space", "startTime"}), their participants and the
+    # participants' sessions, keyed by parent name; `page_size` items a page.
+    conferences: list[dict[str, Any]] = field(default_factory=list)
+    participants: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    sessions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    page_size: int = 2
 
     def __post_init__(self) -> None:
-        self._faults: dict[str, list[Fault]] = {"token": [], "meet": [], "calendar": []}
+        self._faults: dict[str, list[Fault]] = {"token": [], "meet": [], "calendar": [],
+                                                "records": []}
         self._polls: dict[str, int] = {}
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -127,6 +140,11 @@ class FakeGoogle:
         app = web.Application()
         app.router.add_post("/token", self._token)
         app.router.add_post("/v2/spaces", self._create_space)
+        app.router.add_get("/v2/conferenceRecords", self._records)
+        app.router.add_get("/v2/conferenceRecords/{record}/participants", self._records)
+        app.router.add_get(
+            "/v2/conferenceRecords/{record}/participants/{participant}/participantSessions",
+            self._records)
         app.router.add_post("/calendars/{calendar}/events", self._insert_event)
         app.router.add_get("/calendars/{calendar}/events/{event_id}", self._get_event)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
@@ -151,7 +169,8 @@ class FakeGoogle:
 
     def calls(self, endpoint: str) -> list[Request]:
         """Requests to "token", "meet" or "calendar", in arrival order."""
-        prefix = {"token": "/token", "meet": "/v2/spaces", "calendar": "/calendars/"}[endpoint]
+        prefix = {"token": "/token", "meet": "/v2/spaces", "calendar": "/calendars/",
+                  "records": "/v2/conferenceRecords"}[endpoint]
         return [r for r in self.requests if r.path.startswith(prefix)]
 
     # --- token endpoint -------------------------------------------------------------
@@ -218,6 +237,79 @@ class FakeGoogle:
             "meetingCode": code,
             "config": {"accessType": "TRUSTED", "entryPointAccess": "ALL"},
         })
+
+    def join(self, name: str, *, at: datetime, space: str = "spaces/jQCFfuBOdN5z",
+             signed_in: bool = True) -> str:
+        """`name` joins the space's current conference (one is started if none is on):
+        the session's resource name, for `leave`."""
+        record = next((c for c in self.conferences if c["space"] == space
+                       and "endTime" not in c), None)
+        if record is None:
+            record = {"name": f"conferenceRecords/{secrets.token_hex(8)}", "space": space,
+                      "startTime": _rfc3339(at)}
+            self.conferences.append(record)
+        people = self.participants.setdefault(record["name"], [])
+        kind = "signedinUser" if signed_in else "anonymousUser"
+        person = next((p for p in people if (p.get(kind) or {}).get("displayName") == name),
+                      None)
+        if person is None:
+            person = {"name": f"{record['name']}/participants/{len(people) + 1000}",
+                      kind: {"displayName": name, **({"user": f"users/{len(people) + 1}"}
+                                                     if signed_in else {})},
+                      "earliestStartTime": _rfc3339(at)}
+            people.append(person)
+        person.pop("latestEndTime", None)
+        stays = self.sessions.setdefault(person["name"], [])
+        session = {"name": f"{person['name']}/participantSessions/{len(stays) + 1}",
+                   "startTime": _rfc3339(at)}
+        stays.append(session)
+        return str(session["name"])
+
+    def leave(self, session_name: str, *, at: datetime) -> None:
+        """The session ends (its participant's latest end time with it)."""
+        participant = session_name.rsplit("/participantSessions/", 1)[0]
+        for session in self.sessions.get(participant, []):
+            if session["name"] == session_name:
+                session["endTime"] = _rfc3339(at)
+        for people in self.participants.values():
+            for person in people:
+                if person["name"] == participant:
+                    person["latestEndTime"] = _rfc3339(at)
+
+    async def _records(self, request: web.Request) -> web.StreamResponse:
+        recorded = self._record(request, None)
+        response = await self._fault("records") or self._list_records(request)
+        recorded.status = response.status
+        return response
+
+    def _list_records(self, request: web.Request) -> web.Response:
+        if not self.meet_api_enabled:
+            return _service_disabled()
+        grant = self._grant_for(request, MEET_SCOPE)
+        if isinstance(grant, web.Response):
+            return grant
+        info = request.match_info
+        if "participant" in info:
+            field_name = "participantSessions"
+            items = self.sessions.get(f"conferenceRecords/{info['record']}/participants/"
+                                      f"{info['participant']}", [])
+        elif "record" in info:
+            field_name = "participants"
+            items = self.participants.get(f"conferenceRecords/{info['record']}", [])
+        else:
+            field_name = "conferenceRecords"
+            wanted = _space_filter(request.query.get("filter", ""))
+            if wanted is None:
+                return _api_error(400, "INVALID_ARGUMENT", "Invalid filter.")
+            items = [c for c in self.conferences if c["space"] == wanted]
+        token = request.query.get("pageToken") or "0"
+        if not token.isdigit() or int(token) > len(items):
+            return _api_error(400, "INVALID_ARGUMENT", "Invalid page token.")
+        start = int(token)
+        page: dict[str, Any] = {field_name: items[start:start + self.page_size]}
+        if start + self.page_size < len(items):
+            page["nextPageToken"] = str(start + self.page_size)
+        return web.json_response(page)
 
     # --- Calendar v3 -------------------------------------------------------------------
 
@@ -333,6 +425,20 @@ def _event(event_id: str, body: dict[str, Any], *, organizer: str) -> dict[str, 
             for a in body["attendees"]
         ]
     return event
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _space_filter(text: str) -> str | None:
+    """The space a `space.name = "spaces/..."` filter names, or None for another filter."""
+    name, sep, value = text.partition("=")
+    value = value.strip()
+    if not sep or name.strip() != "space.name" or len(value) < 2 or value[0] != '"' \
+            or value[-1] != '"':
+        return None
+    return value[1:-1]
 
 
 def _event_time(value: dict[str, Any] | None) -> dict[str, Any] | None:
