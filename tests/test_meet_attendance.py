@@ -81,7 +81,7 @@ async def test_a_meet_participant_appears_through_the_api(
 
     await _poll(team)
 
-    card = team.card_updates()[-1].text
+    card = team.live_card()
     assert "In the room: Investigator Ada Lovelace, Commander Grace Hopper, Sam Guest" in card
     assert await _texts(incident, "room_joined") == [
         "Ada Lovelace (Investigator) joined the Incident Command Room.",
@@ -109,7 +109,7 @@ async def test_leaves_are_recorded_once_and_polling_goes_on(
     assert await _texts(incident, "room_left") == [
         "Ada Lovelace (Investigator) left the Incident Command Room after 25 min."]
     assert await RoomSession.filter(incident_id=incident.id).count() == 1
-    assert "Nobody in the room now" in team.card_updates()[-1].text
+    assert "Nobody in the room now" in team.live_card()
     assert await Job.filter(kind=PollMeet.KIND, status="pending").count() == 1
     review = render_markdown(await build_record(await Incident.get(id=incident.id)))
     assert "Ada Lovelace" in review and "25 min" in review
@@ -127,7 +127,7 @@ async def test_a_busy_google_waits_for_the_next_poll(
     await _poll(team)
 
     assert await RoomSession.filter(incident_id=incident.id).count() == 1
-    assert "In the room: Investigator Ada Lovelace" in team.card_updates()[-1].text
+    assert "In the room: Investigator Ada Lovelace" in team.live_card()
 
 
 async def test_a_refusal_for_good_says_so_and_stops_following(
@@ -144,7 +144,7 @@ async def test_a_refusal_for_good_says_so_and_stops_following(
     assert any(note in c.text for c in connector.of_kind("reply"))
     assert (await Incident.get(id=incident.id)).room_meeting_id is None
     assert await Job.filter(kind=PollMeet.KIND, status="pending").count() == 0
-    assert "In the room" not in team.card_updates()[-1].text
+    assert "In the room" not in team.live_card()
 
 
 async def test_the_investigator_who_never_joins_a_meet_room_is_noticed(
