@@ -120,6 +120,9 @@ class Incident(Model):
     # The latest room request: an older request finishing late must not replace its result.
     room_request = fields.CharField(max_length=64, null=True)
     squad = fields.CharField(max_length=64, null=True)
+    # The runbook of the squad it was declared for, as it was then (the squad's, else the
+    # process file's).
+    runbook = fields.CharField(max_length=500, null=True)
 
     class Meta:
         table = "incident"
