@@ -252,7 +252,7 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
     policy = policy_of(settings)
     members = MemberDirectory(connector)
     renderer = Renderer(bot_id=f"28:{settings.app_id}" if settings.app_id else "28:incident-bot",
-                        components=policy.components)
+                        components=policy.components, severity=policy.severity)
     graph = _graph_token(settings, session)
     apps = _app_installer(settings, session, graph)
     in_incident = incident_transaction(renderer, policy, wake)

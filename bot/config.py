@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.incidents import process_file
 from bot.incidents.context import Policy
 from integrations.jira_issues import oauth_base
 
@@ -161,6 +162,9 @@ class Settings(BaseSettings):
     trello_list_id: str = ""
     trello_api_url: str = "https://api.trello.com/1"
     review_meeting_severity: int = Field(2, ge=0, le=4)
+    # The organisation's process file: severity levels and runbooks (TOML,
+    # docs/severity-and-runbooks.md); empty: the built-in SEV1-SEV4.
+    severity_file: str = ""
     review_link: Hours = Field(dt.timedelta(hours=72), validation_alias=AliasChoices(
         "REVIEW_LINK_HOURS", "review_link_hours"))
     admin_user_ids: IdSet = frozenset()
@@ -255,6 +259,14 @@ class Settings(BaseSettings):
         if name and name not in TRACKERS:
             raise ValueError(f"FOLLOW_UP_TRACKER {value!r} is none of {', '.join(TRACKERS)}")
         return name
+
+    @field_validator("severity_file")
+    @classmethod
+    def _usable_process_file(cls, value: str) -> str:
+        """Read at start so that a broken file stops it, one line per problem."""
+        if value.strip():
+            process_file.load(value.strip(), reserved=_command_words())
+        return value.strip()
 
     @model_validator(mode="after")
     def _trackers_configured(self) -> Settings:
@@ -497,8 +509,24 @@ def environment_names() -> frozenset[str]:
     return frozenset(names)
 
 
+def _command_words() -> set[str]:
+    """The verbs and their synonyms, which a severity's code may not be."""
+    from bot.teams.commands import all_routes
+
+    routes = all_routes()
+    return {*routes.commands, *routes.synonyms}
+
+
+def process_of(settings: Settings) -> process_file.Process:
+    """The organisation's process file, read (it was checked when the settings were)."""
+    if not settings.severity_file:
+        return process_file.Process()
+    return process_file.load(settings.severity_file, reserved=_command_words())
+
+
 def policy_of(settings: Settings) -> Policy:
     """The domain's rules, from the settings: the one place that maps one to the other."""
+    process = process_of(settings)
     return Policy(
         handover_timeout_s=_seconds(settings.handover_timeout),
         commandeer_timeout_s=_seconds(settings.commandeer_timeout),
@@ -514,6 +542,8 @@ def policy_of(settings: Settings) -> Policy:
         tracker_enabled=settings.tracker_enabled,
         docs_enabled=settings.docs_enabled,
         meeting_max_severity=settings.review_meeting_severity,
+        severity=process.severity,
+        runbooks=process.runbooks,
         status_tenant_id=settings.status_tenant,
         external_roles=frozenset(settings.external_update_roles.split(",")),
         components=tuple(name for name, _ in settings.components),

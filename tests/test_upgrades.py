@@ -152,3 +152,31 @@ async def test_old_rooms_are_not_followed_after_the_upgrade_on_postgres(
     postgres_url: str
 ) -> None:
     await _upgrade_follows_no_old_room(postgres_url)
+
+
+# A squad as the schema before 0013 stored it.
+BEFORE_0013 = [
+    "INSERT INTO squad (tenant_id, name, timezone, period, handoff_time, handoff_weekday, "
+    "anchor, created_at) VALUES ('t', 'db', 'UTC', 'weekly', '09:00', 0, '2026-01-05', "
+    "'2026-01-01 00:00:00+00')",
+]
+
+
+async def _upgrade_keeps_squads_without_runbooks(url: str) -> None:
+    await _migrate(url, "bot.0011_private_incidents")
+    await _run(url, BEFORE_0009 + BEFORE_0013)
+
+    await _migrate(url)
+
+    assert await _run(url, ["SELECT name, runbook FROM squad"]) == [("db", None)]
+    assert await _run(url, ["SELECT title, runbook FROM incident"]) == [("db down", None)]
+
+
+async def test_squads_and_incidents_have_no_runbook_after_the_upgrade_on_sqlite(tmp_path) -> None:
+    await _upgrade_keeps_squads_without_runbooks(f"sqlite://{tmp_path / 'old.sqlite3'}")
+
+
+async def test_squads_and_incidents_have_no_runbook_after_the_upgrade_on_postgres(
+    postgres_url: str
+) -> None:
+    await _upgrade_keeps_squads_without_runbooks(postgres_url)

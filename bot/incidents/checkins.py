@@ -34,9 +34,9 @@ def _key(incident: Incident) -> str:
 
 
 async def schedule_next(ctx: Ctx, incident: Incident) -> None:
-    """The next check-in, one interval from now."""
+    """The next check-in, one interval (its level's, `Policy.checkin_s`) from now."""
     await jobs.schedule(CheckIn(incident.id),
-                        due_ms=ctx.now_ms + ctx.policy.checkin_interval_s * 1000,
+                        due_ms=ctx.now_ms + ctx.policy.checkin_s(incident.severity) * 1000,
                         dedupe_key=_key(incident))
 
 

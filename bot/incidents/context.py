@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.incidents.notices import Notice
 from bot.incidents.people import Person
+from bot.incidents.severity import BUILT_IN, SeverityScale
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,13 @@ class Policy:
     tracker_enabled: bool = False
     # A ready review is also exported as a Google Doc when Google is configured.
     docs_enabled: bool = False
-    # Incidents this severe or worse get a review meeting proposed (SEV1 and SEV2).
+    # Incidents this severe or worse get a review meeting proposed (SEV1 and SEV2), unless
+    # the level says otherwise (`Level.review_meeting`, from the process file).
     meeting_max_severity: int = 2
+    # The severity levels, their names, criteria and rules (SEVERITY_FILE, else built in).
+    severity: SeverityScale = BUILT_IN
+    # Runbook links by squad name from the process file (a squad's own link wins).
+    runbooks: tuple[tuple[str, str], ...] = ()
     # External communication: the tenant whose incidents go public (empty: nobody's), who
     # besides the Commander may publish, the components customers know, Statuspage sync.
     status_tenant_id: str = ""
@@ -65,6 +71,20 @@ class Policy:
     room_join_check_s: int = 10 * 60
     # How often a Google Meet room's attendance is read (0: never).
     meet_poll_s: int = 60
+
+    def review_meeting(self, level: int) -> bool:
+        """Whether a review meeting is proposed for an incident of this level."""
+        said = self.severity.level(level).review_meeting
+        return level <= self.meeting_max_severity if said is None else said
+
+    def checkin_s(self, level: int) -> int:
+        """How often the Investigator of an incident of this level is checked in with."""
+        minutes = self.severity.level(level).checkin_minutes
+        return self.checkin_interval_s if minutes is None else minutes * 60
+
+    def file_runbook(self, squad: str) -> str | None:
+        """The process file's runbook for the squad, if it gives one."""
+        return dict(self.runbooks).get(squad.lower())
 
 
 @dataclass

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from bot.errors import CommandError
 from bot.incidents import checkins, handovers, oncall, privacy, rooms, spaces, staffing
 from bot.incidents import notices as say
-from bot.incidents import severity as sev
 from bot.incidents.context import Ctx
 from bot.incidents.event_kinds import Declared, EventKind
 from bot.incidents.limits import MAX_TITLE, clip
@@ -49,7 +48,8 @@ async def declare(ctx: Ctx, what: Declaration) -> Incident:
     if not title:
         raise CommandError("An incident needs a title: `@incident declare <title> [sev1-4]`.")
     channel_id, team_id = await incidents_channel(ctx)
-    level = what.severity or sev.HIGHEST
+    scale = ctx.policy.severity
+    level = what.severity or scale.highest
     incident = await Incident.create(
         tenant_id=ctx.origin.tenant_id, number=await next_number(ctx.origin.tenant_id),
         title=title, severity=level, declared_at=ctx.now,
@@ -63,7 +63,7 @@ async def declare(ctx: Ctx, what: Declaration) -> Incident:
     await incident.save()
     assumed = "" if what.severity else " (severity not given: assuming the highest until known)"
     await record(ctx, incident, EventKind.DECLARED,
-                 f"{ctx.actor.name} declared INC-{incident.number} {sev.name(level)}: "
+                 f"{ctx.actor.name} declared INC-{incident.number} {scale.name(level)}: "
                  f"{title}{assumed}", Declared(level).to_json())
     await rooms.request_room(ctx, incident, ctx.policy.video_chain)
     if what.private:
@@ -74,6 +74,8 @@ async def declare(ctx: Ctx, what: Declaration) -> Incident:
         own_channel = await spaces.plan(ctx, incident)
     ctx.tell(say.ThreadOpened(incident.id))
     await _ask_for_roles(ctx, incident, what)
+    if squad is not None:
+        await oncall.attach_runbook(ctx, incident, squad)
     staffed = squad is not None and what.investigator is None and what.commander is None
     wanted = ""
     if staffed:
@@ -94,7 +96,7 @@ async def declare(ctx: Ctx, what: Declaration) -> Incident:
     where = ("its own channel, which is being created (announced here)" if own_channel
              else "its thread in the incidents channel")
     ctx.tell(say.Reply(
-        f"Declared INC-{incident.number} {sev.name(level)}: {title}.{assumed} {lead}{wanted} "
+        f"Declared INC-{incident.number} {scale.name(level)}: {title}.{assumed} {lead}{wanted} "
         f"All talk about it goes in {where}."))
     return incident
 
@@ -106,7 +108,7 @@ async def _announce_private(ctx: Ctx, incident: Incident, lead: str) -> None:
     if ctx.origin.conversation_type == "personal":
         ctx.tell(say.Reply(
             f"Declared private incident INC-{incident.number} "
-            f"{sev.name(incident.severity)}: {incident.title}. {lead} Its group chat, with "
+            f"{ctx.policy.severity.name(incident.severity)}: {incident.title}. {lead} Its group chat, with "
             "you and the people you named, is being created; only its members see it."))
     else:
         ctx.tell(say.Reply(f"Declared private incident INC-{incident.number}. Its group chat "

@@ -83,7 +83,9 @@ async def update(ctx: Ctx, incident: Incident, text: str) -> None:
     await record(ctx, incident, EventKind.UPDATE, body)
     ctx.tell(say.ThreadPost(incident.id, f"Status update from {ctx.actor.name}: {body}"),
              say.CardChanged(incident.id))
-    if await stakeholder_channel(incident.tenant_id, incident.team_id):
+    # The level may keep its updates in the incident (`Level.stakeholders`, process file).
+    if (ctx.policy.severity.level(incident.severity).stakeholders
+            and await stakeholder_channel(incident.tenant_id, incident.team_id)):
         ctx.tell(say.StakeholderPost(incident.id, body))
 
 

@@ -8,7 +8,6 @@ import datetime as dt
 from bot.errors import CommandError
 from bot.incidents import checkins, external, handovers, pir, spaces
 from bot.incidents import notices as say
-from bot.incidents import severity as sev
 from bot.incidents.context import Ctx
 from bot.incidents.event_kinds import EventKind, SeverityChanged, TitleChanged
 from bot.incidents.limits import MAX_TITLE, clip
@@ -27,12 +26,17 @@ def duration(start: dt.datetime, end: dt.datetime) -> str:
 async def set_severity(ctx: Ctx, incident: Incident, level: int) -> None:
     """Raise or lower the severity."""
     await require_role_holder(ctx, incident, "change the severity")
+    scale = ctx.policy.severity
+    if not scale.highest <= level <= scale.lowest:
+        raise CommandError(f"{level} is not a severity: {scale.name(scale.highest)} to "
+                           f"{scale.name(scale.lowest)}.")
     if level == incident.severity:
-        raise CommandError(f"INC-{incident.number} is already {sev.name(level)}.")
+        raise CommandError(f"INC-{incident.number} is already {scale.name(level)}.")
     before = incident.severity
     incident.severity = level
     await incident.save()
-    text = f"Severity changed from {sev.name(before)} to {sev.name(level)} by {ctx.actor.name}."
+    text = (f"Severity changed from {scale.name(before)} to {scale.name(level)} by "
+            f"{ctx.actor.name}.")
     await record(ctx, incident, EventKind.SEVERITY, text, SeverityChanged(before, level).to_json())
     await spaces.name_changed(incident, ctx.now_ms)
     ctx.tell(say.CardChanged(incident.id), say.ThreadPost(incident.id, text))

@@ -17,6 +17,7 @@ from bot.incidents import notices as say
 from bot.incidents.context import Ctx
 from bot.incidents.local_time import origin_zone, written
 from bot.incidents.people import Person
+from bot.incidents.process_file import runbook_problem
 from bot.incidents.rotation import (
     WEEKDAYS,
     handoffs_since,
@@ -25,6 +26,7 @@ from bot.incidents.rotation import (
     on_duty,
     parse_time,
 )
+from bot.store.incident_models import Incident
 from bot.store.oncall_models import ChannelSquad, OnCallOverride, Squad, SquadMember
 
 SLOTS = ("primary", "secondary")
@@ -103,6 +105,10 @@ async def define_rotation(ctx: Ctx, name: str, *, period: str, handoff: str, wee
     """Create or replace a squad's rotation; people rotate in the order given."""
     if not _NAME.match(name.lower()):
         raise CommandError("Squad names are short words: letters, digits, - and _.")
+    scale = ctx.policy.severity
+    if re.sub(r"[_-]+", "", name.lower()) in {**scale.codes, **scale.words}:
+        # `declare <title> [severity] [squad]` could not tell the two apart.
+        raise CommandError(f"'{name}' is a severity; give the squad another name.")
     if period not in ("daily", "weekly"):
         raise CommandError("The rotation hands off `daily` or `weekly`.")
     try:
@@ -135,10 +141,12 @@ async def show_one(ctx: Ctx, squad: Squad) -> str:
     """One squad's line of `oncall`."""
     primary, secondary = await current(squad, ctx.now)
     order = ", ".join(p.name for p in await members(squad))
+    runbook = await runbook_of(ctx, squad)
     return (f"Squad {squad.name} ({squad.period} hand-off {squad.handoff_time} "
             f"{squad.timezone}; order: {order}). On call now: primary "
             f"{primary.person.name if primary else 'nobody'}, secondary "
-            f"{secondary.person.name if secondary else 'nobody'}.")
+            f"{secondary.person.name if secondary else 'nobody'}."
+            + (f" Runbook: {runbook}" if runbook else ""))
 
 
 async def cover(ctx: Ctx, name: str, slot: str, person: Person,
@@ -156,6 +164,45 @@ async def cover(ctx: Ctx, name: str, slot: str, person: Person,
     ctx.tell(say.Reply(f"{person.name} is {slot} on-call for {squad.name} until "
                        f"{written(ends, await squad_zone(ctx, squad))}."))
     return row
+
+
+async def set_runbook(ctx: Ctx, name: str, url: str) -> Squad:
+    """`oncall <squad> runbook <https link>|none`: the link incidents declared for the
+    squad show on their card and in the Investigator's role request (it wins over the
+    process file's)."""
+    squad = await squad_named(ctx.origin.tenant_id, name)
+    url = url.strip().strip("<>")
+    if url.lower() in ("none", "clear", "-"):
+        squad.runbook = None
+        await squad.save()
+        fallback = ctx.policy.file_runbook(squad.name)
+        after = (f" Incidents declared for it now show the process file's: {fallback}"
+                 if fallback else "")
+        ctx.tell(say.Reply(f"Squad {squad.name} has no runbook of its own any more.{after}"))
+        return squad
+    problem = runbook_problem(url) if url else "give the link"
+    if problem is not None:
+        raise CommandError(f"Cannot use that runbook: {problem}. Usage: `@incident oncall "
+                           f"{squad.name} runbook https://wiki.example.com/runbooks/"
+                           f"{squad.name}` (or `none` to clear it).")
+    squad.runbook = url
+    await squad.save()
+    ctx.tell(say.Reply(f"Squad {squad.name}'s runbook is now {url}. Incidents declared for "
+                       "it show it on their card and to their Investigator."))
+    return squad
+
+
+async def runbook_of(ctx: Ctx, squad: Squad) -> str | None:
+    """The squad's runbook: its own, else the process file's."""
+    return squad.runbook or ctx.policy.file_runbook(squad.name)
+
+
+async def attach_runbook(ctx: Ctx, incident: Incident, squad: Squad) -> None:
+    """An incident declared for `squad` keeps its runbook (the card shows it)."""
+    link = await runbook_of(ctx, squad)
+    if link and link != incident.runbook:
+        incident.runbook = link
+        await incident.save()
 
 
 async def squad_zone(ctx: Ctx, squad: Squad) -> str:

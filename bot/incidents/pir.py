@@ -102,7 +102,7 @@ async def open_review(ctx: Ctx, incident: Incident) -> Review | None:
     text = (f"Post Incident Review draft: {await draft_link(ctx, incident)} — due "
             f"{written(due, zone)}. Add follow-ups with `@incident action <text> "
             "[@owner]`; the Commander marks it done with `@incident pir ready`.")
-    if incident.severity <= ctx.policy.meeting_max_severity:
+    if ctx.policy.review_meeting(incident.severity):
         text += (" A review meeting is recommended at this severity: "
                  "`@incident review meeting <when>`.")
     await record(ctx, incident, EventKind.REVIEW_OPENED, f"Review due {written(due, zone)}.")

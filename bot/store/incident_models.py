@@ -123,6 +123,9 @@ class Incident(Model):
     # ZOOM_WEBHOOK_SECRET_TOKEN set, bot.incidents.attendance); None otherwise.
     room_meeting_id = fields.CharField(max_length=32, null=True, db_index=True)
     squad = fields.CharField(max_length=64, null=True)
+    # The runbook of the squad it was declared for, as it was then (the squad's, else the
+    # process file's).
+    runbook = fields.CharField(max_length=500, null=True)
 
     class Meta:
         table = "incident"

@@ -22,6 +22,8 @@ class Squad(Model):
     handoff_weekday = fields.SmallIntField(default=0)
     anchor = fields.DateField()
     created_at = fields.DatetimeField(auto_now_add=True)
+    # An https link to the squad's runbook (`oncall <squad> runbook <url>`).
+    runbook = fields.CharField(max_length=500, null=True)
 
     class Meta:
         table = "squad"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from bot.errors import CommandError
 from bot.incidents import severity as sev
 from bot.incidents.people import Person
+from bot.incidents.severity import SeverityScale
 from bot.store.status_models import PublicStatus
 from bot.teams.mentions import PLACEHOLDER, ParsedText
 
@@ -58,44 +59,51 @@ def without_people(text: str) -> str:
     return re.sub(r"\s+", " ", PLACEHOLDER.sub("", text)).strip()
 
 
-def severity_word(token: str) -> int | None:
+def severity_word(token: str, scale: SeverityScale = sev.BUILT_IN) -> int | None:
     """One word that is a severity code: `sev2`, `SEV-2`, `p2` (any case) -> 2; else None."""
-    return sev.CODES.get(_compact(token))
+    return scale.codes.get(_compact(token))
 
 
-def severity_of(text: str) -> int:
+def severity_of(text: str, scale: SeverityScale = sev.BUILT_IN) -> int:
     """What `sev` is given: a code (`sev2`, `SEV 2`, `sev-2`, `p2`), its number (`2`) or
     its word (`major`), any case -> 2; anything else is refused with the accepted forms."""
     word = _compact(text)
-    for table, key in ((sev.CODES, word), (sev.WORDS, word), (sev.CODES, f"sev{word}")):
+    codes = scale.codes
+    for table, key in ((codes, word), (scale.words, word), (codes, f"sev{word}")):
         if key in table:
             return table[key]
+    if word.isascii() and word.isdigit() and scale.highest <= int(word) <= scale.lowest:
+        return int(word)
     said = f"'{text.strip()[:40]}' is not a severity" if word else "Say which severity"
-    raise CommandError(f"{said}: `@incident sev sev2`, for example. {severity_forms()}")
+    example = next(iter(codes))
+    raise CommandError(f"{said}: `@incident sev {example}`, for example. "
+                       f"{severity_forms(scale)}")
 
 
-def severity_in_title(words: list[str]) -> tuple[int | None, list[str]]:
+def severity_in_title(words: list[str], scale: SeverityScale = sev.BUILT_IN
+                      ) -> tuple[int | None, list[str]]:
     """The severity among a title's words, and the title without it.
 
     It is the last code (`sev2`, `SEV-2`, or the two words `SEV 2`), wherever it is: the
-    README's `declare <title> [sev1-4] [squad]` puts a squad after it. A `p2` counts only
-    as one of the last two words (`EC2 p3 instances down` is a title about p3 instances).
-    Only that one is taken out of the title. The words critical, major, minor and low are
-    not read here (`declare disk space low` is a title); `sev critical` takes them. A
-    one-digit `sev` code out of range (`sev0`, `SEV 5`) is refused rather than left in
-    the title as a word.
+    README's `declare <title> [sev1-4] [squad]` puts a squad after it. Any other code
+    (`p2`, or a process file's `major`) counts only as one of the last two words (`EC2 p3
+    instances down` is a title about p3 instances). Only that one is taken out of the
+    title. The words critical, major, minor and low are not read here (`declare disk space
+    low` is a title); `sev critical` takes them. A one-digit `sev` code out of range
+    (`sev0`, `SEV 5`) is refused rather than left in the title as a word.
     """
+    codes = scale.codes
     last_two = len(words) - 2
     spans = [(a, b, code) for a, b, code in _spans(words)
-             if (code in sev.CODES and (code.startswith("sev") or a >= last_two))
+             if (code in codes and (_SEVERITY_LIKE.match(code) or a >= last_two))
              or _SEVERITY_LIKE.match(code)]
-    wrong = [" ".join(words[a:b]) for a, b, code in spans if code not in sev.CODES]
+    wrong = [" ".join(words[a:b]) for a, b, code in spans if code not in codes]
     if wrong:
-        raise CommandError(f"'{wrong[0][:40]}' is not a severity. {severity_forms()}")
+        raise CommandError(f"'{wrong[0][:40]}' is not a severity. {severity_forms(scale)}")
     if not spans:
         return None, words
     start, end, code = spans[-1]
-    return sev.CODES[code], words[:start] + words[end:]
+    return codes[code], words[:start] + words[end:]
 
 
 def _spans(words: list[str]) -> Iterator[tuple[int, int, str]]:
@@ -106,11 +114,13 @@ def _spans(words: list[str]) -> Iterator[tuple[int, int, str]]:
         yield i, i + 1, _compact(word)
 
 
-def severity_forms() -> str:
+def severity_forms(scale: SeverityScale = sev.BUILT_IN) -> str:
     """The severities people may type, for usage messages."""
-    return (f"Severities are {', '.join(sev.CODES)} (any case, also `SEV 1` and `sev-1`) "
-            f"and, after `sev`, {', '.join(sev.WORDS)}; "
-            f"{sev.name(sev.HIGHEST).lower()} is the most severe.")
+    words = f" and, after `sev`, {', '.join(scale.words)}" if scale.words else ""
+    spaced = (" (any case, also `SEV 1` and `sev-1`)" if any(
+        _SEVERITY_LIKE.match(c) for c in scale.codes) else " (any case)")
+    return (f"Severities are {', '.join(scale.codes)}{spaced}{words}; "
+            f"{scale.name(scale.highest).lower()} is the most severe.")
 
 
 def settled_hypothesis(text: str) -> tuple[int, bool] | None:
@@ -122,9 +132,7 @@ def settled_hypothesis(text: str) -> tuple[int, bool] | None:
     return int(match.group(1)), VERDICTS[match.group(2).lower()]
 
 
-def _compact(text: str) -> str:
-    """Lower case without spaces, hyphens and underscores: "SEV-1" -> "sev1"."""
-    return re.sub(r"[\s_-]+", "", text.lower())
+_compact = sev.compact
 
 
 def public_status(word: str) -> PublicStatus | None:

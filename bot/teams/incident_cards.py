@@ -7,7 +7,6 @@ import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
-from bot.incidents import severity as sev
 from bot.incidents.attendance import InRoom
 from bot.incidents.handovers import Candidate, is_open
 from bot.incidents.lifecycle import duration
@@ -15,6 +14,7 @@ from bot.incidents.limits import clip
 from bot.incidents.people import Person
 from bot.incidents.queries import Picture
 from bot.incidents.roles import Role, holder
+from bot.incidents.severity import BUILT_IN, SeverityScale
 from bot.store.incident_models import (
     Commandeer,
     Handover,
@@ -106,8 +106,20 @@ def _role_line(picture: Picture, role: Role) -> str:
     return f"{name} (asked: {', '.join(asked)}, not yet accepted)" if asked else name
 
 
+def runbook_line(incident: Incident) -> str | None:
+    """The runbook of the squad the incident was declared for, as a link that opens (a
+    checked https link, left a bare link by `literal`), or None."""
+    return f"📖 **Runbook:** {literal(incident.runbook)}" if incident.runbook else None
+
+
+def criteria_lines(scale: SeverityScale, level: int, *, most: int = 2) -> str:
+    """"SEV2 means: ..." with at most `most` of the level's criteria."""
+    shown = scale.level(level).criteria[:most]
+    return f"{literal(scale.name(level))} means: " + "; ".join(literal(c) for c in shown)
+
+
 def incident_card(picture: Picture, *, now: dt.datetime | None = None,
-                  room: InRoom | None = None) -> Card:
+                  room: InRoom | None = None, scale: SeverityScale = BUILT_IN) -> Card:
     """The one live card per incident, updated in place on every change.
 
     It says no age ("12 min ago"): nothing would update it as time passes. Times are in
@@ -117,7 +129,7 @@ def incident_card(picture: Picture, *, now: dt.datetime | None = None,
     """
     incident = picture.incident
     rows = [
-        ("Severity", sev.name(incident.severity)),
+        ("Severity", scale.name(incident.severity)),
         ("Status", _STATUS[incident.status.value]),
         ("Investigator", _role_line(picture, Role.INVESTIGATOR)),
         ("Commander", _role_line(picture, Role.COMMANDER)),
@@ -129,7 +141,7 @@ def incident_card(picture: Picture, *, now: dt.datetime | None = None,
     if incident.review_state is not ReviewState.PENDING:
         rows.append(("Review", incident.review_state.value))
     body = [
-        text(f"{reference(incident)} · {sev.name(incident.severity)} · "
+        text(f"{reference(incident)} · {literal(scale.name(incident.severity))} · "
              f"{_STATUS[incident.status.value]}", weight="Bolder", color="Attention"),
         text(literal(incident.title), size="Large", weight="Bolder"),
         facts(rows),
@@ -138,6 +150,9 @@ def incident_card(picture: Picture, *, now: dt.datetime | None = None,
     ]
     if room is not None:
         body.append(text(in_room_line(room), spacing="Small", isSubtle=True))
+    runbook = runbook_line(incident)
+    if runbook:
+        body.append(text(runbook))
     if incident.impact:
         body.append(text(f"**Impact:** {literal(incident.impact)}"))
     update = literal(incident.last_update or "No status update yet")
@@ -172,13 +187,19 @@ def _involved(picture: Picture) -> list[str]:
         h.to_id for h in picture.pending if not is_open(h)] + [incident.declared_by_id]
 
 
-def role_request_card(handover: Handover, incident: Incident) -> Card:
+def role_request_card(handover: Handover, incident: Incident,
+                      scale: SeverityScale = BUILT_IN) -> Card:
     """Asks one person (or, with nobody to ask, anyone) to take a role: why them, and what
-    happens if they do not answer; after the answer it shows the outcome."""
+    happens if they do not answer; after the answer it shows the outcome. It says what the
+    incident's severity means, and the Investigator's says the squad's runbook."""
     role = Role(handover.role)
     pending = handover.status is HandoverStatus.PENDING
-    body = [text(f"{reference(incident)} · {sev.name(incident.severity)}: "
-                 f"{literal(incident.title)}", weight="Bolder")]
+    body = [text(f"{reference(incident)} · {literal(scale.name(incident.severity))}: "
+                 f"{literal(incident.title)}", weight="Bolder"),
+            text(criteria_lines(scale, incident.severity), isSubtle=True, spacing="Small")]
+    runbook = runbook_line(incident)
+    if runbook and role is Role.INVESTIGATOR:
+        body.append(text(runbook, spacing="Small"))
     people = [handover.to_id, handover.requested_by_id, handover.from_id or ""]
     data = {"handoverId": handover.id, "incidentId": incident.id}
     if is_open(handover):
@@ -258,9 +279,10 @@ def _handover_outcome(handover: Handover) -> str:
     }.get(handover.status, handover.status.value)
 
 
-def commandeer_card(request: Commandeer, incident: Incident) -> Card:
+def commandeer_card(request: Commandeer, incident: Incident,
+                    scale: SeverityScale = BUILT_IN) -> Card:
     """The 1:1 message to someone the Commander needs."""
-    rows = [("Severity", sev.name(incident.severity)),
+    rows = [("Severity", scale.name(incident.severity)),
             ("Asked by", literal(request.requested_by_name))]
     body = [
         text(f"You are needed on {reference(incident)}", weight="Bolder", size="Medium"),
@@ -302,15 +324,20 @@ def checkin_card(incident: Incident, *, answered: str | None = None) -> Card:
                        execute("I need support", "checkin.help", data, style="destructive")])
 
 
-def declare_form_card(*, private: bool = False) -> Card:
-    """The form `declare` alone answers with (`private`: offers a private incident)."""
-    choices = [{"title": label, "value": str(level)} for level, label in sev.LABELS.items()]
+def declare_form_card(*, private: bool = False, scale: SeverityScale = BUILT_IN) -> Card:
+    """The form `declare` alone answers with (`private`: offers a private incident), with
+    each severity and what it means."""
+    choices = [{"title": label, "value": str(level)} for level, label in scale.labels.items()]
     body = [
         text("Declare an incident", weight="Bolder", size="Medium"),
         text("It is an incident if any of these is true:", isSubtle=True),
         text("\n".join(f"- {c}" for c in _CRITERIA)),
         text("Declare early: a simple fix is better than a larger incident later. "
              "If unsure of the severity, assume the higher one.", isSubtle=True),
+        text("**Severities**", spacing="Medium"),
+        *[text(f"**{literal(level.name)}**: "
+               + "; ".join(literal(c) for c in level.criteria), spacing="Small")
+          for level in scale.levels],
         {"type": "Input.Text", "id": "title", "label": "Title", "isRequired": True,
          "errorMessage": "A title is required", "maxLength": 200},
         {"type": "Input.ChoiceSet", "id": "severity", "label": "Severity", "value": "1",
@@ -328,9 +355,9 @@ def declare_form_card(*, private: bool = False) -> Card:
     return card(body, [execute("Declare", "declare.submit", {}, style="destructive")])
 
 
-def status_card(picture: Picture) -> Card:
+def status_card(picture: Picture, scale: SeverityScale = BUILT_IN) -> Card:
     """`status`: the live card plus open hypotheses, tasks and the latest events."""
-    result = incident_card(picture)
+    result = incident_card(picture, scale=scale)
     # An answer someone asked for, as it was then: refreshing it would turn it into the
     # live card, without the hypotheses and tasks asked for.
     del result["refresh"]
@@ -365,7 +392,7 @@ def _first_items(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return shown
 
 
-def list_card(incidents: list[Incident]) -> Card:
+def list_card(incidents: list[Incident], scale: SeverityScale = BUILT_IN) -> Card:
     """`list`: open incidents, most severe first."""
     if not incidents:
         return card([text("No open incidents. 🎉")])
@@ -374,7 +401,8 @@ def list_card(incidents: list[Incident]) -> Card:
     body = [text("Open incidents", weight="Bolder", size="Medium")]
     for i in incidents:
         body += [
-            text(f"{reference(i)} · {sev.name(i.severity)} · {_STATUS[i.status.value]}",
+            text(f"{reference(i)} · {literal(scale.name(i.severity))} · "
+                 f"{_STATUS[i.status.value]}",
                  weight="Bolder", color="Attention", spacing="Medium", separator=True),
             text(literal(i.title), spacing="None"),
             text(f"Commander: {literal(i.commander_name or 'none')} · declared "

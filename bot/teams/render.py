@@ -22,6 +22,7 @@ from bot.incidents.attendance import in_room
 from bot.incidents.people import Person
 from bot.incidents.queries import picture
 from bot.incidents.roles import Role
+from bot.incidents.severity import BUILT_IN, SeverityScale
 from bot.incidents.team_settings import stakeholder_channel
 from bot.store import outbox
 from bot.store.clock import now_ms
@@ -157,10 +158,13 @@ def _markdown(text: str) -> dict[str, Any]:
 class Renderer:
     """Writes notices as outbox rows; knows the bot's own account for new conversations."""
 
-    def __init__(self, *, bot_id: str, components: tuple[str, ...] = ()) -> None:
+    def __init__(self, *, bot_id: str, components: tuple[str, ...] = (),
+                 severity: SeverityScale = BUILT_IN) -> None:
         self.bot_id = bot_id
         # The components customers know (STATUS_COMPONENTS), offered on external-update forms.
         self.components = components
+        # The severity levels cards name and explain (SEVERITY_FILE, else built in).
+        self.severity = severity
 
     async def render(self, uow: UnitOfWork, notices: list[say.Notice], *,
                      incoming: Activity | None, now: dt.datetime) -> None:
@@ -213,7 +217,7 @@ class Renderer:
             request = await Commandeer.get(id=notice.commandeer_id).prefetch_related("incident")
             incident = request.incident
             person = Person(request.person_id, request.name, request.aad_object_id)
-            body = message(card=incident_cards.commandeer_card(request, incident))
+            body = message(card=incident_cards.commandeer_card(request, incident, self.severity))
             note = FailureNote(Loss.COMMANDEER, incident.id, request.name, request.person_id,
                                commandeer_id=request.id, after_install=notice.after_install,
                                told=place_of(incoming, incident.tenant_id))
@@ -270,7 +274,8 @@ class Renderer:
                           payload=body, tenant_id=tenant_of(incoming), **merging)
 
     async def _open_thread(self, uow: UnitOfWork, incident: Incident, now: dt.datetime) -> None:
-        card = incident_cards.incident_card(await picture(incident), now=now)
+        card = incident_cards.incident_card(await picture(incident), now=now,
+                                            scale=self.severity)
         # While its own channel is being made (bot.incidents.spaces) the thread waits; if
         # nothing ever releases it, it opens in the incidents channel after the hold.
         held = incident.space_state == "creating"
@@ -338,7 +343,8 @@ class Renderer:
 
     async def _refresh_card(self, uow: UnitOfWork, incident: Incident, now: dt.datetime) -> None:
         card = incident_cards.incident_card(await picture(incident), now=now,
-                                            room=await in_room(incident))
+                                            room=await in_room(incident),
+                                            scale=self.severity)
         # Its own queue and lane: a refresh waiting for the lane never holds up posts, and
         # refreshes waiting meanwhile are replaced by the newest (coalesce_key).
         await uow.enqueue(
@@ -353,7 +359,8 @@ class Renderer:
                              notice: say.RoleRequested | say.HandoverAnswered) -> None:
         handover = await Handover.get(id=notice.handover_id).prefetch_related("incident")
         incident = handover.incident
-        body = message(card=incident_cards.role_request_card(handover, incident))
+        body = message(card=incident_cards.role_request_card(handover, incident,
+                                                                    self.severity))
         if isinstance(notice, say.RoleRequested):
             await self.into_thread(uow, incident, body, name=str(RoleCard(handover.id)))
             return
@@ -386,7 +393,7 @@ class Renderer:
                 f"INC-{incident.number}{why}. The bot could not message you privately "
                 f"({notice.reason}), so: please answer on this card.")
         body = message(text, mentions=(person, commander),
-                       card=incident_cards.commandeer_card(request, incident))
+                       card=incident_cards.commandeer_card(request, incident, self.severity))
         await self.into_thread(uow, incident, body)
 
     async def _direct(self, uow: UnitOfWork, tenant_id: str, service_url: str, person: Person,

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from bot.errors import NotFoundError
 from bot.incidents.context import Ctx
+from bot.incidents.severity import SeverityScale
 from bot.store.incident_models import Commandeer, Handover, Incident
 from bot.teams.cards import Card
 from bot.teams.router import CardAction, Router
@@ -45,7 +46,7 @@ async def card_incident(ctx: Ctx, incident_id: int) -> Incident:
 
 def yes_no_buttons(router: Router, model: type[Answered], key: str, *, yes: str, no: str,
                    missing: str, answer: Callable[[Ctx, Answered, bool], Awaitable[object]],
-                   card: Callable[[Answered, Incident], Card]) -> None:
+                   card: Callable[[Answered, Incident, SeverityScale], Card]) -> None:
     """Register the `yes` and `no` buttons of a request card (a role request, being
     commandeered): each answers the request the card shows, then shows the card anew."""
     for verb, choice in ((yes, True), (no, False)):
@@ -55,12 +56,13 @@ def yes_no_buttons(router: Router, model: type[Answered], key: str, *, yes: str,
 
 def _answering(model: type[Answered], key: str, choice: bool, *, missing: str,
                answer: Callable[[Ctx, Answered, bool], Awaitable[object]],
-               card: Callable[[Answered, Incident], Card]) -> CardAction:
+               card: Callable[[Answered, Incident, SeverityScale], Card]) -> CardAction:
     async def work(ctx: Ctx, data: dict[str, Any]) -> None:
         row, _ = await card_row(ctx, model, data, key, missing=missing)
         await answer(ctx, row, choice)
 
     async def view(ctx: Ctx, data: dict[str, Any]) -> Card:
-        return card(*await card_row(ctx, model, data, key, missing=missing))
+        row, incident = await card_row(ctx, model, data, key, missing=missing)
+        return card(row, incident, ctx.policy.severity)
 
     return CardAction(work, view)

@@ -26,7 +26,8 @@ async def declare_incident(call: Call, cmd: Command) -> Answer | None:
     """
     if not cmd.args:
         return CardAnswer(incident_cards.declare_form_card(
-            private=call.services.policy.private_enabled))
+            private=call.services.policy.private_enabled,
+            scale=call.services.policy.severity))
     words = cmd.args.split()
     private = len(words) > 1 and words[0].lower() == "private"
     if private:
@@ -35,7 +36,8 @@ async def declare_incident(call: Call, cmd: Command) -> Answer | None:
     if private:
         # Graph adds members to the chat by their Entra id, which mentions leave out.
         people = await call.complete(people)
-    level, title = severity_in_title([w for w in words if not cmd.person(w)])
+    level, title = severity_in_title([w for w in words if not cmd.person(w)],
+                                     call.services.policy.severity)
     what = Declaration(title=" ".join(title), severity=level,
                        investigator=people[0] if people else None,
                        commander=people[1] if len(people) > 1 else None, private=private)
@@ -45,9 +47,11 @@ async def declare_incident(call: Call, cmd: Command) -> Answer | None:
 
 async def _declare_from_form(ctx: Ctx, data: dict[str, Any]) -> Incident:
     level = str(data.get("severity") or "1")
+    scale = ctx.policy.severity
+    known = {str(n) for n in range(scale.highest, scale.lowest + 1)}
     return await declare(ctx, Declaration(
         title=str(data.get("title") or ""),
-        severity=int(level) if level in ("1", "2", "3", "4") else None,
+        severity=int(level) if level in known else None,
         description=str(data.get("description") or "") or None,
         affected=str(data.get("affected") or "") or None,
         private=str(data.get("private") or "").lower() == "true",

@@ -17,9 +17,9 @@ router = Router()
 
 @router.command("sev", "sev <sev1-4>", synonyms=("severity", "priority"))
 async def severity(call: Call, cmd: Command) -> None:
-    """Change the severity: sev1 (critical) to sev4 (low)."""
+    """Change the severity (`help sev`: each level and what it means)."""
     async def work(ctx: Ctx, incident: Incident, rest: str) -> None:
-        await lifecycle.set_severity(ctx, incident, severity_of(rest))
+        await lifecycle.set_severity(ctx, incident, severity_of(rest, ctx.policy.severity))
 
     await on_incident(call, cmd, work)
 

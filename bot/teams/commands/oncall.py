@@ -18,12 +18,14 @@ router = Router()
 USAGE = (
     "Usage: `@incident oncall` | `oncall <squad> rotation weekly 09:00 mon Europe/London @a @b"
     " @c` | `oncall <squad> primary @x` | `oncall <squad> secondary @y` | `oncall <squad> "
-    "override @z until 2026-11-28 18:00` | `oncall <squad> default` (this channel's squad)")
+    "override @z until 2026-11-28 18:00` | `oncall <squad> default` (this channel's squad) | "
+    "`oncall <squad> runbook https://...` (`none` clears it)")
 
 
-@router.command("oncall", "oncall [<squad> rotation|primary|secondary|override|default ...]")
+@router.command("oncall", "oncall [<squad> rotation|primary|secondary|override|default|"
+                "runbook ...]")
 async def oncall(call: Call, cmd: Command) -> Answer | None:
-    """Who is on call; set a squad's rotation, today's cover or an override."""
+    """Who is on call; set a squad's rotation, today's cover, an override or its runbook."""
     words = cmd.args.split()
     if not words:
         return Text(await call.read(lambda: rota.show(call.context())))
@@ -48,6 +50,8 @@ async def oncall(call: Call, cmd: Command) -> Answer | None:
             target = await rota.squad_named(ctx.origin.tenant_id, squad)
             until = rota.parse_until(when, now=ctx.now, zone=await rota.squad_zone(ctx, target))
             return await rota.cover(ctx, squad, slot, people[0], until)
+        if action == "runbook":
+            return await rota.set_runbook(ctx, squad, " ".join(plain))
         if action == "default":
             await rota.set_channel_squad(ctx, squad)
             return None

@@ -27,12 +27,14 @@ router = Router()
 
 async def _incident_card(ctx: Ctx, data: dict[str, Any]) -> Card:
     incident = await card_incident(ctx, card_id(data, "incidentId"))
-    return incident_cards.incident_card(await picture(incident), room=await in_room(incident))
+    return incident_cards.incident_card(await picture(incident), room=await in_room(incident),
+                                        scale=ctx.policy.severity)
 
 
 async def _role_card(ctx: Ctx, data: dict[str, Any]) -> Card:
-    return incident_cards.role_request_card(*await card_row(
-        ctx, Handover, data, "handoverId", missing="That role request does not exist."))
+    handover, incident = await card_row(ctx, Handover, data, "handoverId",
+                                        missing="That role request does not exist.")
+    return incident_cards.role_request_card(handover, incident, ctx.policy.severity)
 
 
 router.card(incident_cards.INCIDENT_REFRESH, CardAction.showing(_incident_card))

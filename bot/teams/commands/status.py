@@ -21,7 +21,7 @@ async def status(call: Call, cmd: Command) -> Answer:
 
     async def card() -> Card:
         incident = await find_incident(ctx, number, lock=False)
-        return incident_cards.status_card(await picture(incident))
+        return incident_cards.status_card(await picture(incident), ctx.policy.severity)
 
     return CardAnswer(await call.read(card))
 
@@ -33,4 +33,4 @@ async def listing(call: Call, cmd: Command) -> Answer:
     incidents = await call.read(lambda: open_incidents(
         ctx.origin.tenant_id, viewer=ctx.actor.id,
         private_too=ctx.origin.conversation_type == "personal"))
-    return CardAnswer(incident_cards.list_card(incidents))
+    return CardAnswer(incident_cards.list_card(incidents, ctx.policy.severity))
