@@ -57,6 +57,8 @@ class EventKind(StrEnum):
     ROOM_FAILED = "room_failed"
     CHANNEL = "channel"
     CHANNEL_FAILED = "channel_failed"
+    ALERT = "alert"
+    ALERT_RESOLVED = "alert_resolved"
 
     @property
     def category(self) -> str:
@@ -117,6 +119,9 @@ CATEGORIES: dict[EventKind, str] = {
     EventKind.ROOM_FAILED: "rooms",
     EventKind.CHANNEL: "other",
     EventKind.CHANNEL_FAILED: "other",
+    # The alert an incident was declared from, with its links, and its end.
+    EventKind.ALERT: "other",
+    EventKind.ALERT_RESOLVED: "other",
 }
 
 
