@@ -38,10 +38,11 @@ from bot.teams.outbox import OutboxDispatcher
 from bot.teams.render import Renderer
 from bot.teams.replay import JournalReplayer
 from bot.teams.signing_keys import SigningKeys
-from bot.teams.timers import incident_transaction, register_timers
+from bot.teams.timers import InTenant, incident_transaction, register_timers, tenant_transaction
 from bot.teams.turns import TurnRunner
 from bot.teams.undelivered import Undelivered
 from bot.web import METRICS, REFUSALS, RUNTIME, SETTINGS
+from bot.web.alerts import post_alerts
 from bot.web.errors import error_middleware
 from bot.web.health import get_healthz, get_livez
 from bot.web.messages import post_messages
@@ -92,6 +93,8 @@ class Runtime:
     gate: DatabaseGate
     turns: TurnRunner
     replayer: JournalReplayer
+    # Work a webhook causes (alerts: bot/web/alerts.py), in one transaction as the bot.
+    in_tenant: InTenant
     recent: RecentActivities = field(default_factory=RecentActivities)
     # Domain work about one incident in one transaction, for webhooks (bot.web.zoom_events).
     in_incident: InIncident | None = None
@@ -107,6 +110,8 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app[REFUSALS] = Throttled(logging.getLogger("bot.web.messages"), interval_s=60.0)
     app.router.add_post("/api/messages", post_messages)
     app.router.add_post("/api/zoom/events", post_zoom_events)
+    # Alertmanager and Grafana notifications, one URL per source in ALERT_RULES_FILE.
+    app.router.add_post("/api/alerts/{source}", post_alerts)
     app.router.add_get("/healthz", get_healthz)
     app.router.add_get("/livez", get_livez)
     app.router.add_get("/metrics", get_metrics)
@@ -306,6 +311,7 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         replayer=JournalReplayer(turns, journal, gate, probe=ping, writable=takes_writes,
                                  metrics=metrics),
         in_incident=in_incident,
+        in_tenant=tenant_transaction(renderer, policy, wake),
     )
     dispatcher.start()
     runtime.jobs.start()

@@ -8,6 +8,7 @@ Azure Bot registration can be reused as is.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Callable
 from enum import Enum
@@ -20,13 +21,14 @@ from pydantic import (
     AliasChoices,
     BeforeValidator,
     Field,
+    PrivateAttr,
     SecretStr,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.incidents import process_file
+from bot.incidents import alert_rules, process_file, severity
 from bot.incidents.context import Policy
 from integrations.jira_issues import oauth_base
 
@@ -189,6 +191,11 @@ class Settings(BaseSettings):
     statuspage_page_id: str = ""
     statuspage_api_key: SecretStr = SecretStr("")
     statuspage_api_url: str = "https://api.statuspage.io/v1"
+    # Alerts from Alertmanager and Grafana (docs/alerts.md): the rules file, and the tenant
+    # whose incidents channel gets the cards (empty: the only allowed tenant, else the only
+    # tenant with a team set up).
+    alert_rules_file: str = ""
+    alerts_tenant_id: str = ""
 
     journal_dir: str = ""
     journal_max_mb: int = Field(64, ge=1)
@@ -200,6 +207,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REQUEST_BODY_TIMEOUT_SECONDS", "request_body_timeout_s"),
     )
     max_connections: int = Field(0, ge=0)
+    _alert_rules: alert_rules.AlertRules = PrivateAttr(default_factory=alert_rules.AlertRules)
 
     @field_validator("timezone")
     @classmethod
@@ -328,6 +336,17 @@ class Settings(BaseSettings):
             return (f"TRELLO_LIST_ID {self.trello_list_id!r} is not a list id (24 hexadecimal "
                     f"characters; {TRACKER_DOCS} says where to find it)")
         return ""
+
+    @model_validator(mode="after")
+    def _alert_rules_usable(self) -> Settings:
+        # Read at start, so that a broken file stops the start with its lines named; the
+        # variables it names for secrets come from the environment (or .env).
+        if self.alert_rules_file.strip():
+            scale = (process_file.load(self.severity_file, reserved=_command_words()).severity
+                     if self.severity_file else severity.BUILT_IN)
+            self._alert_rules = alert_rules.load(self.alert_rules_file.strip(), _environment(),
+                                                 scale=scale)
+        return self
 
     @model_validator(mode="after")
     def _teams_meetings_configured(self) -> Settings:
@@ -471,6 +490,15 @@ class Settings(BaseSettings):
         return next(iter(allowed)) if len(allowed) == 1 else ""
 
     @property
+    def alerts_tenant(self) -> str:
+        """The tenant whose incidents channel gets alert cards: ALERTS_TENANT_ID, else the
+        app's only allowed tenant; empty: the only tenant with a team set up."""
+        if self.alerts_tenant_id.strip():
+            return self.alerts_tenant_id.strip()
+        allowed = self.allowed_tenants
+        return next(iter(allowed)) if len(allowed) == 1 else ""
+
+    @property
     def components(self) -> tuple[tuple[str, str], ...]:
         """STATUS_COMPONENTS as (name, Statuspage component id or "") pairs, in order."""
         pairs = []
@@ -485,13 +513,28 @@ class Settings(BaseSettings):
         """External updates are also posted to Atlassian Statuspage with a page id and a key."""
         return bool(self.statuspage_page_id and self.statuspage_api_key.get_secret_value())
 
+    @property
+    def alert_rules(self) -> alert_rules.AlertRules:
+        """The alert sources and rules (ALERT_RULES_FILE; none without it)."""
+        return self._alert_rules
+
     def secrets(self) -> list[str]:
         """Every configured secret, so logs and messages can be checked for leaks."""
         values = [self.app_password, self.zoom_client_secret, self.graph_client_secret,
                   self.github_token, self.jira_api_token, self.jira_oauth_token,
                   self.trello_api_key, self.trello_token, self.statuspage_api_key,
                   self.metrics_token, self.zoom_webhook_secret_token]
-        return [v.get_secret_value() for v in values if v.get_secret_value()]
+        return ([v.get_secret_value() for v in values if v.get_secret_value()]
+                + self._alert_rules.secrets())
+
+
+def _environment() -> dict[str, str]:
+    """The environment, over `.env` in the working directory (as `Settings` reads them)."""
+    from dotenv import dotenv_values
+
+    dotenv = {k: v for k, v in dotenv_values(".env").items() if v is not None} \
+        if Path(".env").is_file() else {}
+    return {**dotenv, **os.environ}
 
 
 def _set(value: str | SecretStr) -> bool:

@@ -18,6 +18,7 @@ from bot.incidents.handovers import ANYONE
 from bot.incidents.limits import MAX_TEXT, MAX_TITLE, clip
 from bot.incidents.people import Person
 from bot.incidents.queries import Picture
+from bot.store.alert_models import AlertGroup, AlertState
 from bot.store.incident_models import (
     Commandeer,
     CommandeerStatus,
@@ -292,9 +293,34 @@ def _outward_cards() -> list[GalleryCard]:
     ]
 
 
+def _alert(state: AlertState = AlertState.OPEN, *, status: str = "firing",
+           summary: str = "BlackBox Probe Failure: https://server.example.org") -> AlertGroup:
+    return AlertGroup(
+        id=7, source="prom", group_key='{}:{alertname="ProbeFailure"}', status=status,
+        state=state, summary=summary, severity=1, squad="db", tenant_id="t", team_id="team",
+        channel_id="c", service_url="https://smba.example/", dismissed_by=LONG_NAME,
+        alerts=[{"status": status, "startsAt": "2026-11-27T09:40:00Z", "fingerprint": "1a30",
+                 "generatorURL": "http://prometheus.example.org:9090/graph?g0.expr=up"}] * 3,
+        external_url="http://alertmanager.example.org:9093", first_at=DECLARED, last_at=NOW)
+
+
+def _alert_cards() -> list[GalleryCard]:
+    """An alert's card in the incidents channel, and what became of its offer."""
+    return [
+        GalleryCard("alert-firing", "an alert offering an incident",
+                    incident_cards.alert_card(_alert(summary=HOSTILE[:200]), None)),
+        GalleryCard("alert-declared", "the alert after Declare",
+                    incident_cards.alert_card(_alert(AlertState.DECLARED), _incident())),
+        GalleryCard("alert-dismissed", "the alert after Dismiss",
+                    incident_cards.alert_card(_alert(AlertState.DISMISSED), None)),
+        GalleryCard("alert-resolved", "the alert resolved before anyone declared",
+                    incident_cards.alert_card(_alert(status="resolved"), None)),
+    ]
+
+
 def gallery() -> list[GalleryCard]:
     """Every card, named uniquely."""
     cards = (_help_cards() + _incident_cards() + _role_cards() + _direct_cards()
-             + _outward_cards())
+             + _outward_cards() + _alert_cards())
     assert len({c.name for c in cards}) == len(cards)
     return cards

@@ -180,3 +180,21 @@ async def test_squads_and_incidents_have_no_runbook_after_the_upgrade_on_postgre
     postgres_url: str
 ) -> None:
     await _upgrade_keeps_squads_without_runbooks(postgres_url)
+
+
+async def _upgrade_adds_no_alert_groups(url: str) -> None:
+    await _migrate(url, "bot.0011_private_incidents")
+    await _run(url, BEFORE_0009)
+
+    await _migrate(url)
+
+    assert await _run(url, ["SELECT title FROM incident"]) == [("db down",)]
+    assert await _run(url, ["SELECT count(*) FROM alert_group"]) == [(0,)]
+
+
+async def test_alert_groups_start_empty_after_the_upgrade_on_sqlite(tmp_path) -> None:
+    await _upgrade_adds_no_alert_groups(f"sqlite://{tmp_path / 'old.sqlite3'}")
+
+
+async def test_alert_groups_start_empty_after_the_upgrade_on_postgres(postgres_url: str) -> None:
+    await _upgrade_adds_no_alert_groups(postgres_url)

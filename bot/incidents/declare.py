@@ -37,6 +37,9 @@ class Declaration:
     squad_in_title: bool = True
     # Talked about in a group chat of its members only (bot/incidents/privacy.py).
     private: bool = False
+    # A squad named outright (an alert rule's, bot/incidents/alerts.py): its on-call
+    # fills the roles, as a squad named at the end of the title would.
+    squad: str | None = None
 
 
 async def declare(ctx: Ctx, what: Declaration) -> Incident:
@@ -116,6 +119,8 @@ async def _announce_private(ctx: Ctx, incident: Incident, lead: str) -> None:
 
 
 async def _squad_from_title(ctx: Ctx, what: Declaration) -> tuple[str, Squad | None]:
+    if what.squad:
+        return what.title, await oncall.squad_named(ctx.origin.tenant_id, what.squad)
     head, _, last = what.title.strip().rpartition(" ")
     if what.squad_in_title and head and await oncall.is_squad(ctx.origin.tenant_id, last):
         return head, await oncall.squad_named(ctx.origin.tenant_id, last)

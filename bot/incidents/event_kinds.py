@@ -60,6 +60,8 @@ class EventKind(StrEnum):
     ROOM_NOT_JOINED = "room_not_joined"
     CHANNEL = "channel"
     CHANNEL_FAILED = "channel_failed"
+    ALERT = "alert"
+    ALERT_RESOLVED = "alert_resolved"
 
     @property
     def category(self) -> str:
@@ -123,6 +125,9 @@ CATEGORIES: dict[EventKind, str] = {
     EventKind.ROOM_NOT_JOINED: "rooms",
     EventKind.CHANNEL: "other",
     EventKind.CHANNEL_FAILED: "other",
+    # The alert an incident was declared from, with its links, and its end.
+    EventKind.ALERT: "other",
+    EventKind.ALERT_RESOLVED: "other",
 }
 
 

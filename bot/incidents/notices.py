@@ -136,8 +136,17 @@ class ChannelPost:
     link: str = ""
 
 
+@dataclass(frozen=True)
+class AlertCard:
+    """An alert group's card in the incidents channel (bot/incidents/alerts.py): posted
+    when `new`, else updated in place to show the group's current state."""
+
+    alert_group_id: int
+    new: bool = False
+
+
 Notice = (
     Reply | ThreadOpened | ThreadPost | CardChanged | RoleRequested
     | HandoverAnswered | CommandeerRequested | CommandeerInThread | DirectMessage
-    | StakeholderPost | CheckInRequested | PublicForm | SpaceReady | ChannelPost
+    | StakeholderPost | CheckInRequested | PublicForm | SpaceReady | ChannelPost | AlertCard
 )

@@ -28,7 +28,7 @@ _ping_failures = Throttled(log, interval_s=60.0)
 APP_LABEL = "bot"
 MODEL_MODULES = ["bot.store.models", "bot.store.incident_models", "bot.store.oncall_models",
                  "bot.store.pir_models", "bot.store.status_models",
-                 "bot.store.pace_models"]
+                 "bot.store.pace_models", "bot.store.alert_models"]
 MIGRATIONS_MODULE = "bot.store.migrations"
 
 

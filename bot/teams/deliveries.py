@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.store.alert_models import AlertGroup
 from bot.store.incident_models import DirectConversation, Handover, Incident
 from bot.store.models import OutboxMessage, OutboxOperation
-from bot.teams.outbox_names import DirectChat, RoleCard, ThreadStart, parse
+from bot.teams.outbox_names import AlertPost, DirectChat, RoleCard, ThreadStart, parse
 
 
 async def record_delivery(message: OutboxMessage, result: dict[str, Any]) -> None:
@@ -22,6 +23,9 @@ async def record_delivery(message: OutboxMessage, result: dict[str, Any]) -> Non
                 thread_id=result.get("id"), card_activity_id=result.get("activityId"))
         case RoleCard(handover_id):
             await Handover.filter(id=handover_id).update(card_activity_id=result.get("id"))
+        case AlertPost(group_id):
+            await AlertGroup.filter(id=group_id).update(
+                card_conversation_id=result.get("id"), card_activity_id=result.get("activityId"))
         case DirectChat(tenant_id, user_id, _) if result.get("id"):
             await DirectConversation.update_or_create(
                 tenant_id=tenant_id, user_id=user_id,

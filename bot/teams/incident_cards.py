@@ -15,6 +15,7 @@ from bot.incidents.people import Person
 from bot.incidents.queries import Picture
 from bot.incidents.roles import Role, holder
 from bot.incidents.severity import BUILT_IN, SeverityScale
+from bot.store.alert_models import AlertGroup, AlertState
 from bot.store.incident_models import (
     Commandeer,
     Handover,
@@ -43,6 +44,9 @@ STATUS_ITEM_CHARS = 280
 # The card verbs Teams sends to refresh a card someone opens (`bot.teams.commands.refresh`).
 INCIDENT_REFRESH = "incident.refresh"
 ROLE_REFRESH = "handover.refresh"
+# The buttons of an alert's card (`bot.teams.commands.alerts`).
+ALERT_DECLARE = "alert.declare"
+ALERT_DISMISS = "alert.dismiss"
 
 
 def reference(incident: Incident) -> str:
@@ -453,3 +457,45 @@ def _components_input(components: tuple[str, ...]) -> dict[str, Any]:
                 "choices": [{"title": c, "value": c} for c in components]}
     return {"type": "Input.Text", "id": "components", "label": "Affected components "
             "(comma-separated)", "value": "", "maxLength": 400}
+
+
+def alert_card(group: AlertGroup, incident: Incident | None, *,
+               scale: SeverityScale = BUILT_IN) -> Card:
+    """An alert group's card in the incidents channel: the offer to declare, or what became
+    of it (declared as INC-n, dismissed, resolved with no incident)."""
+    firing = group.status == "firing"
+    count = len(group.alerts)
+    body = [
+        text("Declare an incident from this alert?" if group.state is AlertState.OPEN
+             and firing else "Alert", weight="Bolder", size="Medium"),
+        text(literal(group.summary), weight="Bolder"),
+        facts([("Source", literal(group.source)),
+               ("Status", ("Firing" if firing else "Resolved")
+                + (f" ({count} alert{'s' if count != 1 else ''})" if count else "")),
+               ("Severity", literal(scale.labels.get(group.severity, scale.name(group.severity)))),
+               ("Squad", literal(group.squad) if group.squad else "none named")]),
+        text(f"First seen {moment(group.first_at)}, last {moment(group.last_at)}.",
+             isSubtle=True),
+    ]
+    links = [{"type": "Action.OpenUrl", "title": "Open the alert", "url": url}
+             for url in dict.fromkeys(a.get("generatorURL") for a in group.alerts
+                                      if a.get("generatorURL"))][:1]
+    if group.external_url:
+        links.append({"type": "Action.OpenUrl", "title": f"Open {literal(group.source)}",
+                      "url": group.external_url})
+    if group.state is AlertState.DECLARED:
+        declared = f"Declared as {reference(incident)}." if incident else "Declared."
+        body.append(text(declared + ("" if firing else " The alert has resolved."),
+                         weight="Bolder", color="Good"))
+        return card(body, links or None)
+    if group.state is AlertState.DISMISSED:
+        body.append(text(f"Dismissed by {literal(group.dismissed_by or 'someone')}: not an "
+                         "incident.", isSubtle=True))
+        return card(body, links or None)
+    if not firing:
+        body.append(text("Resolved, no incident declared.", weight="Bolder"))
+        return card(body, links or None)
+    data = {"alertGroupId": group.id}
+    return card(body, [execute(f"Declare {scale.name(group.severity)}", ALERT_DECLARE, data,
+                               style="destructive"),
+                       execute("Dismiss", ALERT_DISMISS, data), *links])

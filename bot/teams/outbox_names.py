@@ -55,7 +55,17 @@ class DirectChat:
         return self.prefix(self.tenant_id, self.user_id) + self.attempt
 
 
-MessageName = ThreadStart | RoleCard | DirectChat
+@dataclass(frozen=True)
+class AlertPost:
+    """The card offering an incident for one alert group (updated in place)."""
+
+    alert_group_id: int
+
+    def __str__(self) -> str:
+        return f"alert:{self.alert_group_id}:card"
+
+
+MessageName = ThreadStart | RoleCard | DirectChat | AlertPost
 
 
 def parse(name: str | None) -> MessageName | None:
@@ -65,6 +75,8 @@ def parse(name: str | None) -> MessageName | None:
         return ThreadStart(int(rest[: -len(":thread")]))
     if kind == "handover" and rest.endswith(":card") and rest[: -len(":card")].isdigit():
         return RoleCard(int(rest[: -len(":card")]))
+    if kind == "alert" and rest.endswith(":card") and rest[: -len(":card")].isdigit():
+        return AlertPost(int(rest[: -len(":card")]))
     if kind == "dm":
         # dm:<tenant>:<user id, itself with colons>:<attempt>
         tenant_id, _, user_and_attempt = rest.partition(":")
@@ -99,6 +111,11 @@ class Order:
     def channel(cls, channel_id: str) -> Order:
         """New posts the bot starts in a team channel (announcements)."""
         return cls(f"channel:{channel_id}")
+
+    @classmethod
+    def alert(cls, alert_group_id: int) -> Order:
+        """One alert group's card: posted before it is updated."""
+        return cls(f"alert:{alert_group_id}")
 
     @classmethod
     def stakeholders(cls, channel_id: str) -> Order:

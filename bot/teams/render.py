@@ -25,6 +25,7 @@ from bot.incidents.roles import Role
 from bot.incidents.severity import BUILT_IN, SeverityScale
 from bot.incidents.team_settings import stakeholder_channel
 from bot.store import outbox
+from bot.store.alert_models import AlertGroup
 from bot.store.clock import now_ms
 from bot.store.incident_models import Commandeer, DirectConversation, Handover, Incident
 from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus, Urgency
@@ -34,7 +35,7 @@ from bot.teams import incident_cards
 from bot.teams.cards import CARD_TYPE, Card
 from bot.teams.failure_notes import FailureNote, Loss, place_of
 from bot.teams.markdown import literal
-from bot.teams.outbox_names import DirectChat, Order, RoleCard, ThreadStart
+from bot.teams.outbox_names import AlertPost, DirectChat, Order, RoleCard, ThreadStart
 from bot.teams.pacing import card_lane, routine_lane
 
 log = logging.getLogger(__name__)
@@ -242,6 +243,8 @@ class Renderer:
             await self._space_ready(await Incident.get(id=notice.incident_id))
         elif isinstance(notice, say.ChannelPost):
             await self._channel_post(uow, notice)
+        elif isinstance(notice, say.AlertCard):
+            await self._alert_card(uow, notice)
 
     async def _public_form(self, uow: UnitOfWork, notice: say.PublicForm,
                            incoming: Activity | None) -> None:
@@ -330,6 +333,29 @@ class Renderer:
                                      "tenant": {"id": incident.tenant_id}},
                      "activity": _markdown(text)},
         )
+
+    async def _alert_card(self, uow: UnitOfWork, notice: say.AlertCard) -> None:
+        """An alert group's card in the incidents channel: a new post, or its update (the
+        newest replaces one still waiting)."""
+        group = await AlertGroup.get(id=notice.alert_group_id).prefetch_related("incident")
+        body = message(card=incident_cards.alert_card(group, group.incident,
+                                                      scale=self.severity))
+        name = str(AlertPost(group.id))
+        if notice.new:
+            await uow.enqueue(
+                operation=OutboxOperation.CREATE_CONVERSATION, service_url=group.service_url,
+                conversation_id=None, name=name, ordering_key=Order.alert(group.id).key,
+                tenant_id=group.tenant_id, urgency=Urgency.URGENT,
+                payload={"isGroup": True, "bot": {"id": self.bot_id}, "tenantId": group.tenant_id,
+                         "channelData": {"channel": {"id": group.channel_id},
+                                         "tenant": {"id": group.tenant_id}},
+                         "activity": body})
+            return
+        await uow.enqueue(
+            operation=OutboxOperation.UPDATE, service_url=group.service_url,
+            conversation_id=group.card_conversation_id, activity_id=group.card_activity_id,
+            after=name, ordering_key=Order.alert(group.id).key, coalesce_key=name,
+            payload=body, tenant_id=group.tenant_id, urgency=Urgency.CARD)
 
     async def into_thread(self, uow: UnitOfWork, incident: Incident, body: dict[str, Any],
                           *, name: str | None = None) -> None:

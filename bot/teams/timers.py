@@ -7,8 +7,8 @@ domain cannot build itself: a transaction whose notices become outbox rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from bot.discovery import each_module
 from bot.incidents.background import Background, IncidentWork, InIncident, JobHandler
@@ -20,6 +20,15 @@ from bot.store.unit_of_work import UnitOfWork
 from bot.teams.render import Renderer
 
 BOT = Person(id="", name="incident bot")
+T = TypeVar("T")
+
+
+class InTenant(Protocol):
+    """Runs domain work a webhook causes (an alert), about no incident yet, as the bot."""
+
+    async def __call__(self, tenant_id: str, work: Callable[[Ctx], Awaitable[T]]) -> T:
+        """Commit `work` with the notices it queued, or nothing; its result."""
+        ...
 
 
 def feature_jobs() -> tuple[JobHandler[Any], ...]:
@@ -41,6 +50,21 @@ def incident_transaction(renderer: Renderer, policy: Policy,
             await renderer.render(uow, ctx.notices, incoming=None, now=ctx.now)
 
     return in_incident
+
+
+def tenant_transaction(renderer: Renderer, policy: Policy,
+                       wake: Callable[[], None]) -> InTenant:
+    """One unit of work, as the bot, in a tenant (empty: decided by the work), for work an
+    outside system's webhook causes (`bot.web.alerts`); its notices become outbox rows."""
+
+    async def in_tenant(tenant_id: str, work: Callable[[Ctx], Awaitable[T]]) -> T:
+        async with UnitOfWork(on_commit=wake) as uow:
+            ctx = Ctx(actor=BOT, policy=policy, origin=Origin(tenant_id, ""))
+            result = await work(ctx)
+            await renderer.render(uow, ctx.notices, incoming=None, now=ctx.now)
+        return result
+
+    return in_tenant
 
 
 def register_timers(runner: JobRunner, background: Background) -> None:
