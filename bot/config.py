@@ -136,6 +136,10 @@ class Settings(BaseSettings):
     # Spend Teams' rate limits in the bot (bot.teams.pacing). Off only for a Bot Connector
     # without Teams' limits (the Agents Playground, a loopback benchmark).
     teams_pacing: bool = True
+    # Record what people write in incident places without mentioning the bot
+    # (bot.incidents.conversation); `incident-bot package` then asks for the RSC
+    # permissions that make Teams send those messages (docs/conversation-capture.md).
+    capture_conversation: bool = False
     oncall_answer: Minutes = Field(dt.timedelta(minutes=10), validation_alias=AliasChoices(
         "ONCALL_ANSWER_MINUTES", "oncall_answer_minutes"))
     timezone: str = "UTC"
@@ -512,6 +516,7 @@ def policy_of(settings: Settings) -> Policy:
         statuspage_enabled=settings.statuspage_enabled,
         graph_enabled=settings.graph_enabled,
         private_enabled=settings.graph_enabled and bool(settings.teams_app_catalog_id),
+        capture_conversation=settings.capture_conversation,
     )
 
 

@@ -59,6 +59,9 @@ class Policy:
     graph_enabled: bool = False
     # ... and knows the app's catalog id: private incidents get a group chat.
     private_enabled: bool = False
+    # What people write in an incident's thread, channel or chat without mentioning the
+    # bot goes on its timeline (CAPTURE_CONVERSATION, bot.incidents.conversation).
+    capture_conversation: bool = False
 
 
 @dataclass

@@ -57,6 +57,9 @@ class EventKind(StrEnum):
     ROOM_FAILED = "room_failed"
     CHANNEL = "channel"
     CHANNEL_FAILED = "channel_failed"
+    # What people wrote in the incident's place without mentioning the bot
+    # (bot.incidents.conversation); the review shows these in its Conversation section.
+    CHAT = "chat"
 
     @property
     def category(self) -> str:
@@ -117,6 +120,7 @@ CATEGORIES: dict[EventKind, str] = {
     EventKind.ROOM_FAILED: "rooms",
     EventKind.CHANNEL: "other",
     EventKind.CHANNEL_FAILED: "other",
+    EventKind.CHAT: "other",
 }
 
 

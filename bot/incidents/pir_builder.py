@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from bot.incidents.conversation import transcript
 from bot.incidents.event_kinds import Declared, EventKind, SeverityChanged
 from bot.incidents.pir_record import (
     ActionLine,
@@ -32,7 +33,9 @@ async def build_record(incident: Incident, *, default_zone: str = "UTC") -> PirR
     """Every part of the record the review shows, in time order."""
     events = await TimelineEvent.filter(incident=incident).order_by("at", "id").values_list(
         "at", "kind", "actor_name", "text", "data")
-    timeline = tuple(EventLine(at, kind, actor, text) for at, kind, actor, text, _ in events)
+    # The conversation has its own section (`conversation`), beside the timeline.
+    timeline = tuple(EventLine(at, kind, actor, text) for at, kind, actor, text, _ in events
+                     if kind != EventKind.CHAT)
     severities = tuple((at, SeverityChanged.from_json(data).to_level)
                        for at, kind, _, _, data in events if kind == EventKind.SEVERITY and data)
     review = await Review.get_or_none(incident=incident)
@@ -76,6 +79,7 @@ async def build_record(incident: Incident, *, default_zone: str = "UTC") -> PirR
         contributing_factors=review.contributing_factors if review else "",
         went_well=review.went_well if review else "",
         went_badly=review.went_badly if review else "",
+        conversation=await transcript(incident),
         **await _external(incident),
     )
 

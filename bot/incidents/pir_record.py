@@ -80,6 +80,20 @@ class ExternalUpdateLine:
 
 
 @dataclass(frozen=True)
+class ChatLine:
+    """One message of the conversation (`bot.incidents.conversation`): attachments are
+    (name, URL or None) references; a deleted message's text says so."""
+
+    at: dt.datetime
+    author: str
+    text: str
+    links: tuple[str, ...] = ()
+    attachments: tuple[tuple[str, str | None], ...] = ()
+    edited_at: dt.datetime | None = None
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
 class PirRecord:
     """The incident as the review needs it."""
 
@@ -117,3 +131,5 @@ class PirRecord:
     # What customers were told: the public incident's title and every external update.
     public_title: str | None = None
     external_updates: tuple[ExternalUpdateLine, ...] = field(default_factory=tuple)
+    # What people wrote in the incident's place (CAPTURE_CONVERSATION), in order.
+    conversation: tuple[ChatLine, ...] = ()
