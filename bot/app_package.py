@@ -1,7 +1,8 @@
 """The Teams app package: manifest.json and the two icons, zipped for upload.
 
 The committed `manifest/manifest.json` is the template. Packaging fills in what differs
-per deployment (the bot's app id, the public host) and rebuilds the command lists from
+per deployment (the bot's app id, the public host, the RSC permissions conversation
+capture needs when `CAPTURE_CONVERSATION` is on) and rebuilds the command lists from
 the handler, so the commands Teams suggests are always the ones the bot understands.
 `python -m bot.app_package` writes the handler's command lists (and the version) back
 into the committed manifest after a command changes.
@@ -79,6 +80,22 @@ def with_handler_commands(manifest: dict[str, Any]) -> dict[str, Any]:
     return manifest
 
 
+# What lets Teams send the bot every message in a team's channels and in a chat, not only
+# those that @mention it (CAPTURE_CONVERSATION; Microsoft's "Receive all conversation
+# messages" and, for the manifest's `webApplicationInfo` that RSC needs from manifest
+# 1.12 on, "Test resource-specific consent permissions in Teams"). docs/uploading-the-app.md
+# says what each adds.
+CONVERSATION_PERMISSIONS = ("ChannelMessage.Read.Group", "ChatMessage.Read.Chat")
+
+
+def with_conversation(manifest: dict[str, Any], app_id: str) -> dict[str, Any]:
+    """`manifest` asking for the RSC permissions of conversation capture."""
+    manifest["webApplicationInfo"] = {"id": app_id, "resource": f"api://botid-{app_id}"}
+    manifest["authorization"] = {"permissions": {"resourceSpecific": [
+        {"name": name, "type": "Application"} for name in CONVERSATION_PERMISSIONS]}}
+    return manifest
+
+
 def manifest_for(settings: Settings, *, folder: Path = MANIFEST_DIR) -> dict[str, Any]:
     """The manifest for this deployment: its app id, its public host, current commands."""
     if not settings.app_id:
@@ -94,6 +111,8 @@ def manifest_for(settings: Settings, *, folder: Path = MANIFEST_DIR) -> dict[str
     manifest.pop("validDomains", None)  # the template's is a placeholder
     if settings.public_base_url:
         manifest["validDomains"] = [_host(settings.public_base_url)]
+    if settings.capture_conversation:
+        with_conversation(manifest, settings.app_id)
     return manifest
 
 

@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     # Spend Teams' rate limits in the bot (bot.teams.pacing). Off only for a Bot Connector
     # without Teams' limits (the Agents Playground, a loopback benchmark).
     teams_pacing: bool = True
+    # Record what people write in incident places without mentioning the bot
+    # (bot.incidents.conversation); `incident-bot package` then asks for the RSC
+    # permissions that make Teams send those messages (docs/conversation-capture.md).
+    capture_conversation: bool = False
     oncall_answer: Minutes = Field(dt.timedelta(minutes=10), validation_alias=AliasChoices(
         "ONCALL_ANSWER_MINUTES", "oncall_answer_minutes"))
     timezone: str = "UTC"
@@ -596,6 +600,7 @@ def policy_of(settings: Settings) -> Policy:
         room_attendance=bool(settings.zoom_webhook_secret_token.get_secret_value()),
         room_join_check_s=_seconds(settings.room_join_check),
         meet_poll_s=settings.meet_attendance_poll_s,
+        capture_conversation=settings.capture_conversation,
     )
 
 

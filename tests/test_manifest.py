@@ -146,12 +146,35 @@ def test_long_summary_is_clipped_to_128_characters():
                          for c in notes)
 
 
-def test_manifest_asks_for_no_resource_specific_permissions():
+def _rsc(manifest: dict[str, Any]) -> list[dict[str, str]]:
+    return manifest.get("authorization", {}).get("permissions", {}).get("resourceSpecific", [])
+
+
+def test_manifest_asks_for_no_resource_specific_permissions_unless_configured(validate,
+                                                                              tmp_path):
     # Mentions reach the bot without RSC, and the message action's invoke carries the
-    # message itself; docs/uploading-the-app.md explains each permission left out.
+    # message itself; docs/uploading-the-app.md explains each permission left out, and
+    # the two conversation capture adds.
     manifest = load_manifest()
-    assert not manifest.get("authorization", {}).get("permissions", {}).get("resourceSpecific")
+    assert not _rsc(manifest)
     assert "webApplicationInfo" not in manifest
+    with zipfile.ZipFile(build_package(settings(app_id=APP_ID), tmp_path / "a.zip")) as package:
+        packaged = json.loads(package.read("manifest.json"))
+    assert not _rsc(packaged) and "webApplicationInfo" not in packaged
+
+
+def test_package_with_conversation_capture_asks_for_exactly_the_two_message_permissions(
+    validate, tmp_path
+):
+    out = build_package(settings(app_id=APP_ID, capture_conversation="true"),
+                        tmp_path / "app.zip")
+    with zipfile.ZipFile(out) as package:
+        manifest = json.loads(package.read("manifest.json"))
+    assert _rsc(manifest) == [{"name": "ChannelMessage.Read.Group", "type": "Application"},
+                              {"name": "ChatMessage.Read.Chat", "type": "Application"}]
+    # RSC from manifest 1.12 on needs webApplicationInfo; its id is the bot's app.
+    assert manifest["webApplicationInfo"]["id"] == APP_ID
+    validate(manifest)
 
 
 def test_message_action_files_messages_through_a_dialog():

@@ -198,3 +198,26 @@ async def test_alert_groups_start_empty_after_the_upgrade_on_sqlite(tmp_path) ->
 
 async def test_alert_groups_start_empty_after_the_upgrade_on_postgres(postgres_url: str) -> None:
     await _upgrade_adds_no_alert_groups(postgres_url)
+
+
+async def _upgrade_starts_with_no_conversation(url: str) -> None:
+    await _migrate(url, "bot.0011_private_incidents")
+    await _run(url, BEFORE_0009 + [
+        "INSERT INTO timeline_event (incident_id, at, kind, text) VALUES ((SELECT id FROM "
+        "incident), '2026-01-01 00:00:00+00', 'declared', 'Declared')"])
+
+    await _migrate(url)
+
+    assert await _run(url, ["SELECT count(*) FROM chat_entry"]) == [(0,)]
+    assert await _run(url, ["SELECT kind, text FROM timeline_event"]) == [
+        ("declared", "Declared")]
+
+
+async def test_the_conversation_starts_empty_after_the_upgrade_on_sqlite(tmp_path) -> None:
+    await _upgrade_starts_with_no_conversation(f"sqlite://{tmp_path / 'old.sqlite3'}")
+
+
+async def test_the_conversation_starts_empty_after_the_upgrade_on_postgres(
+    postgres_url: str
+) -> None:
+    await _upgrade_starts_with_no_conversation(postgres_url)

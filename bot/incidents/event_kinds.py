@@ -62,6 +62,9 @@ class EventKind(StrEnum):
     CHANNEL_FAILED = "channel_failed"
     ALERT = "alert"
     ALERT_RESOLVED = "alert_resolved"
+    # What people wrote in the incident's place without mentioning the bot
+    # (bot.incidents.conversation); the review shows these in its Conversation section.
+    CHAT = "chat"
 
     @property
     def category(self) -> str:
@@ -128,6 +131,7 @@ CATEGORIES: dict[EventKind, str] = {
     # The alert an incident was declared from, with its links, and its end.
     EventKind.ALERT: "other",
     EventKind.ALERT_RESOLVED: "other",
+    EventKind.CHAT: "other",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TypedDict
 
 from bot.incidents.attendance import attendance_lines, unavailable
+from bot.incidents.conversation import transcript
 from bot.incidents.event_kinds import Declared, EventKind, SeverityChanged
 from bot.incidents.pir_record import (
     ActionLine,
@@ -33,7 +34,9 @@ async def build_record(incident: Incident, *, default_zone: str = "UTC") -> PirR
     """Every part of the record the review shows, in time order."""
     events = await TimelineEvent.filter(incident=incident).order_by("at", "id").values_list(
         "at", "kind", "actor_name", "text", "data")
-    timeline = tuple(EventLine(at, kind, actor, text) for at, kind, actor, text, _ in events)
+    # The conversation has its own section (`conversation`), beside the timeline.
+    timeline = tuple(EventLine(at, kind, actor, text) for at, kind, actor, text, _ in events
+                     if kind != EventKind.CHAT)
     severities = tuple((at, SeverityChanged.from_json(data).to_level)
                        for at, kind, _, _, data in events if kind == EventKind.SEVERITY and data)
     review = await Review.get_or_none(incident=incident)
@@ -81,6 +84,7 @@ async def build_record(incident: Incident, *, default_zone: str = "UTC") -> PirR
         attendance=stays,
         # Stays from an earlier room are shown even if the current room reports none.
         attendance_unavailable=None if stays else unavailable(incident),
+        conversation=await transcript(incident),
         **await _external(incident),
     )
 

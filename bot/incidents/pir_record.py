@@ -92,6 +92,20 @@ class ExternalUpdateLine:
 
 
 @dataclass(frozen=True)
+class ChatLine:
+    """One message of the conversation (`bot.incidents.conversation`): attachments are
+    (name, URL or None) references; a deleted message's text says so."""
+
+    at: dt.datetime
+    author: str
+    text: str
+    links: tuple[str, ...] = ()
+    attachments: tuple[tuple[str, str | None], ...] = ()
+    edited_at: dt.datetime | None = None
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
 class PirRecord:
     """The incident as the review needs it."""
 
@@ -132,3 +146,5 @@ class PirRecord:
     # Who was in the Incident Command Room, or why that is not known (then no stays).
     attendance: tuple[AttendanceLine, ...] = ()
     attendance_unavailable: str | None = None
+    # What people wrote in the incident's place (CAPTURE_CONVERSATION), in order.
+    conversation: tuple[ChatLine, ...] = ()

@@ -27,6 +27,9 @@ async def record(
 
 
 async def recent(incident: Incident, limit: int = 5) -> list[TimelineEvent]:
-    """The latest events, oldest first."""
-    events = await TimelineEvent.filter(incident=incident).order_by("-at", "-id").limit(limit)
+    """The latest events, oldest first, without the conversation (`EventKind.CHAT`): the
+    card and `status` say what was decided, and five chat lines would push every decision
+    off them (the conversation is in the review, `bot.incidents.conversation`)."""
+    events = await (TimelineEvent.filter(incident=incident).exclude(kind=EventKind.CHAT)
+                    .order_by("-at", "-id").limit(limit))
     return list(reversed(events))

@@ -286,6 +286,32 @@ class TimelineEvent(Model):
         indexes = (("incident_id", "at"),)
 
 
+class ChatEntry(Model):
+    """A message people wrote in an incident thread, channel or chat without mentioning the
+    bot (CAPTURE_CONVERSATION): its text as Teams showed it, links and attachment
+    references. Edits replace the text, a deletion blanks it. `event_id` is its timeline
+    event."""
+
+    id = fields.BigIntField(primary_key=True)
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "bot.Incident", related_name="chat")
+    incident_id: int
+    message_id = fields.CharField(max_length=256)
+    author_id = fields.CharField(max_length=256)
+    author_name = fields.CharField(max_length=256)
+    sent_at = fields.DatetimeField()
+    text = fields.TextField()
+    links: fields.JSONField[list[str] | None] = fields.JSONField(null=True)
+    attachments: fields.JSONField[list[dict[str, str]] | None] = fields.JSONField(null=True)
+    edited_at = fields.DatetimeField(null=True)
+    deleted_at = fields.DatetimeField(null=True)
+    event_id = fields.BigIntField(null=True)
+
+    class Meta:
+        table = "chat_entry"
+        unique_together = (("incident", "message_id"),)
+
+
 class ItemStatus(str, Enum):
     OPEN = "open"
     CONFIRMED = "confirmed"

@@ -17,7 +17,7 @@ from botbuilder.core import ActivityHandler, TurnContext
 from botbuilder.schema import ActivityTypes, ChannelAccount, InvokeResponse
 
 from bot.errors import CommandError
-from bot.teams import answers, cards
+from bot.teams import answers, cards, conversation
 from bot.teams.adapter import INVOKE_RESPONSE_KEY
 from bot.teams.answers import Answer, CardAnswer, Help, Text
 from bot.teams.call import Call, Services
@@ -96,6 +96,10 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships no ty
         if isinstance(activity.value, dict) and not (activity.text or "").strip():
             await self.on_card_submit(turn_context, activity.value)
             return
+        if conversation.is_chat(activity, self.services.policy):
+            # Said without mentioning the bot: conversation, never a command or an answer.
+            await conversation.heard(Call(self.services, turn_context))
+            return
         cmd = parse_command(parse_text(activity))
         spec = self.router.commands.get(cmd.verb)
         if spec is None:
@@ -109,6 +113,12 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships no ty
         except CommandError as exc:
             answer = Text(call.refusal(str(exc)))
         await self.answer(turn_context, answer)
+
+    async def on_message_update_activity(self, turn_context: TurnContext) -> None:
+        await conversation.changed(Call(self.services, turn_context))
+
+    async def on_message_delete_activity(self, turn_context: TurnContext) -> None:
+        await conversation.changed(Call(self.services, turn_context))
 
     async def send_help(self, turn_context: TurnContext, *, intro: str) -> None:
         """Reply with the help card."""

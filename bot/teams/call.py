@@ -102,8 +102,10 @@ class Call:
         members = self.services.members
         return await members.complete(self.activity, people) if members else people
 
-    async def execute(self, work: Callable[[Ctx], Awaitable[T]]) -> T | None:
-        """Run `work` in one transaction with its messages; None if already processed.
+    async def execute(self, work: Callable[[Ctx], Awaitable[T]], *,
+                      key: str | None = None) -> T | None:
+        """Run `work` in one transaction with its messages; None if already processed
+        (the activity's id, or `key` for activities that share one: a message's edits).
 
         While the database is away (or a journaled command waits to be applied) this
         raises `DatabaseUnavailable` at once, so the command joins the journal behind the
@@ -115,7 +117,8 @@ class Call:
         if record.replay is None:
             self._require_gate(writing=True)
         activity = self.activity
-        key = activity_key(activity.conversation.id, activity.id) if activity.id else None
+        key = key or activity.id
+        key = activity_key(activity.conversation.id, key) if key else None
         for attempt in range(2):
             try:
                 return await self._unit_of_work(record, key, work)
@@ -138,7 +141,8 @@ class Call:
         async def transaction() -> T:
             async with UnitOfWork(activity_key=key, on_commit=services.wake) as uow:
                 result = await work(ctx)
-                notices = _as_applied(ctx.notices, replay) if replay else ctx.notices
+                notices = (_as_applied(ctx.notices, replay) if replay and not record.silent
+                           else ctx.notices)
                 await services.renderer.render(uow, notices, incoming=self.activity,
                                                now=ctx.now)
             record.committed = True

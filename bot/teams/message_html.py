@@ -8,6 +8,7 @@ become line breaks. The result is data for a TextBlock, never markup.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from html.parser import HTMLParser
 
 _BLOCKS = frozenset({"br", "p", "div", "li", "tr", "blockquote", "pre", "h1", "h2", "h3",
@@ -23,6 +24,8 @@ class _TextCollector(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.links: list[str] = []  # <a href>, as written (checked by whoever keeps them)
+        self.images: list[tuple[str, str]] = []  # <img> alt and src
         self._skipping = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -33,6 +36,12 @@ class _TextCollector(HTMLParser):
         elif tag == "img":
             alt = dict(attrs).get("alt")
             self.parts.append(f"[{alt}]" if alt else "[image]")
+            if not self._skipping:
+                self.images.append((alt or "image", dict(attrs).get("src") or ""))
+        if tag == "a" and not self._skipping:
+            href = dict(attrs).get("href")
+            if href:
+                self.links.append(href.strip())
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIPPED:
@@ -45,13 +54,31 @@ class _TextCollector(HTMLParser):
             self.parts.append(data)
 
 
-def plain_text(content: str, *, html: bool = True) -> str:
-    """The readable text of a message body; `html=False` for Teams' plain-text bodies."""
+@dataclass(frozen=True)
+class ReadMessage:
+    """A message body read: its text, the links it carries and its inline images
+    (alt text and source), neither followed nor fetched."""
+
+    text: str
+    links: tuple[str, ...]
+    images: tuple[tuple[str, str], ...]
+
+
+def read_message(content: str, *, html: bool = True) -> ReadMessage:
+    """The readable text of a message body, with its links and inline images."""
     content = content[:MAX_HTML]
+    links: tuple[str, ...] = ()
+    images: tuple[tuple[str, str], ...] = ()
     if html:
         collector = _TextCollector()
         collector.feed(content)
         collector.close()
         content = "".join(collector.parts)
+        links, images = tuple(collector.links), tuple(collector.images)
     lines = (_SPACES.sub(" ", line).strip() for line in content.split("\n"))
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    return ReadMessage(_BLANK_LINES.sub("\n\n", "\n".join(lines)).strip(), links, images)
+
+
+def plain_text(content: str, *, html: bool = True) -> str:
+    """The readable text of a message body; `html=False` for Teams' plain-text bodies."""
+    return read_message(content, html=html).text

@@ -50,6 +50,9 @@ class TurnRecord:
     writing: bool = False  # it started a unit of work
     committed: bool = False  # that unit of work committed
     duplicate: bool = False  # the activity had changed state before: nothing was done
+    # Nobody asked the bot anything (a chat message it records, `bot.teams.conversation`):
+    # whatever happens, nothing is said.
+    silent: bool = False
     replay: Replay | None = None
 
 

@@ -44,6 +44,7 @@ from bot.teams.answers import MESSAGE, card_message, task_message
 from bot.teams.bot import TeamsBot
 from bot.teams.call import origin_of
 from bot.teams.command_line import parse_command
+from bot.teams.conversation import is_chat
 from bot.teams.mentions import parse_text
 from bot.teams.render import message
 
@@ -149,27 +150,32 @@ class TurnRunner:
         if not is_unavailable(exc):
             error_id = new_error_id()
             log.error("turn failed, error id %s", error_id, exc_info=exc)
-            return self._say(activity, apology(error_id), Outcome.BUG, status=500)
+            return self._say(activity, apology(error_id), Outcome.BUG, status=500,
+                             silent=record.silent)
         self._gate.failed(exc)
         if record.committed:
-            return self._say(activity, DONE_UNSHOWN, Outcome.DONE)
+            return self._say(activity, DONE_UNSHOWN, Outcome.DONE, silent=record.silent)
         if record.reading:
-            return self._say(activity, UNAVAILABLE, Outcome.UNAVAILABLE)
+            return self._say(activity, UNAVAILABLE, Outcome.UNAVAILABLE, silent=record.silent)
         try:
             await self._journal.append(data, received_at=received_at)
         except JournalError as error:
             log.error("activity %s NOT saved: the database is away (%s) and %s", activity.id,
                       self._gate.reason, error)
             self._metrics.journal("not_saved")
-            return self._say(activity, not_saved(str(error)), Outcome.NOT_SAVED, status=503)
+            return self._say(activity, not_saved(str(error)), Outcome.NOT_SAVED, status=503,
+                             silent=record.silent)
         self._metrics.journal("appended")
         log.info("activity %s saved in the local journal (%d waiting)", activity.id,
                  self._journal.pending)
-        return self._say(activity, SAVED, Outcome.JOURNALED)
+        return self._say(activity, SAVED, Outcome.JOURNALED, silent=record.silent)
 
     def _say(self, activity: Activity, text: str, outcome: Outcome, *,
-             status: int = 200) -> Answer:
-        """Tell the sender `text`: in the invoke's answer, or as a reply sent meanwhile."""
+             status: int = 200, silent: bool = False) -> Answer:
+        """Tell the sender `text`: in the invoke's answer, or as a reply sent meanwhile
+        (nothing for a `silent` turn: a chat message nobody addressed to the bot)."""
+        if silent:
+            return Answer(status, None, outcome)
         if activity.type == ActivityTypes.invoke:
             response = (task_message(text) if (activity.name or "").startswith(
                 "composeExtension/") else card_message(text))
@@ -206,6 +212,8 @@ class TurnRunner:
                       error_id, exc_info=exc)
             if not last_try:
                 return Replayed.RETRY
+            if record.silent:
+                return Replayed.SET_ASIDE
             await self._adapter.tell(activity, message(replay.refused(
                 f"something went wrong on my side (error id {error_id}).")))
             return Replayed.SET_ASIDE
@@ -223,6 +231,8 @@ class TurnRunner:
         activity = activity_from_dict(entry.activity)
         error_id = new_error_id()
         log.error("journal entry %s set aside, error id %s: %s", entry.id, error_id, reason)
+        if is_chat(activity, self._bot.services.policy):
+            return  # a chat message: nobody asked the bot anything
         replay = turn_record.Replay(received_at=entry.received_at, what=describe(activity),
                                     zone=await self._zone(activity))
         await self._adapter.tell(activity, message(replay.refused(

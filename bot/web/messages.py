@@ -88,8 +88,18 @@ async def _closing(request: web.Request, response: web.Response) -> web.Response
     return response
 
 
+def _delivery_key(data: dict[str, Any]) -> tuple[str, str]:
+    """What makes a delivery the same activity again: its conversation and id, and for a
+    message's edits and deletion (`messageUpdate` / `messageDelete`, which carry the
+    message's own id, bot.teams.conversation) also their type and time."""
+    activity_id = data.get("id") or ""
+    if activity_id and data.get("type") in ("messageUpdate", "messageDelete"):
+        activity_id = f"{activity_id}|{data['type']}|{data.get('timestamp') or ''}"
+    return data["conversation"]["id"], activity_id
+
+
 async def _run_turn(runtime: Runtime, data: dict[str, Any]) -> web.Response:
-    key = (data["conversation"]["id"], data.get("id") or "")
+    key = _delivery_key(data)
     if key[1]:
         earlier = runtime.recent.first_delivery(key)
         if earlier is not None:

@@ -138,6 +138,9 @@ class _Section:
     title: str
     blocks: tuple[Block, ...] = ()
     timeline: bool = False
+    # Shown closed until opened (HTML `<details>`, whose text the browser's find searches):
+    # `summary` is what the closed section says.
+    summary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -295,6 +298,34 @@ def _external(view: View) -> _Section:
     ))
 
 
+def _conversation(view: View) -> _Section:
+    """What people wrote in the incident's place, each message with its links and
+    attachments (references only), edits and deletions said."""
+    when = view.clock.when
+    lines: list[_Line] = []
+    for m in view.record.conversation:
+        line: list[Frag] = [f"{when(m.at)} — ", Bold(m.author), ": "]
+        if m.deleted:
+            line.append(f"({m.text})")
+        else:
+            line.append(Rich(m.text))
+            if m.edited_at:
+                line.append(f" (edited {when(m.edited_at)})")
+            for url in m.links:
+                line += [" — link: ", _link_or_text(url, "")]
+            for name, where in m.attachments:
+                line += [" — attachment: ", name]
+                if where:
+                    line += [" ", _link_or_text(where, "")]
+        lines.append(tuple(line))
+    count = len(lines)
+    return _Section("Conversation", (_listing(
+        lines, "Nothing recorded: the conversation is captured only with "
+        "CAPTURE_CONVERSATION."),),
+        summary=f"{count} message{'' if count == 1 else 's'} written in the incident's "
+                "thread, channel or chat (open to read; your browser's find searches them)")
+
+
 def _commandeered(view: View) -> _Section:
     when = view.clock.when
     lines: list[_Line] = []
@@ -360,6 +391,7 @@ def document_sections(view: View) -> list[_Section]:
         _metrics(r),
         _roles(view),
         _Section("Timeline", timeline=True),
+        _conversation(view),
         _hypotheses(view),
         _Section("Notes and evidence", (_listing(_journal(view, r.notes), "No notes recorded."),)),
         _updates(view),

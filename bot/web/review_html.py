@@ -123,8 +123,12 @@ def render_html(record: PirRecord) -> str:
         if section.timeline:
             parts += ['<div class="scroll">', timeline_svg(view), "</div>\n", _legend(view)]
             _html_events(parts, view)
+        if section.summary is not None:
+            parts.append(f"<details>\n<summary>{_esc(section.summary)}</summary>\n")
         for block in section.blocks:
             _html_block(parts, block)
+        if section.summary is not None:
+            parts.append("</details>\n")
         parts.append("</section>\n")
     parts.append("</main>\n</body>\n</html>\n")
     return "".join(parts)

@@ -217,3 +217,81 @@ def message_action(service_url: str, name: str, *, payload: dict[str, Any] | Non
         channelData={"channel": {"id": CHANNEL_ID}, "team": {"id": TEAM_ID},
                      "tenant": {"id": TENANT}, "source": {"name": "message"}},
     )
+
+
+# --- Conversation capture (RSC): messages that do not mention the bot, edits, deletes ---
+# Shaped as Microsoft documents them ("Receive all conversation messages"; "Conversation
+# events in your Teams bot", message update events): the plain text in `text`, the
+# message as shown in a `text/html` attachment, the channel in `channelData`; an edit is
+# `messageUpdate` with `channelData.eventType` "editMessage", a deletion `messageDelete`
+# with "softDeleteMessage", both carrying the message's own id.
+
+_edits = itertools.count(1)
+
+
+def _now_stamp() -> str:
+    n = next(_edits)
+    return f"2026-11-27T11:{n // 60 % 60:02d}:{n % 60:02d}.{n % 1000:03d}0000Z"
+
+
+def chat_message(service_url: str, text: str, *, html: str | None = None,
+                 sender: User = ADA, root_id: str | None = None,
+                 channel_id: str = CHANNEL_ID, chat_id: str | None = None,
+                 attachments: list[dict[str, Any]] = (),  # type: ignore[assignment]
+                 mentions: list[User] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    """A message nobody addressed to the bot: in a channel (a reply in the thread
+    `root_id`, or a new post), or in the group chat `chat_id`. `html` is the `text/html`
+    attachment ("" sends none); an `<at>` in `text` is not a mention (no entity)."""
+    activity_id = new_id()
+    if chat_id is not None:
+        conversation = {"isGroup": True, "conversationType": "groupChat", "tenantId": TENANT,
+                        "id": chat_id}
+        channel_data: dict[str, Any] = {"tenant": {"id": TENANT}}
+    else:
+        conversation = {"isGroup": True, "conversationType": "channel", "tenantId": TENANT,
+                        "id": f"{channel_id};messageid={root_id or activity_id}"}
+        channel_data = {"teamsChannelId": channel_id, "teamsTeamId": TEAM_ID,
+                        "channel": {"id": channel_id},
+                        "team": {"id": TEAM_ID, "aadGroupId": TEAM_GROUP_ID},
+                        "tenant": {"id": TENANT}}
+    body = html if html is not None else f"<p>{_escape(text)}</p>"
+    activity = _base(
+        service_url, sender, conversation, type="message", textFormat="plain", text=text,
+        attachments=[*([{"contentType": "text/html", "content": body}] if body else []),
+                     *attachments],
+        entities=[*(user.mention()[1] for user in mentions),
+                  {"type": "clientInfo", "locale": "en-US", "country": "GB",
+                   "platform": "Web", "timezone": "Europe/London"}],
+        channelData=channel_data,
+    )
+    activity["id"] = activity_id
+    if root_id:
+        activity["replyToId"] = root_id
+    return activity
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def message_update(original: dict[str, Any], text: str, *, html: str | None = None,
+                   event: str = "editMessage", sender: User | None = None) -> dict[str, Any]:
+    """`messageUpdate`: the message `original` edited (or restored: "undeleteMessage")."""
+    updated = {key: value for key, value in original.items()
+               if key not in ("text", "attachments", "entities", "channelData")}
+    return {**updated, "type": "messageUpdate", "timestamp": _now_stamp(),
+            "from": (sender.account() if sender else original["from"]),
+            "textFormat": "plain", "text": text,
+            "attachments": [{"contentType": "text/html",
+                             "content": html if html is not None else f"<p>{_escape(text)}</p>"}],
+            "channelData": {**original["channelData"], "eventType": event}}
+
+
+def message_delete(original: dict[str, Any], *, sender: User | None = None) -> dict[str, Any]:
+    """`messageDelete` (soft delete) of the message `original`."""
+    kept = {key: value for key, value in original.items()
+            if key not in ("text", "textFormat", "attachments", "entities", "channelData",
+                           "replyToId")}
+    return {**kept, "type": "messageDelete", "timestamp": _now_stamp(),
+            "from": (sender.account() if sender else original["from"]),
+            "channelData": {**original["channelData"], "eventType": "softDeleteMessage"}}
