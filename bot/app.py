@@ -14,6 +14,7 @@ from aiohttp import web
 
 from bot.config import Mode, Settings, policy_of
 from bot.incidents.background import Background, InIncident
+from bot.incidents.severity import BUILT_IN, SeverityScale
 from bot.logs import Throttled
 from bot.metrics import Metrics
 from bot.store import outbox
@@ -98,6 +99,8 @@ class Runtime:
     recent: RecentActivities = field(default_factory=RecentActivities)
     # Domain work about one incident in one transaction, for webhooks (bot.web.zoom_events).
     in_incident: InIncident | None = None
+    # The organisation's severity levels (SEVERITY_FILE), for pages the web layer renders.
+    severity: SeverityScale = BUILT_IN
 
 
 def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
@@ -312,6 +315,7 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
                                  metrics=metrics),
         in_incident=in_incident,
         in_tenant=tenant_transaction(renderer, policy, wake),
+        severity=policy.severity,
     )
     dispatcher.start()
     runtime.jobs.start()

@@ -5,6 +5,7 @@ whatever is unknown, unsigned or malformed gets a 4xx and changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import hmac
@@ -410,3 +411,22 @@ async def test_dismissing_stops_the_offer(team: Team) -> None:
     second = await _declare_press(team, sender=teams.GRACE)
     assert "Ada Lovelace already dismissed this alert." in second["value"]
     assert await Incident.all().count() == 0
+
+
+async def test_two_first_notifications_of_one_group_at_once_make_one_card(
+    start_bot, database_url: str, connector: FakeConnector, rules_file: Path
+) -> None:
+    """Alertmanager in HA sends each notification from every replica: both arrive at once,
+    both are accepted, one group (and one card) is made, the other updates it."""
+    running = await start_bot(make_settings(database_url, alert_rules_file=str(rules_file)))
+    team = Team(running, connector)
+    await team.say("setup")
+    await team.settle()
+    connector.calls.clear()
+
+    answers = await asyncio.gather(*(post(team.bot, "prom", ALERTMANAGER, headers=bearer())
+                                     for _ in range(4)))
+
+    assert all(status in (200, 202) for status, _ in answers), answers
+    assert await AlertGroup.all().count() == 1
+    await posted_card(team)

@@ -5,8 +5,10 @@ broken file stops the start with one line per problem naming the line; squads' r
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from pydantic import ValidationError
@@ -15,13 +17,15 @@ from bot.__main__ import configuration_error
 from bot.errors import CommandError
 from bot.incidents.process_file import ProcessFileError, parse
 from bot.incidents.staffing import Staff
-from bot.store.incident_models import Handover, Incident
+from bot.store.incident_models import Handover, Incident, TeamSettings
 from bot.store.oncall_models import Squad
 from bot.teams.command_line import severity_in_title, severity_of
 from tests.bot_process import SCRIPT, bot_env
 from tests.conftest import make_settings
 from tests.fakes.activities import ADA, GRACE, LINUS
 from tests.scenario import Team, eventually, thread_posts
+from tests.test_incident_channels import channel_settings
+from tests.test_private_incidents import TITLE, public_calls
 
 PROCESS = """\
 # Acme's incident process.
@@ -347,3 +351,56 @@ def test_the_levels_rules_fall_back_to_the_settings_where_the_file_is_silent():
     assert [policy.review_meeting(n) for n in (1, 2, 3)] == [True, False, True]
     assert [policy.checkin_s(n) for n in (1, 2, 3)] == [1800, 3600, 3600]
     assert [policy.severity.level(n).stakeholders for n in (1, 2, 3)] == [True, True, False]
+
+
+_LINK = re.compile(r"(http://\S+/review\.md\?expires=\d+&sig=[0-9a-f]+)")
+
+
+async def test_the_review_names_the_files_levels(team, connector):
+    await team.say("setup")
+    incident = await team.declare("Checkout slow for some major")
+    await team.say("sev critical", thread=incident)
+    await team.say("mitigated", thread=incident)  # the review starts here
+    await team.say("pir", thread=incident)
+
+    async def link() -> str:
+        found = [m for c in connector.delivered for m in _LINK.findall(c.text)]
+        return found[-1] if found else ""
+
+    parts = urlsplit(await eventually(link))
+    async with team.bot.session.get(str(team.bot.server.make_url(parts.path)) + "?"
+                                    + parts.query) as resp:
+        assert resp.status == 200
+        review = await resp.text()
+    assert "Critical; history: Major at" in review and "Critical at" in review
+    assert "SEV1" not in review and "SEV2" not in review
+
+
+async def test_a_channel_pattern_and_a_private_incidents_line_use_the_files_names(
+    start_bot, sqlite_url, connector, graph, process_file
+):
+    settings = channel_settings(sqlite_url, graph, severity_file=str(process_file),
+                                teams_app_catalog_id="1542629c-01b3-4a6d-8f76-1938b779e48d")
+    connector.chat_installs = set()
+    graph.on_chat_install = connector.chat_installs.add
+    for user in (ADA, GRACE, LINUS):
+        connector.members[user.id] = {"id": user.id, "name": user.name,
+                                      "aadObjectId": user.aad_object_id}
+    team = Team(await start_bot(settings), connector)
+    await team.say("setup")
+    await team.say("setup space channel inc-{number}-{sev}-{title-slug}")
+    await eventually(lambda: _channel_space())
+
+    await team.declare("Search slow minor")
+    await team.declare(f"private {TITLE} major")
+    await team.settle()
+
+    assert [c["displayName"] for c in graph.team_channels()] == ["inc-1-minor-search-slow"]
+    [chat] = graph.chats.values()
+    assert chat["topic"] == f"INC-2 (private) Major: {TITLE}"
+    assert any("A private incident INC-2 is open, Major, Commander: not yet named." in c.text
+               for c in public_calls(connector))
+
+
+async def _channel_space() -> bool:
+    return await TeamSettings.filter(space="channel").exists()

@@ -24,7 +24,6 @@ from typing import Any
 from bot.errors import CommandError, NotFoundError
 from bot.incidents import notices as say
 from bot.incidents import oncall
-from bot.incidents import severity as sev
 from bot.incidents.alert_rules import AlertRules, AlertSource, fill_title
 from bot.incidents.context import Ctx
 from bot.incidents.declare import Declaration, declare
@@ -177,7 +176,8 @@ async def receive(ctx: Ctx, source: AlertSource, rules: AlertRules,
             alerts=_kept(note), external_url=note.external_url or None,
             first_at=ctx.now, last_at=ctx.now)
         ctx.tell(say.AlertCard(group.id, new=True))
-        return Received(True, f"posted a card offering to declare {sev.name(rule.severity)}: "
+        return Received(True, f"posted a card offering to declare "
+                              f"{ctx.policy.severity.name(rule.severity)}: "
                               f"{group.summary}")
     was = group.status
     group.status, group.last_at = note.status, ctx.now

@@ -107,7 +107,8 @@ async def declare(ctx: Ctx, what: Declaration) -> Incident:
 async def _announce_private(ctx: Ctx, incident: Incident, lead: str) -> None:
     """The incidents channel learns only the redacted line; so does a public place the
     declarer typed in (the title and the rest go to the private chat)."""
-    ctx.tell(say.ChannelPost(incident.id, incident.channel_id, privacy.redacted(incident)))
+    ctx.tell(say.ChannelPost(incident.id, incident.channel_id,
+                             privacy.redacted(incident, ctx.policy.severity)))
     if ctx.origin.conversation_type == "personal":
         ctx.tell(say.Reply(
             f"Declared private incident INC-{incident.number} "

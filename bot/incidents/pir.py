@@ -307,7 +307,8 @@ async def export_job(bg: Background, job: Job, payload: ExportReview) -> None:
     docs, html = bg.docs, bg.review_html
     if docs is None or html is None:
         return
-    review = await build_record(incident, default_zone=bg.policy.timezone)
+    review = await build_record(incident, default_zone=bg.policy.timezone,
+                                scale=bg.policy.severity)
     await bg.call_provider(
         job, incident.id, lambda: docs.export(
             title=f"PIR INC-{incident.number}: {incident.title}"[:200],

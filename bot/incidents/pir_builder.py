@@ -17,6 +17,7 @@ from bot.incidents.pir_record import (
     PirRecord,
 )
 from bot.incidents.roles import assistants
+from bot.incidents.severity import BUILT_IN, SeverityScale
 from bot.store.incident_models import (
     Commandeer,
     Handover,
@@ -30,7 +31,8 @@ from bot.store.pir_models import FollowUpAction, Review
 from bot.store.status_models import PublicIncident, PublicUpdate, SyncState
 
 
-async def build_record(incident: Incident, *, default_zone: str = "UTC") -> PirRecord:
+async def build_record(incident: Incident, *, default_zone: str = "UTC",
+                       scale: SeverityScale = BUILT_IN) -> PirRecord:
     """Every part of the record the review shows, in time order."""
     events = await TimelineEvent.filter(incident=incident).order_by("at", "id").values_list(
         "at", "kind", "actor_name", "text", "data")
@@ -47,7 +49,7 @@ async def build_record(incident: Incident, *, default_zone: str = "UTC") -> PirR
     stays = await attendance_lines(incident)
     return PirRecord(
         number=incident.number, title=incident.title, severity=incident.severity,
-        status=incident.status.value, declared_at=incident.declared_at,
+        scale=scale, status=incident.status.value, declared_at=incident.declared_at,
         declared_by=incident.declared_by_name,
         timezone=(team.timezone if team and team.timezone else None) or default_zone,
         description=incident.description, affected=incident.affected, impact=incident.impact,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from bot.incidents.severity import BUILT_IN, SeverityScale
+
 
 @dataclass(frozen=True)
 class EventLine:
@@ -128,6 +130,8 @@ class PirRecord:
     assistants: tuple[str, ...] = ()
     room_url: str | None = None
     severity_history: tuple[tuple[dt.datetime, int], ...] = ()
+    # The organisation's severity levels, which name `severity` (SEVERITY_FILE).
+    scale: SeverityScale = BUILT_IN
     handovers: tuple[HandoverLine, ...] = ()
     timeline: tuple[EventLine, ...] = ()
     hypotheses: tuple[HypothesisLine, ...] = ()

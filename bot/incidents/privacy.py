@@ -132,11 +132,11 @@ async def visible(incidents: list[Incident], person_id: str) -> list[Incident]:
     return [i for i in incidents if not i.private or i.id in mine]
 
 
-def redacted(incident: Incident) -> str:
+def redacted(incident: Incident, scale: sev.SeverityScale = sev.BUILT_IN) -> str:
     """What a public place may know of a private incident."""
     commander = incident.commander_name or "not yet named"
     return (f"A private incident INC-{incident.number} is open, "
-            f"{sev.name(incident.severity)}, Commander: {commander}.")
+            f"{scale.name(incident.severity)}, Commander: {commander}.")
 
 
 def reference(incident: Incident) -> str:
@@ -159,7 +159,8 @@ async def open_chat(bg: Background, job: Job, payload: OpenChat) -> None:
         return
     members = await IncidentMember.filter(incident_id=incident.id).order_by("id")
     invited = [m for m in members if m.aad_object_id]
-    topic = f"INC-{incident.number} (private) {sev.name(incident.severity)}: {incident.title}"
+    topic = (f"INC-{incident.number} (private) {bg.policy.severity.name(incident.severity)}: "
+             f"{incident.title}")
     await bg.call_provider(
         job, incident.id, lambda: _chats(bg).create(
             topic=topic, members=[m.aad_object_id or "" for m in invited]),

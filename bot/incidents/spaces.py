@@ -81,11 +81,13 @@ def slug(text: str) -> str:
                   ).strip("-")
 
 
-def channel_name(pattern: str | None, incident: Incident, *, attempt: int = 1) -> str:
-    """The channel's name within Teams' rules; `attempt` > 1 adds "-<attempt>"."""
+def channel_name(pattern: str | None, incident: Incident, *, attempt: int = 1,
+                 scale: sev.SeverityScale = sev.BUILT_IN) -> str:
+    """The channel's name within Teams' rules; `attempt` > 1 adds "-<attempt>"; `{sev}` is
+    the level's name in `scale` (the organisation's)."""
     suffix = f"-{attempt}" if attempt > 1 else ""
     text = (pattern or DEFAULT_PATTERN).replace("{number}", str(incident.number)) \
-        .replace("{sev}", sev.name(incident.severity).lower()) \
+        .replace("{sev}", slug(scale.name(incident.severity))) \
         .replace("{title-slug}", slug(incident.title))
     text = "".join(c for c in text if c not in FORBIDDEN and c.isprintable())
     text = re.sub(r"\s+", " ", text).lstrip("_. ")
@@ -131,7 +133,8 @@ async def set_space(ctx: Ctx, mode: str, pattern: str) -> TeamSettings:
     settings.channel_pattern = check_pattern(pattern) if pattern else None
     await settings.save()
     example = channel_name(settings.channel_pattern, Incident(
-        number=42, title="Checkout API 502", severity=2))
+        number=42, title="Checkout API 502", severity=min(2, ctx.policy.severity.lowest)),
+        scale=ctx.policy.severity)
     ctx.tell(say.Reply(f"Each new incident gets a channel of its own in this team, named "
                        f"like `{example}`, announced here; it is archived when the "
                        "incident closes."))
@@ -175,7 +178,8 @@ async def channel_opened(ctx: Ctx, incident_id: int, channel: NewChannel,
     await record(ctx, incident, EventKind.CHANNEL, text, {"channel": channel.id})
     ctx.tell(say.SpaceReady(incident.id), say.ChannelPost(
         incident.id, incidents_channel,
-        f"INC-{incident.number} {sev.name(incident.severity)}: {incident.title}. Its "
+        f"INC-{incident.number} {ctx.policy.severity.name(incident.severity)}: "
+        f"{incident.title}. Its "
         "channel:", channel.name, channel_link(incident, channel.web_url)))
     if count is not None and count >= WARN_AT:
         await _warn_near_limit(ctx, incident, incidents_channel, count)
@@ -237,12 +241,12 @@ def _channels(bg: Background) -> ChannelDirectory:
     return bg.channels
 
 
-async def _under_a_free_name(pattern: str | None, incident: Incident,
+async def _under_a_free_name(pattern: str | None, incident: Incident, scale: sev.SeverityScale,
                              call: Callable[[str], Awaitable[T]]) -> T:
     """`call` with the pattern's name, then "-2", "-3", ... while the team has that one."""
     for attempt in range(1, NAME_TRIES + 1):
         try:
-            return await call(channel_name(pattern, incident, attempt=attempt))
+            return await call(channel_name(pattern, incident, attempt=attempt, scale=scale))
         except ChannelNameTaken:
             if attempt == NAME_TRIES:
                 raise
@@ -263,7 +267,7 @@ async def open_channel(bg: Background, job: Job, payload: OpenChannel) -> None:
 
     async def create_and_count() -> tuple[NewChannel, int | None]:
         try:
-            channel = await _under_a_free_name(pattern, incident, create)
+            channel = await _under_a_free_name(pattern, incident, bg.policy.severity, create)
         except BridgeError:
             bg.metrics.provider_error("graph")
             raise
@@ -290,7 +294,9 @@ async def rename_channel(bg: Background, job: Job, payload: RenameChannel) -> No
     settings = await TeamSettings.get_or_none(tenant_id=incident.tenant_id,
                                               team_id=incident.team_id)
     pattern = settings.channel_pattern if settings else None
-    if incident.space_state != "open" or channel_name(pattern, incident) == incident.space_name:
+    scale = bg.policy.severity
+    if (incident.space_state != "open"
+            or channel_name(pattern, incident, scale=scale) == incident.space_name):
         return
     async def rename(name: str) -> str:
         await _channels(bg).rename(group_id=incident.space_group_id or "",
@@ -298,7 +304,7 @@ async def rename_channel(bg: Background, job: Job, payload: RenameChannel) -> No
         return name
 
     await bg.call_provider(
-        job, incident.id, lambda: _under_a_free_name(pattern, incident, rename),
+        job, incident.id, lambda: _under_a_free_name(pattern, incident, scale, rename),
         errors=BridgeError, metric=None,
         failed=lambda ctx, reason: _say(ctx, incident.id,
                                         f"Could not rename this channel: {reason}."),

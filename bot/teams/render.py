@@ -469,7 +469,7 @@ class Renderer:
         link = incident_cards.thread_link(incident)
         if incident.private:
             # Its members read the update in its chat; stakeholders learn only that.
-            text = literal(f"{privacy.redacted(incident)} Its members have a new status "
+            text = literal(f"{privacy.redacted(incident, self.severity)} Its members have a new status "
                            "update in the incident's private chat.")
             link = None
         await uow.enqueue(

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 from aiohttp import web
+from tortoise.exceptions import IntegrityError
 
 from bot.incidents import alerts
 from bot.incidents.alert_rules import AlertSource
@@ -124,7 +125,12 @@ async def _act(runtime: Runtime, source: AlertSource, note: alerts.Notification)
             lambda ctx: alerts.receive(ctx, source, settings.alert_rules, note))
 
     try:
-        received = await answered_within(settings.database_timeout_s, transaction)
+        try:
+            received = await answered_within(settings.database_timeout_s, transaction)
+        except IntegrityError:
+            # Two first notifications of one group raced (Alertmanager and a Grafana HA
+            # pair both send): the other made the group; this one updates it.
+            received = await answered_within(settings.database_timeout_s, transaction)
     except alerts.NotSetUp as exc:
         log.warning("alert from %s not posted: %s", source.name, exc)
         response = problem(503, f"not posted: {exc}")

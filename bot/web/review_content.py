@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.incidents import severity as sev
 from bot.incidents.pir_record import EventLine, PirRecord
 
 UTC = dt.UTC
@@ -208,11 +207,12 @@ def _listing(items: list[_Line], empty: str, heading: str | None = None) -> Bloc
 
 def _facts(view: View) -> _Section:
     r, when = view.record, view.clock.when
-    changes = "; ".join(f"{sev.name(level)} at {when(at)}" for at, level in r.severity_history)
+    changes = "; ".join(f"{r.scale.name(level)} at {when(at)}"
+                        for at, level in r.severity_history)
     zone = (f"UTC and {r.timezone}" if view.clock.known
             else f"UTC (the timezone {r.timezone!r} is unknown)")
     lines: list[_Line] = [
-        (Bold("Severity:"), f" {sev.name(r.severity)}; history: {changes or 'unchanged'}"),
+        (Bold("Severity:"), f" {r.scale.name(r.severity)}; history: {changes or 'unchanged'}"),
         (Bold("Status:"), " ", r.status),
         (Bold("Declared:"), f" {when(r.declared_at)} by ", r.declared_by),
         (Bold("Mitigated:"), f" {when(r.mitigated_at, 'not yet')}"),

@@ -37,7 +37,8 @@ async def get_review(request: web.Request) -> web.StreamResponse:
     incident = await Incident.get_or_none(id=incident_id)
     if incident is None:
         return problem(404, "no such incident")
-    record = await build_record(incident, default_zone=runtime.settings.timezone)
+    record = await build_record(incident, default_zone=runtime.settings.timezone,
+                                scale=runtime.severity)
     headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
                                           "img-src data:"}

@@ -20,6 +20,7 @@ from bot.incidents import journal
 from bot.incidents.context import Ctx
 from bot.incidents.limits import clip
 from bot.incidents.queries import find_incident, open_incidents
+from bot.incidents.severity import BUILT_IN, SeverityScale
 from bot.store.incident_models import Incident
 from bot.teams import cards
 from bot.teams.answers import task_card, task_message
@@ -98,10 +99,10 @@ def _number(data: dict[str, Any]) -> int:
 
 
 def file_card(incidents: list[Incident], *, selected: Incident | None,
-              message: journal.FiledMessage) -> cards.Card:
+              message: journal.FiledMessage, scale: SeverityScale = BUILT_IN) -> cards.Card:
     """The dialog: the message quoted, which incident, an optional note."""
     preview = clip(message.text, PREVIEW)
-    choices = [{"title": clip(f"INC-{i.number} · SEV{i.severity} · {i.title}", 120),
+    choices = [{"title": clip(f"INC-{i.number} · {scale.name(i.severity)} · {i.title}", 120),
                 "value": str(i.number)} for i in incidents]
     chooser: dict[str, Any] = {
         "type": "Input.ChoiceSet", "id": "incident", "label": "Incident", "style": "compact",
@@ -145,7 +146,8 @@ async def _ask_where(call: Call, message: journal.FiledMessage) -> InvokeRespons
     here = next((i for i in incidents if i.thread_id == ctx.origin.conversation_id
                  or (message.message_id and i.card_activity_id == message.message_id)), None)
     return task_card("Add to incident timeline",
-                     file_card(incidents, selected=here, message=message))
+                     file_card(incidents, selected=here, message=message,
+                               scale=ctx.policy.severity))
 
 
 async def _file(call: Call, message: journal.FiledMessage,
