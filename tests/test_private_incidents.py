@@ -245,3 +245,21 @@ async def test_private_without_a_graph_app_is_refused_before_anything_is_made(
     assert await Incident.all().count() == 0
     assert any("A private incident needs a Microsoft Graph app" in c.text
                and "Nothing was declared" in c.text for c in connector.of_kind("reply"))
+
+
+async def test_the_public_status_page_does_not_show_it(start_bot, sqlite_url, graph, connector):
+    connector.chat_installs = set()
+    graph.on_chat_install = connector.chat_installs.add
+    team = Team(await start_bot(private_settings(sqlite_url, graph,
+                                                 status_page_tenant_id=teams.TENANT)),
+                connector)
+    await team.say("setup")
+    incident = await declare_private(team)
+    await in_chat(team, incident, "update the export bucket is closed again")
+    await team.settle()
+
+    for path in ("/status", "/status.json", "/status.atom"):
+        async with team.bot.session.get(team.bot.server.make_url(path)) as resp:
+            assert resp.status == 200
+            page = await resp.text()
+        assert TITLE not in page and "INC-1" not in page and "bucket" not in page
