@@ -22,7 +22,6 @@ request changes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import logging
@@ -38,7 +37,7 @@ from bot.incidents.alert_rules import AlertSource
 from bot.store.availability import answered_within, is_unavailable
 from bot.web import REFUSALS, RUNTIME
 from bot.web.errors import problem
-from bot.web.messages import _closing
+from bot.web.request_body import closing, read_body
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -57,22 +56,18 @@ async def post_alerts(request: web.Request) -> web.StreamResponse:
     source = runtime.settings.alert_rules.sources.get(name)
     if source is None:
         refused.info("alert from an unknown source", repr(name[:40]))
-        return await _closing(request, problem(404, f"no alert source {name[:40]!r} is "
+        return await closing(request, problem(404, f"no alert source {name[:40]!r} is "
                                                     "configured (ALERT_RULES_FILE)"))
     if source.token is not None and not _bearer_ok(request, source):
         refused.info("unauthenticated alert", source.name)
-        return await _closing(request, problem(401, "unauthorized: this source needs "
+        return await closing(request, problem(401, "unauthorized: this source needs "
                                                     "'Authorization: Bearer <token>'"))
     if request.content_type != "application/json":
-        return await _closing(request, problem(415, "Content-Type must be application/json"))
-    limit = runtime.settings.request_body_timeout_s
-    try:
-        async with asyncio.timeout(limit):
-            raw = await request.read()
-    except TimeoutError:
-        refused.info("alert body too slow", f"not received within {limit:g} s")
-        return await _closing(request,
-                              problem(408, f"the body did not arrive within {limit:g} s"))
+        return await closing(request, problem(415, "Content-Type must be application/json"))
+    raw = await read_body(request, runtime.settings.request_body_timeout_s, refused,
+                          "alert body too slow")
+    if isinstance(raw, web.Response):
+        return raw
     if source.hmac_secret is not None:
         wrong = _signature_problem(request, source, raw)
         if wrong:

@@ -9,7 +9,6 @@ matched with it and its tenant checked. Requests refused early close the connect
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -17,13 +16,12 @@ import orjson
 from aiohttp import web
 
 from bot.errors import AuthError, BadActivityError, TenantNotAllowedError
-from bot.logs import REQUEST_ID
 from bot.teams.auth import TEAMS_CHANNEL, Caller, check_activity, check_tenant
 from bot.teams.turns import Answer
 from bot.web import REFUSALS, RUNTIME
 from bot.web.activity_body import tenant_of, validate_activity
 from bot.web.errors import problem
-from bot.web.request_ids import HEADER as REQUEST_ID_HEADER
+from bot.web.request_body import closing, read_body
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -36,22 +34,18 @@ async def post_messages(request: web.Request) -> web.StreamResponse:
     runtime: Runtime = request.app[RUNTIME]
     _refused = request.app[REFUSALS]
     if request.content_type != "application/json":
-        return await _closing(request, problem(415, "Content-Type must be application/json"))
+        return await closing(request, problem(415, "Content-Type must be application/json"))
     caller: Caller | None = None
     if runtime.auth is not None:
         try:
             caller = await runtime.auth.verify(request.headers.get("Authorization"))
         except AuthError as exc:
             _refused.info("unauthenticated request", str(exc))
-            return await _closing(request, problem(401, "unauthorized"))
-    limit = runtime.settings.request_body_timeout_s
-    try:
-        async with asyncio.timeout(limit):
-            raw = await request.read()
-    except TimeoutError:
-        _refused.info("request body too slow", f"not received within {limit:g} s")
-        return await _closing(request,
-                              problem(408, f"the body did not arrive within {limit:g} s"))
+            return await closing(request, problem(401, "unauthorized"))
+    raw = await read_body(request, runtime.settings.request_body_timeout_s, _refused,
+                          "request body too slow")
+    if isinstance(raw, web.Response):
+        return raw
     try:
         data = validate_activity(orjson.loads(raw))
     except orjson.JSONDecodeError as exc:
@@ -74,18 +68,6 @@ async def post_messages(request: web.Request) -> web.StreamResponse:
         _refused.info("unauthenticated request", str(exc))
         return problem(401, "unauthorized")
     return await _run_turn(runtime, data)
-
-
-async def _closing(request: web.Request, response: web.Response) -> web.Response:
-    """Answer, then close at once: aiohttp would otherwise keep reading (and ignoring)
-    the unread body for up to 10 s, which is what a slow client wants."""
-    response.force_close()
-    response.headers[REQUEST_ID_HEADER] = REQUEST_ID.get()
-    await response.prepare(request)
-    await response.write_eof()
-    if request.protocol is not None:
-        request.protocol.force_close()
-    return response
 
 
 def _delivery_key(data: dict[str, Any]) -> tuple[str, str]:

@@ -17,7 +17,6 @@ route answers 404: nothing unsigned is ever acted on.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -29,7 +28,7 @@ from bot.incidents import attendance
 from bot.store.availability import answered_within, is_unavailable
 from bot.web import REFUSALS, RUNTIME
 from bot.web.errors import problem
-from bot.web.messages import _closing as closing  # answer, then close: the body unread
+from bot.web.request_body import closing, read_body
 from integrations import zoom_webhooks as zoom
 
 if TYPE_CHECKING:
@@ -49,14 +48,10 @@ async def post_zoom_events(request: web.Request) -> web.StreamResponse:
     if not zoom.fresh(timestamp, time.time()) or not request.headers.get(zoom.SIGNATURE_HEADER):
         refused.info("zoom event refused", "missing, malformed or stale timestamp or signature")
         return await closing(request, problem(401, "unauthorized"))
-    limit = runtime.settings.request_body_timeout_s
-    try:
-        async with asyncio.timeout(limit):
-            raw = await request.read()
-    except TimeoutError:
-        refused.info("zoom event body too slow", f"not received within {limit:g} s")
-        return await closing(request,
-                             problem(408, f"the body did not arrive within {limit:g} s"))
+    raw = await read_body(request, runtime.settings.request_body_timeout_s, refused,
+                          "zoom event body too slow")
+    if isinstance(raw, web.Response):
+        return raw
     if not zoom.signed(secret, timestamp, raw, request.headers.get(zoom.SIGNATURE_HEADER)):
         refused.info("zoom event refused", "bad signature")
         return problem(401, "unauthorized")
