@@ -187,6 +187,11 @@ class Settings(BaseSettings):
     # How often a Google Meet room's attendance is read while its incident is open (0: not).
     meet_attendance_poll_s: int = Field(60, ge=0, le=3600, validation_alias=AliasChoices(
         "MEET_ATTENDANCE_POLL_SECONDS", "meet_attendance_poll_seconds"))
+    # Read Teams rooms' attendance reports (needs OnlineMeetingArtifact.Read.All,
+    # docs/teams-meetings.md), every so often while the incident is open.
+    teams_attendance: bool = False
+    teams_attendance_poll_s: int = Field(300, ge=30, le=3600, validation_alias=AliasChoices(
+        "TEAMS_ATTENDANCE_POLL_SECONDS", "teams_attendance_poll_seconds"))
     status_page_tenant_id: str = ""
     status_page_title: str = "Service status"
     status_page_days: int = Field(14, ge=1, le=365)
@@ -600,6 +605,8 @@ def policy_of(settings: Settings) -> Policy:
         room_attendance=bool(settings.zoom_webhook_secret_token.get_secret_value()),
         room_join_check_s=_seconds(settings.room_join_check),
         meet_poll_s=settings.meet_attendance_poll_s,
+        teams_attendance=settings.teams_attendance,
+        teams_poll_s=settings.teams_attendance_poll_s,
         capture_conversation=settings.capture_conversation,
     )
 

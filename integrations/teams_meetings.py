@@ -14,11 +14,33 @@ after a lost answer would make two. `POST /users/{id}/onlineMeetings/createOrGet
 supported, with the same access policy) takes an `externalId` and answers the organizer's
 meeting with that id if there is one (200) or a new one (201): the bridge passes the
 request id, which stays the same across retries.
+
+Who attended a room (`attendance`, with `TEAMS_ATTENDANCE`): Graph keeps one
+meetingAttendanceReport per ended session of a meeting, "Each time an online meeting
+ends, an attendance report is generated for that session"
+(https://learn.microsoft.com/graph/api/meetingattendancereport-list; "Only available when
+the meeting ends", https://learn.microsoft.com/graph/cloud-communications-online-meeting-artifacts).
+So there is no live presence here (that would take a calling bot in the call): a session
+still going on has no report, and Microsoft gives no time for how soon after its end the
+report appears. The bot lists `GET /users/{organizer}/onlineMeetings/{id}/attendanceReports`
+(at most the 50 latest reports, per that page) and each report's `attendanceRecords`
+(https://learn.microsoft.com/graph/api/attendancerecord-list), both followed through
+`@odata.nextLink`. A record is one attendee: `identity` {id (their Entra object id for
+people of the tenant), displayName, tenantId}, `emailAddress`, `role`,
+`totalAttendanceInSeconds` and `attendanceIntervals` [{joinDateTime, leaveDateTime,
+durationInSeconds}] (https://learn.microsoft.com/graph/api/resources/attendancerecord,
+https://learn.microsoft.com/graph/api/resources/attendanceinterval: "When data is lacking,
+the value of joinDateTime or leaveDateTime will be set to null"). Each interval is one
+`Stay`. Reading needs the application permission `OnlineMeetingArtifact.Read.All` with
+admin consent, and the same application access policy granted to the organizer ("To use
+application permission for this API, tenant administrators must create an application
+access policy and grant it to a user").
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -29,7 +51,7 @@ import aiohttp
 
 from bot.errors import BridgeError
 from integrations.graph_token import GraphToken
-from integrations.video import Meeting, Room, invitees, meeting_start
+from integrations.video import Meeting, Room, Stay, invitees, meeting_start
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +60,9 @@ PROVIDER = "teams"
 ROOM_LENGTH = timedelta(hours=1)
 SUBJECT_MAX_CHARS = 255
 DOCS = "docs/teams-meetings.md"
+ARTIFACT_PERMISSION = "OnlineMeetingArtifact.Read.All"
+# Attendance reads follow at most this many pages of each list.
+MAX_PAGES = 20
 
 
 class TeamsMeetingBridge:
@@ -122,6 +147,92 @@ class TeamsMeetingBridge:
             return resp.status, answer if isinstance(answer, dict) else {}, \
                 resp.headers.get("Retry-After")
 
+    async def attendance(self, meeting_id: str) -> list[Stay]:
+        """Every attendance interval in the ended sessions of online meeting `meeting_id`
+        (its Graph id), one `Stay` each; `BridgeError` when Graph will not say."""
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await self._stays(meeting_id)
+        except TimeoutError:
+            raise BridgeError(f"Microsoft Graph did not answer within {self._timeout_s:g} s",
+                              provider=PROVIDER) from None
+        except aiohttp.ClientResponseError as exc:  # the token endpoint refused
+            raise _token_refused(exc.status) from None
+        except aiohttp.ClientError as exc:
+            raise BridgeError(f"Microsoft Graph could not be reached ({type(exc).__name__})",
+                              provider=PROVIDER) from None
+        except (KeyError, ValueError):  # a token answer without an access_token
+            raise BridgeError("Microsoft Entra answered without an access token",
+                              provider=PROVIDER, retryable=False) from None
+
+    async def _stays(self, meeting_id: str) -> list[Stay]:
+        reports_url = (f"{self._api_url}/users/{quote(self._organizer, safe='')}/onlineMeetings/"
+                       f"{quote(meeting_id, safe='')}/attendanceReports")
+        stays: list[Stay] = []
+        for report in await self._all(reports_url):
+            report_id = str(report.get("id") or "")
+            if not report_id:
+                continue
+            for record in await self._all(
+                    f"{reports_url}/{quote(report_id, safe='')}/attendanceRecords"):
+                stays += _record_stays(report_id, record)
+        return stays
+
+    async def _all(self, url: str) -> list[dict[str, Any]]:
+        """Every item of a paged Graph list (at most MAX_PAGES pages); a next link that
+        leaves the configured Graph is not followed (it would carry the token)."""
+        items: list[dict[str, Any]] = []
+        next_url: str | None = url
+        for _ in range(MAX_PAGES):
+            if next_url is None:
+                break
+            status, answer, retry_after = await self._get(next_url)
+            if status == 401:
+                logger.info("Graph answered 401; fetching a new token once")
+                self._token.forget()
+                status, answer, retry_after = await self._get(next_url)
+            if status != 200:
+                raise self._read_refusal(status, answer, retry_after)
+            items += [i for i in answer.get("value") or [] if isinstance(i, dict)]
+            link = answer.get("@odata.nextLink")
+            next_url = link if isinstance(link, str) and link.startswith(
+                self._api_url + "/") else None
+        return items
+
+    async def _get(self, url: str) -> tuple[int, dict[str, Any], str | None]:
+        headers = {"Authorization": f"Bearer {await self._token.bearer()}"}
+        async with self._session.get(url, headers=headers) as resp:
+            try:
+                answer = await resp.json(content_type=None)
+            except ValueError:
+                answer = None
+            return resp.status, answer if isinstance(answer, dict) else {}, \
+                resp.headers.get("Retry-After")
+
+    def _read_refusal(self, status: int, answer: dict[str, Any], retry_after: str | None
+                      ) -> BridgeError:
+        """Graph's refusal to read attendance, in words that say who must do what."""
+        code, message = _graph_error(answer)
+        if status == 429 or status >= 500:
+            wait = f"; retry after {retry_after} s" if retry_after else ""
+            return BridgeError(f"Microsoft Graph was busy (HTTP {status}{wait})",
+                               provider=PROVIDER)
+        if status in (401, 403):
+            policy = (" (no application access policy)" if "access policy" in message.lower()
+                      else "")
+            words = (f"Microsoft Graph refused the Graph app {self._app_id} the meeting's "
+                     f"attendance reports (HTTP {status}{policy}); an admin must add the "
+                     f"{ARTIFACT_PERMISSION} application permission and grant admin consent, "
+                     "and the organizer's application access policy must name the app, "
+                     f"see {DOCS}")
+        elif status == 404:
+            words = ("Microsoft Graph does not know this meeting for the organizer "
+                     f"{self._organizer} (HTTP 404)")
+        else:
+            detail = f": {code}" if code else ""
+            words = f"Microsoft Graph refused to read the attendance reports (HTTP {status}{detail})"
+        return BridgeError(words, provider=PROVIDER, retryable=False)
+
     def _refusal(self, status: int, answer: dict[str, Any], retry_after: str | None
                  ) -> BridgeError:
         """Graph's refusal in words that say who must do what."""
@@ -155,6 +266,34 @@ def _token_refused(status: int) -> BridgeError:
     return BridgeError(f"Microsoft Entra refused the Graph app's credentials (HTTP {status}); "
                        "check GRAPH_TENANT_ID, GRAPH_CLIENT_ID and GRAPH_CLIENT_SECRET",
                        provider=PROVIDER, retryable=False)
+
+
+def _record_stays(report_id: str, record: dict[str, Any]) -> list[Stay]:
+    """One attendanceRecord's intervals as stays (an interval without its join time, which
+    Graph sends "when data is lacking", is left out)."""
+    identity = record.get("identity")
+    identity = identity if isinstance(identity, dict) else {}
+    entra_id = str(identity.get("id") or "") or None
+    email = str(record.get("emailAddress") or "") or None
+    name = str(identity.get("displayName") or "") or email or "Someone"
+    who = entra_id or (email or "").casefold() or name
+    stays = []
+    for interval in record.get("attendanceIntervals") or []:
+        if not isinstance(interval, dict):
+            continue
+        joined = _graph_time(interval.get("joinDateTime"))
+        if joined is None:
+            continue
+        stays.append(Stay(_stay_key(report_id, who, str(interval["joinDateTime"])), name[:256],
+                          joined, _graph_time(interval.get("leaveDateTime")),
+                          entra_id=entra_id, email=email[:256] if email else None))
+    return stays
+
+
+def _stay_key(report_id: str, who: str, joined: str) -> str:
+    """A stay's name, stable across reads of the same report: Graph's records carry no id."""
+    digest = hashlib.sha256(f"{report_id}\n{who}\n{joined}".encode()).hexdigest()
+    return f"teams:{digest[:40]}"
 
 
 def _graph_error(answer: dict[str, Any]) -> tuple[str, str]:

@@ -28,6 +28,9 @@ class Stay:
     name: str
     joined_at: datetime  # aware, UTC
     left_at: datetime | None = None
+    # The person's Entra object id and email, where the provider gives them (Teams).
+    entra_id: str | None = None
+    email: str | None = None
 
 
 @dataclass(frozen=True)

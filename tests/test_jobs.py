@@ -199,4 +199,4 @@ def test_every_kind_the_database_may_hold_has_its_handler():
                              "incident.checkin", "incident.staff",
                              "review.export", "review.meeting", "review.remind",
                              "room.create", "room.join_check", "room.match_email",
-                             "room.meet_poll"]
+                             "room.meet_poll", "room.teams_poll"]

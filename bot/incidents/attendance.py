@@ -11,13 +11,20 @@ Zoom reports attendance through its webhooks (`bot.web.zoom_events`, with
 `ZOOM_WEBHOOK_SECRET_TOKEN` set); Google Meet through its REST API's conference records,
 which the bot polls every `MEET_ATTENDANCE_POLL_SECONDS` while the incident is open
 (`PollMeet`: one list of records, participants and sessions per poll, far below Meet's
-per-minute read quotas). A room is followed when `Incident.room_meeting_id` is set, which
-`follow` does when the room is made. Jitsi and Teams meetings rooms, and Meet rooms made
-through Calendar (not by this app), report nothing, and the bot says so rather than show
-an empty room.
+per-minute read quotas). Teams meetings, with `TEAMS_ATTENDANCE` on, through Graph's
+attendance reports, polled every `TEAMS_ATTENDANCE_POLL_SECONDS` (`PollTeams`, the same
+path as Meet's): Graph makes a report only when a session of the meeting ends, so a Teams
+room never says who is in it now; the card says who attended (`InRoom.attended`), and the
+Investigator's join check is not made for it (a session going on has no report yet, so the
+check would nudge the Commander about an Investigator who may be in the call). A room is
+followed when `Incident.room_meeting_id` is set, which `follow` does when the room is made.
+Jitsi rooms, Teams rooms with `TEAMS_ATTENDANCE` off, and Meet rooms made through Calendar
+(not by this app) report nothing, and the bot says so rather than show an empty room.
 
-Matching a Zoom participant to a Teams person: the store keeps no email addresses, and
-Zoom's events carry no Entra id, so a participant is first matched by display name
+Matching a participant to a Teams person: Graph's attendance records carry the attendee's
+Entra object id, matched first to the incident's people's (`Person.aad_object_id`: the
+role holders, the extra investigators, the commandeered). Zoom's events and Meet's
+participants carry none, so a participant is then matched by display name
 (case-insensitively, only when exactly one of the incident's people has it); one left
 unmatched whose event carries an email is matched in the background by the email or UPN
 Teams gives for each of the incident's people (`MatchByEmail`).
@@ -26,6 +33,7 @@ Teams gives for each of the incident's people (`MatchByEmail`).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -35,6 +43,7 @@ from bot.incidents import notices as say
 from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
 from bot.incidents.event_kinds import EventKind
+from bot.incidents.local_time import incident_zone, written
 from bot.incidents.people import Person
 from bot.incidents.pir_record import AttendanceLine
 from bot.incidents.roles import Role, assistants, holder
@@ -54,8 +63,13 @@ log = logging.getLogger(__name__)
 ROOM = "the Incident Command Room"
 # How the card and the timeline name the role holders in the room.
 ROLE_LABELS = {Role.INVESTIGATOR: "Investigator", Role.COMMANDER: "Commander"}
-# Providers whose rooms can report attendance (Zoom with its webhook configured).
-REPORTING = ("zoom", "meet")
+# Providers whose rooms can report attendance (Zoom with its webhook configured, Meet
+# spaces, Teams meetings with TEAMS_ATTENDANCE).
+REPORTING = ("zoom", "meet", "teams")
+# What a followed Teams room can say about who is in it.
+TEAMS_AFTER = ("Teams meetings report attendance only after a session ends, so who is in "
+               "the room now is not known")
+TEAMS_PERMISSION = "OnlineMeetingArtifact.Read.All"
 
 
 @dataclass(frozen=True)
@@ -77,9 +91,25 @@ class PollMeet(jobs.JobPayload):
     meeting_id: str
 
 
+@dataclass(frozen=True)
+class PollTeams(jobs.JobPayload):
+    """Read the attendance reports of Teams meeting `online_meeting_id` (Graph's id; the
+    incident's room, which `meeting_id` names as `Incident.room_meeting_id` does) and
+    record what is new."""
+
+    KIND = "room.teams_poll"
+    incident_id: int
+    meeting_id: str
+    online_meeting_id: str
+
+
+Poll = PollMeet | PollTeams
+
+
 @runtime_checkable
 class AttendanceReader(Protocol):
-    """A video bridge that can say who was in one of its rooms (integrations.google_meet)."""
+    """A video bridge that can say who was in one of its rooms (integrations.google_meet,
+    integrations.teams_meetings)."""
 
     async def attendance(self, meeting_id: str) -> list[Stay]:
         """Every stay in the room so far; `BridgeError` when the provider will not say."""
@@ -101,6 +131,14 @@ class InRoom:
 
     people: tuple[tuple[str | None, str], ...]
     ever: bool
+    # Teams: `people` are who attended the room's ended sessions, not who is in it now.
+    attended: bool = False
+
+
+def teams_handle(online_meeting_id: str) -> str:
+    """What `Incident.room_meeting_id` keeps for a Teams meeting: Graph's ids are longer
+    than its column, so a digest of the id (the poll job carries the id itself)."""
+    return "teams:" + hashlib.sha256(online_meeting_id.encode()).hexdigest()[:26]
 
 
 def follow(ctx: Ctx, incident: Incident, room: Room) -> bool:
@@ -110,31 +148,45 @@ def follow(ctx: Ctx, incident: Incident, room: Room) -> bool:
     followed = bool(meeting) and (
         (room.provider == "zoom" and ctx.policy.room_attendance)
         or (room.provider == "meet" and ctx.policy.meet_poll_s > 0
-            and meeting.startswith("spaces/")))
+            and meeting.startswith("spaces/"))
+        or (room.provider == "teams" and ctx.policy.teams_attendance))
+    if followed and room.provider == "teams":
+        meeting = teams_handle(meeting)
     incident.room_meeting_id = meeting if followed else None
     return followed
 
 
-async def check_later(ctx: Ctx, incident: Incident) -> None:
-    """Schedule the Investigator's join check for the room just followed."""
+async def check_later(ctx: Ctx, incident: Incident, room: Room) -> None:
+    """Start reading the room just followed, and schedule the Investigator's join check
+    (not for a Teams room: see the module's docstring)."""
     if incident.room_meeting_id is None:
         return
     if incident.room_provider == "meet":
-        await jobs.schedule(PollMeet(incident.id, incident.room_meeting_id),
-                            due_ms=ctx.now_ms + ctx.policy.meet_poll_s * 1000, max_attempts=1)
+        await _poll_later(ctx, PollMeet(incident.id, incident.room_meeting_id))
+    if incident.room_provider == "teams":
+        await _poll_later(ctx, PollTeams(incident.id, incident.room_meeting_id,
+                                         room.meeting_id or ""))
+        return
     await jobs.schedule(CheckInvestigatorJoined(incident.id, incident.room_meeting_id),
                         due_ms=ctx.now_ms + ctx.policy.room_join_check_s * 1000,
                         dedupe_key=f"room-join-check:{incident.id}")
 
 
+async def _poll_later(ctx: Ctx, poll: Poll) -> None:
+    seconds = ctx.policy.teams_poll_s if isinstance(poll, PollTeams) else ctx.policy.meet_poll_s
+    await jobs.schedule(poll, due_ms=ctx.now_ms + seconds * 1000, max_attempts=1)
+
+
 def unavailable(incident: Incident) -> str | None:
-    """Why the room's attendance is not known, in plain words; None when it is followed."""
+    """Why the room's attendance is not known, in plain words; None when it is followed
+    (a followed Teams room: that it is known only after each session ends)."""
     if incident.room_meeting_id:
-        return None
-    if incident.room_provider in ("jitsi", "teams"):
-        names = {"jitsi": "Jitsi", "teams": "Microsoft Teams"}
-        return (f"Attendance is not available: {names[incident.room_provider]} rooms do not "
-                "report who joins them.")
+        return f"{TEAMS_AFTER}." if incident.room_provider == "teams" else None
+    if incident.room_provider == "jitsi":
+        return "Attendance is not available: Jitsi rooms do not report who joins them."
+    if incident.room_provider == "teams":
+        return ("Attendance is not available: Microsoft Teams rooms report who attended only "
+                f"with TEAMS_ATTENDANCE on and the {TEAMS_PERMISSION} permission granted.")
     if incident.room_provider == "meet":
         return ("Attendance is not available: this Google Meet room was made through "
                 "Calendar (or MEET_ATTENDANCE_POLL_SECONDS is 0), and only rooms the bot "
@@ -184,15 +236,26 @@ async def _by_name(incident: Incident, name: str) -> Person | None:
     return next(iter(found.values())) if len(found) == 1 else None
 
 
+async def _matched(incident: Incident, name: str, entra_id: str | None) -> Person | None:
+    """The incident's person with that Entra object id, else the one with that name."""
+    if entra_id:
+        wanted = entra_id.casefold()
+        for person, _ in await _people(incident):
+            if (person.aad_object_id or "").casefold() == wanted:
+                return person
+    return await _by_name(incident, name)
+
+
 async def _role_of(incident: Incident, person_id: str | None) -> str | None:
     if person_id is None:
         return None
     return next((role for p, role in await _people(incident) if p.id == person_id), None)
 
 
-async def joined(ctx: Ctx, incident_id: int, event: ParticipantEvent) -> None:
+async def joined(ctx: Ctx, incident_id: int, event: ParticipantEvent,
+                 entra_id: str | None = None) -> None:
     """Someone joined the room: a stay, a timeline entry, the card; once per stay (Zoom
-    may deliver an event twice)."""
+    may deliver an event twice). `entra_id`: the provider's Entra object id for them."""
     incident = await Incident.filter(id=incident_id).select_for_update().get()
     if (incident.status is IncidentStatus.CLOSED
             or incident.room_meeting_id != event.meeting_id):
@@ -200,7 +263,7 @@ async def joined(ctx: Ctx, incident_id: int, event: ParticipantEvent) -> None:
     if await RoomSession.exists(incident=incident, participant_key=event.key,
                                 joined_at=event.at):
         return
-    person = await _by_name(incident, event.name)
+    person = await _matched(incident, event.name, entra_id)
     stay = await RoomSession.create(
         incident=incident, meeting_id=event.meeting_id, participant_key=event.key,
         name=event.name, email=event.email, person_id=person.id if person else None,
@@ -219,8 +282,8 @@ async def _recognised(ctx: Ctx, incident: Incident, stay: RoomSession, person: P
         as_ = f" ({role})" if role else ""
         zoom = (f' as "{stay.name}"' if person and _folded(person.name) != _folded(stay.name)
                 else "")
-        await record(ctx, incident, EventKind.ROOM_JOINED,
-                     f"{who}{as_} joined {ROOM}{zoom}.",
+        when = await _reported(ctx, incident, stay.joined_at)
+        await record(ctx, incident, EventKind.ROOM_JOINED, f"{who}{as_} joined {ROOM}{zoom}{when}.",
                      {"session": stay.id, "person": person.id if person else None})
     ctx.tell(say.CardChanged(incident.id))
     if person is None:
@@ -253,9 +316,17 @@ async def left(ctx: Ctx, incident_id: int, event: ParticipantEvent) -> None:
     as_ = f" ({role})" if role else ""
     await record(ctx, incident, EventKind.ROOM_LEFT,
                  f"{stay.person_name or stay.name}{as_} left {ROOM} after "
-                 f"{_minutes(stay.joined_at, event.at)}.",
+                 f"{_minutes(stay.joined_at, event.at)}"
+                 f"{await _reported(ctx, incident, event.at)}.",
                  {"session": stay.id, "person": stay.person_id})
     ctx.tell(say.CardChanged(incident.id))
+
+
+async def _reported(ctx: Ctx, incident: Incident, at: dt.datetime) -> str:
+    """For a Teams room, when it happened: its report comes after the session ended."""
+    if incident.room_provider != "teams":
+        return ""
+    return f" at {written(at, await incident_zone(ctx, incident))} (Teams attendance report)"
 
 
 def _minutes(start: dt.datetime, end: dt.datetime) -> str:
@@ -265,7 +336,8 @@ def _minutes(start: dt.datetime, end: dt.datetime) -> str:
 
 
 async def in_room(incident: Incident) -> InRoom | None:
-    """Who is in the current room now; None when its attendance is not followed."""
+    """Who is in the current room now (a Teams room: who attended its ended sessions);
+    None when its attendance is not followed."""
     if not incident.room_meeting_id:
         return None
     stays = await RoomSession.filter(incident=incident, meeting_id=incident.room_meeting_id
@@ -273,22 +345,25 @@ async def in_room(incident: Incident) -> InRoom | None:
     present: dict[str, tuple[str | None, str]] = {}
     roles = {incident.investigator_id: ROLE_LABELS[Role.INVESTIGATOR],
              incident.commander_id: ROLE_LABELS[Role.COMMANDER]}
+    attended = incident.room_provider == "teams"
     for stay in stays:
-        if stay.left_at is None:
+        if stay.left_at is None or attended:
             key = stay.person_id or f"zoom:{stay.participant_key}"
             present.setdefault(key, (roles.get(stay.person_id) if stay.person_id else None,
                                      stay.person_name or stay.name))
     order = {ROLE_LABELS[Role.INVESTIGATOR]: 0, ROLE_LABELS[Role.COMMANDER]: 1}
     people = sorted(present.values(), key=lambda p: order.get(p[0] or "", 2))
-    return InRoom(tuple(people), ever=bool(stays))
+    return InRoom(tuple(people), ever=bool(stays), attended=attended)
 
 
 async def check_joined(ctx: Ctx, incident_id: int, meeting_id: str) -> None:
     """The Investigator has not joined the room in time: tell the Commander privately
-    (with no other Commander, remind the Investigator in the thread)."""
+    (with no other Commander, remind the Investigator in the thread). Never for a Teams
+    room: Graph reports a session only after it ends, so an Investigator in the call now
+    would look absent (`check_later` schedules no check; this covers one stored before)."""
     incident = await Incident.filter(id=incident_id).select_for_update().get()
     if (incident.status in (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)
-            or incident.room_meeting_id != meeting_id):
+            or incident.room_meeting_id != meeting_id or incident.room_provider == "teams"):
         return
     investigator = holder(incident, Role.INVESTIGATOR)
     if investigator is None or await RoomSession.exists(incident=incident,
@@ -312,23 +387,31 @@ async def check_joined(ctx: Ctx, incident_id: int, meeting_id: str) -> None:
                                 (investigator,)))
 
 
-async def meet_seen(ctx: Ctx, incident_id: int, meeting_id: str, stays: list[Stay]) -> None:
-    """What Meet reports now, as joins and leaves (each recorded once), and the next look."""
+async def room_seen(ctx: Ctx, poll: Poll, stays: list[Stay]) -> None:
+    """What Meet or Teams reports now, as joins and leaves (each recorded once), and the
+    next look."""
+    incident_id, meeting_id = poll.incident_id, poll.meeting_id
     incident = await Incident.filter(id=incident_id).select_for_update().get()
     if incident.status is IncidentStatus.CLOSED or incident.room_meeting_id != meeting_id:
         return
-    for stay in sorted(stays, key=lambda s: s.joined_at):
-        await joined(ctx, incident_id, ParticipantEvent(True, meeting_id, stay.key, stay.name,
-                                                        None, stay.joined_at))
-        if stay.left_at is not None:
+    # Joins and leaves in the order they happened (a join before a leave at one time).
+    moments = sorted([(s.joined_at, 0, n) for n, s in enumerate(stays)]
+                     + [(s.left_at, 1, n) for n, s in enumerate(stays) if s.left_at is not None])
+    for at, leaving, n in moments:
+        stay = stays[n]
+        if leaving:
             await left(ctx, incident_id, ParticipantEvent(False, meeting_id, stay.key,
-                                                          stay.name, None, stay.left_at))
-    await jobs.schedule(PollMeet(incident_id, meeting_id),
-                        due_ms=ctx.now_ms + ctx.policy.meet_poll_s * 1000, max_attempts=1)
+                                                          stay.name, None, at))
+        else:
+            await joined(ctx, incident_id, ParticipantEvent(True, meeting_id, stay.key,
+                                                            stay.name, stay.email, at),
+                         stay.entra_id)
+    await _poll_later(ctx, poll)
 
 
-async def meet_unreadable(ctx: Ctx, incident_id: int, meeting_id: str, reason: str) -> None:
-    """Meet refused for good: say so once, and stop showing an attendance that is not known."""
+async def room_unreadable(ctx: Ctx, incident_id: int, meeting_id: str, reason: str) -> None:
+    """The provider refused for good: say so once, and stop showing an attendance that is
+    not known."""
     incident = await Incident.filter(id=incident_id).select_for_update().get()
     if incident.room_meeting_id != meeting_id:
         return
@@ -357,32 +440,35 @@ async def attendance_lines(incident: Incident) -> tuple[AttendanceLine, ...]:
         for s in await RoomSession.filter(incident=incident).order_by("joined_at", "id"))
 
 
-async def meet_job(bg: Background, job: Job, payload: PollMeet) -> None:
-    """Ask Meet outside any transaction; record in one. A failure Google may get over (busy,
-    unreachable) waits for the next poll; one it will not ends the following."""
+async def poll_job(bg: Background, job: Job, payload: Poll) -> None:
+    """Ask Meet or Teams outside any transaction; record in one. A failure the provider
+    may get over (busy, unreachable) waits for the next poll; one it will not ends the
+    following."""
     incident = await Incident.get_or_none(id=payload.incident_id)
     if (incident is None or incident.status is IncidentStatus.CLOSED
             or incident.room_meeting_id != payload.meeting_id):
         return
+    provider, name, meeting = (
+        ("teams", "Teams", payload.online_meeting_id) if isinstance(payload, PollTeams)
+        else ("meet", "Meet", payload.meeting_id))
     try:
-        bridge = bg.bridges.get("meet")
+        bridge = bg.bridges.get(provider)
         if not isinstance(bridge, AttendanceReader):
-            raise BridgeError("the Meet bridge cannot read attendance", provider="meet",
+            raise BridgeError(f"the {name} bridge cannot read attendance", provider=provider,
                               retryable=False)
-        stays = await bridge.attendance(payload.meeting_id)
+        stays = await bridge.attendance(meeting)
     except BridgeError as exc:
-        bg.metrics.provider_error("meet")
+        bg.metrics.provider_error(provider)
         reason = str(exc)
         if exc.retryable:
-            log.info("INC-%s: Meet attendance not read this time: %s", incident.number, exc)
-            await bg.in_incident(incident.id, lambda ctx: meet_seen(
-                ctx, payload.incident_id, payload.meeting_id, []))
+            log.info("INC-%s: %s attendance not read this time: %s", incident.number, name,
+                     exc)
+            await bg.in_incident(incident.id, lambda ctx: room_seen(ctx, payload, []))
         else:
-            await bg.in_incident(incident.id, lambda ctx: meet_unreadable(
+            await bg.in_incident(incident.id, lambda ctx: room_unreadable(
                 ctx, payload.incident_id, payload.meeting_id, reason))
         return
-    await bg.in_incident(incident.id, lambda ctx: meet_seen(
-        ctx, payload.incident_id, payload.meeting_id, stays))
+    await bg.in_incident(incident.id, lambda ctx: room_seen(ctx, payload, stays))
 
 
 async def check_job(bg: Background, job: Job, payload: CheckInvestigatorJoined) -> None:
@@ -414,4 +500,4 @@ async def _match(bg: Background, incident_id: int, session_id: int, person: Pers
 
 
 JOBS = (JobHandler(CheckInvestigatorJoined, check_job), JobHandler(MatchByEmail, email_job),
-        JobHandler(PollMeet, meet_job))
+        JobHandler(PollMeet, poll_job), JobHandler(PollTeams, poll_job))

@@ -71,6 +71,9 @@ class Policy:
     room_join_check_s: int = 10 * 60
     # How often a Google Meet room's attendance is read (0: never).
     meet_poll_s: int = 60
+    # Teams rooms' attendance reports are read (TEAMS_ATTENDANCE), and how often.
+    teams_attendance: bool = False
+    teams_poll_s: int = 300
     # What people write in an incident's thread, channel or chat without mentioning the
     # bot goes on its timeline (CAPTURE_CONVERSATION, bot.incidents.conversation).
     capture_conversation: bool = False

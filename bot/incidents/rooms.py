@@ -79,6 +79,8 @@ def show_room(incident: Incident) -> str:
     """`room`: the link, or what is happening to it."""
     if incident.room_url:
         who = attendance.unavailable(incident) or "Who is in it is on the incident card."
+        if incident.room_provider == "teams" and incident.room_meeting_id:
+            who += " Who attended its ended sessions is on the incident card."
         return (f"INC-{incident.number} Incident Command Room ({label(incident.room_provider or '')}):"
                 f" {incident.room_url} {who}")
     return f"INC-{incident.number}: {incident.room_note or 'no room yet'}."
@@ -103,7 +105,7 @@ async def room_created(ctx: Ctx, incident_id: int, room: Room, request_id: str) 
         room.join_url, room.provider, None)
     attendance.follow(ctx, incident, room)
     await incident.save()
-    await attendance.check_later(ctx, incident)
+    await attendance.check_later(ctx, incident, room)
     passcode = f" (passcode {room.passcode})" if room.passcode else ""
     text = f"Incident Command Room on {label(room.provider)}: {room.join_url}{passcode}"
     await record(ctx, incident, EventKind.ROOM, text, {"provider": room.provider})

@@ -86,7 +86,10 @@ IN_ROOM_NAMED = 3
 
 
 def in_room_line(room: InRoom) -> str:
-    """"In the room: Investigator Ada Lovelace, Commander Grace Hopper, +2 others"."""
+    """"In the room: Investigator Ada Lovelace, Commander Grace Hopper, +2 others"; for a
+    Teams room, which reports sessions only once they end, "Attended the room: ..."."""
+    if room.attended and not room.people:
+        return "Attendance: Teams reports who attended after a session ends"
     if not room.people:
         return "Nobody in the room now" if room.ever else "Nobody in the room yet"
     named = [f"{role} {literal(name)}" if role else literal(name)
@@ -96,7 +99,7 @@ def in_room_line(room: InRoom) -> str:
     rest = len(room.people) - len(named)
     if rest:
         named.append(f"+{rest} other{'s' if rest > 1 else ''}")
-    return "In the room: " + ", ".join(named)
+    return ("Attended the room: " if room.attended else "In the room: ") + ", ".join(named)
 
 
 def _role_line(picture: Picture, role: Role) -> str:

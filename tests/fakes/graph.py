@@ -59,6 +59,30 @@ Policy found for this app" when no policy is granted to that user (`access_polic
 body https://learn.microsoft.com/graph/cloud-communication-online-meeting-application-access-policy
 gives under "Errors"; 400 for a bad body.
 
+Attendance reports of those meetings, app-only (application permission
+OnlineMeetingArtifact.Read.All, and the same access policy granted to the organizer):
+
+- `GET /v1.0/users/{user-id}/onlineMeetings/{meeting-id}/attendanceReports` ("List
+  meetingAttendanceReports", https://learn.microsoft.com/graph/api/meetingattendancereport-list):
+  one meetingAttendanceReport per ended session ("Each time an online meeting ends, an
+  attendance report is generated for that session"), newest first, `id`,
+  `totalParticipantCount`, `meetingStartDateTime`, `meetingEndDateTime` and, as the page
+  says, an empty `attendanceRecords`. A meeting whose sessions have not ended has none.
+- `GET .../attendanceReports/{report-id}/attendanceRecords` ("List attendanceRecords",
+  https://learn.microsoft.com/graph/api/attendancerecord-list): `emailAddress`,
+  `totalAttendanceInSeconds`, `role`, `identity` {id, displayName, tenantId},
+  `attendanceIntervals` [{joinDateTime, leaveDateTime, durationInSeconds}].
+
+Both lists are paged `attendance_page_size` items a page, the next page named by an
+absolute `@odata.nextLink` with a `$skiptoken` (https://learn.microsoft.com/graph/paging).
+`end_session` adds a report for a session that ended. Refusals, in this order: 401 without
+a Graph token; a fault when told (`fail_attendance`: 429 with Retry-After, 5xx); 403
+"Forbidden" "Missing role permissions ..." naming OnlineMeetingArtifact.Read.All while the
+permission is withheld (`attendance_forbidden`; the wording of Teams' Graph workload for a
+missing role, as above, not documented for this API); 404 for an organizer the tenant does
+not have; 403 POLICY_MISSING without the access policy; 404 for a meeting that organizer
+does not have, or a report that meeting does not have.
+
 Channels in a team, app-only (Channel.Create; ChannelSettings.ReadWrite.All), the team
 named by its Entra group id (`groups`):
 
@@ -109,6 +133,7 @@ TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 # The organizer the tests' Graph app may create meetings for (an Entra object id).
 ORGANIZER_ID = "550fae72-d251-43ec-868c-373732c2704f"
 POLICY_MISSING = "No Application Access Policy found for this app"
+ARTIFACT_PERMISSION = "OnlineMeetingArtifact.Read.All"
 # The tests' team's Entra group id (what Teams sends as channelData.team.aadGroupId).
 TEAM_GROUP_ID = "57fb72d0-d811-46f4-8947-305e6072eaa5"
 _FORBIDDEN_IN_NAMES = set("~#%&*{}+/\\:<>?|'\"")
@@ -142,6 +167,13 @@ class FakeGraph:
     meetings: list[dict[str, Any]] = field(default_factory=list)
     # Every request to the onlineMeetings endpoints, with the status it was answered.
     meeting_requests: list[Request] = field(default_factory=list)
+    # Attendance reports by meeting id, newest first, each with all its attendanceRecords.
+    attendance_reports: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # When set, attendance reads are refused 403 as for an app without the permission.
+    attendance_forbidden: bool = False
+    attendance_page_size: int = 2
+    # Every request to the attendance endpoints (path and query), with its status.
+    attendance_requests: list[Request] = field(default_factory=list)
 
     # Entra group ids of the tenant's teams, and each team's channels by id.
     groups: set[str] = field(default_factory=lambda: {TEAM_GROUP_ID})
@@ -169,6 +201,7 @@ class FakeGraph:
         self._channel_faults: list[tuple[int, str | None]] = []
         self._throttle: list[str] = []
         self._meeting_faults: list[tuple[int, str | None, float]] = []
+        self._attendance_faults: list[tuple[int, str | None]] = []
         self._by_external_id: dict[tuple[str, str], dict[str, Any]] = {}
         self._runner: web.AppRunner | None = None
 
@@ -181,6 +214,10 @@ class FakeGraph:
         app.router.add_post("/v1.0/users/{user}/onlineMeetings", self._create_meeting)
         app.router.add_post("/v1.0/users/{user}/onlineMeetings/createOrGet",
                             self._create_meeting)
+        app.router.add_get("/v1.0/users/{user}/onlineMeetings/{meeting}/attendanceReports",
+                           self._attendance_call)
+        app.router.add_get("/v1.0/users/{user}/onlineMeetings/{meeting}/attendanceReports/"
+                           "{report}/attendanceRecords", self._attendance_call)
         app.router.add_post("/v1.0/teams/{team}/channels", self._channel_call)
         app.router.add_get("/v1.0/teams/{team}/channels", self._channel_call)
         app.router.add_patch("/v1.0/teams/{team}/channels/{channel}", self._channel_call)
@@ -207,6 +244,68 @@ class FakeGraph:
         if status == 429 and retry_after is None:
             retry_after = "10"
         self._meeting_faults.extend((status, retry_after, 0.0) for _ in range(times))
+
+    def fail_attendance(self, status: int, *, times: int = 1,
+                        retry_after: str | None = None) -> None:
+        """Answer the next `times` attendance calls `status` (429 with `Retry-After`)."""
+        self._attendance_faults.extend((status, retry_after) for _ in range(times))
+
+    def end_session(self, meeting_id: str, attendees: list[Attendee], *,
+                    started: datetime, ended: datetime) -> str:
+        """A session of meeting `meeting_id` ended: its attendance report, and its id."""
+        report_id = str(uuid.uuid4())
+        records = [_attendance_record(a) for a in attendees]
+        self.attendance_reports.setdefault(meeting_id, []).insert(0, {
+            "id": report_id, "totalParticipantCount": len(records),
+            "meetingStartDateTime": _graph_text(started), "meetingEndDateTime": _graph_text(ended),
+            "attendanceRecords": records})
+        return report_id
+
+    async def _attendance_call(self, request: web.Request) -> web.Response:
+        recorded = Request(request.method, request.path_qs, dict(request.headers), None)
+        self.attendance_requests.append(recorded)
+        response = self._answer_attendance(request)
+        recorded.status = response.status
+        return response
+
+    def _answer_attendance(self, request: web.Request) -> web.Response:
+        if not request.headers.get("Authorization", "").startswith("Bearer graph-"):
+            return _error(request, 401, "InvalidAuthenticationToken", "Access token is empty.")
+        if self._attendance_faults:
+            status, retry_after = self._attendance_faults.pop(0)
+            if status == 429:
+                return _error(request, 429, "TooManyRequests", "Please retry again later.",
+                              headers={"Retry-After": retry_after or "10"})
+            return _error(request, status, "ServiceUnavailable", "The service is unavailable.")
+        if self.attendance_forbidden:
+            return _error(request, 403, "Forbidden",
+                          "Missing role permissions on the request. API requires one of "
+                          f"'{ARTIFACT_PERMISSION}'. Roles on the request ''.")
+        user, meeting_id = request.match_info["user"], request.match_info["meeting"]
+        if user not in self.organizers:
+            return _error(request, 404, "NotFound", f"User '{user}' was not found.")
+        if user not in self.access_policy:
+            return _error(request, 403, "Forbidden", POLICY_MISSING)
+        if not any(m["id"] == meeting_id and _organizer_of(m) == user for m in self.meetings):
+            return _error(request, 404, "NotFound", "The online meeting was not found.")
+        reports = self.attendance_reports.get(meeting_id, [])
+        report_id = request.match_info.get("report")
+        if report_id is None:
+            items = [{**r, "attendanceRecords": []} for r in reports]
+        else:
+            report = next((r for r in reports if r["id"] == report_id), None)
+            if report is None:
+                return _error(request, 404, "NotFound", "The attendance report was not found.")
+            items = list(report["attendanceRecords"])
+        try:
+            skip = int(request.query.get("$skiptoken", "0"))
+        except ValueError:
+            return _error(request, 400, "BadRequest", "Invalid $skiptoken.")
+        size = self.attendance_page_size
+        page: dict[str, Any] = {"value": items[skip:skip + size]}
+        if skip + size < len(items):
+            page["@odata.nextLink"] = str(request.url.with_query({"$skiptoken": str(skip + size)}))
+        return web.json_response(page, headers=_ids(request))
 
     def fail_channels(self, status: int, *, times: int = 1,
                       retry_after: str | None = None) -> None:
@@ -548,6 +647,35 @@ class FakeGraph:
                           inner={"code": "429", "status": "429",
                                  "message": "Please retry after"})
         return None
+
+
+@dataclass(frozen=True)
+class Attendee:
+    """Someone in an ended session: their Entra id (None for a guest), and each
+    (joined, left) of theirs (left None: Graph lacked the data)."""
+
+    name: str
+    intervals: tuple[tuple[datetime, datetime | None], ...]
+    entra_id: str | None = None
+    email: str | None = None
+    role: str = "Attendee"
+
+
+def _attendance_record(who: Attendee) -> dict[str, Any]:
+    """v1.0's attendanceRecord as the List attendanceRecords example shows it."""
+    intervals = [{"joinDateTime": _graph_text(joined),
+                  "leaveDateTime": _graph_text(left) if left else None,
+                  "durationInSeconds": int((left - joined).total_seconds()) if left else 0}
+                 for joined, left in who.intervals]
+    return {"emailAddress": who.email,
+            "totalAttendanceInSeconds": sum(i["durationInSeconds"] for i in intervals),
+            "role": who.role,
+            "identity": {"id": who.entra_id, "displayName": who.name, "tenantId": None},
+            "attendanceIntervals": intervals}
+
+
+def _organizer_of(meeting: dict[str, Any]) -> str:
+    return str(meeting["participants"]["organizer"]["identity"]["user"]["id"])
 
 
 _USER_BIND = re.compile(r"^https://graph\.microsoft\.com/(?:v1\.0|beta)/users(?:\('([^']+)'\)"
