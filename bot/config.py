@@ -366,6 +366,10 @@ class Settings(BaseSettings):
             raise ValueError(f"{named} names teams, which needs {TEAMS_NEEDS}; "
                              f"missing: {', '.join(self._teams_missing())} "
                              "(see docs/teams-meetings.md)")
+        if self.teams_attendance and "teams" not in self.video_chain:
+            raise ValueError("TEAMS_ATTENDANCE reads Teams meetings' attendance, but no "
+                             "VIDEO_PROVIDER or VIDEO_FALLBACK names teams "
+                             "(see docs/teams-meetings.md)")
         return self
 
     def _teams_missing(self) -> list[str]:

@@ -235,6 +235,11 @@ def test_teams_in_the_chain_without_graph_or_organizer_is_a_configuration_error(
     assert f"{named} names teams" in str(caught.value)
 
 
+def test_teams_attendance_without_teams_rooms_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError, match="TEAMS_ATTENDANCE reads Teams meetings' attendance"):
+        make_settings("sqlite://x", teams_attendance=True)
+
+
 def test_the_organizer_must_be_an_object_id_not_a_sign_in_name() -> None:
     with pytest.raises(ValueError, match="is not an Entra object id"):
         make_settings("sqlite://x", teams_meeting_organizer="oncall@contoso.com")
