@@ -4,7 +4,10 @@ Scenarios:
   commands           help, note, declare and a card action at 1, 20 and 100 senders on
                      SQLite and PostgreSQL, beside the bare aiohttp floor and the stock SDK
                      echo (help) and the minimal durable note (note): throughput, ack and
-                     reply latency; rounds interleaved
+                     reply latency; rounds interleaved. With CAPTURE_CONVERSATION on, also
+                     messages without mention: chat in an incident's thread (stored, not
+                     answered; its ack beside note's) and chatter elsewhere (dropped;
+                     beside help)
   scale              list, status, the review page, note and declare on a database growing
                      to 100k incidents and 1M timeline events, against a small one; memory
   declare-slow-zoom  declare load on a bot whose Zoom takes 3 s per meeting, and on the

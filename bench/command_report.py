@@ -1,10 +1,11 @@
 """The `commands` section of the report: every cell's medians, its ratio to the bare
-floor at the same concurrency, and the verdict on each target of issue 9 (and on issue
-16's `note` against the minimal durable note)."""
+floor at the same concurrency, the verdict on each target of issue 9 (and on issue 16's
+`note` against the minimal durable note), and what conversation capture costs: `chatter`
+beside `help` and `chat` beside `note`, ack against ack, with what they stored."""
 
 from __future__ import annotations
 
-from bench.command_scenario import BASELINES, COMMANDS, CommandResults
+from bench.command_scenario import BASELINES, COMMANDS, COMPARED, UNANSWERED, Cell, CommandResults
 from bench.databases import SQLITE
 from bench.load import REPLY_WAIT_S
 from bench.servers import DURABLE
@@ -62,7 +63,7 @@ def target_lines(results: CommandResults) -> list[str]:
                 lines.append(f"- {engine} `{command}` at {concurrency} sender"
                              f"{'s' if concurrency > 1 else ''} >= {share} x bare "
                              f"throughput: {verdict} ({ratio:.3f})")
-        for command in COMMANDS:
+        for command in (c for c in COMMANDS if c not in UNANSWERED):
             cell = results.cells.get((engine, command, ACK_TARGET_SENDERS))
             if not cell or not cell.runs:
                 continue
@@ -99,8 +100,63 @@ def durable_lines(results: CommandResults, engine: str = SQLITE) -> list[str]:
             f"durable note throughput: {verdict} ({ratio:.3f}{others})"]
 
 
+def _rate(value: float) -> str:
+    return "-" if value != value else f"{value:,.0f}"
+
+
+def _ratio(numerator: float, denominator: float) -> str:
+    if numerator != numerator or denominator != denominator or not denominator:
+        return "-"
+    return f"{numerator / denominator:.2f}"
+
+
+def _figures(cell: Cell | None) -> tuple[float, float, float]:
+    """Median throughput, ack p50 and ack p99 of a cell (NaN when it has no runs)."""
+    if cell is None or not cell.runs:
+        return float("nan"), float("nan"), float("nan")
+    return cell.median("requests_per_s"), cell.median("p50_ms"), cell.median("p99_ms")
+
+
+def capture_table(results: CommandResults) -> str:
+    """Per bot and concurrency: each message without mention beside the command it is
+    compared with (`chatter` / `help`, `chat` / `note`): throughput, ack p50 and p99 and
+    their ratios, and what it stored over the rounds against what was acked."""
+    lines = ["| server | senders | message | req/s | x bare | ack p50 ms | ack p99 ms "
+             "| beside | its req/s | its ack p50 ms | its ack p99 ms | req/s ratio "
+             "| ack p50 ratio | ack p99 ratio | stored / acked | connector calls |",
+             "|---|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for engine in results.settings.engines:
+        for concurrency in results.settings.concurrencies:
+            bare = results.cells.get(("bare", "help", concurrency))
+            floor = bare.median("requests_per_s") if bare and bare.runs else float("nan")
+            for message, command in COMPARED.items():
+                cell = results.cells.get((engine, message, concurrency))
+                other = results.cells.get((engine, command, concurrency))
+                if cell is None or not cell.runs:
+                    continue
+                kept = results.kept.get((engine, message, concurrency))
+                stored = f"{kept.entries:,} / {kept.acks:,}" if kept else "-"
+                rps, p50, p99 = _figures(cell)
+                its_rps, its_p50, its_p99 = _figures(other)
+                mark = " †" if any(r.saturated for r in cell.runs) else ""
+                lines.append(
+                    f"| {engine} | {concurrency} | {message}{mark} | {_rate(rps)} "
+                    f"| {_ratio(rps, floor)} | {_ms(p50)} | {_ms(p99)} | {command} "
+                    f"| {_rate(its_rps)} | {_ms(its_p50)} | {_ms(its_p99)} "
+                    f"| {_ratio(rps, its_rps)} | {_ratio(p50, its_p50)} | {_ratio(p99, its_p99)} "
+                    f"| {stored} | {kept.calls if kept else '-'} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def commands_markdown(results: CommandResults) -> str:
-    return "\n".join([cells_table(results), "", *target_lines(results)])
+    capture = capture_table(results)
+    return "\n".join([cells_table(results), "", *target_lines(results),
+                      *(["", "Conversation capture (`CAPTURE_CONVERSATION=true`): each "
+                         "message without the bot's mention beside a command (`chatter`, "
+                         "dropped, beside `help`, no database; `chat`, stored, beside `note`, "
+                         "one transaction); ratios are the message's figure over the "
+                         "command's.", "",
+                         capture] if capture else [])])
 
 
 def commands_section(results: CommandResults) -> list[str]:
@@ -121,6 +177,15 @@ def commands_section(results: CommandResults) -> list[str]:
              f"{s.role_requests:,} unanswered role requests seeded)",
              "- `note INC-m ...` spreads over the 100 open incidents; `declare` uses Jitsi; "
              "`accept` presses Accept on a different seeded role request each time",
+             "- the bots run with `CAPTURE_CONVERSATION=true` (the commands above carry the "
+             "mention, so they run as without it): `chat` is a message without the bot's "
+             "mention in a seeded incident's thread (spread over the 100 like `note`), which "
+             "the bot stores (a chat entry and a timeline event, one transaction) and never "
+             "answers; `chatter` is a new top-level post without mention in the channel, "
+             "outside any incident, which the bot drops unread. Only their ack is timed (no "
+             "reply); `stored / acked` counts the chat entries their cells added against the "
+             "messages answered 2xx (`chat`: all, `chatter`: none), `connector calls` the "
+             "replies, threads and card updates meanwhile (none expected)",
              "- ack: the HTTP answer to `POST /api/messages`; reply: the bot's post reaching "
              "the fake connector, timed from the send (the thread announcement for `accept`); "
              "`x bare` is throughput over the bare echo at the same senders in the same run",

@@ -10,7 +10,8 @@ Requests that finish during the warm-up are not measured; every request gets a n
 activity id, because Teams (and our bot) treat a repeated id as a redelivery. `--text`
 picks the command (default `help`); a `{n}` in it becomes the request's sequence number
 plus `first`, `{m}` spreads requests over 100 incidents; `accept` sends a card action;
-`--get` loads a GET URL instead (a review page).
+`--get` loads a GET URL instead (a review page). A message @mentions the bot unless the
+job says `mention: false` (conversation the bot captures or drops, never a command).
 """
 
 from __future__ import annotations
@@ -146,6 +147,8 @@ class Job:
     expect: str = ""  # a 2xx answer must contain this, else it counts as an error
     get: bool = False  # GET `url` instead of posting messages
     conversation_id: str = CONVERSATION_ID  # may hold {n} and {m}, like the text
+    reply_to_id: str = ""  # the thread's root (`replyToId`), may hold {n} and {m}; "": none
+    mention: bool = True  # @mention the bot (off: conversation, not a command)
     min_samples: int = 0  # keep measuring past `duration` until this many answers ...
     max_window: float = 0.0  # ... but no longer than this
 
@@ -218,7 +221,9 @@ class Bodies:
         self._job = job
         self._prefix = uuid.uuid4().hex[:12]
         self._body_for = body_factory(service_url=job.service_url, text=job.text,
-                                      first=job.first, conversation_id=job.conversation_id)
+                                      first=job.first, conversation_id=job.conversation_id,
+                                      reply_to_id=job.reply_to_id or None,
+                                      mention=job.mention)
         self.sent = 0
 
     def __call__(self) -> tuple[bytes | None, str]:
