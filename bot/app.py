@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiohttp import web
 
-from bot.config import Mode, Settings, policy_of
+from bot.config import Mode, Settings, policy_of, review_template_of
 from bot.incidents.background import Background, InIncident
 from bot.incidents.severity import BUILT_IN, SeverityScale
 from bot.logs import Throttled
@@ -52,6 +53,8 @@ from bot.web.recent import RecentActivities
 from bot.web.request_ids import request_middleware
 from bot.web.review_html import render_html
 from bot.web.review_pages import get_review
+from bot.web.review_template import BUILT_IN as BUILT_IN_TEMPLATE
+from bot.web.review_template import ReviewTemplate
 from bot.web.status_pages import get_status, get_status_atom, get_status_json
 from bot.web.zoom_events import post_zoom_events
 from integrations.github_issues import GitHubIssues, IssueTracker
@@ -101,6 +104,8 @@ class Runtime:
     in_incident: InIncident | None = None
     # The organisation's severity levels (SEVERITY_FILE), for pages the web layer renders.
     severity: SeverityScale = BUILT_IN
+    # The review's layout (REVIEW_TEMPLATE_FILE, read once at start; bot/web/review_template.py).
+    review_template: ReviewTemplate = BUILT_IN_TEMPLATE
 
 
 def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
@@ -258,6 +263,7 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             jobs.wake()
 
     policy = policy_of(settings)
+    layout = review_template_of(settings)
     members = MemberDirectory(connector)
     renderer = Renderer(bot_id=f"28:{settings.app_id}" if settings.app_id else "28:incident-bot",
                         components=policy.components, severity=policy.severity)
@@ -279,7 +285,7 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         if graph and settings.teams_app_catalog_id else None,
         members=members, metrics=metrics, tracker=_tracker(settings, session),
         docs=_docs(settings), status_service=_statuspage(settings, session),
-        review_html=render_html))
+        review_html=functools.partial(render_html, layout=layout)))
 
     async def defer(answer: Deferred) -> None:
         async with UnitOfWork(on_commit=dispatcher.wake) as uow:
@@ -316,6 +322,7 @@ async def _start_runtime(settings: Settings, metrics: Metrics) -> Runtime:
         in_incident=in_incident,
         in_tenant=tenant_transaction(renderer, policy, wake),
         severity=policy.severity,
+        review_template=layout,
     )
     dispatcher.start()
     runtime.jobs.start()

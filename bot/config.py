@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -31,6 +31,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.incidents import alert_rules, process_file, severity
 from bot.incidents.context import Policy
 from integrations.jira_issues import oauth_base
+
+if TYPE_CHECKING:
+    from bot.web.review_template import ReviewTemplate
 
 PUBLIC_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 PUBLIC_TOKEN_ISSUER = "https://api.botframework.com"
@@ -171,6 +174,9 @@ class Settings(BaseSettings):
     # The organisation's process file: severity levels and runbooks (TOML,
     # docs/severity-and-runbooks.md); empty: the built-in SEV1-SEV4.
     severity_file: str = ""
+    # The organisation's review template (Markdown, docs/review-template.md); empty: the
+    # built-in one (bot/web/review_template.md).
+    review_template_file: str = ""
     review_link: Hours = Field(dt.timedelta(hours=72), validation_alias=AliasChoices(
         "REVIEW_LINK_HOURS", "review_link_hours"))
     admin_user_ids: IdSet = frozenset()
@@ -283,6 +289,17 @@ class Settings(BaseSettings):
         """Read at start so that a broken file stops it, one line per problem."""
         if value.strip():
             process_file.load(value.strip(), reserved=_command_words())
+        return value.strip()
+
+    @field_validator("review_template_file")
+    @classmethod
+    def _usable_review_template(cls, value: str) -> str:
+        """Read at start so that a broken template stops it, one line per problem (never
+        an unknown placeholder when a review is shown)."""
+        if value.strip():
+            from bot.web import review_template  # the web layer imports this module
+
+            review_template.load(value.strip())
         return value.strip()
 
     @model_validator(mode="after")
@@ -578,6 +595,16 @@ def process_of(settings: Settings) -> process_file.Process:
     if not settings.severity_file:
         return process_file.Process()
     return process_file.load(settings.severity_file, reserved=_command_words())
+
+
+def review_template_of(settings: Settings) -> ReviewTemplate:
+    """The review template, read (it was checked when the settings were): the
+    organisation's (REVIEW_TEMPLATE_FILE) or the built-in one."""
+    from bot.web import review_template
+
+    if not settings.review_template_file:
+        return review_template.BUILT_IN
+    return review_template.load(settings.review_template_file)
 
 
 def policy_of(settings: Settings) -> Policy:

@@ -32,7 +32,8 @@ DOCS = "docs/private-incidents.md"
 CREATE_PERMISSION = "Chat.Create"
 INSTALL_PERMISSION = "TeamsAppInstallation.ReadWriteSelfForChat.All"
 MEMBER_PERMISSION = "ChatMember.ReadWrite.All"
-# A chat's topic: Teams shows at most 250 characters.
+# A chat's topic: at most 250 characters, and no ':' (Graph's "Update chat":
+# https://learn.microsoft.com/graph/api/chat-patch, "Use of ':' is not allowed").
 MAX_TOPIC = 250
 _USER = "https://graph.microsoft.com/v1.0/users('{}')"
 _APP = "https://graph.microsoft.com/v1.0/appCatalogs/teamsApps/{}"
@@ -62,7 +63,7 @@ class GraphChats(GraphCalls):
 
     async def create(self, *, topic: str, members: list[str]) -> NewChat:
         """A group chat of these people (Entra object ids), with `topic`."""
-        body = {"chatType": "group", "topic": topic[:MAX_TOPIC],
+        body = {"chatType": "group", "topic": topic.replace(":", " ")[:MAX_TOPIC],
                 "members": [_member(m) for m in members]}
         status, answer, retry_after = await self._call("POST", "/chats", body)
         if status == 201 and isinstance(answer.get("id"), str):

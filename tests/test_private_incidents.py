@@ -90,7 +90,7 @@ async def test_declare_private_makes_a_group_chat_whose_first_post_is_the_card(
     [chat] = graph.chats.values()
     assert incident.private and incident.thread_id == chat["id"] == incident.chat_id
     assert chat["members"] == [teams.ADA.aad_object_id, teams.GRACE.aad_object_id]
-    assert chat["topic"] == f"INC-1 (private) SEV2: {TITLE}"
+    assert chat["topic"] == f"INC-1 (private) SEV2 · {TITLE}"
     assert chat["apps"] == [CATALOG_ID]
     steps = [r.path.rsplit("/", 1)[-1] for r in graph.chat_requests]
     assert steps == ["chats", "installedApps"]  # made once, then the bot installed

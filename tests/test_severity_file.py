@@ -397,7 +397,7 @@ async def test_a_channel_pattern_and_a_private_incidents_line_use_the_files_name
 
     assert [c["displayName"] for c in graph.team_channels()] == ["inc-1-minor-search-slow"]
     [chat] = graph.chats.values()
-    assert chat["topic"] == f"INC-2 (private) Major: {TITLE}"
+    assert chat["topic"] == f"INC-2 (private) Major · {TITLE}"
     assert any("A private incident INC-2 is open, Major, Commander: not yet named." in c.text
                for c in public_calls(connector))
 

@@ -366,8 +366,11 @@ async def check_joined(ctx: Ctx, incident_id: int, meeting_id: str) -> None:
             or incident.room_meeting_id != meeting_id or incident.room_provider == "teams"):
         return
     investigator = holder(incident, Role.INVESTIGATOR)
+    # In this room: after `room <provider>` made a new one, having joined the old one
+    # does not count (the guide: the Investigator is present in the room).
     if investigator is None or await RoomSession.exists(incident=incident,
-                                                        person_id=investigator.id):
+                                                        person_id=investigator.id,
+                                                        meeting_id=meeting_id):
         return
     minutes = ctx.policy.room_join_check_s // 60
     text = (f"{investigator.name} (Investigator) has not joined {ROOM} {minutes} min after "

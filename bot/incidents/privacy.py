@@ -159,7 +159,7 @@ async def open_chat(bg: Background, job: Job, payload: OpenChat) -> None:
         return
     members = await IncidentMember.filter(incident_id=incident.id).order_by("id")
     invited = [m for m in members if m.aad_object_id]
-    topic = (f"INC-{incident.number} (private) {bg.policy.severity.name(incident.severity)}: "
+    topic = (f"INC-{incident.number} (private) {bg.policy.severity.name(incident.severity)} · "
              f"{incident.title}")
     await bg.call_provider(
         job, incident.id, lambda: _chats(bg).create(

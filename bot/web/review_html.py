@@ -1,8 +1,10 @@
 """The Post Incident Review as one HTML page (what the review link shows, and the Google
-Docs export).
+Docs export), in the review template's order and words (`bot.web.review_template`).
 
 User text never shapes the page: every user string goes through `html.escape`; only
-http(s) URLs become `<a href>`.
+http(s) URLs become `<a href>`. Nor does the template's own text: it is escaped too, and
+only its small Markdown subset (headings, paragraphs, lists, bold, italics, http(s)
+links) becomes tags.
 """
 
 from __future__ import annotations
@@ -12,11 +14,10 @@ import html
 from bot.incidents.event_kinds import category_of
 from bot.incidents.pir_record import PirRecord
 from bot.web import review_content as content
+from bot.web import review_template as template
 from bot.web.review_chart import PALETTE, timeline_svg
 
 _esc = html.escape
-
-
 
 _CSS = """
 :root{color-scheme:light;--ink:#1f2328;--muted:#59636e;--line:#d1d9e0}
@@ -110,25 +111,85 @@ def _legend(view: content.View) -> str:
     return f'<ul class="legend">{items}</ul>\n' if items else ""
 
 
-def render_html(record: PirRecord) -> str:
-    """Render the PIR draft as one self-contained HTML page (inline CSS and SVG, no scripts)."""
+def _html_line(line: template.Line, view: content.View) -> str:
+    out: list[str] = []
+    for node in line:
+        if isinstance(node, template.Text):
+            out.append(_html_rich(node.text))  # escaped; http(s) URLs become links
+        elif isinstance(node, template.Value):
+            out.extend(map(_html_frag, content.value_of(view, node.name)))
+        elif isinstance(node, template.Strong):
+            out.append(f"<strong>{_html_line(node.children, view)}</strong>")
+        elif isinstance(node, template.Emphasis):
+            out.append(f"<em>{_html_line(node.children, view)}</em>")
+        else:
+            out.append(f'<a href="{_esc(node.url)}" rel="noopener noreferrer">'
+                       f"{_html_line(node.children, view)}</a>")
+    return "".join(out)
+
+
+def _html_piece(parts: list[str], piece: content.Piece, view: content.View) -> None:
+    if piece.chart:
+        parts += ['<div class="scroll">', timeline_svg(view), "</div>\n", _legend(view)]
+    if piece.timeline:
+        _html_events(parts, view)
+    if piece.summary is not None:
+        parts.append(f"<details>\n<summary>{_esc(piece.summary)}</summary>\n")
+    for block in piece.blocks:
+        _html_block(parts, block)
+    if piece.summary is not None:
+        parts.append("</details>\n")
+
+
+def _html_element(parts: list[str], element: template.Element, view: content.View) -> None:
+    if isinstance(element, template.Blocks):
+        _html_piece(parts, content.piece_of(view, element.name), view)
+    elif isinstance(element, template.Heading):
+        parts.append(f"<h{element.level}>{_html_line(element.text, view)}</h{element.level}>\n")
+    elif isinstance(element, template.Paragraph):
+        parts.append(f"<p>{_html_line(element.text, view)}</p>\n")
+    elif isinstance(element, template.Bullets):
+        tag = "ol" if element.numbered else "ul"
+        parts.append(f"<{tag}>\n")
+        parts.extend(f"<li>{_html_line(item, view)}</li>\n" for item in element.items)
+        parts.append(f"</{tag}>\n")
+    else:
+        parts.append("<hr>\n")
+
+
+def _title_text(line: template.Line, view: content.View) -> str:
+    out: list[str] = []
+    for node in line:
+        if isinstance(node, template.Text):
+            out.append(node.text)
+        elif isinstance(node, template.Value):
+            out.append(content.plain(content.value_of(view, node.name)))
+        else:
+            out.append(_title_text(node.children, view))
+    return "".join(out)
+
+
+def render_html(record: PirRecord, layout: template.ReviewTemplate = template.BUILT_IN) -> str:
+    """Render the PIR draft as one self-contained HTML page (inline CSS and SVG, no
+    scripts), in the order and words of `layout` (the review template)."""
     view = content.view_of(record)
-    title = _esc(f"PIR: INC-{record.number} {record.title}")
-    parts = [_HEAD, f"<title>{title}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n",
-             f"<h1>{title}</h1>\n"]
-    for section in content.document_sections(view):
-        parts.append("<section>\n")
-        if section.title:
-            parts.append(f"<h2>{_esc(section.title)}</h2>\n")
-        if section.timeline:
-            parts += ['<div class="scroll">', timeline_svg(view), "</div>\n", _legend(view)]
-            _html_events(parts, view)
-        if section.summary is not None:
-            parts.append(f"<details>\n<summary>{_esc(section.summary)}</summary>\n")
-        for block in section.blocks:
-            _html_block(parts, block)
-        if section.summary is not None:
-            parts.append("</details>\n")
+    heading = layout.title
+    title = (_title_text(heading, view) if heading is not None
+             else f"PIR: INC-{record.number} {record.title}")
+    parts = [_HEAD, f"<title>{_esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+             "<main>\n"]
+    # A section per `## ` heading; what comes before the first one is a section of its own.
+    open_section = False
+    for element in layout.elements:
+        level = element.level if isinstance(element, template.Heading) else 0
+        if open_section and level in (1, 2):
+            parts.append("</section>\n")
+            open_section = False
+        if not open_section and level != 1:
+            parts.append("<section>\n")
+            open_section = True
+        _html_element(parts, element, view)
+    if open_section:
         parts.append("</section>\n")
     parts.append("</main>\n</body>\n</html>\n")
     return "".join(parts)

@@ -1,10 +1,12 @@
-"""The Post Incident Review as Markdown (the download).
+"""The Post Incident Review as Markdown (the download), in the review template's order
+and words (`bot.web.review_template`).
 
 User text never shapes the document: it is placed inline (list items, table cells), its
 whitespace folded, every character Markdown acts on inline backslash-escaped
 (\\ ` * _ [ ] < > | ~ & # $), and a line-leading `-`, `+`, `=` or `1.` neutralised.
 http(s) URLs become `<autolinks>`, whose content Markdown takes literally. The
-people-written sections keep their paragraphs.
+people-written sections keep their paragraphs. The template's own text is escaped the
+same way, but for its bold, italics and http(s) links.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 
 from bot.incidents.pir_record import PirRecord
 from bot.web import review_content as content
+from bot.web import review_template as template
 
 _MD_SPECIAL = re.compile(r"[\\`*_\[\]<>|~&#$]")
 _MD_LEADING = re.compile(r"[-+=]|\d+[.)]")
@@ -42,6 +45,12 @@ def _md_rich(text: str) -> str:
     if "://" not in text:
         return _md_escape(text)
     return "".join(f"<{part}>" if is_url else _md_escape(part) for part, is_url in content.text_pieces(text))
+
+
+def _md_words(text: str) -> str:
+    """`_md_rich` keeping the spaces at its ends (between the template's words and values)."""
+    return "".join(f"<{part}>" if is_url else _md_escape(part)
+                   for part, is_url in content.text_pieces(text))
 
 
 _STYLE = content.FragStyle(plain=_md_escape, bold=lambda text: f"**{_md_escape(text)}**",
@@ -82,15 +91,50 @@ def _md_timeline(out: list[str], view: content.View) -> None:
     out.append("")
 
 
-def render_markdown(record: PirRecord) -> str:
-    """Render the PIR draft as Markdown."""
-    view = content.view_of(record)
-    out = [f"# PIR: INC-{record.number} {_md_escape(record.title)}", ""]
-    for section in content.document_sections(view):
-        if section.title:
-            out += [f"## {section.title}", ""]
-        if section.timeline:
+def _md_line(line: template.Line, view: content.View) -> str:
+    """The template's own words with everything Markdown could act on escaped (so the
+    download says what the HTML page shows), and its bold, italics and links."""
+    out: list[str] = []
+    for node in line:
+        if isinstance(node, template.Text):
+            out.append(_md_words(node.text))
+        elif isinstance(node, template.Value):
+            out.extend(map(_md_frag, content.value_of(view, node.name)))
+        elif isinstance(node, template.Strong):
+            out.append(f"**{_md_line(node.children, view)}**")
+        elif isinstance(node, template.Emphasis):
+            out.append(f"_{_md_line(node.children, view)}_")
+        else:
+            out.append(f"[{_md_line(node.children, view)}]({node.url})")
+    return "".join(out)
+
+
+def _md_element(out: list[str], element: template.Element, view: content.View) -> None:
+    if isinstance(element, template.Blocks):
+        piece = content.piece_of(view, element.name)
+        if piece.timeline:
             _md_timeline(out, view)
-        for block in section.blocks:
+        for block in piece.blocks:
             _md_block(out, block)
+        return  # the chart is the HTML page's only: nothing here
+    if isinstance(element, template.Heading):
+        out.append(f"{'#' * element.level} {_md_line(element.text, view)}")
+    elif isinstance(element, template.Paragraph):
+        out.append(_md_lead(_md_line(element.text, view).lstrip()))
+    elif isinstance(element, template.Bullets):
+        out.extend(f"{f'{n}.' if element.numbered else '-'} {_md_lead(_md_line(item, view).lstrip())}"
+                   for n, item in enumerate(element.items, 1))
+    else:
+        out.append("---")
+    out.append("")
+
+
+def render_markdown(record: PirRecord, layout: template.ReviewTemplate = template.BUILT_IN
+                    ) -> str:
+    """Render the PIR draft as Markdown, in the order and words of `layout` (the review
+    template)."""
+    view = content.view_of(record)
+    out: list[str] = []
+    for element in layout.elements:
+        _md_element(out, element, view)
     return "\n".join(out)

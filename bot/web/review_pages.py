@@ -1,4 +1,5 @@
-"""`GET /incidents/{id}/review.html|md`: the review, for holders of a signed link only."""
+"""`GET /incidents/{id}/review.html|md`: the review, for holders of a signed link only,
+both laid out by the review template read at start (`Runtime.review_template`)."""
 
 from __future__ import annotations
 
@@ -42,9 +43,10 @@ async def get_review(request: web.Request) -> web.StreamResponse:
     headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
                                           "img-src data:"}
+    layout = runtime.review_template
     if fmt == "md":
         headers["Content-Disposition"] = f'attachment; filename="INC-{incident.number}-review.md"'
-        return web.Response(text=render_markdown(record), content_type="text/markdown",
+        return web.Response(text=render_markdown(record, layout), content_type="text/markdown",
                             charset="utf-8", headers=headers)
-    return web.Response(text=render_html(record), content_type="text/html", charset="utf-8",
-                        headers=headers)
+    return web.Response(text=render_html(record, layout), content_type="text/html",
+                        charset="utf-8", headers=headers)

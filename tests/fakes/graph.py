@@ -470,6 +470,8 @@ class FakeGraph:
     def _create_chat(self, request: web.Request, body: dict[str, Any]) -> web.Response:
         if body.get("chatType") != "group":
             return _error(request, 400, "BadRequest", "Only group chats are made here.")
+        if ":" in str(body.get("topic") or "") or len(str(body.get("topic") or "")) > 250:
+            return _error(request, 400, "BadRequest", "Invalid topic.")
         members = [_member_user(m) for m in body.get("members") or []]
         if not members or None in members:
             return _error(request, 400, "BadRequest",
