@@ -130,7 +130,10 @@ class Incident(Model):
     class Meta:
         table = "incident"
         unique_together = (("tenant_id", "number"),)
-        indexes = (("tenant_id", "status"),)
+        # (channel_id, space_state): a post in a channel is looked up as a post in an
+        # incident's own channel by every command and, with conversation capture, every
+        # message (bot.incidents.conversation.place_of); without it that is a scan.
+        indexes = (("tenant_id", "status"), ("channel_id", "space_state"))
 
 
 class IncidentMember(Model):
