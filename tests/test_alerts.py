@@ -19,7 +19,7 @@ import pytest
 
 from bot.incidents import alert_rules
 from bot.store.alert_models import AlertGroup
-from bot.store.incident_models import Incident, TimelineEvent
+from bot.store.incident_models import Incident, IncidentStatus, TimelineEvent
 from bot.store.models import OutboxMessage
 from tests.bot_process import SCRIPT, bot_env
 from tests.conftest import RunningBot, make_settings
@@ -430,3 +430,22 @@ async def test_two_first_notifications_of_one_group_at_once_make_one_card(
     assert all(status in (200, 202) for status, _ in answers), answers
     assert await AlertGroup.all().count() == 1
     await posted_card(team)
+
+
+async def test_firing_again_after_its_incident_closed_offers_a_new_incident(team: Team) -> None:
+    await post(team.bot, "prom", ALERTMANAGER, headers=bearer())
+    await posted_card(team)
+    await _declare_press(team)
+    incident = await eventually(lambda: Incident.filter(thread_id__isnull=False).first())
+    await post(team.bot, "prom", resolved(ALERTMANAGER), headers=bearer())
+    await Incident.filter(id=incident.id).update(status=IncidentStatus.CLOSED)
+    await team.settle()
+    timeline_before = await TimelineEvent.filter(incident_id=incident.id).count()
+
+    status, body = await post(team.bot, "prom", ALERTMANAGER, headers=bearer())
+
+    assert status == 200 and body["result"].startswith("posted a card offering to declare")
+    await team.settle()
+    assert len(alert_cards(team.connector)) == 2
+    assert await AlertGroup.all().count() == 2  # the old one keeps INC-1's history
+    assert await TimelineEvent.filter(incident_id=incident.id).count() == timeline_before

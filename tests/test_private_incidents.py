@@ -263,3 +263,38 @@ async def test_the_public_status_page_does_not_show_it(start_bot, sqlite_url, gr
             assert resp.status == 200
             page = await resp.text()
         assert TITLE not in page and "INC-1" not in page and "bucket" not in page
+
+
+async def test_a_card_button_of_a_private_incident_shows_nothing_to_others(
+    start_bot, sqlite_url, graph, connector
+):
+    team = await private_team(start_bot, sqlite_url, graph, connector)
+    incident = await declare_private(team)
+
+    status, body = await team.bot.post(teams.card_action(
+        connector.url, verb="incident.refresh", card_id="1",
+        data={"incidentId": incident.id}, sender=teams.LINUS, trigger="automatic"))
+    assert status == 200
+    assert body["type"] == "application/vnd.microsoft.activity.message"
+    assert "INC-1 is a private incident" in body["value"] and TITLE not in str(body)
+
+    status, body = await team.bot.post(teams.card_action(
+        connector.url, verb="incident.refresh", card_id=incident.card_activity_id or "1",
+        data={"incidentId": incident.id}, sender=teams.ADA, trigger="automatic",
+        conversation_id=incident.thread_id))
+    assert status == 200 and TITLE in str(body)  # its member sees the card
+
+
+async def test_its_room_does_not_carry_the_title_outside(start_bot, sqlite_url, graph,
+                                                         connector):
+    team = await private_team(start_bot, sqlite_url, graph, connector)
+    incident = await declare_private(team)
+
+    fresh = await eventually(lambda: _with_room(incident))
+    assert "Payroll" not in (fresh.room_url or "") and "payroll" not in (fresh.room_url or "")
+    assert "Private-Incident" in (fresh.room_url or "")
+
+
+async def _with_room(incident: Incident) -> Incident | None:
+    fresh = await Incident.get(id=incident.id)
+    return fresh if fresh.room_url else None

@@ -31,7 +31,7 @@ from bot.incidents.event_kinds import EventKind
 from bot.incidents.limits import MAX_TITLE, clip
 from bot.incidents.timeline import record
 from bot.store.alert_models import AlertGroup, AlertState
-from bot.store.incident_models import Incident, TeamSettings
+from bot.store.incident_models import Incident, IncidentStatus, TeamSettings
 
 # What each kind sends as `version` (the payload's own version, not the product's).
 VERSIONS = {"alertmanager": "4", "grafana": "1"}
@@ -160,6 +160,12 @@ async def receive(ctx: Ctx, source: AlertSource, rules: AlertRules,
                   note: Notification) -> Received:
     """Post, update or note what `note` says about its group (in `ctx`'s transaction)."""
     group = await AlertGroup.get_or_none(source=source.name, group_key=note.group_key)
+    if group is not None and note.status == FIRING and await _over(group):
+        # The same alert group fires again after its incident was closed: a new occurrence,
+        # offered on a card of its own. The old group keeps its history under another key.
+        group.group_key = f"{note.group_key[:1000]}#{group.id}"
+        await group.save(update_fields=["group_key"])
+        group = None
     if group is None:
         if note.status == RESOLVED:
             return Received(False, "resolved, and no card was posted for this group: nothing to do")
@@ -197,6 +203,12 @@ async def receive(ctx: Ctx, source: AlertSource, rules: AlertRules,
         return Received(True, f"noted on INC-{incident.number}"
                               if was != note.status else "card updated")
     return Received(True, "card updated")
+
+
+async def _over(group: AlertGroup) -> bool:
+    """The group was declared as an incident that is closed now."""
+    return group.incident_id is not None and await Incident.filter(
+        id=group.incident_id, status=IncidentStatus.CLOSED).exists()
 
 
 async def _team(tenant_id: str, team_id: str | None) -> TeamSettings:

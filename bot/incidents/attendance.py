@@ -55,7 +55,7 @@ from bot.store.incident_models import (
     IncidentStatus,
     RoomSession,
 )
-from bot.store.models import Job
+from bot.store.models import Job, JobStatus
 from integrations.video import Room, Stay
 from integrations.zoom_webhooks import ParticipantEvent
 
@@ -173,8 +173,15 @@ async def check_later(ctx: Ctx, incident: Incident, room: Room) -> None:
 
 
 async def _poll_later(ctx: Ctx, poll: Poll) -> None:
+    """The next poll: one chain per incident (a poll run twice, its lease lapsed, replaces
+    the other's next poll instead of starting a second chain), retried a few times if it
+    fails unexpectedly (a provider's refusal is handled by the poll itself)."""
     seconds = ctx.policy.teams_poll_s if isinstance(poll, PollTeams) else ctx.policy.meet_poll_s
-    await jobs.schedule(poll, due_ms=ctx.now_ms + seconds * 1000, max_attempts=1)
+    key = f"room-poll:{poll.incident_id}"
+    # The running poll keeps its row (and its count as done); only a waiting one goes.
+    await Job.filter(dedupe_key=key).exclude(status=JobStatus.PENDING).update(dedupe_key=None)
+    await jobs.schedule(poll, due_ms=ctx.now_ms + seconds * 1000, max_attempts=3,
+                        dedupe_key=key)
 
 
 def unavailable(incident: Incident) -> str | None:

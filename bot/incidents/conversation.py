@@ -29,7 +29,7 @@ from bot.incidents.event_kinds import EventKind
 from bot.incidents.limits import MAX_NAME, MAX_TEXT, clip
 from bot.incidents.pir_record import ChatLine
 from bot.incidents.timeline import record
-from bot.store.incident_models import ChatEntry, Incident, TimelineEvent
+from bot.store.incident_models import ChatEntry, Incident, IncidentStatus, TimelineEvent
 
 DELETED = "message deleted by its author"
 # Teams lets a team's owners delete anyone's channel message.
@@ -111,9 +111,10 @@ def _shown(message: ChatMessage) -> str:
 
 async def heard(ctx: Ctx, incident: Incident, message: ChatMessage) -> ChatEntry | None:
     """Put a message said in the incident's place on its timeline (None: nothing to keep,
-    or heard already)."""
+    or heard already, or the incident is closed: its record is final)."""
     text = _shown(message)
-    if not text or await entry_of(incident, message.message_id) is not None:
+    if (incident.status is IncidentStatus.CLOSED or not text
+            or await entry_of(incident, message.message_id) is not None):
         return None
     event = await record(ctx, incident, EventKind.CHAT, text, {"messageId": message.message_id})
     return await ChatEntry.create(
@@ -125,10 +126,12 @@ async def heard(ctx: Ctx, incident: Incident, message: ChatMessage) -> ChatEntry
 async def edited(ctx: Ctx, incident: Incident, message: ChatMessage, *,
                  undeleted: bool = False) -> bool:
     """A heard message was edited (or restored, `undeleted`): the entry and its timeline
-    event say the new text. False when the message was never heard."""
+    event say the new text. False when the message was never heard, or the incident is
+    closed (its record is final; a deletion still takes the text out, `deleted`)."""
     entry = await entry_of(incident, message.message_id)
     text = _shown(message)
-    if entry is None or not text or (entry.deleted_at is not None and not undeleted):
+    if (incident.status is IncidentStatus.CLOSED or entry is None or not text
+            or (entry.deleted_at is not None and not undeleted)):
         return False
     entry.text, entry.edited_at = text, ctx.now
     entry.links, entry.attachments = _links(message), _attachments(message)

@@ -215,6 +215,8 @@ async def answer(ctx: Ctx, handover_id: int, *, accept: bool) -> Handover:
 
 async def _take_role(ctx: Ctx, incident: Incident, role: Role, handover: Handover) -> None:
     person = Person(handover.to_id, handover.to_name, handover.to_aad)
+    # One who took an open request (in the chat, maybe added by hand) may see it from now.
+    await privacy.join(incident, person, now_ms=ctx.now_ms)
     previous = holder(incident, role)
     if role.single:
         set_holder(incident, role, person)

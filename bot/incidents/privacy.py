@@ -139,6 +139,11 @@ def redacted(incident: Incident, scale: sev.SeverityScale = sev.BUILT_IN) -> str
             f"{scale.name(incident.severity)}, Commander: {commander}.")
 
 
+def outside_title(incident: Incident) -> str:
+    """The title as an outside system (a meeting's topic, a room's name) may show it."""
+    return "private incident" if incident.private else incident.title
+
+
 def reference(incident: Incident) -> str:
     """The incident as outside systems may name it (no title when it is private)."""
     return (f"private incident INC-{incident.number}" if incident.private
@@ -156,6 +161,11 @@ async def open_chat(bg: Background, job: Job, payload: OpenChat) -> None:
     """Graph makes the chat outside any transaction; its id is stored in one."""
     incident = await Incident.get(id=payload.incident_id)
     if incident.space_state != CREATING:
+        return
+    if incident.thread_id:  # the hold ran out before this job could run: stay in the 1:1
+        await bg.in_incident(incident.id, lambda ctx: chat_failed(
+            ctx, incident.id, "the chat could not be made before the incident had started "
+            "here"))
         return
     members = await IncidentMember.filter(incident_id=incident.id).order_by("id")
     invited = [m for m in members if m.aad_object_id]
@@ -199,6 +209,12 @@ async def chat_ready(ctx: Ctx, incident_id: int) -> None:
     """The incident moves into its chat; whoever joined meanwhile is added."""
     incident = await Incident.filter(id=incident_id).select_for_update().get()
     if incident.space_state != CHAT:
+        return
+    if incident.thread_id:
+        # The hold ran out first (Graph took longer than it): its card and everything after
+        # it are in the declarer's 1:1 already. Moving now would split the incident.
+        await chat_failed(ctx, incident_id, "Microsoft Graph made the chat only after the "
+                          "incident had started here")
         return
     incident.space_state = OPEN
     await incident.save()

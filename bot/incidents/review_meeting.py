@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bot.errors import BridgeError
 from bot.incidents import notices as say
+from bot.incidents import privacy
 from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
 from bot.incidents.event_kinds import EventKind
@@ -105,7 +106,7 @@ async def meeting_job(bg: Background, job: Job, payload: ScheduleMeeting) -> Non
     provider = (bg.policy.video_chain or ("jitsi",))[0]
     await bg.call_provider(
         job, incident.id, lambda: bg.bridges.get(provider).schedule_meeting(
-            topic=f"Review of INC-{incident.number}: {incident.title}"[:200],
+            topic=f"Review of INC-{incident.number}: {privacy.outside_title(incident)}"[:200],
             starts_at=payload.start, duration_min=DURATION_MIN, attendees=emails,
             request_id=payload.request_id),
         errors=BridgeError, metric=provider,

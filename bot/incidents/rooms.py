@@ -12,7 +12,7 @@ import dataclasses
 import logging
 
 from bot.errors import BridgeError, CommandError
-from bot.incidents import attendance
+from bot.incidents import attendance, privacy
 from bot.incidents import notices as say
 from bot.incidents.background import Background, JobHandler
 from bot.incidents.context import Ctx
@@ -87,8 +87,9 @@ def show_room(incident: Incident) -> str:
 
 
 def topic(incident: Incident) -> str:
-    """The meeting's name, as people will see it in their calendar or client."""
-    return f"INC-{incident.number}: {incident.title}"[:200]
+    """The meeting's name, as people will see it in their calendar or client (and the
+    provider's admins: a private incident's title stays out, bot.incidents.privacy)."""
+    return f"INC-{incident.number}: {privacy.outside_title(incident)}"[:200]
 
 
 def _superseded(incident: Incident, request_id: str) -> bool:

@@ -100,6 +100,10 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]  # botbuilder ships no ty
             # Said without mentioning the bot: conversation, never a command or an answer.
             await conversation.heard(Call(self.services, turn_context))
             return
+        if conversation.said_aside(activity):
+            # Not for the bot (capture is off): neither stored nor answered.
+            conversation.ignored(turn_context)
+            return
         cmd = parse_command(parse_text(activity))
         spec = self.router.commands.get(cmd.verb)
         if spec is None:

@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import html
 import re
+from collections import OrderedDict
 from typing import Any
 
+from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ActivityTypes
 
 from bot.incidents import conversation
@@ -68,18 +70,25 @@ def mentions_bot(activity: Activity) -> bool:
     return False
 
 
-def is_chat(activity: Activity, policy: Policy) -> bool:
-    """Conversation to capture rather than a command to run: the setting is on, and it is
-    an edit or deletion, or a message said in a channel or a group chat (in a 1:1
-    everything is a command) without the bot's mention."""
-    if not policy.capture_conversation:
-        return False
-    if activity.type in (ActivityTypes.message_update, ActivityTypes.message_delete):
-        return True
+def said_aside(activity: Activity) -> bool:
+    """A message said in a channel or a group chat without the bot's mention: never a
+    command (in a 1:1 everything is one). Teams delivers such messages only with the RSC
+    permissions; a package built with CAPTURE_CONVERSATION keeps them after the setting is
+    turned off, and people talking to each other must not run commands."""
     conversation_type = (activity.conversation.conversation_type or "") if (
         activity.conversation) else ""
     return (activity.type == ActivityTypes.message and conversation_type != "personal"
             and not mentions_bot(activity))
+
+
+def is_chat(activity: Activity, policy: Policy) -> bool:
+    """Conversation to capture rather than a command to run: the setting is on, and it is
+    an edit or deletion, or a message said aside (`said_aside`)."""
+    if not policy.capture_conversation:
+        return False
+    if activity.type in (ActivityTypes.message_update, ActivityTypes.message_delete):
+        return True
+    return said_aside(activity)
 
 
 def event_type(activity: Activity) -> str:
@@ -136,21 +145,56 @@ def _attachment(attachment: Any) -> Attachment | None:
 
 
 def _from_bot(activity: Activity) -> bool:
+    """This bot or another (a Workflows post, another app's reply): not people's words."""
     sender = activity.from_property.id if activity.from_property else ""
+    role = (activity.from_property.role or "") if activity.from_property else ""
     bot_id = activity.recipient.id if activity.recipient else ""
-    return bool(sender) and sender == bot_id
+    return bool(sender) and (sender == bot_id or sender.startswith("28:") or role == "bot")
+
+
+# Incident places this process found (conversation ids, and "channel:<id>" for an
+# incident's own channel), newest last. While the database is away only messages said in
+# these are journaled: with RSC Teams sends every message of the team, and the rest would
+# fill the journal that acknowledged commands need (and keep text from elsewhere on disk).
+_KNOWN_PLACES: OrderedDict[str, None] = OrderedDict()
+MAX_KNOWN_PLACES = 10_000
+
+
+def _place_keys(activity: Activity) -> tuple[str, str]:
+    origin = origin_of(activity)
+    return origin.conversation_id, f"channel:{origin.channel_id}" if origin.channel_id else ""
+
+
+def _remember(key: str) -> None:
+    _KNOWN_PLACES[key] = None
+    _KNOWN_PLACES.move_to_end(key)
+    while len(_KNOWN_PLACES) > MAX_KNOWN_PLACES:
+        _KNOWN_PLACES.popitem(last=False)
 
 
 async def _place(call: Call) -> Incident | None:
-    """The incident whose place the activity is in; while the database is away, the turn
-    is journaled (not answered "unavailable") and placed when replayed."""
+    """The incident whose place the activity is in. While the database is away a message
+    in a place this process knows is journaled (not answered "unavailable") and placed
+    when replayed; any other is dropped."""
     record = turn_record.of(call.turn)
+    thread, channel = _place_keys(call.activity)
     try:
-        return await call.read(lambda: conversation.place_of(origin_of(call.activity)))
+        found = await call.read(lambda: conversation.place_of(origin_of(call.activity)))
     except Exception as exc:
-        if is_unavailable(exc):
-            record.reading = False  # `bot.teams.turns`: journal it, like a command
+        if not is_unavailable(exc):
+            raise
+        if thread not in _KNOWN_PLACES and channel not in _KNOWN_PLACES:
+            return None
+        record.reading = False  # `bot.teams.turns`: journal it, like a command
         raise
+    if found is not None:
+        _remember(thread if found.thread_id == thread else channel)
+    return found
+
+
+def ignored(turn: TurnContext) -> None:
+    """A message said aside with capture off: no answer, whatever happens."""
+    turn_record.of(turn).silent = True
 
 
 async def heard(call: Call) -> None:

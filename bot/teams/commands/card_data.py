@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from bot.errors import NotFoundError
+from bot.incidents import privacy
 from bot.incidents.context import Ctx
 from bot.incidents.severity import SeverityScale
 from bot.store.incident_models import Commandeer, Handover, Incident
@@ -37,10 +38,12 @@ async def card_row(ctx: Ctx, model: type[Answered], data: dict[str, Any], key: s
 
 
 async def card_incident(ctx: Ctx, incident_id: int) -> Incident:
-    """The incident the card names, if it is in the tenant the press comes from."""
+    """The incident the card names, if it is in the tenant the press comes from (and, for
+    a private incident, if the one pressing is a member: ids are guessable)."""
     incident = await Incident.get_or_none(id=incident_id, tenant_id=ctx.origin.tenant_id)
     if incident is None:
         raise NotFoundError("This card refers to an incident that does not exist.")
+    await privacy.require_member(incident, ctx.actor.id)
     return incident
 
 

@@ -138,7 +138,9 @@ async def add_to_timeline(call: Call, name: str, value: dict[str, Any]) -> Invok
 
 async def _ask_where(call: Call, message: journal.FiledMessage) -> InvokeResponse:
     ctx = call.context()
-    incidents = await call.read(lambda: open_incidents(ctx.origin.tenant_id))
+    # The dialog is seen by the one who opened it only: their private incidents too.
+    incidents = await call.read(lambda: open_incidents(ctx.origin.tenant_id,
+                                                       viewer=ctx.actor.id, private_too=True))
     if not incidents:
         return task_message("There is no open incident to file this message into.")
     # In a thread the conversation id names it; on the thread's first post (the incident
