@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tortoise.expressions import Q
+
 from bot.incidents.context import Ctx, Origin
 from bot.incidents.event_kinds import EventKind
 from bot.incidents.limits import MAX_NAME, MAX_TEXT, clip
@@ -71,12 +73,14 @@ async def place_of(origin: Origin) -> Incident | None:
     """
     if not origin.conversation_id or origin.conversation_type == "personal":
         return None
-    incidents = Incident.filter(tenant_id=origin.tenant_id)
-    found = await incidents.filter(thread_id=origin.conversation_id).first()
-    if found is None and origin.channel_id and origin.conversation_type == "channel":
-        found = await incidents.filter(channel_id=origin.channel_id,
-                                       space_state="open").first()
-    return found
+    # One query for both places (every message pays it, incident place or not).
+    place = Q(thread_id=origin.conversation_id)
+    if origin.channel_id and origin.conversation_type == "channel":
+        place |= Q(channel_id=origin.channel_id, space_state="open")
+    found = await Incident.filter(place, tenant_id=origin.tenant_id).limit(2)
+    # A reply in a thread under an incident's own channel matches both: its thread wins.
+    return next((i for i in found if i.thread_id == origin.conversation_id),
+                found[0] if found else None)
 
 
 async def entry_of(incident: Incident, message_id: str) -> ChatEntry | None:
