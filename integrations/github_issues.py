@@ -111,26 +111,16 @@ class GitHubIssues:
         }
 
     def _refusal(self, status: int, headers: Mapping[str, str], answer: Any) -> TrackerError:
-        said = _github_message(answer)
         rate_limited = status == 429 or (status == 403 and (
             "retry-after" in headers or headers.get("x-ratelimit-remaining") == "0"))
-        retryable = rate_limited or status == 408 or status >= 500
-        wait = _wait_s(headers, now=self._clock()) if retryable else None
-        if rate_limited and wait is None:
-            wait = DEFAULT_RATE_LIMIT_WAIT_S
-        verb = "failed" if status >= 500 else "refused"
-        note = ", rate limited" if rate_limited else ""
-        message = f"GitHub {verb} to create an issue in {self._repository} ({status}{note})"
-        if said:
-            message += f": {said}"
-        message = self._scrub(message)
-        log.warning("%s (retryable: %s, retry after: %s s)", message, retryable, wait)
-        return TrackerError(message, retryable=retryable, retry_after=wait, status=status)
+        return refusal(tracker="GitHub", action=f"create an issue in {self._repository}",
+                       status=status, rate_limited=rate_limited,
+                       wait_s=_wait_s(headers, now=self._clock()),
+                       default_wait_s=DEFAULT_RATE_LIMIT_WAIT_S,
+                       details=self._scrub(_github_message(answer)))
 
     def _failure(self, message: str) -> TrackerError:
-        log.warning("%s, creating an issue in %s", message, self._repository)
-        return TrackerError(f"{message} creating an issue in {self._repository}",
-                            retryable=True)
+        return unreachable(message, f"creating an issue in {self._repository}")
 
     def _issue(self, answer: Any, status: int) -> IssueRef:
         try:
@@ -144,6 +134,30 @@ class GitHubIssues:
     def _scrub(self, text: str) -> str:
         # GitHub does not echo tokens, but a proxy in between might; never pass one on.
         return text.replace(self._token, "[token]") if self._token else text
+
+
+def refusal(*, tracker: str, action: str, status: int, rate_limited: bool,
+            wait_s: float | None, default_wait_s: float, details: str = "",
+            logger: logging.Logger = log) -> TrackerError:
+    """A tracker's HTTP refusal, the same way for every tracker: retryable for a rate limit,
+    a timeout (408) or a server error, after `wait_s` (a rate limit that named no time
+    waits `default_wait_s`); `details` (already scrubbed of secrets) follow a colon."""
+    retryable = rate_limited or status == 408 or status >= 500
+    wait = wait_s if retryable else None
+    if rate_limited and wait is None:
+        wait = default_wait_s
+    verb = "failed" if status >= 500 else "refused"
+    note = ", rate limited" if rate_limited else ""
+    message = f"{tracker} {verb} to {action} ({status}{note})" + (
+        f": {details}" if details else "")
+    logger.warning("%s (retryable: %s, retry after: %s s)", message, retryable, wait)
+    return TrackerError(message, retryable=retryable, retry_after=wait, status=status)
+
+
+def unreachable(message: str, doing: str, *, logger: logging.Logger = log) -> TrackerError:
+    """No answer at all (a timeout, a refused connection) while `doing`: worth a retry."""
+    logger.warning("%s, %s", message, doing)
+    return TrackerError(f"{message} {doing}", retryable=True)
 
 
 async def response_json(resp: aiohttp.ClientResponse) -> Any:

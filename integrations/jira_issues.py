@@ -36,7 +36,14 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from integrations.github_issues import IssueRef, TrackerError, response_json, retry_after_s
+from integrations.github_issues import (
+    IssueRef,
+    TrackerError,
+    refusal,
+    response_json,
+    retry_after_s,
+    unreachable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -123,20 +130,13 @@ class JiraIssues:
                 "User-Agent": USER_AGENT}
 
     def _refusal(self, status: int, headers: Mapping[str, str], answer: Any) -> TrackerError:
-        rate_limited = status == 429
-        retryable = rate_limited or status == 408 or status >= 500
-        wait = _wait_s(headers, now=self._clock()) if retryable else None
-        if rate_limited and wait is None:
-            wait = DEFAULT_RATE_LIMIT_WAIT_S
-        verb = "failed" if status >= 500 else "refused"
-        note = ", rate limited" if rate_limited else ""
-        message = f"Jira {verb} to create an issue in project {self._project} ({status}{note})"
         said = self._scrub(_jira_message(answer))
-        meaning = self._meaning(status)
-        if meaning or said:
-            message += ": " + "; Jira says: ".join(part for part in (meaning, said) if part)
-        log.warning("%s (retryable: %s, retry after: %s s)", message, retryable, wait)
-        return TrackerError(message, retryable=retryable, retry_after=wait, status=status)
+        return refusal(tracker="Jira", action=f"create an issue in project {self._project}",
+                       status=status, rate_limited=status == 429,
+                       wait_s=_wait_s(headers, now=self._clock()),
+                       default_wait_s=DEFAULT_RATE_LIMIT_WAIT_S, logger=log,
+                       details="; Jira says: ".join(
+                           part for part in (self._meaning(status), said) if part))
 
     def _meaning(self, status: int) -> str:
         """What a refusal means, in the words of whoever fixes it."""
@@ -150,9 +150,7 @@ class JiraIssues:
         return ""
 
     def _failure(self, message: str) -> TrackerError:
-        log.warning("%s, creating an issue in project %s", message, self._project)
-        return TrackerError(f"{message} creating an issue in project {self._project}",
-                            retryable=True)
+        return unreachable(message, f"creating an issue in project {self._project}", logger=log)
 
     def _issue(self, answer: Any, status: int) -> IssueRef:
         key = answer.get("key") if isinstance(answer, dict) else None

@@ -33,7 +33,14 @@ from typing import Any
 
 import aiohttp
 
-from integrations.github_issues import IssueRef, TrackerError, response_json, retry_after_s
+from integrations.github_issues import (
+    IssueRef,
+    TrackerError,
+    refusal,
+    response_json,
+    retry_after_s,
+    unreachable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,24 +99,16 @@ class TrelloCards:
         return self._card(answer, status)
 
     def _refusal(self, status: int, headers: Mapping[str, str], text: str) -> TrackerError:
-        rate_limited = status == 429
-        retryable = rate_limited or status == 408 or status >= 500
-        wait = retry_after_s(headers.get("retry-after"), now=self._clock()) if retryable else None
-        if rate_limited and wait is None:
-            wait = RATE_LIMIT_WAIT_S
-        verb = "failed" if status >= 500 else "refused"
-        note = ", rate limited" if rate_limited else ""
-        message = f"Trello {verb} to create a card in list {self._list} ({status}{note})"
         said = self._scrub(_trello_message(text))
-        meaning = _meaning(status, said)
-        if meaning or said:
-            message += ": " + "; ".join(part for part in (said, meaning) if part)
-        log.warning("%s (retryable: %s, retry after: %s s)", message, retryable, wait)
-        return TrackerError(message, retryable=retryable, retry_after=wait, status=status)
+        return refusal(tracker="Trello", action=f"create a card in list {self._list}",
+                       status=status, rate_limited=status == 429,
+                       wait_s=retry_after_s(headers.get("retry-after"), now=self._clock()),
+                       default_wait_s=RATE_LIMIT_WAIT_S, logger=log,
+                       details="; ".join(part for part in (said, _meaning(status, said))
+                                         if part))
 
     def _failure(self, message: str) -> TrackerError:
-        log.warning("%s, creating a card in list %s", message, self._list)
-        return TrackerError(f"{message} creating a card in list {self._list}", retryable=True)
+        return unreachable(message, f"creating a card in list {self._list}", logger=log)
 
     def _card(self, answer: Any, status: int) -> IssueRef:
         try:
