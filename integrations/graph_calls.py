@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -35,28 +37,12 @@ class GraphCalls:
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None
                     ) -> tuple[int, dict[str, Any], str | None]:
-        try:
-            async with asyncio.timeout(self._timeout_s):
+        async with graph_errors(self.provider, self._timeout_s):
+            status, answer, retry_after = await self._send(method, path, body)
+            if status == 401:
+                logger.info("Graph answered 401; fetching a new token once")
+                self._token.forget()
                 status, answer, retry_after = await self._send(method, path, body)
-                if status == 401:
-                    logger.info("Graph answered 401; fetching a new token once")
-                    self._token.forget()
-                    status, answer, retry_after = await self._send(method, path, body)
-        except TimeoutError:
-            raise BridgeError(f"Microsoft Graph did not answer within {self._timeout_s:g} s",
-                              provider=self.provider) from None
-        except aiohttp.ClientResponseError as exc:  # the token endpoint refused
-            retryable = exc.status == 429 or exc.status >= 500
-            raise BridgeError(f"Microsoft Entra refused the Graph app's credentials (HTTP "
-                              f"{exc.status}); check GRAPH_TENANT_ID, GRAPH_CLIENT_ID and "
-                              "GRAPH_CLIENT_SECRET", provider=self.provider,
-                              retryable=retryable) from None
-        except aiohttp.ClientError as exc:
-            raise BridgeError(f"Microsoft Graph could not be reached ({type(exc).__name__})",
-                              provider=self.provider) from None
-        except (KeyError, ValueError):
-            raise BridgeError("Microsoft Entra answered without an access token",
-                              provider=self.provider, retryable=False) from None
         return status, answer, retry_after
 
     async def _send(self, method: str, path: str, body: dict[str, Any] | None
@@ -71,6 +57,31 @@ class GraphCalls:
             return (resp.status, answer if isinstance(answer, dict) else {},
                     resp.headers.get("Retry-After"))
 
+
+
+@asynccontextmanager
+async def graph_errors(provider: str, timeout_s: float) -> AsyncIterator[None]:
+    """Graph calls within `timeout_s`; no answer in time, the token refused, Graph out of
+    reach and a token answer without a token become `BridgeError`s that say what to check."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            yield
+    except TimeoutError:
+        raise BridgeError(f"Microsoft Graph did not answer within {timeout_s:g} s",
+                          provider=provider) from None
+    except aiohttp.ClientResponseError as exc:  # the token endpoint refused
+        if exc.status == 429 or exc.status >= 500:
+            raise BridgeError(f"Microsoft Entra was busy issuing the Graph token (HTTP "
+                              f"{exc.status})", provider=provider) from None
+        raise BridgeError(f"Microsoft Entra refused the Graph app's credentials (HTTP "
+                          f"{exc.status}); check GRAPH_TENANT_ID, GRAPH_CLIENT_ID and "
+                          "GRAPH_CLIENT_SECRET", provider=provider, retryable=False) from None
+    except aiohttp.ClientError as exc:
+        raise BridgeError(f"Microsoft Graph could not be reached ({type(exc).__name__})",
+                          provider=provider) from None
+    except (KeyError, ValueError):  # a token answer without an access_token
+        raise BridgeError("Microsoft Entra answered without an access token",
+                          provider=provider, retryable=False) from None
 
 
 def graph_error(answer: dict[str, Any]) -> tuple[str, str]:

@@ -39,7 +39,6 @@ access policy and grant it to a user").
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -50,6 +49,7 @@ from urllib.parse import quote
 import aiohttp
 
 from bot.errors import BridgeError
+from integrations.graph_calls import graph_errors
 from integrations.graph_token import GraphToken
 from integrations.video import Meeting, Room, Stay, invitees, meeting_start
 
@@ -111,24 +111,12 @@ class TeamsMeetingBridge:
                              end: datetime) -> dict[str, Any]:
         body = {"subject": topic[:SUBJECT_MAX_CHARS], "externalId": request_id,
                 "startDateTime": start.isoformat(), "endDateTime": end.isoformat()}
-        try:
-            async with asyncio.timeout(self._timeout_s):
+        async with graph_errors(PROVIDER, self._timeout_s):
+            status, answer, retry_after = await self._post(body)
+            if status == 401:
+                logger.info("Graph answered 401; fetching a new token once")
+                self._token.forget()
                 status, answer, retry_after = await self._post(body)
-                if status == 401:
-                    logger.info("Graph answered 401; fetching a new token once")
-                    self._token.forget()
-                    status, answer, retry_after = await self._post(body)
-        except TimeoutError:
-            raise BridgeError(f"Microsoft Graph did not answer within {self._timeout_s:g} s",
-                              provider=PROVIDER) from None
-        except aiohttp.ClientResponseError as exc:  # the token endpoint refused
-            raise _token_refused(exc.status) from None
-        except aiohttp.ClientError as exc:
-            raise BridgeError(f"Microsoft Graph could not be reached ({type(exc).__name__})",
-                              provider=PROVIDER) from None
-        except (KeyError, ValueError):  # a token answer without an access_token
-            raise BridgeError("Microsoft Entra answered without an access token",
-                              provider=PROVIDER, retryable=False) from None
         if status in (200, 201) and isinstance(answer.get("joinWebUrl"), str):
             return answer
         if status in (200, 201):
@@ -150,20 +138,8 @@ class TeamsMeetingBridge:
     async def attendance(self, meeting_id: str) -> list[Stay]:
         """Every attendance interval in the ended sessions of online meeting `meeting_id`
         (its Graph id), one `Stay` each; `BridgeError` when Graph will not say."""
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                return await self._stays(meeting_id)
-        except TimeoutError:
-            raise BridgeError(f"Microsoft Graph did not answer within {self._timeout_s:g} s",
-                              provider=PROVIDER) from None
-        except aiohttp.ClientResponseError as exc:  # the token endpoint refused
-            raise _token_refused(exc.status) from None
-        except aiohttp.ClientError as exc:
-            raise BridgeError(f"Microsoft Graph could not be reached ({type(exc).__name__})",
-                              provider=PROVIDER) from None
-        except (KeyError, ValueError):  # a token answer without an access_token
-            raise BridgeError("Microsoft Entra answered without an access token",
-                              provider=PROVIDER, retryable=False) from None
+        async with graph_errors(PROVIDER, self._timeout_s):
+            return await self._stays(meeting_id)
 
     async def _stays(self, meeting_id: str) -> list[Stay]:
         reports_url = (f"{self._api_url}/users/{quote(self._organizer, safe='')}/onlineMeetings/"
@@ -257,15 +233,6 @@ class TeamsMeetingBridge:
             detail = f": {code}" if code else ""
             words = f"Microsoft Graph refused to create the meeting (HTTP {status}{detail})"
         return BridgeError(words, provider=PROVIDER, retryable=False)
-
-
-def _token_refused(status: int) -> BridgeError:
-    if status == 429 or status >= 500:
-        return BridgeError(f"Microsoft Entra was busy issuing the Graph token (HTTP {status})",
-                           provider=PROVIDER)
-    return BridgeError(f"Microsoft Entra refused the Graph app's credentials (HTTP {status}); "
-                       "check GRAPH_TENANT_ID, GRAPH_CLIENT_ID and GRAPH_CLIENT_SECRET",
-                       provider=PROVIDER, retryable=False)
 
 
 def _record_stays(report_id: str, record: dict[str, Any]) -> list[Stay]:
