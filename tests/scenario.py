@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Settings
-from bot.store.incident_models import Handover, Incident, TeamSettings
+from bot.store.incident_models import Handover, Incident, TeamSettings, TimelineEvent
 from bot.store.models import Job, OutboxMessage
 from bot.web import RUNTIME
 from tests.conftest import RunningBot, make_settings
@@ -99,9 +99,45 @@ class Team:
         await Job.filter(kind=kind, status="pending").update(due_ms=0)
         self.bot.server.app[RUNTIME].jobs.wake()
 
+    async def commanded(self, title: str = "Checkout latency sev2") -> Incident:
+        """Ada declares and investigates, Grace accepts command, and the room exists."""
+        incident = await self.declare(f"{title} @Ada @Grace",
+                                      mentions=(teams.ADA, teams.GRACE))
+        handover = await self.latest_handover()
+        await self.press("handover.accept",
+                         {"handoverId": handover.id, "incidentId": incident.id},
+                         sender=teams.GRACE)
+        incident = await eventually(lambda: with_room(incident))
+        await self.settle()
+        return incident
+
+    async def run_job(self, kind: str) -> None:
+        """The next job of `kind` is due now: wait until it ran and what it said was
+        delivered."""
+        before = await Job.filter(kind=kind, status="done").count()
+        await self.fire_timers(kind)
+        await eventually(lambda: _done_above(kind, before))
+        await self.settle()
+
     async def settle(self) -> None:
         """Wait until every queued message has been delivered."""
         await eventually(lambda: _no_unsent(OutboxMessage))
+
+
+async def with_room(incident: Incident) -> Incident | None:
+    """The incident as stored, once its Incident Command Room exists."""
+    fresh = await Incident.get(id=incident.id)
+    return fresh if fresh.room_url else None
+
+
+async def timeline_texts(incident: Incident, kind: str) -> list[str]:
+    """The texts of the incident's timeline entries of `kind`, in order."""
+    return list(await TimelineEvent.filter(incident_id=incident.id, kind=kind)
+                .order_by("id").values_list("text", flat=True))
+
+
+async def _done_above(kind: str, before: int) -> bool:
+    return await Job.filter(kind=kind, status="done").count() > before
 
 
 async def _thread_count_above(before: int) -> bool:

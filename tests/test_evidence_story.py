@@ -16,14 +16,14 @@ import pytest
 
 from bot.incidents import review_links
 from bot.incidents.attendance import CheckInvestigatorJoined, PollMeet
-from bot.store.incident_models import Incident, TimelineEvent
+from bot.store.incident_models import Incident
 from bot.store.models import Job
 from tests.conftest import make_settings
 from tests.fakes import activities as teams
 from tests.fakes.activities import ADA, GRACE, LINUS
 from tests.fakes.google import FakeGoogle, ServiceAccount, write_service_account
 from tests.fakes.zoom import FakeZoom, ZoomWebhooks
-from tests.scenario import Team, eventually
+from tests.scenario import Team, eventually, timeline_texts
 
 SECRET = "zoomWebhookSecret-story-" + "k9" * 6
 
@@ -35,9 +35,6 @@ def account(google: FakeGoogle, tmp_path: Path) -> ServiceAccount:
     return written
 
 
-async def _texts(incident: Incident, kind: str) -> list[str]:
-    return list(await TimelineEvent.filter(incident_id=incident.id, kind=kind)
-                .order_by("id").values_list("text", flat=True))
 
 
 async def _room(incident: Incident, provider: str) -> Incident | None:
@@ -88,7 +85,7 @@ async def test_the_conversation_and_the_room_record_themselves(
     await team.settle()
     chatter = [c for c in connector.calls[asked_before:] if c.kind in ("reply", "send")]
     assert chatter == [], "the bot answered people talking among themselves"
-    assert await _texts(incident, "chat") == [
+    assert await timeline_texts(incident, "chat") == [
         "message deleted by its author",
         "rolled back checkout-api to 1.41, p99 at 900 ms"]
 
@@ -108,7 +105,7 @@ async def test_the_conversation_and_the_room_record_themselves(
     incident = await eventually(lambda: _room(incident, "meet"))
     google.join("Linus T", at=datetime.now(UTC) - timedelta(minutes=1))
     await team.fire_timers(PollMeet.KIND)
-    await eventually(lambda: _texts(incident, "room_joined"), timeout=10)
+    await eventually(lambda: timeline_texts(incident, "room_joined"), timeout=10)
     await eventually(lambda: Job.filter(kind=PollMeet.KIND, status="done").exists())
     await team.settle()
     assert "In the room: Linus T" in team.live_card()
@@ -116,7 +113,7 @@ async def test_the_conversation_and_the_room_record_themselves(
 
     # The Investigator never joins the new room: the Commander is told privately.
     await team.fire_timers(CheckInvestigatorJoined.KIND)
-    await eventually(lambda: _texts(incident, "room_not_joined"))
+    await eventually(lambda: timeline_texts(incident, "room_not_joined"))
     await team.settle()
     nudges = [c for c in connector.calls if c.kind in ("send", "reply")
               and (c.conversation_id or "") == f"a:1on1-{GRACE.id}"
@@ -124,7 +121,7 @@ async def test_the_conversation_and_the_room_record_themselves(
     assert nudges, "the Commander was not told privately"
 
     # The timeline and the review show exactly that.
-    assert await _texts(incident, "room_joined") == [
+    assert await timeline_texts(incident, "room_joined") == [
         "Ada Lovelace (Investigator) joined the Incident Command Room.",
         "Linus T joined the Incident Command Room."]
     markdown = await _page(team, incident, "md")

@@ -12,13 +12,12 @@ import pytest
 
 from bot.incidents.attendance import CheckInvestigatorJoined, PollMeet
 from bot.incidents.pir_builder import build_record
-from bot.store.incident_models import Incident, RoomSession, TimelineEvent
+from bot.store.incident_models import Incident, RoomSession
 from bot.store.models import Job
 from bot.web.review_markdown import render_markdown
 from tests.conftest import make_settings
-from tests.fakes.activities import ADA, GRACE
 from tests.fakes.google import MEET_SCOPE, FakeGoogle, ServiceAccount, write_service_account
-from tests.scenario import Team, eventually
+from tests.scenario import Team, eventually, timeline_texts
 
 SPACE = "spaces/jQCFfuBOdN5z"
 
@@ -38,35 +37,15 @@ async def _meet_team(start_bot: Any, url: str, google: FakeGoogle, account: Serv
                              google_api_endpoint=google.url, video_timeout_s=5.0, **extra)
     team = Team(await start_bot(settings), connector)
     await team.say("setup")
-    incident = await team.declare("Checkout latency sev2 @Ada @Grace", mentions=(ADA, GRACE))
-    handover = await team.latest_handover()
-    await team.press("handover.accept", {"handoverId": handover.id, "incidentId": incident.id},
-                     sender=GRACE)
-    incident = await eventually(lambda: _with_room(incident))
-    await team.settle()
-    return team, incident
+    return team, await team.commanded()
 
 
-async def _with_room(incident: Incident) -> Incident | None:
-    fresh = await Incident.get(id=incident.id)
-    return fresh if fresh.room_url else None
 
 
-async def _poll(team: Team) -> None:
-    """The next poll is due now; wait until it ran and what it said was delivered."""
-    before = await Job.filter(kind=PollMeet.KIND, status="done").count()
-    await team.fire_timers(PollMeet.KIND)
-    await eventually(lambda: _polled(before))
-    await team.settle()
 
 
-async def _polled(before: int) -> bool:
-    return await Job.filter(kind=PollMeet.KIND, status="done").count() > before
 
 
-async def _texts(incident: Incident, kind: str) -> list[str]:
-    return list(await TimelineEvent.filter(incident_id=incident.id, kind=kind)
-                .order_by("id").values_list("text", flat=True))
 
 
 async def test_a_meet_participant_appears_through_the_api(
@@ -79,11 +58,11 @@ async def test_a_meet_participant_appears_through_the_api(
     google.join("Sam Guest", at=now - timedelta(minutes=2), signed_in=False)
     google.join("Grace Hopper", at=now - timedelta(minutes=1))  # three: two pages
 
-    await _poll(team)
+    await team.run_job(PollMeet.KIND)
 
     card = team.live_card()
     assert "In the room: Investigator Ada Lovelace, Commander Grace Hopper, Sam Guest" in card
-    assert await _texts(incident, "room_joined") == [
+    assert await timeline_texts(incident, "room_joined") == [
         "Ada Lovelace (Investigator) joined the Incident Command Room.",
         "Sam Guest joined the Incident Command Room.",
         "Grace Hopper (Commander) joined the Incident Command Room."]
@@ -100,13 +79,13 @@ async def test_leaves_are_recorded_once_and_polling_goes_on(
     team, incident = await _meet_team(start_bot, sqlite_url, google, account, connector)
     now = datetime.now(UTC).replace(microsecond=0)
     session = google.join("Ada Lovelace", at=now - timedelta(minutes=30))
-    await _poll(team)
+    await team.run_job(PollMeet.KIND)
     google.leave(session, at=now - timedelta(minutes=5))
 
-    await _poll(team)
-    await _poll(team)  # the same report again changes nothing
+    await team.run_job(PollMeet.KIND)
+    await team.run_job(PollMeet.KIND)  # the same report again changes nothing
 
-    assert await _texts(incident, "room_left") == [
+    assert await timeline_texts(incident, "room_left") == [
         "Ada Lovelace (Investigator) left the Incident Command Room after 25 min."]
     assert await RoomSession.filter(incident_id=incident.id).count() == 1
     assert "Nobody in the room now" in team.live_card()
@@ -122,9 +101,9 @@ async def test_a_busy_google_waits_for_the_next_poll(
     google.fail_next(429, endpoint="records", reason="RATE_LIMIT_EXCEEDED")
     google.join("Ada Lovelace", at=datetime.now(UTC) - timedelta(minutes=1))
 
-    await _poll(team)
+    await team.run_job(PollMeet.KIND)
     assert await RoomSession.filter(incident_id=incident.id).count() == 0
-    await _poll(team)
+    await team.run_job(PollMeet.KIND)
 
     assert await RoomSession.filter(incident_id=incident.id).count() == 1
     assert "In the room: Investigator Ada Lovelace" in team.live_card()
@@ -136,9 +115,9 @@ async def test_a_refusal_for_good_says_so_and_stops_following(
     team, incident = await _meet_team(start_bot, sqlite_url, google, account, connector)
     google.fail_next(403, endpoint="records")
 
-    await _poll(team)
+    await team.run_job(PollMeet.KIND)
 
-    [note] = await _texts(incident, "room_not_joined")
+    [note] = await timeline_texts(incident, "room_not_joined")
     assert note.startswith("Attendance of the Incident Command Room is not available: "
                            "Google refused to read who is in the room (HTTP 403")
     assert any(note in c.text for c in connector.of_kind("reply"))
@@ -152,13 +131,13 @@ async def test_the_investigator_who_never_joins_a_meet_room_is_noticed(
 ):
     team, incident = await _meet_team(start_bot, sqlite_url, google, account, connector)
     google.join("Grace Hopper", at=datetime.now(UTC) - timedelta(minutes=1))
-    await _poll(team)
+    await team.run_job(PollMeet.KIND)
 
     await team.fire_timers(CheckInvestigatorJoined.KIND)
-    await eventually(lambda: _texts(incident, "room_not_joined"))
+    await eventually(lambda: timeline_texts(incident, "room_not_joined"))
     await team.settle()
 
-    [note] = await _texts(incident, "room_not_joined")
+    [note] = await timeline_texts(incident, "room_not_joined")
     assert "Ada Lovelace (Investigator) has not joined" in note
     private = [c for c in connector.calls if c.kind in ("send", "reply")
                and (c.conversation_id or "").startswith("a:")

@@ -25,7 +25,7 @@ from bot.web.review_markdown import render_markdown
 from tests.conftest import RunningBot, make_settings
 from tests.fakes.activities import ADA, GRACE, LINUS
 from tests.fakes.zoom import FakeZoom, ZoomWebhooks
-from tests.scenario import Team, eventually, thread_posts
+from tests.scenario import Team, eventually, thread_posts, timeline_texts, with_room
 
 SECRET = "zoomWebhookSecret-" + "x1Y2" * 4
 HOSTILE = "<script>alert(1)</script> **bold** [x](http://evil) <at>Grace Hopper</at> | ~ #"
@@ -51,25 +51,10 @@ async def _send(bot: RunningBot, hooks: ZoomWebhooks, event: dict[str, Any],
     return await _post(bot, *hooks.signed(event, **signing))
 
 
-async def _with_room(incident: Incident) -> Incident | None:
-    fresh = await Incident.get(id=incident.id)
-    return fresh if fresh.room_url else None
 
 
-async def _commanded(team: Team) -> Incident:
-    """Ada investigates, Grace commands, and the Zoom room exists."""
-    incident = await team.declare("Checkout latency sev2 @Ada @Grace", mentions=(ADA, GRACE))
-    handover = await team.latest_handover()
-    await team.press("handover.accept", {"handoverId": handover.id, "incidentId": incident.id},
-                     sender=GRACE)
-    incident = await eventually(lambda: _with_room(incident))
-    await team.settle()
-    return incident
 
 
-async def _events(incident: Incident, kind: str) -> list[str]:
-    return list(await TimelineEvent.filter(incident_id=incident.id, kind=kind)
-                .order_by("id").values_list("text", flat=True))
 
 
 def _card_text(team: Team) -> str:
@@ -79,7 +64,7 @@ def _card_text(team: Team) -> str:
 async def _started(start_bot, url: str, zoom: FakeZoom, connector, **extra: Any
                    ) -> tuple[Team, Incident, dict[str, Any]]:
     team = Team(await start_bot(_settings(url, zoom, **extra)), connector)
-    incident = await _commanded(team)
+    incident = await team.commanded()
     return team, incident, zoom.meetings[-1]
 
 
@@ -113,7 +98,7 @@ async def test_a_bad_or_missing_signature_is_refused_and_records_nothing(
     assert (await _post(team.bot, headers, body.replace(b"Ada", b"Eve")))[0] == 401  # tampered
 
     assert await RoomSession.all().count() == 0
-    assert await _events(incident, "room_joined") == []
+    assert await timeline_texts(incident, "room_joined") == []
     # The same event, signed as Zoom signs it, is recorded: the refusals were the signature.
     assert (await _send(team.bot, hooks, join))[0] == 200
     assert await RoomSession.all().count() == 1
@@ -150,7 +135,7 @@ async def test_the_investigator_joining_shows_on_the_card_once_and_leaving_ends_
     assert "In the room: Investigator Ada Lovelace, Sam Guest" in _card_text(team)
     [stay] = await RoomSession.filter(person_id=ADA.id)
     assert stay.name == "ada lovelace" and stay.left_at is None
-    assert await _events(incident, "room_joined") == [
+    assert await timeline_texts(incident, "room_joined") == [
         "Ada Lovelace (Investigator) joined the Incident Command Room.",
         "Sam Guest joined the Incident Command Room."]
 
@@ -163,7 +148,7 @@ async def test_the_investigator_joining_shows_on_the_card_once_and_leaving_ends_
     assert "In the room: Sam Guest" in _card_text(team)
     assert "In the room: Investigator" not in _card_text(team)
     assert (await RoomSession.get(id=stay.id)).left_at == joined_at + timedelta(minutes=12)
-    assert await _events(incident, "room_left") == [
+    assert await timeline_texts(incident, "room_left") == [
         "Ada Lovelace (Investigator) left the Incident Command Room after 12 min."]
 
 
@@ -208,7 +193,7 @@ async def test_a_jitsi_room_says_plainly_that_attendance_is_not_available(
     team = Team(await start_bot(make_settings(sqlite_url, zoom_webhook_secret_token=SECRET)),
                 connector)
     incident = await team.declare("search down")
-    incident = await eventually(lambda: _with_room(incident))
+    incident = await eventually(lambda: with_room(incident))
     await team.settle()
 
     assert incident.room_provider == "jitsi" and incident.room_meeting_id is None
@@ -263,7 +248,7 @@ async def test_the_commander_is_told_privately_when_the_investigator_has_not_joi
     assert nudge.text.startswith("INC-1: Ada Lovelace (Investigator) has not joined the "
                                  "Incident Command Room 7 min after it was made.")
     assert incident.room_url in nudge.text
-    assert await _events(incident, "room_not_joined") == [
+    assert await timeline_texts(incident, "room_not_joined") == [
         "Ada Lovelace (Investigator) has not joined the Incident Command Room 7 min after it "
         "was made. The Commander was told privately."]
     assert not [c for c in thread_posts(connector, incident) if "has not joined" in c.text]
@@ -280,7 +265,7 @@ async def test_no_nudge_when_the_investigator_joined_in_time(start_bot, sqlite_u
     await eventually(_join_check_done)
     await team.settle()
 
-    assert await _events(incident, "room_not_joined") == []
+    assert await timeline_texts(incident, "room_not_joined") == []
     assert not [c for c in connector.of_kind("send") if "has not joined" in c.text]
 
 

@@ -13,12 +13,12 @@ import pytest
 from bot.errors import BridgeError
 from bot.incidents.attendance import CheckInvestigatorJoined, PollMeet, PollTeams
 from bot.incidents.pir_builder import build_record
-from bot.store.incident_models import Incident, RoomSession, TimelineEvent
+from bot.store.incident_models import Incident, RoomSession
 from bot.store.models import Job
 from bot.web.review_markdown import render_markdown
 from tests.fakes.activities import ADA, GRACE
 from tests.fakes.graph import ARTIFACT_PERMISSION, Attendee, FakeGraph
-from tests.scenario import Team, eventually
+from tests.scenario import Team, timeline_texts
 from tests.test_video_teams import session, teams_bridge, teams_settings  # noqa: F401
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -28,35 +28,15 @@ async def _teams_team(start_bot: Any, url: str, graph: FakeGraph, connector: Any
                       **extra: Any) -> tuple[Team, Incident]:
     team = Team(await start_bot(teams_settings(url, graph, **extra)), connector)
     await team.say("setup")
-    incident = await team.declare("Checkout latency sev2 @Ada @Grace", mentions=(ADA, GRACE))
-    handover = await team.latest_handover()
-    await team.press("handover.accept", {"handoverId": handover.id, "incidentId": incident.id},
-                     sender=GRACE)
-    incident = await eventually(lambda: _with_room(incident))
-    await team.settle()
-    return team, incident
+    return team, await team.commanded()
 
 
-async def _with_room(incident: Incident) -> Incident | None:
-    fresh = await Incident.get(id=incident.id)
-    return fresh if fresh.room_url else None
 
 
-async def _poll(team: Team) -> None:
-    """The next poll is due now; wait until it ran and what it said was delivered."""
-    before = await Job.filter(kind=PollTeams.KIND, status="done").count()
-    await team.fire_timers(PollTeams.KIND)
-    await eventually(lambda: _polled(before))
-    await team.settle()
 
 
-async def _polled(before: int) -> bool:
-    return await Job.filter(kind=PollTeams.KIND, status="done").count() > before
 
 
-async def _texts(incident: Incident, kind: str) -> list[str]:
-    return list(await TimelineEvent.filter(incident_id=incident.id, kind=kind)
-                .order_by("id").values_list("text", flat=True))
 
 
 def _meeting(graph: FakeGraph) -> str:
@@ -70,7 +50,7 @@ async def test_a_report_after_a_session_ends_puts_its_stays_on_the_record(
     team, incident = await _teams_team(start_bot, sqlite_url, graph, connector,
                                        teams_attendance=True)
     assert incident.room_meeting_id and incident.room_meeting_id.startswith("teams:")
-    await _poll(team)  # the session is going on: Graph has no report yet
+    await team.run_job(PollTeams.KIND)  # the session is going on: Graph has no report yet
     assert await RoomSession.filter(incident_id=incident.id).count() == 0
     assert "Attendance: Teams reports who attended after a session ends" in team.live_card()
 
@@ -84,21 +64,21 @@ async def test_a_report_after_a_session_ends_puts_its_stays_on_the_record(
                                   (start + timedelta(minutes=12), None)),
                  entra_id=GRACE.aad_object_id),
     ], started=start, ended=NOW - timedelta(minutes=5))
-    await _poll(team)
-    await _poll(team)  # the same report again changes nothing
+    await team.run_job(PollTeams.KIND)
+    await team.run_job(PollTeams.KIND)  # the same report again changes nothing
 
     stays = await RoomSession.filter(incident_id=incident.id).order_by("joined_at")
     assert [(s.name, s.person_id) for s in stays] == [
         ("Lovelace, Ada (Contoso)", ADA.id), ("Sam Guest", None), ("Grace Hopper", GRACE.id),
         ("Grace Hopper", GRACE.id)]
     assert stays[-1].left_at is None  # Graph lacked the leave time
-    joins = await _texts(incident, "room_joined")
+    joins = await timeline_texts(incident, "room_joined")
     assert len(joins) == 4
     assert joins[0].startswith('Ada Lovelace (Investigator) joined the Incident Command Room '
                                'as "Lovelace, Ada (Contoso)" at ')
     assert joins[0].endswith("(Teams attendance report).")
     assert joins[2].startswith("Grace Hopper (Commander) joined the Incident Command Room at ")
-    leaves = await _texts(incident, "room_left")
+    leaves = await timeline_texts(incident, "room_left")
     assert [t.split(" at ")[0] for t in leaves] == [
         "Grace Hopper (Commander) left the Incident Command Room after 4 min",
         "Sam Guest left the Incident Command Room after 8 min",
@@ -124,11 +104,11 @@ async def test_a_throttled_read_waits_for_the_next_poll(start_bot, sqlite_url, g
         started=NOW - timedelta(minutes=9), ended=NOW - timedelta(minutes=2))
     graph.fail_attendance(429, retry_after="7")
 
-    await _poll(team)
+    await team.run_job(PollTeams.KIND)
     assert await RoomSession.filter(incident_id=incident.id).count() == 0
     assert await Job.filter(kind=PollTeams.KIND, status="pending").count() == 1
-    assert await _texts(incident, "room_not_joined") == []
-    await _poll(team)
+    assert await timeline_texts(incident, "room_not_joined") == []
+    await team.run_job(PollTeams.KIND)
 
     [stay] = await RoomSession.filter(incident_id=incident.id)
     assert stay.person_id == ADA.id
@@ -143,9 +123,9 @@ async def test_a_withheld_permission_says_so_once_naming_it_and_stops(
                                        teams_attendance=True)
     graph.attendance_forbidden = True
 
-    await _poll(team)
+    await team.run_job(PollTeams.KIND)
 
-    [note] = await _texts(incident, "room_not_joined")
+    [note] = await timeline_texts(incident, "room_not_joined")
     assert note.startswith("Attendance of the Incident Command Room is not available: "
                            "Microsoft Graph refused the Graph app")
     assert ARTIFACT_PERMISSION in note and "access policy" in note
