@@ -32,6 +32,7 @@ from tortoise.backends.sqlite.client import SqliteTransactionContext
 from tortoise.connection import get_connections
 from tortoise.transactions import in_transaction
 
+from bot.store import group_commit
 from bot.store.availability import is_connection_lost
 from bot.store.database import renew_connections
 
@@ -44,6 +45,10 @@ END_TIMEOUT_S = 2.0
 async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
     """`async with transaction() as conn:` commits on success, rolls back on any error."""
     context = in_transaction()
+    if isinstance(context, SqliteTransactionContext):
+        async with _grouped(context) as conn:
+            yield conn
+        return
     try:
         conn = await _enter(context)
         try:
@@ -62,37 +67,46 @@ async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
         raise
 
 
-async def _enter(context: TransactionContext) -> BaseDBAsyncClient:
-    if isinstance(context, SqliteTransactionContext):
-        return await _enter_sqlite(context)
-    if isinstance(context, TransactionContextPooled):
-        return await _enter_pooled(context)
-    # A nested transaction (a savepoint inside ours) holds nothing of its own.
-    return await context.__aenter__()
+@asynccontextmanager
+async def _grouped(context: SqliteTransactionContext) -> AsyncIterator[BaseDBAsyncClient]:
+    """A transaction on SQLite's one connection, in a group that shares one COMMIT with
+    the transactions queued behind it (`bot.store.group_commit`)."""
+    client: BaseDBAsyncClient = context.connection  # Tortoise types it Any
 
-
-async def _enter_sqlite(context: SqliteTransactionContext) -> BaseDBAsyncClient:
-    # The steps of SqliteTransactionContext.__aenter__, each undone if a later one fails.
-    lock = context._trxlock  # noqa: SLF001 - see the module docstring
-
-    async def unlock() -> None:
-        lock.release()
-
-    await lock.acquire()
-    try:
+    async def raw_of() -> Any:
         await context.ensure_connection()
-        raw = context.connection._connection  # noqa: SLF001 - the aiosqlite connection
+        return context.connection._connection  # noqa: SLF001 - the aiosqlite connection
+
+    async def begin() -> None:
+        raw = context.connection._connection  # noqa: SLF001
         if raw is not None and raw.in_transaction:
             # Left open by a COMMIT or ROLLBACK that failed (a full disk), or a BEGIN cut
             # off after it was queued: Tortoise's BEGIN would commit it. Undo it instead.
             log.warning("rolling back an SQLite transaction left open")
             await raw.rollback()
-    except BaseException:
-        await unlock()
+        # Not Tortoise's begin(): its COMMIT first is a round trip that ends nothing here.
+        await raw.execute("BEGIN")
+
+    member = await group_commit.join(context._trxlock, raw_of, begin)  # noqa: SLF001
+    token = get_connections().set(context.connection_name, client)
+    try:
+        yield client
+    except BaseException as exc:
+        get_connections().reset(token)
+        try:
+            await group_commit.leave(member, exc, timeout_s=END_TIMEOUT_S)
+        except Exception as failure:  # noqa: BLE001 - the connection is gone: nothing to undo
+            log.debug("rollback after %s failed: %s", type(exc).__name__, failure)
         raise
-    await _begin(context, context.connection, undo=unlock)
-    connection: BaseDBAsyncClient = context.connection  # Tortoise types it Any
-    return connection
+    get_connections().reset(token)
+    await group_commit.leave(member, None, timeout_s=END_TIMEOUT_S)
+
+
+async def _enter(context: TransactionContext) -> BaseDBAsyncClient:
+    if isinstance(context, TransactionContextPooled):
+        return await _enter_pooled(context)
+    # A nested transaction (a savepoint inside ours) holds nothing of its own.
+    return await context.__aenter__()
 
 
 async def _enter_pooled(context: TransactionContextPooled) -> BaseDBAsyncClient:
