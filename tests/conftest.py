@@ -34,6 +34,13 @@ from tests.fakes.tcp_proxy import TcpProxy
 from tests.fakes.trello import FakeTrello
 from tests.fakes.zoom import FakeZoom
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `slow` tests first, the rest in their order: `make test` hands tests to its
+    workers in this order, and a two-minute story handed out last would keep the whole
+    suite waiting for it after every other worker is done (longest first)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 _pg_state: dict[str, str | None] = {}
 

@@ -240,6 +240,7 @@ async def _thread_post(connector: FakeConnector, incident: Incident, fragment: s
     return found[-1] if found else None
 
 
+@pytest.mark.slow
 async def test_two_replicas_on_postgres_share_the_budget(postgres_url: str, tmp_path: Path,
                                                          limited: FakeConnector):
     replicas = await asyncio.gather(

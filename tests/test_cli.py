@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.bot_process import SCRIPT, bot_env, free_port
 from tests.fakes import activities as teams
@@ -26,6 +27,7 @@ def test_help_lists_the_commands():
     assert "run" in result.stdout and "migrate" in result.stdout
 
 
+@pytest.mark.slow
 def test_migrate_creates_the_schema_and_is_repeatable(tmp_path):
     for _ in range(2):
         result = subprocess.run([SCRIPT, "migrate"], env=_env(tmp_path), cwd=tmp_path,
@@ -36,6 +38,7 @@ def test_migrate_creates_the_schema_and_is_repeatable(tmp_path):
     assert {"outbox_message", "job", "processed_activity"} <= tables
 
 
+@pytest.mark.slow
 def test_replicas_migrating_one_new_sqlite_file_at_once_both_succeed(tmp_path):
     """The default database is a relative path; its lock file sits beside it, ignored by
     git like the WAL files."""

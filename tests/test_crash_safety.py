@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.teams.markdown import literal
 from tests.bot_process import BotProcess
@@ -79,6 +80,7 @@ class Load:
                 self.enough.set()
 
 
+@pytest.mark.slow
 async def test_a_sigkilled_bot_keeps_every_acknowledged_change(tmp_path: Path, connector):
     database = tmp_path / "bot.sqlite3"
     bot = await BotProcess(f"sqlite://{database}", tmp_path, name="first").start()

@@ -14,6 +14,7 @@ import sys
 import textwrap
 
 import asyncpg
+import pytest
 
 from bot.incidents import journal
 from bot.store.incident_models import TimelineEvent
@@ -43,6 +44,7 @@ async def _notes_on_timeline() -> list[str]:
     return [e.text for e in await TimelineEvent.filter(kind="note").order_by("id")]
 
 
+@pytest.mark.slow
 async def test_a_lock_held_past_the_busy_timeout_wedges_nothing(start_bot, sqlite_url,
                                                                 connector):
     bot = await start_bot(make_settings(sqlite_url))

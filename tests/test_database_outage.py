@@ -20,6 +20,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import pytest
 
 from tests.bot_process import BotProcess
 from tests.conftest import ProxiedDatabase, make_settings
@@ -97,6 +98,7 @@ async def _journal_counts(session: aiohttp.ClientSession, bot: BotProcess) -> Co
     return Counter({outcome: int(n) for outcome, n in found})
 
 
+@pytest.mark.slow
 async def test_a_postgres_outage_under_load_loses_no_acknowledged_command(
         proxied_postgres: ProxiedDatabase, tmp_path: Path, connector: FakeConnector):
     proxy, through = proxied_postgres.proxy, proxied_postgres.url
@@ -214,6 +216,7 @@ async def test_a_command_neither_the_database_nor_the_journal_can_take_gets_503_
     assert "Keep your own note of it" in told.text
 
 
+@pytest.mark.slow
 async def test_what_a_bot_killed_during_the_outage_had_journaled_is_applied_by_the_next(
         proxied_postgres: ProxiedDatabase, tmp_path: Path, connector: FakeConnector):
     proxy, through = proxied_postgres.proxy, proxied_postgres.url

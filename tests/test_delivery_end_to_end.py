@@ -3,12 +3,15 @@ acknowledged at once, and their messages arrive later, all of them, in thread or
 
 from __future__ import annotations
 
+import pytest
+
 from bot.store.models import OutboxMessage
 from bot.web import RUNTIME
 from tests.fakes.activities import ADA
 from tests.scenario import Team, eventually, thread_posts
 
 
+@pytest.mark.slow
 async def test_throttling_errors_and_a_timeout_lose_nothing_and_keep_thread_order(
         local_bot, connector):
     team = Team(local_bot, connector)
@@ -36,6 +39,7 @@ async def test_throttling_errors_and_a_timeout_lose_nothing_and_keep_thread_orde
     assert {c.answered for c in connector.calls} >= {429, 500}
 
 
+@pytest.mark.slow
 async def test_after_a_long_connector_outage_messages_flow_again_within_seconds(
         local_bot, connector):
     """Issue 14: after a 40 s outage delivery resumed only ~200 s after the connector was

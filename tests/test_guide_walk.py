@@ -118,6 +118,7 @@ async def _squad(team: Team) -> None:
                    mentions=(ADA, GRACE, MARGARET))
 
 
+@pytest.mark.slow
 async def test_the_guide_walked_by_a_team(team: Team, connector: FakeConnector) -> None:
     seen = Seen(connector)
     await team.say("setup", sender=DENNIS)

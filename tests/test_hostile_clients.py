@@ -85,6 +85,7 @@ async def test_a_body_that_never_arrives_gets_408_after_the_deadline(start_bot, 
     assert b"did not arrive within 1 s" in answer
 
 
+@pytest.mark.slow
 async def test_a_flood_of_slow_connections_under_a_low_descriptor_limit_is_bounded(
         tmp_path: Path, connector: FakeConnector):
     bot = await BotProcess(f"sqlite://{tmp_path}/bot.sqlite3", tmp_path, open_files=256,

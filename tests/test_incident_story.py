@@ -38,6 +38,7 @@ async def team(request: pytest.FixtureRequest, start_bot, database_url: str,
     return team
 
 
+@pytest.mark.slow
 async def test_the_whole_incident_story(team: Team, connector, graph: FakeGraph):
     await team.settle()
     before = len(connector.calls)  # the setup answers

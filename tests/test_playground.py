@@ -48,6 +48,7 @@ REASON = _why_not()
 
 @pytest.mark.skipif(REASON is not None, reason=REASON or "")
 @pytest.mark.timeout(300)
+@pytest.mark.slow
 def test_nominee_accepts_the_role_card_in_the_playground(tmp_path: Path) -> None:
     run = subprocess.run(
         [*_unshare(), "sh", "-c", _SH, sys.executable, "-m", "tests.playground_session",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import pytest
 
 from tests.bot_process import BotProcess
 from tests.fakes import activities as teams
@@ -33,6 +34,7 @@ def _say(connector: FakeConnector, text: str, *, sender=ADA, mentions=(), root_i
                                  sender=sender, mentions=list(mentions), root_id=root_id)
 
 
+@pytest.mark.slow
 async def test_two_replicas_on_one_postgres_act_as_one_bot(postgres_url: str, tmp_path: Path,
                                                             connector: FakeConnector):
     # Both start at once, so both also migrate the new database at once.

@@ -190,6 +190,7 @@ def _secured(database_url: str, identity: FakeIdentity, **extra: Any):
         public_base_url="https://incident-bot.example.com", **extra)
 
 
+@pytest.mark.slow
 async def test_no_secret_or_token_leaks_from_an_incident_with_every_integration(
     start_bot, database_url, identity, connector, zoom, all_of_google, tokened_graph, github,
     statuspage, tmp_path, caplog, capfd, every_logger_at_debug,

@@ -90,6 +90,7 @@ async def test_sigterm_twice_to_a_make_run_group_stops_everything_within_10_s(
     assert not Path(f"{database}-wal").exists(), "the database was not closed"
 
 
+@pytest.mark.slow
 async def test_sigint_twice_to_the_bot_stops_it_cleanly(tmp_path: Path,
                                                         connector: FakeConnector):
     database = tmp_path / "bot.sqlite3"
@@ -117,6 +118,7 @@ async def test_sigint_twice_to_the_bot_stops_it_cleanly(tmp_path: Path,
     assert not Path(f"{database}-wal").exists(), "the database was not closed"
 
 
+@pytest.mark.slow
 async def test_sigterm_while_the_database_does_not_answer_still_stops_within_10_s(
         proxied_postgres: ProxiedDatabase, tmp_path: Path, connector: FakeConnector):
     proxy, through = proxied_postgres.proxy, proxied_postgres.url
