@@ -189,10 +189,8 @@ class TeamsMeetingBridge:
                       ) -> BridgeError:
         """Graph's refusal to read attendance, in words that say who must do what."""
         code, message = _graph_error(answer)
-        if status == 429 or status >= 500:
-            wait = f"; retry after {retry_after} s" if retry_after else ""
-            return BridgeError(f"Microsoft Graph was busy (HTTP {status}{wait})",
-                               provider=PROVIDER)
+        if (busy := _busy(status, retry_after)) is not None:
+            return busy
         if status in (401, 403):
             policy = (" (no application access policy)" if "access policy" in message.lower()
                       else "")
@@ -213,10 +211,8 @@ class TeamsMeetingBridge:
                  ) -> BridgeError:
         """Graph's refusal in words that say who must do what."""
         code, message = _graph_error(answer)
-        if status == 429 or status >= 500:
-            wait = f"; retry after {retry_after} s" if retry_after else ""
-            return BridgeError(f"Microsoft Graph was busy (HTTP {status}{wait})",
-                               provider=PROVIDER)
+        if (busy := _busy(status, retry_after)) is not None:
+            return busy
         if status == 403 and "access policy" in message.lower():
             words = (f"no Teams application access policy lets the Graph app {self._app_id} "
                      f"create meetings for the organizer {self._organizer}; a Teams admin must "
@@ -280,3 +276,11 @@ def _graph_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed.astimezone(UTC)
+
+
+def _busy(status: int, retry_after: str | None) -> BridgeError | None:
+    """Graph throttling or failing (429, 5xx): worth another try, after its Retry-After."""
+    if status == 429 or status >= 500:
+        wait = f"; retry after {retry_after} s" if retry_after else ""
+        return BridgeError(f"Microsoft Graph was busy (HTTP {status}{wait})", provider=PROVIDER)
+    return None

@@ -34,6 +34,7 @@ from tests.fakes.tcp_proxy import TcpProxy
 from tests.fakes.trello import FakeTrello
 from tests.fakes.zoom import FakeZoom
 
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The `slow` tests first, the rest in their order: `make test` hands tests to its
     workers in this order, and a two-minute story handed out last would keep the whole

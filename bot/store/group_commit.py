@@ -64,6 +64,15 @@ class _Connection:
     waiting: int = 0
     group: _Group | None = None
 
+    async def take_turn(self) -> None:
+        """Queue for the connection, counted in `waiting` meanwhile: a transaction that
+        ends while others wait hands the group on instead of committing it."""
+        self.waiting += 1
+        try:
+            await self.turn.acquire()
+        finally:
+            self.waiting -= 1
+
 
 _connections: weakref.WeakKeyDictionary[asyncio.Lock, _Connection] = (
     weakref.WeakKeyDictionary())
@@ -86,11 +95,7 @@ async def join(trxlock: asyncio.Lock, raw_of: Callable[[], Awaitable[Any]],
     state = _connections.get(trxlock)
     if state is None:
         state = _connections[trxlock] = _Connection()
-    state.waiting += 1
-    try:
-        await state.turn.acquire()
-    finally:
-        state.waiting -= 1
+    await state.take_turn()
     try:
         group = state.group
         if group is not None and (await raw_of() is not group.raw
@@ -178,11 +183,7 @@ async def _end(member: Membership, exc: BaseException | None) -> asyncio.Future[
 async def _flush(state: _Connection, group: _Group) -> None:
     """Commit `group` once the transactions that were waiting when it was handed on have
     run (they queue on the turn ahead of this)."""
-    state.waiting += 1
-    try:
-        await state.turn.acquire()
-    finally:
-        state.waiting -= 1
+    await state.take_turn()
     try:
         if state.group is group:
             if group.members:
