@@ -112,6 +112,9 @@ def first_denied(budgets: Sequence[Budget], recent: Mapping[str, Sequence[int]],
 class Pace(Protocol):
     """What the dispatcher and inline answers spend Teams' budget through."""
 
+    # Kept in this process: `take` never waits for anything, so callers need no deadline.
+    in_memory: bool
+
     async def take(self, budgets: Sequence[Budget]) -> Denied | None:
         """Spend one call from every budget (None), or nothing (the first that has no room)."""
         ...
@@ -129,6 +132,8 @@ def _hold_after(now: int, retry_after_s: float | None) -> Hold:
 class NoPace:
     """Every call goes (TEAMS_PACING=off: a connector without Teams' limits)."""
 
+    in_memory = True
+
     async def take(self, budgets: Sequence[Budget]) -> Denied | None:
         return None
 
@@ -138,6 +143,8 @@ class NoPace:
 
 class LocalPace:
     """The budgets of one process, in memory."""
+
+    in_memory = True
 
     def __init__(self) -> None:
         self._log: dict[str, deque[int]] = {}
@@ -159,6 +166,8 @@ class LocalPace:
 
 class SharedPace:
     """The budgets of every replica, in the database (PostgreSQL)."""
+
+    in_memory = False
 
     # Slots older than the largest window are deleted every this many takes.
     PRUNE_EVERY = 200

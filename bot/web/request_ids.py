@@ -8,8 +8,8 @@ balancer usually sets one), else a new one; it is returned in the response's
 from __future__ import annotations
 
 import asyncio
+import os
 import re
-import uuid
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -28,7 +28,7 @@ def request_id_from(header: str | None) -> str:
     """The caller's id when it is safe to log, else a fresh one."""
     if header and _ACCEPTED.fullmatch(header):
         return header
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # as random as uuid4().hex, without building a UUID
 
 
 def route_of(request: web.Request) -> str:
