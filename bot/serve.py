@@ -43,6 +43,11 @@ IDLE_TIMEOUT_S = 15.0
 # connections (bot.app), the database pool, the journal, logs, the provider threads.
 RESERVED_DESCRIPTORS = 160
 MAX_AUTOMATIC_CONNECTIONS = 4096
+# asyncio accepts up to `backlog` connections in one go before any reaches the cap that
+# refuses them, so that many descriptors must be free beyond the cap; aiohttp's 128 plus
+# the bot's own files overran a limit of 256 under a flood (EMFILE). The reserve covers
+# this after the outgoing connections and the bot's own files.
+LISTEN_BACKLOG = 48
 
 
 def connection_limit(settings: Settings) -> int:
@@ -122,7 +127,8 @@ async def serve(settings: Settings, app: web.Application, *,
         assert runner.server is not None
         limit = connection_limit(settings)
         cap_connections(runner.server, limit, refusals)
-        site = web.TCPSite(runner, settings.listen_host, settings.port)
+        site = web.TCPSite(runner, settings.listen_host, settings.port,
+                           backlog=LISTEN_BACKLOG)
         await site.start()
         announce(f"======== Running on http://{settings.listen_host}:{settings.port} "
                  f"(at most {limit} connections) ========")
