@@ -22,6 +22,7 @@ from bot.store.incident_models import (
     Task,
     TimelineEvent,
 )
+from bot.store.prepared import incidents_numbered
 from bot.store.status_models import PublicIncident
 
 OPEN = (IncidentStatus.INVESTIGATING, IncidentStatus.MITIGATED, IncidentStatus.RESOLVED)
@@ -47,8 +48,12 @@ async def find_incident(ctx: Ctx, number: int | None, *, lock: bool = True) -> I
 async def _find(ctx: Ctx, number: int | None, *, lock: bool) -> Incident:
     query = Incident.filter(tenant_id=ctx.origin.tenant_id)
     if number is not None:
-        query = query.filter(number=number)
-    elif ctx.origin.conversation_id:
+        # Most commands name their incident: the one query built once (bot.store.prepared).
+        found = await incidents_numbered(ctx.origin.tenant_id, number, lock=lock)
+        if len(found) == 1:
+            return found[0]
+        raise NotFoundError(f"There is no INC-{number}.")
+    if ctx.origin.conversation_id:
         # Said in an incident's thread (the usual case): one query finds and locks it.
         in_thread = query.filter(thread_id=ctx.origin.conversation_id)
         found = await (in_thread.select_for_update() if lock else in_thread).all()
@@ -64,8 +69,6 @@ async def _find(ctx: Ctx, number: int | None, *, lock: bool) -> Incident:
     found = await (query.select_for_update() if lock else query).all()
     if len(found) == 1:
         return found[0]
-    if number is not None:
-        raise NotFoundError(f"There is no INC-{number}.")
     raise CommandError("Which incident? Say it in the incident's thread, or start with its "
                        "number: `@incident note INC-42 ...`.")
 

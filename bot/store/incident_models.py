@@ -12,6 +12,8 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from bot.store.quiet_model import Unsignalled
+
 
 class TeamSettings(Model):
     """Per team settings, set from Teams with the setup command."""
@@ -270,7 +272,7 @@ class RoomSession(Model):
         unique_together = (("incident", "participant_key", "joined_at"),)
 
 
-class TimelineEvent(Model):
+class TimelineEvent(Unsignalled, Model):
     """Something that happened in an incident, who did it and when."""
 
     id = fields.BigIntField(primary_key=True)

@@ -15,8 +15,10 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from bot.store.quiet_model import Unsignalled
 
-class ProcessedActivity(Model):
+
+class ProcessedActivity(Unsignalled, Model):
     """An incoming activity that changed state. Its key makes retries from Teams harmless."""
 
     id = fields.BigIntField(primary_key=True)
@@ -58,7 +60,7 @@ class Urgency(IntEnum):
     ROUTINE = 3
 
 
-class OutboxMessage(Model):
+class OutboxMessage(Unsignalled, Model):
     """A call to the Bot Connector, committed with the change that caused it."""
 
     id = fields.BigIntField(primary_key=True)

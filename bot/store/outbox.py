@@ -18,6 +18,7 @@ from tortoise.functions import Min
 from bot.store.clock import now_ms
 from bot.store.leases import claim_due, due_lag_s
 from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus, Urgency
+from bot.store.prepared import unsent_after
 
 LEASE_MS = 60_000
 # How soon a message held behind one that another replica is sending is looked at again.
@@ -156,10 +157,8 @@ async def mergeable(message: OutboxMessage) -> list[OutboxMessage]:
     """Unsent messages that can leave with `message` as one (same merge key, later)."""
     if not message.merge_key:
         return []
-    return await OutboxMessage.filter(
-        merge_key=message.merge_key, ordering_key=message.ordering_key, id__gt=message.id,
-        status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING],
-    ).order_by("id")
+    # Asked for every routine confirmation sent: built once (bot.store.prepared).
+    return await unsent_after(message.merge_key, message.ordering_key, message.id)
 
 
 async def mark_merged(messages: list[OutboxMessage], into: OutboxMessage) -> None:
