@@ -125,15 +125,8 @@ class TeamsMeetingBridge:
         raise self._refusal(status, answer, retry_after)
 
     async def _post(self, body: dict[str, str]) -> tuple[int, dict[str, Any], str | None]:
-        headers = {"Authorization": f"Bearer {await self._token.bearer()}"}
         url = f"{self._api_url}/users/{quote(self._organizer, safe='')}/onlineMeetings/createOrGet"
-        async with self._session.post(url, json=body, headers=headers) as resp:
-            try:
-                answer = await resp.json(content_type=None)
-            except ValueError:
-                answer = None
-            return resp.status, answer if isinstance(answer, dict) else {}, \
-                resp.headers.get("Retry-After")
+        return await self._call("POST", url, body)
 
     async def attendance(self, meeting_id: str) -> list[Stay]:
         """Every attendance interval in the ended sessions of online meeting `meeting_id`
@@ -176,8 +169,13 @@ class TeamsMeetingBridge:
         return items
 
     async def _get(self, url: str) -> tuple[int, dict[str, Any], str | None]:
+        return await self._call("GET", url)
+
+    async def _call(self, method: str, url: str, body: dict[str, str] | None = None
+                    ) -> tuple[int, dict[str, Any], str | None]:
+        """Graph's status, its JSON object answer ({} for anything else) and Retry-After."""
         headers = {"Authorization": f"Bearer {await self._token.bearer()}"}
-        async with self._session.get(url, headers=headers) as resp:
+        async with self._session.request(method, url, json=body, headers=headers) as resp:
             try:
                 answer = await resp.json(content_type=None)
             except ValueError:

@@ -7,12 +7,13 @@ raises inside `__aenter__`, Tortoise never runs `__aexit__`: the SQLite lock sta
 or the pooled connection is never released, and every later query of the process waits
 forever (issue 14: `/healthz` hung, a bot wedged for good after one "database is locked").
 
-`transaction()` enters the same contexts step by step, so a failure at any step gives back
-what was taken. Its end (commit, or rollback after an error) is shielded from
-cancellation: a deadline that cuts a rollback short on SQLite would leave a half-done
-transaction that the next `BEGIN` (which commits first) writes. The shielded end runs in
-a task of its own, so the connection context variable is restored here first (a
-context-variable token cannot be reset from another task's context).
+`transaction()` takes the same steps one by one, so a failure at any step gives back what
+was taken, and ends shielded from cancellation: a deadline that cut a rollback short would
+leave a half-done transaction that the next `BEGIN` writes. On SQLite the steps are
+`bot.store.group_commit`'s (transactions that queue share one COMMIT); on PostgreSQL they
+are Tortoise's pooled context entered here, whose shielded end runs in a task of its own,
+so the connection context variable is restored here first (a context-variable token
+cannot be reset from another task's context).
 """
 
 from __future__ import annotations
@@ -120,10 +121,10 @@ async def _enter_pooled(context: TransactionContextPooled) -> BaseDBAsyncClient:
     return context.client
 
 
-async def _begin(context: SqliteTransactionContext | TransactionContextPooled,
+async def _begin(context: TransactionContextPooled,
                  client: Any, *, undo: Callable[[], Awaitable[None]]) -> None:
     """Make `client` this task's connection and BEGIN; if that fails, `undo` what the
-    caller took (the lock, the pooled connection) and restore the task's connection."""
+    caller took (the pooled connection) and restore the task's connection."""
     context.token = get_connections().set(context.connection_name, client)
     try:
         await client.begin()
@@ -142,7 +143,7 @@ async def _release(pool: Any, connection: Any) -> None:
 
 async def _end(context: TransactionContext, exc: BaseException | None) -> None:
     """Commit (no `exc`) or roll back, then give the connection back, even if cancelled."""
-    if not isinstance(context, (SqliteTransactionContext, TransactionContextPooled)):
+    if not isinstance(context, TransactionContextPooled):
         await context.__aexit__(type(exc) if exc else None, exc, None)
         return
     get_connections().reset(context.token)  # here, in the context that set it
@@ -152,11 +153,10 @@ async def _end(context: TransactionContext, exc: BaseException | None) -> None:
     try:
         await asyncio.wait_for(asyncio.shield(end), END_TIMEOUT_S)
     except TimeoutError:
-        if isinstance(context, TransactionContextPooled):
-            # A server that does not answer its COMMIT or ROLLBACK (a network dropping
-            # packets) would hold the pooled connection for minutes: drop it, so the end
-            # fails fast and the pool gets its place back.
-            log.warning("a database connection did not answer its %s within %s s; "
-                        "dropping it", "rollback" if exc else "commit", END_TIMEOUT_S)
-            context.client._connection.terminate()  # noqa: SLF001
+        # A server that does not answer its COMMIT or ROLLBACK (a network dropping packets)
+        # would hold the pooled connection for minutes: drop it, so the end fails fast and
+        # the pool gets its place back.
+        log.warning("a database connection did not answer its %s within %s s; "
+                    "dropping it", "rollback" if exc else "commit", END_TIMEOUT_S)
+        context.client._connection.terminate()  # noqa: SLF001
         raise

@@ -122,11 +122,11 @@ async def _budget_allows(pace: Pace | None, incoming: Activity, thread: str) -> 
     the answer goes anyway."""
     if pace is None:
         return True
+    spent = budgets(tenant_of(incoming), thread)
     if pace.in_memory:  # nothing to wait for: no deadline (a task per answer) needed
-        return await pace.take(budgets(tenant_of(incoming), thread)) is None
+        return await pace.take(spent) is None
     try:
-        denied = await asyncio.wait_for(pace.take(budgets(tenant_of(incoming), thread)),
-                                        PACE_WAIT_S)
+        denied = await asyncio.wait_for(pace.take(spent), PACE_WAIT_S)
     except Exception as exc:  # noqa: BLE001 - any failure: answer rather than wait
         log.debug("rate budget unavailable (%s); answering inline", type(exc).__name__)
         return True
