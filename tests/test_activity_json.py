@@ -46,3 +46,19 @@ def test_round_trip_keeps_unknown_fields():
     assert again["someFutureField"] == {"x": 1}
     assert again["action"] == "add"
     assert again["channelData"] == data["channelData"]
+
+
+def test_fields_of_the_wrong_shape_are_read_as_missing():
+    data = teams.conversation_update("https://smba.trafficmanager.net/emea/",
+                                     added=[{"id": teams.BOT_ID}])
+    data.update({"recipient": "28:not-an-object", "timestamp": "yesterday",
+                 "membersRemoved": [None, {"id": "29:gone"}]})
+
+    activity = activity_from_dict(data)
+
+    assert activity.recipient is None
+    assert activity.timestamp is None
+    assert activity.members_added[0].id == teams.BOT_ID
+    assert activity.members_removed[0] is None
+    assert activity.members_removed[1].id == "29:gone"
+    assert activity.text is None  # absent fields exist, as on msrest's own models

@@ -3,12 +3,16 @@
 msrest's Serializer/Deserializer cost ~150-190 us per activity (docs/architecture.md,
 "Performance facts"), more than a whole bare request. These functions walk each model's
 `_attribute_map` once per class and then copy fields directly, which is an order of
-magnitude cheaper and yields the same objects the SDK's own code expects.
+magnitude cheaper and yields the same objects the SDK's own code expects. Parsing works
+out each class's fields and their conversions once (`_Reader`), so a field costs a dict
+lookup and, for nested models, lists and times only, a call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -25,21 +29,34 @@ _MODELS: dict[str, type[Model]] = {
     if isinstance(obj, type) and issubclass(obj, Model)
 }
 
-# per class: json key -> (attribute, type string)
-_IN: dict[type, dict[str, tuple[str, str]]] = {}
+# A field's conversion from JSON (None: the value is kept as it is: strings, numbers,
+# `object` fields such as channelData).
+Convert = Callable[[Any], Any]
+
+
+@dataclass
+class _Reader:
+    """How to build one model class from JSON, worked out once per class: each JSON key's
+    attribute and conversion, and the attributes a fresh instance starts with (all None)."""
+
+    fields: dict[str, tuple[str, Convert | None]] = field(default_factory=dict)
+    blank: dict[str, Any] = field(default_factory=dict)
+
+
+_READERS: dict[type, _Reader] = {}
 # per class: [(attribute, json key)]
 _OUT: dict[type, list[tuple[str, str]]] = {}
 
 
-def _in_map(cls: type[Model]) -> dict[str, tuple[str, str]]:
-    found = _IN.get(cls)
+def _reader(cls: type[Model]) -> _Reader:
+    found = _READERS.get(cls)
     if found is None:
-        found = {
-            spec["key"]: (attr, spec["type"])
-            for attr, spec in cls._attribute_map.items()
-            if spec.get("key")
-        }
-        _IN[cls] = found
+        found = _Reader()
+        _READERS[cls] = found  # before its fields: a model may hold its own class
+        for attr, spec in cls._attribute_map.items():
+            if spec.get("key"):
+                found.fields[spec["key"]] = (attr, _converter(spec["type"]))
+                found.blank[attr] = None
     return found
 
 
@@ -53,37 +70,47 @@ def _out_map(cls: type[Model]) -> list[tuple[str, str]]:
     return found
 
 
-def _convert_in(value: Any, type_name: str) -> Any:
-    if value is None:
+def _datetime(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
         return None
-    if type_name.startswith("[") and isinstance(value, list):
-        inner = type_name[1:-1]
-        return [_convert_in(v, inner) for v in value]
+
+
+def _converter(type_name: str) -> Convert | None:
+    """The conversion for an msrest type string: `[T]` lists, model names, `iso-8601`."""
+    if type_name.startswith("["):
+        inner = _converter(type_name[1:-1])
+        if inner is None:
+            return None
+        return lambda value: ([None if v is None else inner(v) for v in value]
+                              if isinstance(value, list) else value)
     model = _MODELS.get(type_name)
     if model is not None:
-        return to_model(model, value) if isinstance(value, dict) else None
-    if type_name == "iso-8601" and isinstance(value, str):
-        try:
-            return dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return value
+        return lambda value: to_model(model, value) if isinstance(value, dict) else None
+    if type_name == "iso-8601":
+        return _datetime
+    return None
 
 
 def to_model(cls: type[Model], data: dict[str, Any]) -> Any:
     """Build `cls` from its JSON dict; unknown keys are kept in `additional_properties`."""
-    fields = _in_map(cls)
-    obj = cls.__new__(cls)
+    reader = _reader(cls)
+    fields = reader.fields
+    values = reader.blank.copy()
     extra: dict[str, Any] = {}
-    values = dict.fromkeys((attr for attr, _ in fields.values()))
     for key, value in data.items():
         target = fields.get(key)
         if target is None:
             extra[key] = value
-        else:
-            values[target[0]] = _convert_in(value, target[1])
+        elif value is not None:
+            attr, convert = target
+            values[attr] = value if convert is None else convert(value)
+    values["additional_properties"] = extra
+    obj = cls.__new__(cls)
     obj.__dict__.update(values)
-    obj.additional_properties = extra
     return obj
 
 

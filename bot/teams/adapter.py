@@ -24,7 +24,6 @@ from botbuilder.schema import (
 from bot.errors import ConnectorError
 from bot.teams.activity_json import to_json
 from bot.teams.connector import ConnectorClient
-from bot.teams.turn_context import ShallowCopyTurnContext
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ class TeamsAdapter(BotAdapter):  # type: ignore[misc]  # botbuilder is untyped
 
     def context_for(self, activity: Activity) -> TurnContext:
         """A turn context for `activity`; run it with `run_pipeline`."""
-        return ShallowCopyTurnContext(self, activity)
+        return TurnContext(self, activity)
 
     async def tell(self, activity: Activity, body: dict[str, Any]) -> bool:
         """Answer `activity` with `body` directly, never through the outbox (which needs
@@ -80,18 +79,21 @@ class TeamsAdapter(BotAdapter):  # type: ignore[misc]  # botbuilder is untyped
             responses.append(ResourceResponse(id=await self._send(activity)))
         return responses
 
-    async def _send(self, activity: Activity) -> str | None:
-        body = to_json(activity)
-        conversation_id = activity.conversation.id
-        reply_to = activity.reply_to_id
-        # A refusal raises ConnectorError to whoever sent: `bot.teams.answers` decides what
-        # a failed answer becomes.
+    async def answer(self, body: dict[str, Any]) -> str | None:
+        """Send one addressed answer (`bot.teams.addressing`) once: into the thread it
+        replies to, else as a new message. A refusal raises `ConnectorError` to whoever
+        sent it: `bot.teams.answers` decides what a failed answer becomes."""
+        service_url, conversation_id = body["serviceUrl"], body["conversation"]["id"]
+        reply_to = body.get("replyToId")
         if reply_to:
-            result = await self._connector.reply(activity.service_url, conversation_id,
-                                                 reply_to, body)
+            result = await self._connector.reply(service_url, conversation_id, reply_to, body)
         else:
-            result = await self._connector.send(activity.service_url, conversation_id, body)
+            result = await self._connector.send(service_url, conversation_id, body)
         return result.get("id")
+
+    async def _send(self, activity: Activity) -> str | None:
+        # The SDK's way in (TurnContext.send_activity); the bot's answers use `answer`.
+        return await self.answer(to_json(activity))
 
     async def update_activity(self, context: TurnContext, activity: Activity) -> ResourceResponse:
         result = await self._connector.update(

@@ -18,17 +18,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, InvokeResponse
 
 from bot.errors import ConnectorError
 from bot.store.pace import Pace
-from bot.teams.activity_json import to_json
+from bot.teams.adapter import TeamsAdapter
+from bot.teams.addressing import addressed
 from bot.teams.cards import CARD_TYPE, Card
-from bot.teams.markdown import literal
 from bot.teams.pacing import budgets, thread_of
-from bot.teams.render import tenant_of
-from bot.teams.turn_context import addressed
+from bot.teams.render import message, tenant_of
 
 log = logging.getLogger(__name__)
 # How long an inline answer waits for the shared rate budget before going anyway.
@@ -79,11 +78,11 @@ class Deferred:
 Deferral = Callable[[Deferred], Awaitable[None]]
 
 
-def activity_of(answer: Text | CardAnswer) -> Activity:
-    """The message activity for `answer`."""
+def content_of(answer: Text | CardAnswer) -> dict[str, Any]:
+    """The message body of `answer`, before it is addressed."""
     if isinstance(answer, Text):
-        return MessageFactory.text(literal(answer.text))
-    return MessageFactory.attachment(CardFactory.adaptive_card(answer.card))
+        return message(answer.text)
+    return message(card=answer.card)
 
 
 async def send(turn: TurnContext, answer: Text | CardAnswer, *,
@@ -91,20 +90,22 @@ async def send(turn: TurnContext, answer: Text | CardAnswer, *,
     """Send `answer` to whoever sent `turn`'s activity, inline when Teams' budget for that
     conversation has room; through the outbox (with `defer`) when it has none, or Teams
     throttles or fails retryably. Other refusals raise."""
-    activity = activity_of(answer)
     incoming = turn.activity
+    body = addressed(incoming, content_of(answer))
     thread = thread_of(incoming.conversation.id)
     if defer is not None and not await _budget_allows(pace, incoming, thread):
         # The conversation is busy: the outbox sends it in its turn, paced; if the outbox
         # cannot take it (the database is away), better a throttled try than no answer.
         try:
-            await _defer(turn, activity, defer)
+            await _defer(incoming, body, defer)
             return
         except Exception as exc:  # noqa: BLE001
             log.info("could not defer a paced answer (%s); sending inline",
                      type(exc).__name__)
+    adapter: TeamsAdapter = turn.adapter
     try:
-        await turn.send_activity(activity)
+        await adapter.answer(body)
+        turn.responded = True  # as TurnContext.send_activity would say
     except ConnectorError as exc:
         if not exc.retryable or defer is None:
             raise
@@ -113,7 +114,7 @@ async def send(turn: TurnContext, answer: Text | CardAnswer, *,
                 await asyncio.wait_for(pace.hold(thread, exc.retry_after), PACE_WAIT_S)
         # The user must still get the answer: hand it to the outbox, which retries.
         log.info("inline send failed (%s); deferring to the outbox", exc)
-        await _defer(turn, activity, defer)
+        await _defer(incoming, body, defer)
 
 
 async def _budget_allows(pace: Pace | None, incoming: Activity, thread: str) -> bool:
@@ -133,14 +134,11 @@ async def _budget_allows(pace: Pace | None, incoming: Activity, thread: str) -> 
     return denied is None
 
 
-async def _defer(turn: TurnContext, activity: Activity, defer: Deferral) -> None:
-    # The turn context addresses its own copy; address one the same way for the outbox
-    # (only here: on the way out it costs a conversation reference per answer).
-    reply = addressed(activity, TurnContext.get_conversation_reference(turn.activity))
-    await defer(Deferred(reply=bool(reply.reply_to_id), service_url=reply.service_url,
-                         conversation_id=reply.conversation.id,
-                         activity_id=reply.reply_to_id, payload=to_json(reply),
-                         tenant_id=tenant_of(turn.activity)))
+async def _defer(incoming: Activity, body: dict[str, Any], defer: Deferral) -> None:
+    reply_to = body.get("replyToId")
+    await defer(Deferred(reply=bool(reply_to), service_url=body["serviceUrl"],
+                         conversation_id=body["conversation"]["id"], activity_id=reply_to,
+                         payload=body, tenant_id=tenant_of(incoming)))
 
 
 # Invoke answers: what a card button or a message-action dialog shows.

@@ -13,6 +13,8 @@ MAX_LENGTHS = {"serviceUrl": 512, "conversation.id": 512, "from.id": 256, "id": 
                "channelData.tenant.id": 64, "channelData.team.id": 256,
                "channelData.channel.id": 256, "channelData.teamsTeamId": 256,
                "channelData.teamsChannelId": 256}
+# The same, split once: (path, its keys, limit).
+_LIMITS = tuple((path, tuple(path.split(".")), limit) for path, limit in MAX_LENGTHS.items())
 
 
 def _text(data: dict[str, Any], key: str, *, where: str = "") -> str:
@@ -23,9 +25,9 @@ def _text(data: dict[str, Any], key: str, *, where: str = "") -> str:
 
 
 def _bounded(data: dict[str, Any]) -> None:
-    for path, limit in MAX_LENGTHS.items():
+    for path, parts, limit in _LIMITS:
         node: Any = data
-        for part in path.split("."):
+        for part in parts:
             node = node.get(part) if isinstance(node, dict) else None
         if isinstance(node, str) and len(node) > limit:
             raise BadActivityError(f"'{path}' is longer than {limit} characters")
