@@ -140,3 +140,34 @@ async def test_a_cancelled_member_leaves_nothing_and_the_group_goes_on(raw, sqli
     with pytest.raises(asyncio.CancelledError):
         await cancelled
     assert stored_keys(sqlite_url) == {"holder", "other"}
+
+
+async def test_the_first_member_failing_takes_only_its_own_work_with_it(raw, sqlite_url):
+    """The member that began the group has no savepoint (nobody else's work is in the
+    group before it ends): its failure rolls back the transaction, and those queued
+    behind it start a new group."""
+    results = await asyncio.gather(write("first", fail=True, hold_s=0.05), write("second"),
+                                   write("third"), return_exceptions=True)
+
+    assert isinstance(results[0], ValueError)
+    assert results[1:] == ["second", "third"]
+    assert stored_keys(sqlite_url) == {"second", "third"}
+
+
+async def test_a_group_costs_a_savepoint_per_later_member_and_no_release(raw, monkeypatch):
+    """Each statement is a round trip to the database thread: kept work stays under its
+    savepoint until the group's COMMIT releases them all."""
+    statements: list[str] = []
+    real = raw.execute
+
+    async def counted(sql: str, *args: Any) -> Any:
+        statements.append(sql.split()[0])
+        return await real(sql, *args)
+
+    monkeypatch.setattr(raw, "execute", counted)
+
+    await asyncio.gather(write("a", hold_s=0.05), *(write(f"k{i}") for i in range(5)))
+
+    assert statements.count("BEGIN") == 1
+    assert statements.count("SAVEPOINT") == 5
+    assert statements.count("RELEASE") == 0

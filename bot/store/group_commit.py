@@ -8,8 +8,12 @@ noting at once, nineteen transactions waited while one fsynced, and the dispatch
 durable note's throughput).
 
 So a transaction that ends while others wait for the connection leaves the database
-transaction open for them: each runs inside a SAVEPOINT of its own (its failure rolls back
-only its own work), and one COMMIT makes the whole group durable. Nobody is told
+transaction open for them: each later one runs inside a SAVEPOINT of its own (its failure
+rolls back only its own work; the first one's failure rolls back the transaction, which
+holds nothing else yet), and one COMMIT makes the whole group durable. Kept work is never
+RELEASEd: COMMIT releases every savepoint still open, and each statement is a round trip
+to the database thread that the next transaction waits behind (two fewer per note took
+`note` at 20 senders from about 0.87x to 0.93x the minimal durable note). Nobody is told
 "committed" before that COMMIT has returned, so what is acknowledged is exactly what is
 on disk; if the COMMIT fails, every member fails, as each would have alone.
 
@@ -80,11 +84,12 @@ _connections: weakref.WeakKeyDictionary[asyncio.Lock, _Connection] = (
 
 @dataclass(frozen=True)
 class Membership:
-    """A transaction's place in a group: the group and its own savepoint."""
+    """A transaction's place in a group: the group and its own savepoint (None for the
+    member that began the group: nobody else's work is in it before that member ends)."""
 
     state: _Connection
     group: _Group
-    savepoint: str
+    savepoint: str | None
 
 
 async def join(trxlock: asyncio.Lock, raw_of: Callable[[], Awaitable[Any]],
@@ -103,14 +108,16 @@ async def join(trxlock: asyncio.Lock, raw_of: Callable[[], Awaitable[Any]],
             await _fail(state, group, GroupLost(
                 "the SQLite transaction ended outside its group"))
             group = None
+        savepoint = None  # the group's first member: its failure rolls the whole back
         if group is None:
             group = await _open(state, trxlock, raw_of, begin)
-        savepoint = f"bot_tx_{next(_names)}"
-        try:
-            await group.raw.execute(f"SAVEPOINT {savepoint}")
-        except BaseException as exc:
-            await _fail(state, group, exc)
-            raise
+        else:
+            savepoint = f"bot_tx_{next(_names)}"
+            try:
+                await group.raw.execute(f"SAVEPOINT {savepoint}")
+            except BaseException as exc:
+                await _fail(state, group, exc)
+                raise
     except BaseException:
         state.turn.release()
         raise
@@ -150,9 +157,14 @@ async def _end(member: Membership, exc: BaseException | None) -> asyncio.Future[
     done: asyncio.Future[None] | None = None
     try:
         try:
-            if exc is None:
-                await group.raw.execute(f"RELEASE {member.savepoint}")
-            else:
+            # Kept work stays under its savepoint: the group's COMMIT releases every
+            # savepoint still open (https://sqlite.org/lang_savepoint.html), so a RELEASE
+            # per member would be a round trip to the database thread for nothing; a later
+            # member's ROLLBACK TO its own (newer) savepoint leaves this work alone.
+            if exc is not None and member.savepoint is None:
+                await _rollback(state, group)  # the group held only this member's work
+                return None
+            if exc is not None:
                 await group.raw.execute(f"ROLLBACK TO {member.savepoint}")
                 await group.raw.execute(f"RELEASE {member.savepoint}")
         except BaseException as failure:
