@@ -98,9 +98,21 @@ async def test_killed_pooled_connections_are_replaced_without_a_restart(
     database = postgres_url.rsplit("/", 1)[1]
     admin = await asyncpg.connect(PG_ADMIN_URL)
     try:
+        pids = await admin.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database)
         killed = await admin.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = $1 AND pid <> pg_backend_pid()", database)
+            "SELECT count(pg_terminate_backend(pid)) FROM unnest($1::int[]) AS pid",
+            [row["pid"] for row in pids])
+        # pg_terminate_backend only signals: wait until those backends are gone, so the
+        # commands below meet dead connections, not ones dying under them (seen once
+        # under CI load: a COMMIT sent to a backend on its way out waited 2 s).
+        for _ in range(100):
+            if not await admin.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])",
+                    [row["pid"] for row in pids]):
+                break
+            await asyncio.sleep(0.05)
     finally:
         await admin.close()
     assert killed >= 1
