@@ -52,11 +52,11 @@ def _reader(cls: type[Model]) -> _Reader:
     found = _READERS.get(cls)
     if found is None:
         found = _Reader()
-        _READERS[cls] = found  # before its fields: a model may hold its own class
         for attr, spec in cls._attribute_map.items():
             if spec.get("key"):
                 found.fields[spec["key"]] = (attr, _converter(spec["type"]))
                 found.blank[attr] = None
+        _READERS[cls] = found
     return found
 
 
