@@ -116,7 +116,13 @@ async def test_sev_renames_the_channel_when_its_pattern_names_the_severity(
     [patch] = [r for r in graph.channel_requests if r.method == "PATCH"]
     assert patch.path == f"/v1.0/teams/{TEAM_GROUP_ID}/channels/{channel['id']}"
     assert patch.body == {"displayName": "inc-1-sev1-search-slow"}
-    assert (await Incident.get(id=incident.id)).space_name == "inc-1-sev1-search-slow"
+    # The name is stored once Graph has answered, in the job's own transaction after
+    # the PATCH: the fake has seen the request a moment before that commits.
+    await eventually(lambda: _stored_name(incident.id, "inc-1-sev1-search-slow"))
+
+
+async def _stored_name(incident_id: int, name: str) -> bool:
+    return (await Incident.get(id=incident_id)).space_name == name
 
 
 async def _named(graph: FakeGraph, name: str) -> bool:
