@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 from tortoise import connections
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from bot.store import group_commit
 from bot.store.database import apply_migrations, close_database, open_database
 from bot.store.models import ProcessedActivity
 from bot.store.transactions import transaction
@@ -154,20 +156,84 @@ async def test_the_first_member_failing_takes_only_its_own_work_with_it(raw, sql
     assert stored_keys(sqlite_url) == {"second", "third"}
 
 
+def count_trips(raw: Any, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Each round trip to the database thread, as the first word of its statements."""
+    trips: list[list[str]] = []
+    real_execute, real_run = raw.execute, group_commit.run_statements
+
+    async def execute(sql: str, *args: Any) -> Any:
+        trips.append([sql.split()[0]])
+        return await real_execute(sql, *args)
+
+    async def run(connection: Any, statements: Any) -> None:
+        trips.append([sql.split()[0] for sql, _ in statements])
+        await real_run(connection, statements)
+
+    monkeypatch.setattr(raw, "execute", execute)
+    monkeypatch.setattr(group_commit, "run_statements", run)
+    return trips
+
+
 async def test_a_group_costs_a_savepoint_per_later_member_and_no_release(raw, monkeypatch):
     """Each statement is a round trip to the database thread: kept work stays under its
     savepoint until the group's COMMIT releases them all."""
-    statements: list[str] = []
-    real = raw.execute
-
-    async def counted(sql: str, *args: Any) -> Any:
-        statements.append(sql.split()[0])
-        return await real(sql, *args)
-
-    monkeypatch.setattr(raw, "execute", counted)
+    trips = count_trips(raw, monkeypatch)
 
     await asyncio.gather(write("a", hold_s=0.05), *(write(f"k{i}") for i in range(5)))
 
+    statements = [word for trip in trips for word in trip]
     assert statements.count("BEGIN") == 1
     assert statements.count("SAVEPOINT") == 5
     assert statements.count("RELEASE") == 0
+
+
+async def claim(key: str, *, hold_s: float = 0.0) -> str:
+    """A transaction that opens with its claim, as a command's unit of work does."""
+    async with transaction(opening=[ProcessedActivity(key=key)]):
+        if hold_s:
+            await asyncio.sleep(hold_s)
+    return key
+
+
+async def test_the_opening_insert_travels_with_the_begin_or_savepoint(raw, sqlite_url,
+                                                                      monkeypatch):
+    """A command's claim on its activity costs no round trip of its own."""
+    trips = count_trips(raw, monkeypatch)
+
+    await asyncio.gather(claim("first", hold_s=0.05), *(claim(f"k{i}") for i in range(5)))
+
+    assert trips == [["BEGIN", "INSERT"]] + [["SAVEPOINT", "INSERT"]] * 5
+    assert stored_keys(sqlite_url) == {"first", *(f"k{i}" for i in range(5))}
+
+
+async def test_the_opening_insert_writes_the_row_model_create_writes(raw, sqlite_url):
+    await claim("opened")
+    await ProcessedActivity.create(key="created")
+
+    path = Path(sqlite_url.removeprefix("sqlite://").split("?", 1)[0])
+    with sqlite3.connect(path) as other:
+        rows = dict(other.execute("SELECT key, processed_at FROM processed_activity"))
+    # The same columns, the time stored in the same form (Tortoise reads both back).
+    assert set(rows) == {"opened", "created"}
+    assert len(rows["opened"]) == len(rows["created"]) and rows["opened"][10] == " "
+    assert rows["opened"].endswith("+00:00") and rows["created"].endswith("+00:00")
+    read = {r.key: r.processed_at for r in await ProcessedActivity.all()}
+    assert read["opened"] <= read["created"]
+
+
+@pytest.mark.parametrize("duplicate", ["first", "later"])
+async def test_a_failed_opening_insert_undoes_only_its_own_transaction(
+        raw, sqlite_url, duplicate):
+    """A redelivered activity's claim fails as Tortoise's IntegrityError, on the member
+    that began the group or a later one, and takes nothing of the others with it."""
+    await claim("seen")
+    holder = "seen" if duplicate == "first" else "holder"
+    tasks = [claim(holder, hold_s=0.05), write("next"), claim("seen"), write("last")]
+
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+
+    assert isinstance(results[0 if duplicate == "first" else 2], IntegrityError), results
+    kept = {"next", "last"} | ({"holder"} if duplicate == "later" else set())
+    assert stored_keys(sqlite_url) == {"seen", *kept}
+    await write("after")  # the connection is usable again, nothing left open
+    assert "after" in stored_keys(sqlite_url)

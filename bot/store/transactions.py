@@ -14,13 +14,20 @@ leave a half-done transaction that the next `BEGIN` writes. On SQLite the steps 
 are Tortoise's pooled context entered here, whose shielded end runs in a task of its own,
 so the connection context variable is restored here first (a context-variable token
 cannot be reset from another task's context).
+
+`opening`: rows the transaction inserts before anything else (the claim on an incoming
+activity). On SQLite they travel with the BEGIN or SAVEPOINT, one trip to the database
+thread fewer for every command; on PostgreSQL they are saved after BEGIN. Either way a
+failed insert raises Tortoise's error (an `IntegrityError` for a duplicate) with the
+transaction already undone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -31,11 +38,14 @@ from tortoise.backends.base.client import (
 )
 from tortoise.backends.sqlite.client import SqliteTransactionContext
 from tortoise.connection import get_connections
+from tortoise.exceptions import IntegrityError, OperationalError
+from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from bot.store import group_commit
 from bot.store.availability import is_connection_lost
 from bot.store.database import renew_connections
+from bot.store.insert_sql import insert_statement
 
 log = logging.getLogger(__name__)
 # How long a commit or rollback may take before its connection is given up.
@@ -43,16 +53,19 @@ END_TIMEOUT_S = 2.0
 
 
 @asynccontextmanager
-async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
-    """`async with transaction() as conn:` commits on success, rolls back on any error."""
+async def transaction(opening: Sequence[Model] = ()) -> AsyncIterator[BaseDBAsyncClient]:
+    """`async with transaction() as conn:` commits on success, rolls back on any error;
+    `opening` is inserted first."""
     context = in_transaction()
     if isinstance(context, SqliteTransactionContext):
-        async with _grouped(context) as conn:
+        async with _grouped(context, opening) as conn:
             yield conn
         return
     try:
         conn = await _enter(context)
         try:
+            for row in opening:
+                await row.save(using_db=conn, force_create=True)
             yield conn
         except BaseException as exc:
             try:
@@ -69,16 +82,18 @@ async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
 
 
 @asynccontextmanager
-async def _grouped(context: SqliteTransactionContext) -> AsyncIterator[BaseDBAsyncClient]:
+async def _grouped(context: SqliteTransactionContext,
+                   opening: Sequence[Model]) -> AsyncIterator[BaseDBAsyncClient]:
     """A transaction on SQLite's one connection, in a group that shares one COMMIT with
     the transactions queued behind it (`bot.store.group_commit`)."""
     client: BaseDBAsyncClient = context.connection  # Tortoise types it Any
+    statements = [insert_statement(client, row) for row in opening]
 
     async def raw_of() -> Any:
         await context.ensure_connection()
         return context.connection._connection  # noqa: SLF001 - the aiosqlite connection
 
-    async def begin() -> None:
+    async def begin(first: Sequence[group_commit.Statement]) -> None:
         raw = context.connection._connection  # noqa: SLF001
         if raw is not None and raw.in_transaction:
             # Left open by a COMMIT or ROLLBACK that failed (a full disk), or a BEGIN cut
@@ -86,9 +101,14 @@ async def _grouped(context: SqliteTransactionContext) -> AsyncIterator[BaseDBAsy
             log.warning("rolling back an SQLite transaction left open")
             await raw.rollback()
         # Not Tortoise's begin(): its COMMIT first is a round trip that ends nothing here.
-        await raw.execute("BEGIN")
+        await group_commit.run_statements(raw, [("BEGIN", ()), *first])
 
-    member = await group_commit.join(context._trxlock, raw_of, begin)  # noqa: SLF001
+    try:
+        member = await group_commit.join(context._trxlock, raw_of, begin,  # noqa: SLF001
+                                         statements)
+    except group_commit.OpeningFailed as failed:
+        await group_commit.leave(failed.member, failed.cause, timeout_s=END_TIMEOUT_S)
+        raise _as_tortoise(failed.cause) from None
     token = get_connections().set(context.connection_name, client)
     try:
         yield client
@@ -101,6 +121,15 @@ async def _grouped(context: SqliteTransactionContext) -> AsyncIterator[BaseDBAsy
         raise
     get_connections().reset(token)
     await group_commit.leave(member, None, timeout_s=END_TIMEOUT_S)
+
+
+def _as_tortoise(exc: Exception) -> Exception:
+    """sqlite3's error as Tortoise's SQLite client raises it (`translate_exceptions`)."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return IntegrityError(exc)
+    if isinstance(exc, sqlite3.OperationalError):
+        return OperationalError(exc)
+    return exc
 
 
 async def _enter(context: TransactionContext) -> BaseDBAsyncClient:

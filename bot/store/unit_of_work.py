@@ -50,18 +50,16 @@ class UnitOfWork:
         self.committed = False
 
     async def __aenter__(self) -> UnitOfWork:
-        self._tx = transaction()
-        self.conn = await self._tx.__aenter__()
-        if self._activity_key is None:
-            return self
+        # The claim opens the transaction (on SQLite in the same trip as its BEGIN or
+        # SAVEPOINT); a failed claim has already ended it.
+        claim = [] if self._activity_key is None else [ProcessedActivity(key=self._activity_key)]
+        self._tx = transaction(opening=claim)
         try:
-            await ProcessedActivity.create(key=self._activity_key, using_db=self.conn)
+            self.conn = await self._tx.__aenter__()
         except IntegrityError:
-            await self._tx.__aexit__(AlreadyProcessed, AlreadyProcessed(), None)
+            if not claim:
+                raise
             raise AlreadyProcessed(self._activity_key) from None
-        except BaseException as exc:
-            await self._tx.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
         return self
 
     async def __aexit__(
