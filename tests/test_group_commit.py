@@ -165,9 +165,9 @@ def count_trips(raw: Any, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
         trips.append([sql.split()[0]])
         return await real_execute(sql, *args)
 
-    async def run(connection: Any, statements: Any) -> None:
+    async def run(connection: Any, statements: Any) -> Any:
         trips.append([sql.split()[0] for sql, _ in statements])
-        await real_run(connection, statements)
+        return await real_run(connection, statements)
 
     monkeypatch.setattr(raw, "execute", execute)
     monkeypatch.setattr(group_commit, "run_statements", run)

@@ -7,9 +7,15 @@ import datetime as dt
 import pytest
 from tortoise.signals import Signals, post_save
 
+from bot.store import group_commit
 from bot.store.incident_models import Incident
 from bot.store.models import OutboxMessage, OutboxOperation, OutboxStatus, ProcessedActivity
-from bot.store.prepared import incidents_numbered, unsent_after
+from bot.store.prepared import (
+    incidents_in_thread,
+    incidents_numbered,
+    numbered_read,
+    unsent_after,
+)
 from bot.store.transactions import transaction
 
 
@@ -35,6 +41,58 @@ async def test_the_incident_numbered_is_the_one_tortoise_finds(db, lock):
     assert len(names) > 30  # every column, the dates and enums included
     assert ({n: getattr(found[0], n) for n in names}
             == {n: getattr(expected[0], n) for n in names})
+
+
+async def test_an_incident_read_ahead_is_the_one_the_query_finds(db, monkeypatch):
+    """On SQLite the lookup travels with the BEGIN and its rows answer the transaction's
+    first query; on PostgreSQL it simply runs then. Later queries always run."""
+    incident = await _incident("tenant-a", 7, "Checkout down")
+    trips: list[list[str]] = []
+    real = group_commit.run_statements
+
+    async def counted(raw, statements):
+        trips.append([sql.split()[0] for sql, _ in statements])
+        return await real(raw, statements)
+
+    monkeypatch.setattr(group_commit, "run_statements", counted)
+    async with transaction(reads=[numbered_read("tenant-a", 7)]):
+        first = await incidents_numbered("tenant-a", 7, lock=True)
+        await Incident.filter(id=incident.id).update(title="Checkout back")
+        again = await incidents_numbered("tenant-a", 7, lock=True)
+
+    names = set(Incident._meta.fields_map) & set(Incident._meta.db_fields)
+    expected = await Incident.get(id=incident.id)
+    assert {n: getattr(first[0], n) for n in names if n != "title"} == {
+        n: getattr(expected, n) for n in names if n != "title"}
+    assert first[0].title == "Checkout down"  # read when the transaction opened ...
+    assert again[0].title == "Checkout back"  # ... and never served after anything else
+    if db.startswith("sqlite"):
+        assert trips == [["BEGIN", "SELECT"]]
+
+
+async def test_rows_read_ahead_answer_only_their_own_query(db):
+    await _incident("tenant-a", 7, "Seven")
+    await _incident("tenant-a", 8, "Eight")
+
+    async with transaction(reads=[numbered_read("tenant-a", 7)]):
+        found = await incidents_numbered("tenant-a", 8, lock=True)
+
+    assert [i.title for i in found] == ["Eight"]
+
+
+@pytest.mark.parametrize("lock", [False, True])
+async def test_the_incident_in_a_thread_is_the_one_tortoise_finds(db, lock):
+    mine = await _incident("tenant-a", 7, "Checkout down")
+    await Incident.filter(id=mine.id).update(thread_id="19:c;messageid=7")
+    other = await _incident("tenant-b", 7, "Other tenant's seven")
+    await Incident.filter(id=other.id).update(thread_id="19:c;messageid=7")
+
+    async with transaction():
+        found = await incidents_in_thread("tenant-a", "19:c;messageid=7", lock=lock)
+        expected = await Incident.filter(tenant_id="tenant-a", thread_id="19:c;messageid=7")
+
+    assert [i.id for i in found] == [i.id for i in expected] == [mine.id]
+    assert await incidents_in_thread("tenant-a", "19:elsewhere", lock=lock) == []
 
 
 async def test_no_incident_of_that_number_in_the_tenant_finds_none(db):

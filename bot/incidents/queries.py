@@ -22,7 +22,7 @@ from bot.store.incident_models import (
     Task,
     TimelineEvent,
 )
-from bot.store.prepared import incidents_numbered
+from bot.store.prepared import incidents_in_thread, incidents_numbered
 from bot.store.status_models import PublicIncident
 
 OPEN = (IncidentStatus.INVESTIGATING, IncidentStatus.MITIGATED, IncidentStatus.RESOLVED)
@@ -54,9 +54,9 @@ async def _find(ctx: Ctx, number: int | None, *, lock: bool) -> Incident:
             return found[0]
         raise NotFoundError(f"There is no INC-{number}.")
     if ctx.origin.conversation_id:
-        # Said in an incident's thread (the usual case): one query finds and locks it.
-        in_thread = query.filter(thread_id=ctx.origin.conversation_id)
-        found = await (in_thread.select_for_update() if lock else in_thread).all()
+        # Said in an incident's thread (the usual case): one prepared query finds and locks it.
+        found = await incidents_in_thread(ctx.origin.tenant_id, ctx.origin.conversation_id,
+                                          lock=lock)
         if len(found) == 1:
             return found[0]
         if ctx.origin.channel_id:

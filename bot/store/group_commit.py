@@ -23,9 +23,10 @@ group never waits for later arrivals, and holds at most `MAX_MEMBERS`. A transac
 (one person, a quiet bot) commits at once, as before.
 
 A transaction may open with statements of its own (`opening`: the insert that claims an
-incoming activity, `bot.store.unit_of_work`): they go to the database thread in the same
-trip as the member's BEGIN or SAVEPOINT, so the turn that nineteen others wait for is one
-round trip shorter (issue 16). If one fails, the member is in the group with its savepoint
+incoming activity, `bot.store.unit_of_work`, and the lookup of the incident a command
+names, `bot.store.prepared.Read`): they go to the database thread in the same trip as the
+member's BEGIN or SAVEPOINT, so the turn that nineteen others wait for is two round trips
+shorter (issue 16). If one fails, the member is in the group with its savepoint
 taken, and `OpeningFailed` carries it to `leave`, which undoes it as any failure.
 
 The group holds Tortoise's connection lock from its BEGIN to its COMMIT, so Tortoise's own
@@ -53,6 +54,8 @@ _names = itertools.count(1)
 
 # One SQL statement and its parameters, in SQLite's `?` style.
 Statement = tuple[str, Sequence[Any]]
+# What each statement of a trip returned: its rows, or None for one that returns none.
+Results = list[list[Any] | None]
 
 
 class GroupLost(Exception):
@@ -101,29 +104,37 @@ class StatementFailed(Exception):
         self.cause = cause
 
 
-async def run_statements(raw: Any, statements: Sequence[Statement]) -> None:
+async def run_statements(raw: Any, statements: Sequence[Statement]) -> Results:
     """Run `statements` in order in ONE trip to the aiosqlite connection's thread (each
-    `raw.execute` is a trip of its own); raises `StatementFailed` at the first failure."""
-    def run(connection: Any) -> None:
+    `raw.execute` is a trip of its own) and return what each returned; raises
+    `StatementFailed` at the first failure."""
+    def run(connection: Any) -> Results:
+        results: Results = []
         for index, (sql, parameters) in enumerate(statements):
             try:
-                connection.execute(sql, parameters).close()
+                cursor = connection.execute(sql, parameters)
+                results.append(cursor.fetchall() if cursor.description else None)
+                cursor.close()
             except Exception as exc:
                 raise StatementFailed(index, exc) from exc
+        return results
 
     # aiosqlite's own way of running a function on its thread (`Connection._execute`), as
     # its `execute` does; the sqlite3 connection is only touched there.
-    await raw._execute(run, raw._conn)  # noqa: SLF001
+    results: Results = await raw._execute(run, raw._conn)  # noqa: SLF001
+    return results
 
 
 @dataclass(frozen=True)
 class Membership:
     """A transaction's place in a group: the group and its own savepoint (None for the
-    member that began the group: nobody else's work is in it before that member ends)."""
+    member that began the group: nobody else's work is in it before that member ends),
+    and what its `opening` statements returned."""
 
     state: _Connection
     group: _Group
     savepoint: str | None
+    opened: Results = field(default_factory=list)
 
 
 class OpeningFailed(Exception):
@@ -137,12 +148,13 @@ class OpeningFailed(Exception):
 
 
 async def join(trxlock: asyncio.Lock, raw_of: Callable[[], Awaitable[Any]],
-               begin: Callable[[Sequence[Statement]], Awaitable[None]],
+               begin: Callable[[Sequence[Statement]], Awaitable[Results]],
                opening: Sequence[Statement] = ()) -> Membership:
     """Wait for the connection, open a group unless one is open, and start this
     transaction's savepoint, with `opening` in the same trip. `raw_of` makes sure the
     connection exists and returns it; `begin(opening)` starts the database transaction
-    (with Tortoise's lock held) and runs `opening` after its BEGIN, by `run_statements`."""
+    (with Tortoise's lock held) and runs `opening` after its BEGIN, by `run_statements`,
+    returning what they all returned."""
     state = _connections.get(trxlock)
     if state is None:
         state = _connections[trxlock] = _Connection()
@@ -156,8 +168,8 @@ async def join(trxlock: asyncio.Lock, raw_of: Callable[[], Awaitable[Any]],
             group = None
         if group is None:
             # The group's first member: its failure rolls the whole back.
-            group, failure = await _open(state, trxlock, raw_of, begin, opening)
-            member = Membership(state, group, None)
+            group, failure, opened = await _open(state, trxlock, raw_of, begin, opening)
+            member = Membership(state, group, None, opened)
         else:
             member = Membership(state, group, f"bot_tx_{next(_names)}")
             failure = await _savepoint(member, opening)
@@ -171,14 +183,16 @@ async def join(trxlock: asyncio.Lock, raw_of: Callable[[], Awaitable[Any]],
 
 async def _open(state: _Connection, trxlock: asyncio.Lock,
                 raw_of: Callable[[], Awaitable[Any]],
-                begin: Callable[[Sequence[Statement]], Awaitable[None]],
-                opening: Sequence[Statement]) -> tuple[_Group, Exception | None]:
-    """BEGIN a group; the failure of an `opening` statement, which leaves it begun."""
+                begin: Callable[[Sequence[Statement]], Awaitable[Results]],
+                opening: Sequence[Statement]) -> tuple[_Group, Exception | None, Results]:
+    """BEGIN a group; the failure of an `opening` statement, which leaves it begun, or
+    what the `opening` statements returned."""
     await trxlock.acquire()
     failure = None
+    opened: Results = []
     try:
         raw = await raw_of()
-        await begin(opening)
+        opened = (await begin(opening))[1:]
     except StatementFailed as exc:
         if exc.index == 0:  # the BEGIN itself
             trxlock.release()
@@ -188,15 +202,18 @@ async def _open(state: _Connection, trxlock: asyncio.Lock,
         trxlock.release()
         raise
     group = state.group = _Group(raw, trxlock)
-    return group, failure
+    return group, failure, opened
 
 
 async def _savepoint(member: Membership, opening: Sequence[Statement]) -> Exception | None:
-    """Take the member's savepoint and run `opening`; the failure of an `opening`
-    statement (its savepoint taken). A failed SAVEPOINT fails the whole group."""
+    """Take the member's savepoint and run `opening` (what they return goes to
+    `member.opened`); the failure of an `opening` statement (its savepoint taken). A
+    failed SAVEPOINT fails the whole group."""
     state, group = member.state, member.group
     try:
-        await run_statements(group.raw, [(f"SAVEPOINT {member.savepoint}", ()), *opening])
+        results = await run_statements(
+            group.raw, [(f"SAVEPOINT {member.savepoint}", ()), *opening])
+        member.opened.extend(results[1:])
     except StatementFailed as exc:
         if exc.index > 0:
             return exc.cause

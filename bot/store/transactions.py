@@ -19,7 +19,9 @@ cannot be reset from another task's context).
 activity). On SQLite they travel with the BEGIN or SAVEPOINT, one trip to the database
 thread fewer for every command; on PostgreSQL they are saved after BEGIN. Either way a
 failed insert raises Tortoise's error (an `IntegrityError` for a duplicate) with the
-transaction already undone.
+transaction already undone. `reads`: prepared queries the transaction will ask first
+(`bot.store.prepared.Read`); on SQLite they travel in that same trip, after the inserts,
+and their rows answer the first query; on PostgreSQL they simply run when asked.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from bot.store import group_commit
 from bot.store.availability import is_connection_lost
 from bot.store.database import renew_connections
 from bot.store.insert_sql import insert_statement
+from bot.store.prepared import Read, kept
 
 log = logging.getLogger(__name__)
 # How long a commit or rollback may take before its connection is given up.
@@ -53,12 +56,13 @@ END_TIMEOUT_S = 2.0
 
 
 @asynccontextmanager
-async def transaction(opening: Sequence[Model] = ()) -> AsyncIterator[BaseDBAsyncClient]:
+async def transaction(opening: Sequence[Model] = (),
+                      reads: Sequence[Read] = ()) -> AsyncIterator[BaseDBAsyncClient]:
     """`async with transaction() as conn:` commits on success, rolls back on any error;
-    `opening` is inserted first."""
+    `opening` is inserted first, and `reads` are read ahead on SQLite."""
     context = in_transaction()
     if isinstance(context, SqliteTransactionContext):
-        async with _grouped(context, opening) as conn:
+        async with _grouped(context, opening, reads) as conn:
             yield conn
         return
     try:
@@ -82,18 +86,19 @@ async def transaction(opening: Sequence[Model] = ()) -> AsyncIterator[BaseDBAsyn
 
 
 @asynccontextmanager
-async def _grouped(context: SqliteTransactionContext,
-                   opening: Sequence[Model]) -> AsyncIterator[BaseDBAsyncClient]:
+async def _grouped(context: SqliteTransactionContext, opening: Sequence[Model],
+                   reads: Sequence[Read]) -> AsyncIterator[BaseDBAsyncClient]:
     """A transaction on SQLite's one connection, in a group that shares one COMMIT with
     the transactions queued behind it (`bot.store.group_commit`)."""
     client: BaseDBAsyncClient = context.connection  # Tortoise types it Any
-    statements = [insert_statement(client, row) for row in opening]
+    statements = ([insert_statement(client, row) for row in opening]
+                  + [read.statement() for read in reads])
 
     async def raw_of() -> Any:
         await context.ensure_connection()
         return context.connection._connection  # noqa: SLF001 - the aiosqlite connection
 
-    async def begin(first: Sequence[group_commit.Statement]) -> None:
+    async def begin(first: Sequence[group_commit.Statement]) -> group_commit.Results:
         raw = context.connection._connection  # noqa: SLF001
         if raw is not None and raw.in_transaction:
             # Left open by a COMMIT or ROLLBACK that failed (a full disk), or a BEGIN cut
@@ -101,7 +106,7 @@ async def _grouped(context: SqliteTransactionContext,
             log.warning("rolling back an SQLite transaction left open")
             await raw.rollback()
         # Not Tortoise's begin(): its COMMIT first is a round trip that ends nothing here.
-        await group_commit.run_statements(raw, [("BEGIN", ()), *first])
+        return await group_commit.run_statements(raw, [("BEGIN", ()), *first])
 
     try:
         member = await group_commit.join(context._trxlock, raw_of, begin,  # noqa: SLF001
@@ -109,9 +114,12 @@ async def _grouped(context: SqliteTransactionContext,
     except group_commit.OpeningFailed as failed:
         await group_commit.leave(failed.member, failed.cause, timeout_s=END_TIMEOUT_S)
         raise _as_tortoise(failed.cause) from None
+    rows = member.opened[len(opening):]
+    read_ahead = {read.key: found or [] for read, found in zip(reads, rows, strict=True)}
     token = get_connections().set(context.connection_name, client)
     try:
-        yield client
+        with kept(read_ahead):
+            yield client
     except BaseException as exc:
         get_connections().reset(token)
         try:

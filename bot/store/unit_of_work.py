@@ -8,7 +8,7 @@ nothing) or the first delivery never committed (and this one does the work).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any
@@ -19,6 +19,7 @@ from tortoise.exceptions import IntegrityError
 from bot.store import outbox
 from bot.store.jobs import due_soon
 from bot.store.models import OutboxMessage, OutboxOperation, ProcessedActivity
+from bot.store.prepared import Read
 from bot.store.transactions import transaction
 
 
@@ -40,9 +41,11 @@ class UnitOfWork:
     """
 
     def __init__(
-        self, *, activity_key: str | None = None, on_commit: Callable[[], None] | None = None
+        self, *, activity_key: str | None = None, on_commit: Callable[[], None] | None = None,
+        reads: Sequence[Read] = (),
     ) -> None:
         self._activity_key = activity_key
+        self._reads = reads
         self._on_commit = on_commit
         self._tx: AbstractAsyncContextManager[BaseDBAsyncClient] | None = None
         self.conn: BaseDBAsyncClient
@@ -53,7 +56,7 @@ class UnitOfWork:
         # The claim opens the transaction (on SQLite in the same trip as its BEGIN or
         # SAVEPOINT); a failed claim has already ended it.
         claim = [] if self._activity_key is None else [ProcessedActivity(key=self._activity_key)]
-        self._tx = transaction(opening=claim)
+        self._tx = transaction(opening=claim, reads=self._reads)
         try:
             self.conn = await self._tx.__aenter__()
         except IntegrityError:

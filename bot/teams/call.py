@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -29,6 +29,7 @@ from bot.store.availability import (
     is_connection_lost,
 )
 from bot.store.pace import Pace
+from bot.store.prepared import Read
 from bot.store.unit_of_work import AlreadyProcessed, UnitOfWork, activity_key
 from bot.teams import turn_record
 from bot.teams.answers import Deferral
@@ -103,9 +104,11 @@ class Call:
         return await members.complete(self.activity, people) if members else people
 
     async def execute(self, work: Callable[[Ctx], Awaitable[T]], *,
-                      key: str | None = None) -> T | None:
+                      key: str | None = None, reads: Sequence[Read] = ()) -> T | None:
         """Run `work` in one transaction with its messages; None if already processed
         (the activity's id, or `key` for activities that share one: a message's edits).
+        `reads`: what `work` will read first, read ahead where that saves a round trip
+        (`bot.store.prepared.Read`).
 
         While the database is away (or a journaled command waits to be applied) this
         raises `DatabaseUnavailable` at once, so the command joins the journal behind the
@@ -121,7 +124,7 @@ class Call:
         key = activity_key(activity.conversation.id, key) if key else None
         for attempt in range(2):
             try:
-                return await self._unit_of_work(record, key, work)
+                return await self._unit_of_work(record, key, work, reads)
             except AlreadyProcessed:
                 log.info("activity %s already processed; ignoring the redelivery", activity.id)
                 record.duplicate = True
@@ -133,13 +136,15 @@ class Call:
         raise AssertionError("unreachable")
 
     async def _unit_of_work(self, record: turn_record.TurnRecord, key: str | None,
-                            work: Callable[[Ctx], Awaitable[T]]) -> T:
+                            work: Callable[[Ctx], Awaitable[T]],
+                            reads: Sequence[Read]) -> T:
         replay = record.replay
         ctx = self.context(now=replay.received_at if replay else None)
         services = self.services
 
         async def transaction() -> T:
-            async with UnitOfWork(activity_key=key, on_commit=services.wake) as uow:
+            async with UnitOfWork(activity_key=key, on_commit=services.wake,
+                                  reads=reads) as uow:
                 result = await work(ctx)
                 notices = (_as_applied(ctx.notices, replay) if replay and not record.silent
                            else ctx.notices)
