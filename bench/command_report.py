@@ -62,7 +62,8 @@ def target_lines(results: CommandResults) -> list[str]:
                 verdict = "MET" if ratio >= share else "MISSED"
                 lines.append(f"- {engine} `{command}` at {concurrency} sender"
                              f"{'s' if concurrency > 1 else ''} >= {share} x bare "
-                             f"throughput: {verdict} ({ratio:.3f})")
+                             f"throughput: {verdict} ({ratio:.3f}; round by round: "
+                             f"{_round_ratios(bare, cell)})")
         for command in (c for c in COMMANDS if c not in UNANSWERED):
             cell = results.cells.get((engine, command, ACK_TARGET_SENDERS))
             if not cell or not cell.runs:
@@ -96,15 +97,19 @@ def durable_lines(results: CommandResults, engine: str = SQLITE) -> list[str]:
     others = "".join(f"; at {_senders(c)} {r:.3f}" for c, r in ratios.items()
                      if c != DURABLE_SENDERS)
     verdict = "MET" if ratio >= DURABLE_TARGET else "MISSED"
-    # Each round's own ratio too: both ran back to back in it, so a round the machine was
-    # busier in shows in both (the verdict stays the ratio of the medians).
-    floor = results.cells[(DURABLE, "note", DURABLE_SENDERS)].runs
-    cell = results.cells[(engine, "note", DURABLE_SENDERS)].runs
-    rounds = ", ".join(f"{c.requests_per_s / f.requests_per_s:.2f}"
-                       for f, c in zip(floor, cell, strict=False) if f.requests_per_s)
+    rounds = _round_ratios(results.cells[(DURABLE, "note", DURABLE_SENDERS)],
+                           results.cells[(engine, "note", DURABLE_SENDERS)])
     return [f"- {engine} `note` at {_senders(DURABLE_SENDERS)} >= {DURABLE_TARGET} x minimal "
             f"durable note throughput: {verdict} ({ratio:.3f}{others}; round by round at "
             f"{_senders(DURABLE_SENDERS)}: {rounds})"]
+
+
+def _round_ratios(floor: Cell, cell: Cell) -> str:
+    """Each round's own ratio of `cell` to `floor`: the two ran back to back in it, so a
+    round the machine was busier in shows in both (verdicts stay the ratio of the
+    medians; these show how far the rounds spread)."""
+    return ", ".join(f"{c.requests_per_s / f.requests_per_s:.2f}"
+                     for f, c in zip(floor.runs, cell.runs, strict=False) if f.requests_per_s)
 
 
 def _rate(value: float) -> str:
